@@ -1,0 +1,5 @@
+module github.com/gridedge/gridedge/hub
+
+go 1.26.8
+require github.com/gridedge/gridedge/shared v0.0.0
+replace github.com/gridedge/gridedge/shared => ../shared

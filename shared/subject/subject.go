@@ -1,0 +1,84 @@
+// Package subject is the one place that spells NATS subjects. Subjects follow
+// the X-FLEX hierarchy <domain>.<service>.<action>[.<details>]; nobody formats
+// subject strings by hand.
+package subject
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Service names used in the second token of a subject.
+const (
+	ServiceIngest  = "ingest"
+	ServiceEdge    = "edge"
+	ServiceStorage = "storage"
+	ServiceLive    = "live"
+)
+
+// Edge control actions, used in <domain>.edge.<edge>.<action>.
+const (
+	ActionStatus    = "status"
+	ActionConfigGet = "config.get"
+	ActionMapPush   = "map.push"
+	ActionRead      = "read"
+	ActionWrite     = "write"
+	ActionHeartbeat = "heartbeat"
+)
+
+// CheckToken reports whether s can be used as one subject token: not empty,
+// and free of '.', '*', '>' and white space.
+func CheckToken(what, s string) error {
+	if s == "" {
+		return fmt.Errorf("%s is empty", what)
+	}
+	if i := strings.IndexFunc(s, func(r rune) bool {
+		return r == '.' || r == '*' || r == '>' || r == ' ' || r == '\t' || r == '\r' || r == '\n'
+	}); i >= 0 {
+		return fmt.Errorf("%s %q contains %q, which cannot appear in a NATS subject token", what, s, s[i])
+	}
+	return nil
+}
+
+func join(tokens ...string) string { return strings.Join(tokens, ".") }
+
+// Ingest is where edge edge publishes its batches: <domain>.ingest.<edge>.
+func Ingest(domain, edge string) string { return join(domain, ServiceIngest, edge) }
+
+// IngestAll matches the batches of every edge of a domain: <domain>.ingest.*.
+func IngestAll(domain string) string { return join(domain, ServiceIngest, "*") }
+
+// EdgeControl is a control subject of one edge: <domain>.edge.<edge>.<action>.
+func EdgeControl(domain, edge, action string) string {
+	return join(domain, ServiceEdge, edge, action)
+}
+
+// EdgeAll matches every subject of one edge: <domain>.edge.<edge>.>.
+func EdgeAll(domain, edge string) string { return join(domain, ServiceEdge, edge, ">") }
+
+// Heartbeat is the periodic health subject of one edge.
+func Heartbeat(domain, edge string) string { return EdgeControl(domain, edge, ActionHeartbeat) }
+
+// HeartbeatAll matches the heartbeats of every edge of a domain.
+func HeartbeatAll(domain string) string { return join(domain, ServiceEdge, "*", ActionHeartbeat) }
+
+// Live is where an edge publishes live readings of one document for local apps:
+// <domain>.live.<edge>.<layer>.<collection>.<id>.
+func Live(domain, edge, layer, collection, id string) string {
+	return join(domain, ServiceLive, edge, layer, collection, id)
+}
+
+// LiveAll matches the live readings of one edge: <domain>.live.<edge>.>.
+func LiveAll(domain, edge string) string { return join(domain, ServiceLive, edge, ">") }
+
+// StorageChanged is published after every committed write to a collection:
+// <domain>.storage.changed.<layer>.<collection>.
+func StorageChanged(domain, layer, collection string) string {
+	return join(domain, ServiceStorage, "changed", layer, collection)
+}
+
+// StorageChangedAll matches every change event of a domain.
+func StorageChangedAll(domain string) string { return join(domain, ServiceStorage, "changed", ">") }
+
+// Storage is a storage RPC subject: <domain>.storage.<action>.
+func Storage(domain, action string) string { return join(domain, ServiceStorage, action) }
