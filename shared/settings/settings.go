@@ -114,6 +114,9 @@ const (
 // RegisterCount returns how many 16-bit registers (or bits, for coil and
 // discrete tables) the variable occupies.
 func (v *Variable) RegisterCount() int {
+	if v.Address.HasBit {
+		return 1
+	}
 	if v.Type == TypeCoil || v.Type == TypeDiscrete {
 		if v.Datasize > 0 && (v.Datatype == DatatypeBits || v.Datatype == DatatypeIgnore) {
 			return v.Datasize
@@ -187,7 +190,7 @@ func (a Address) String() string {
 
 // TranslationPair maps one raw value to one label.
 type TranslationPair struct {
-	// Raw is the value read from the device (after shift, mask and factor).
+	// Raw is the value read from the device, after shift, mask, factor and offset.
 	Raw float64
 	// Label is what the value is reported as.
 	Label any

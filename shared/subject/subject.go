@@ -82,3 +82,23 @@ func StorageChangedAll(domain string) string { return join(domain, ServiceStorag
 
 // Storage is a storage RPC subject: <domain>.storage.<action>.
 func Storage(domain, action string) string { return join(domain, ServiceStorage, action) }
+
+// DeadLetter is where a service puts messages it could not process:
+// <domain>.deadletter.<service>.
+func DeadLetter(domain, service string) string { return join(domain, "deadletter", service) }
+
+// DeadLetterAll matches every dead letter of a domain.
+func DeadLetterAll(domain string) string { return join(domain, "deadletter", ">") }
+
+// Token returns the n-th (0-based) token of a subject, or "".
+func Token(subj string, n int) string {
+	parts := strings.Split(subj, ".")
+	if n < 0 || n >= len(parts) {
+		return ""
+	}
+	return parts[n]
+}
+
+// EdgeInbox is the reply-subject prefix an edge's connections use, so that
+// the edge's leaf permissions need not open every inbox: _INBOX_<edge>.
+func EdgeInbox(edge string) string { return "_INBOX_" + edge }

@@ -1,0 +1,283 @@
+package agent
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/gridedge/gridedge/edge/buffer"
+	"github.com/gridedge/gridedge/shared/config"
+	"github.com/gridedge/gridedge/shared/settings"
+	"github.com/gridedge/gridedge/shared/subject"
+)
+
+// Config is the agent's configuration file (JSON or YAML). The X-FLEX
+// SETTINGS document is embedded under "settings" or referenced by
+// "settingsFile"; without either, the SETTINGS environment variable is used,
+// as the original plugin did.
+type Config struct {
+	// Edge identifies this agent.
+	Edge EdgeConfig `json:"edge"`
+	// Domain names the deployment in NATS subjects (default "gridedge").
+	Domain string `json:"domain,omitempty"`
+	// Hub is the hub's leaf-node endpoint and this edge's credentials.
+	Hub HubConfig `json:"hub,omitempty"`
+	// DataDir holds the buffer file (default ./data/<edge id>).
+	DataDir string `json:"dataDir,omitempty"`
+	// NATS configures the embedded server's local listener.
+	NATS LocalNATSConfig `json:"nats,omitempty"`
+	// Settings is the X-FLEX Modbus SETTINGS document, unchanged.
+	Settings *settings.Settings `json:"settings,omitempty"`
+	// SettingsFile is a path to a SETTINGS document (relative to this file).
+	SettingsFile string `json:"settingsFile,omitempty"`
+	// DefaultLayer is the layer of slaves without a "document" (default "modbus").
+	DefaultLayer string `json:"defaultLayer,omitempty"`
+	// Buffer bounds the store-and-forward buffer.
+	Buffer BufferConfig `json:"buffer,omitempty"`
+	// Forwarder tunes batching towards the hub.
+	Forwarder ForwarderConfig `json:"forwarder,omitempty"`
+	// LogLevel overrides the SETTINGS logLevel: debug, info, warn or error.
+	LogLevel string `json:"logLevel,omitempty"`
+}
+
+// EdgeConfig identifies the agent.
+type EdgeConfig struct {
+	// ID is the edge's id: unique in the deployment, a NATS subject token.
+	ID string `json:"id"`
+}
+
+// HubConfig is where the hub is.
+type HubConfig struct {
+	// URL is the hub's leaf-node URL, e.g. nats-leaf://hub.example:7422 (""
+	// runs the agent standalone: it buffers everything until a hub is configured).
+	URL string `json:"url,omitempty"`
+	// User is the edge's user at the hub (default: the edge id).
+	User string `json:"user,omitempty"`
+	// Password is the edge's password at the hub.
+	Password string `json:"password,omitempty"`
+}
+
+// LocalNATSConfig configures the local bus for substation apps.
+type LocalNATSConfig struct {
+	// Listen is host:port for local NATS clients (default "127.0.0.1:4223";
+	// "off" keeps the bus in-process).
+	Listen string `json:"listen,omitempty"`
+}
+
+// BufferConfig bounds the buffer.
+type BufferConfig struct {
+	// MaxUpdates bounds the number of queued updates (default 10,000,000).
+	MaxUpdates uint64 `json:"maxUpdates,omitempty"`
+	// MaxBytes bounds their size (default 1 GiB).
+	MaxBytes uint64 `json:"maxBytes,omitempty"`
+	// MaxAge drops unsent updates older than this (default: never).
+	MaxAge config.Duration `json:"maxAge,omitempty"`
+	// Overflow is drop-oldest (default) or reject-new.
+	Overflow string `json:"overflow,omitempty"`
+}
+
+// ForwarderConfig tunes batching towards the hub.
+type ForwarderConfig struct {
+	// MaxBatch caps the updates per batch (default 500).
+	MaxBatch int `json:"maxBatch,omitempty"`
+	// AckTimeout is how long to wait for the hub's acknowledgement (default 5s).
+	AckTimeout config.Duration `json:"ackTimeout,omitempty"`
+}
+
+// Load reads a config file, then defaults and validates it.
+func Load(path string) (*Config, error) {
+	var c Config
+	if err := config.ReadFile(path, &c); err != nil {
+		return nil, err
+	}
+	if err := c.Resolve(filepath.Dir(path)); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return &c, nil
+}
+
+// Resolve loads the referenced SETTINGS, fills defaults and validates; dir
+// is the directory relative paths are resolved against.
+func (c *Config) Resolve(dir string) error {
+	switch {
+	case c.Settings != nil && c.SettingsFile != "":
+		return fmt.Errorf("settings and settingsFile are exclusive")
+	case c.SettingsFile != "":
+		p := c.SettingsFile
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return fmt.Errorf("settingsFile: %w", err)
+		}
+		s, err := settings.Load(data)
+		if err != nil {
+			return fmt.Errorf("settingsFile %s: %w", p, err)
+		}
+		c.Settings = s
+	case c.Settings != nil:
+		if err := c.Settings.Validate(); err != nil {
+			return prefixErrors("settings", err)
+		}
+	default:
+		s, ok, err := settings.FromEnv()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("no SETTINGS: give settings, settingsFile, or the %s environment variable", settings.EnvVar)
+		}
+		c.Settings = s
+	}
+	c.Defaults()
+	return c.Validate()
+}
+
+func prefixErrors(prefix string, err error) error {
+	if es, ok := err.(config.Errors); ok {
+		out := make(config.Errors, len(es))
+		for i, e := range es {
+			out[i] = &config.FieldError{Path: config.Join(prefix, e.Path), Msg: e.Msg}
+		}
+		return out
+	}
+	return fmt.Errorf("%s: %w", prefix, err)
+}
+
+// Defaults fills unset fields.
+func (c *Config) Defaults() {
+	if c.Domain == "" {
+		c.Domain = "gridedge"
+	}
+	if c.Hub.User == "" {
+		c.Hub.User = c.Edge.ID
+	}
+	if c.DataDir == "" {
+		c.DataDir = filepath.Join("data", c.Edge.ID)
+	}
+	if c.NATS.Listen == "" {
+		c.NATS.Listen = "127.0.0.1:4223"
+	}
+	if c.DefaultLayer == "" {
+		c.DefaultLayer = "modbus"
+	}
+	if c.Buffer.Overflow == "" {
+		c.Buffer.Overflow = buffer.DropOldest
+	}
+	if c.LogLevel == "" && c.Settings != nil {
+		c.LogLevel = strings.ToLower(c.Settings.LogLevel)
+		if c.LogLevel == "warning" {
+			c.LogLevel = "warn"
+		}
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = "error" // the original plugin's default
+	}
+}
+
+// Validate reports every problem at once.
+func (c *Config) Validate() error {
+	var es config.Errors
+	if err := subject.CheckToken("edge id", c.Edge.ID); err != nil {
+		es.Add("edge.id", "%v", err)
+	}
+	if err := subject.CheckToken("domain", c.Domain); err != nil {
+		es.Add("domain", "%v", err)
+	}
+	if c.Hub.URL != "" {
+		u, err := url.Parse(c.Hub.URL)
+		if err != nil || u.Host == "" || (u.Scheme != "nats-leaf" && u.Scheme != "tls" && u.Scheme != "nats") {
+			es.Add("hub.url", "%q is not a leaf-node URL like nats-leaf://hub:7422", c.Hub.URL)
+		}
+		if c.Hub.Password == "" {
+			es.Add("hub.password", "is required with hub.url")
+		}
+	}
+	if c.Buffer.Overflow != buffer.DropOldest && c.Buffer.Overflow != buffer.RejectNew {
+		es.Add("buffer.overflow", "%q is not %s or %s", c.Buffer.Overflow, buffer.DropOldest, buffer.RejectNew)
+	}
+	if err := subject.CheckToken("defaultLayer", c.DefaultLayer); err != nil || strings.Contains(c.DefaultLayer, "_") {
+		es.Add("defaultLayer", "%q must be a layer name without '_', '.', '*', '>' or spaces", c.DefaultLayer)
+	}
+	if c.Forwarder.MaxBatch < 0 || c.Forwarder.MaxBatch > 10000 {
+		es.Add("forwarder.maxBatch", "%d is out of range 1..10000", c.Forwarder.MaxBatch)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		es.Add("logLevel", "%q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	if c.Settings != nil {
+		for i := range c.Settings.ModbusSlaves {
+			d := c.DocumentOf(i)
+			p := config.Join(config.Index("settings.modbusSlaves", i), "document")
+			for _, f := range []struct{ n, v string }{{"layer", d.Layer}, {"collection", d.Collection}, {"id", d.ID}} {
+				if err := subject.CheckToken(f.n, f.v); err != nil {
+					es.Add(config.Join(p, f.n), "%v", err)
+				}
+			}
+		}
+	}
+	return es.Err()
+}
+
+var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
+
+// DocumentOf returns the document slave i feeds: its "document", or the
+// defaults: layer = defaultLayer, collection = the map name in lower case,
+// id = "<host or serial port>-<slaveId>" with unsafe characters replaced by '-'.
+func (c *Config) DocumentOf(i int) settings.Document {
+	sl := &c.Settings.ModbusSlaves[i]
+	if sl.Document != nil {
+		return *sl.Document
+	}
+	where := sl.IP
+	if where == "" {
+		where = filepath.Base(sl.SerialPort)
+	}
+	return settings.Document{
+		Layer:      c.DefaultLayer,
+		Collection: strings.Trim(unsafeChars.ReplaceAllString(strings.ToLower(sl.Map), "-"), "-"),
+		ID:         strings.Trim(unsafeChars.ReplaceAllString(fmt.Sprintf("%s-%d", where, sl.SlaveID), "-"), "-"),
+	}
+}
+
+// SlaveURL returns the Modbus URL of slave sl: tcp://ip:port,
+// rtuovertcp://ip:port, rtu:///dev/…?baud=… or ascii:///dev/…?….
+func SlaveURL(sl *settings.Slave) string {
+	if sl.IP != "" {
+		port := sl.Port
+		if port == 0 {
+			port = 502
+		}
+		scheme := sl.Protocol
+		if scheme == "" {
+			scheme = "tcp"
+		}
+		host := sl.IP
+		if strings.Contains(host, ":") {
+			host = "[" + host + "]"
+		}
+		return fmt.Sprintf("%s://%s:%d", scheme, host, port)
+	}
+	scheme := sl.Protocol
+	if scheme == "" {
+		scheme = "rtu"
+	}
+	q := url.Values{}
+	q.Set("baud", fmt.Sprint(sl.BaudRate))
+	if sl.ByteSize != 0 {
+		q.Set("databits", fmt.Sprint(sl.ByteSize))
+	}
+	if sl.Parity != "" {
+		q.Set("parity", strings.ToUpper(sl.Parity[:1]))
+	}
+	if sl.StopBits != 0 {
+		q.Set("stopbits", fmt.Sprint(sl.StopBits))
+	}
+	return scheme + "://" + sl.SerialPort + "?" + q.Encode()
+}

@@ -1,0 +1,134 @@
+// Package cli implements the gridedge command: fleet operations, Modbus
+// tools and the device simulator. Each sub-command lives in its own file and
+// is listed in commands.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/gridedge/gridedge/shared/version"
+)
+
+// Env is what a command runs with.
+type Env struct {
+	// Stdout receives results.
+	Stdout io.Writer
+	// Stderr receives diagnostics.
+	Stderr io.Writer
+}
+
+// command is one sub-command.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, env Env, args []string) error
+}
+
+// commands lists the sub-commands; a name with a space is a nested command
+// ("modbus read").
+var commands = []command{
+	{"version", "print the version", runVersion},
+	{"sim", "serve simulated Modbus devices from a SETTINGS file", runSim},
+}
+
+// errUsage marks an error whose usage text was already printed.
+var errUsage = errors.New("usage")
+
+// Main runs the command line args (without the program name) and returns the exit code.
+func Main(ctx context.Context, env Env, args []string) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "--help" || args[0] == "-h" {
+		usage(env.Stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	if args[0] == "--version" || args[0] == "-version" {
+		fmt.Fprintln(env.Stdout, version.Full("gridedge"))
+		return 0
+	}
+	cmd, rest := find(args)
+	if cmd == nil {
+		fmt.Fprintf(env.Stderr, "gridedge: unknown command %q (see gridedge --help)\n", strings.Join(args[:min(2, len(args))], " "))
+		return 2
+	}
+	if err := cmd.run(ctx, env, rest); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		if !errors.Is(err, errUsage) {
+			fmt.Fprintf(env.Stderr, "gridedge %s: %v\n", cmd.name, err)
+			return 1
+		}
+		return 2
+	}
+	return 0
+}
+
+func find(args []string) (*command, []string) {
+	if len(args) >= 2 {
+		for i := range commands {
+			if commands[i].name == args[0]+" "+args[1] {
+				return &commands[i], args[2:]
+			}
+		}
+	}
+	for i := range commands {
+		if commands[i].name == args[0] {
+			return &commands[i], args[1:]
+		}
+	}
+	return nil, nil
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "gridedge — operate GridEdge edges and hubs, and simulate Modbus devices.\n\nUsage: gridedge <command> [flags]\n\nCommands:\n")
+	cs := append([]command(nil), commands...)
+	sort.Slice(cs, func(i, j int) bool { return cs[i].name < cs[j].name })
+	for _, c := range cs {
+		fmt.Fprintf(w, "  %-16s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, "\nRun 'gridedge <command> --help' for the flags of a command.\n")
+}
+
+// newFlags returns a flag set that prints its usage to env.Stderr.
+func newFlags(env Env, name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet("gridedge "+name, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(env.Stderr, "Usage: gridedge %s %s\n\nFlags:\n", name, synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses flags and refuses positional arguments.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return errUsage
+	}
+	return nil
+}
+
+func runVersion(ctx context.Context, env Env, args []string) error {
+	fs := newFlags(env, "version", "")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	fmt.Fprintln(env.Stdout, version.Full("gridedge"))
+	return nil
+}

@@ -1,0 +1,368 @@
+package poller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/gridedge/gridedge/edge/modbus"
+	"github.com/gridedge/gridedge/shared/model"
+	"github.com/gridedge/gridedge/shared/settings"
+)
+
+// Device is what the poller needs of a Modbus client.
+type Device interface {
+	ReadCoils(ctx context.Context, unit byte, addr, qty uint16) ([]bool, error)
+	ReadDiscreteInputs(ctx context.Context, unit byte, addr, qty uint16) ([]bool, error)
+	ReadHoldingRegisters(ctx context.Context, unit byte, addr, qty uint16) ([]uint16, error)
+	ReadInputRegisters(ctx context.Context, unit byte, addr, qty uint16) ([]uint16, error)
+}
+
+var _ Device = (*modbus.Client)(nil)
+
+// Sink receives the document updates of every poll cycle.
+type Sink func(ctx context.Context, updates []model.Update) error
+
+// Options configure a Poller.
+type Options struct {
+	// Name identifies the slave in logs and stats, e.g. "tcp://10.0.0.5:502#3".
+	Name string
+	// Slave is the slave's SETTINGS entry.
+	Slave *settings.Slave
+	// Vars are the variables of the slave's map.
+	Vars []settings.Variable
+	// Document is the hub document the readings update.
+	Document settings.Document
+	// Period is the poll period.
+	Period time.Duration
+	// Offset delays the first poll, to stagger slaves.
+	Offset time.Duration
+	// MaxBackoff caps the delay between attempts to reach a dead device (default 30s).
+	MaxBackoff time.Duration
+	// Sink receives updates.
+	Sink Sink
+	// Logger receives device events.
+	Logger *slog.Logger
+}
+
+// Stats describe a slave's polling.
+type Stats struct {
+	// Name identifies the slave.
+	Name string `json:"name"`
+	// Up tells whether the last cycle reached the device.
+	Up bool `json:"up"`
+	// Cycles counts completed poll cycles.
+	Cycles uint64 `json:"cycles"`
+	// Overruns counts cycles skipped because the previous one ran too long.
+	Overruns uint64 `json:"overruns"`
+	// Errors counts failed requests.
+	Errors uint64 `json:"errors"`
+	// Splits counts coalesced requests split after an illegal-address refusal.
+	Splits uint64 `json:"splits"`
+	// Requests is the number of requests per cycle in the current plan.
+	Requests int `json:"requests"`
+	// LastError is the latest error ("" once the device answers again).
+	LastError string `json:"last_error,omitempty"`
+}
+
+// Poller polls one slave.
+type Poller struct {
+	dev  Device
+	o    Options
+	log  *slog.Logger
+	unit byte
+
+	mu        sync.Mutex
+	plan      []Request
+	stats     Stats
+	last      map[string]model.Measurement // last reported, for deadband and bad quality
+	fails     int
+	nextTry   time.Time
+	badMarked bool
+}
+
+// New returns a poller for one slave.
+func New(dev Device, o Options) *Poller {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 30 * time.Second
+	}
+	p := &Poller{dev: dev, o: o, log: o.Logger.With("slave", o.Name), unit: byte(o.Slave.SlaveID),
+		last: map[string]model.Measurement{}}
+	p.plan = Plan(o.Vars, PlanOptionsFor(o.Slave))
+	p.stats = Stats{Name: o.Name, Requests: len(p.plan)}
+	return p
+}
+
+// Stats returns a snapshot of the counters.
+func (p *Poller) Stats() Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.stats
+	s.Requests = len(p.plan)
+	return s
+}
+
+// Run polls every period until ctx is done. Cycles follow a fixed schedule
+// (no drift); a cycle that overruns makes the next ones be skipped and counted,
+// never queued.
+func (p *Poller) Run(ctx context.Context) error {
+	if p.o.Offset > 0 {
+		t := time.NewTimer(p.o.Offset)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+	tick := time.NewTicker(p.o.Period)
+	defer tick.Stop()
+	for {
+		start := time.Now()
+		if !start.Before(p.nextTry) {
+			p.cycle(ctx)
+		}
+		if took := time.Since(start); took > p.o.Period {
+			skipped := uint64(took / p.o.Period)
+			p.mu.Lock()
+			p.stats.Overruns += skipped
+			p.mu.Unlock()
+			p.log.Warn("poll cycle overran its period; skipping cycles", "took", took, "period", p.o.Period, "skipped", skipped)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// PollOnce runs one cycle and returns the update it produced (nil if nothing
+// changed enough to report).
+func (p *Poller) PollOnce(ctx context.Context) (*model.Update, error) {
+	return p.poll(ctx)
+}
+
+func (p *Poller) cycle(ctx context.Context) {
+	u, err := p.poll(ctx)
+	if ctx.Err() != nil {
+		return
+	}
+	var updates []model.Update
+	if u != nil {
+		updates = append(updates, *u)
+	}
+	if err != nil {
+		p.fails++
+		backoff := min(p.o.Period*time.Duration(1<<min(p.fails-1, 16)), p.o.MaxBackoff)
+		p.nextTry = time.Now().Add(backoff)
+		if p.fails == 1 {
+			p.log.Error("device not answering; marking its readings bad and retrying with backoff", "err", err, "retry_in", backoff)
+		}
+		if !p.badMarked {
+			if bu := p.badUpdate(); bu != nil {
+				updates = append(updates, *bu)
+			}
+			p.badMarked = true
+		}
+	} else {
+		if p.fails > 0 {
+			p.log.Info("device answering again", "failed_cycles", p.fails)
+		}
+		p.fails, p.nextTry, p.badMarked = 0, time.Time{}, false
+	}
+	if len(updates) > 0 {
+		if err := p.o.Sink(ctx, updates); err != nil && ctx.Err() == nil {
+			p.log.Error("storing readings failed", "err", err)
+		}
+	}
+}
+
+// badUpdate marks every variable's last value with bad quality.
+func (p *Poller) badUpdate() *model.Update {
+	now := time.Now().UTC()
+	ms := map[string]model.Measurement{}
+	for i := range p.o.Vars {
+		v := &p.o.Vars[i]
+		if v.Datatype == settings.DatatypeIgnore {
+			continue
+		}
+		ms[v.Name] = model.Measurement{Value: p.last[v.Name].Value, Quality: model.QualityBad, Timestamp: now}
+	}
+	if len(ms) == 0 {
+		return nil
+	}
+	u := model.MeasurementUpdate(p.o.Document.Layer, p.o.Document.Collection, p.o.Document.ID, now, ms)
+	return &u
+}
+
+// isDeviceDown tells errors that mean "the device is not reachable" from
+// answers the device gave (exceptions).
+func isDeviceDown(err error) bool {
+	var ex *modbus.ExceptionError
+	return !errors.As(err, &ex)
+}
+
+func (p *Poller) poll(ctx context.Context) (*model.Update, error) {
+	p.mu.Lock()
+	plan := append([]Request(nil), p.plan...)
+	p.mu.Unlock()
+	ms := map[string]model.Measurement{}
+	var newPlan []Request
+	var firstErr error
+	reached := false
+	var latest time.Time
+	for _, r := range plan {
+		done, err := p.read(ctx, r, ms, &newPlan)
+		if !done.IsZero() {
+			reached = true
+			if done.After(latest) {
+				latest = done
+			}
+		}
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			if isDeviceDown(err) {
+				break // no point in timing out on every request of a dead device
+			}
+		}
+	}
+	p.mu.Lock()
+	// adopt splits, unless the device died mid-cycle and newPlan is partial
+	if len(newPlan) > len(plan) && (firstErr == nil || !isDeviceDown(firstErr)) {
+		p.plan = newPlan
+	}
+	p.stats.Cycles++
+	p.stats.Up = reached
+	if firstErr != nil {
+		p.stats.LastError = firstErr.Error()
+	} else {
+		p.stats.LastError = ""
+	}
+	p.mu.Unlock()
+	if firstErr != nil && !reached {
+		return nil, firstErr
+	}
+	// report only what moved more than its deadband
+	for i := range p.o.Vars {
+		v := &p.o.Vars[i]
+		m, ok := ms[v.Name]
+		if !ok || v.Deadband == nil {
+			continue
+		}
+		if prev, had := p.last[v.Name]; had && prev.Quality == model.QualityGood && m.Quality == model.QualityGood && withinDeadband(prev.Value, m.Value, *v.Deadband) {
+			delete(ms, v.Name)
+		}
+	}
+	for k, m := range ms {
+		p.last[k] = m
+	}
+	if len(ms) == 0 {
+		return nil, firstErr
+	}
+	u := model.MeasurementUpdate(p.o.Document.Layer, p.o.Document.Collection, p.o.Document.ID, latest, ms)
+	return &u, firstErr
+}
+
+func withinDeadband(a, b any, band float64) bool {
+	x, ok1 := a.(float64)
+	y, ok2 := b.(float64)
+	if !ok1 || !ok2 {
+		return a == b
+	}
+	return math.Abs(x-y) < band
+}
+
+// read executes one request, splitting it when the device refuses a
+// coalesced read with "illegal data address". It returns when the device
+// answered (zero if it never did).
+func (p *Poller) read(ctx context.Context, r Request, ms map[string]model.Measurement, plan *[]Request) (time.Time, error) {
+	regs, bits, err := p.exec(ctx, r)
+	now := time.Now().UTC()
+	if err != nil {
+		p.mu.Lock()
+		p.stats.Errors++
+		p.mu.Unlock()
+		if errors.Is(err, modbus.ErrIllegalDataAddress) {
+			if a, b, ok := SplitRequest(r, p.o.Vars); ok {
+				p.mu.Lock()
+				p.stats.Splits++
+				p.mu.Unlock()
+				p.log.Warn("device refused a coalesced read; splitting it and remembering the split", "request", r.String(), "into", a.String()+" and "+b.String())
+				ta, errA := p.read(ctx, a, ms, plan)
+				tb, errB := p.read(ctx, b, ms, plan)
+				if tb.After(ta) {
+					ta = tb
+				}
+				return ta, errors.Join(errA, errB)
+			}
+		}
+		*plan = append(*plan, r)
+		var answered time.Time
+		if !isDeviceDown(err) {
+			answered = now
+		}
+		for _, i := range r.Vars {
+			v := &p.o.Vars[i]
+			if v.Datatype != settings.DatatypeIgnore {
+				ms[v.Name] = model.Measurement{Value: p.last[v.Name].Value, Quality: model.QualityBad, Timestamp: now}
+			}
+		}
+		return answered, fmt.Errorf("read %s from unit %d: %w", r.String(), p.unit, err)
+	}
+	*plan = append(*plan, r)
+	var decodeErrs []error
+	for _, i := range r.Vars {
+		v := &p.o.Vars[i]
+		if v.Datatype == settings.DatatypeIgnore {
+			continue
+		}
+		var val any
+		var derr error
+		if bits != nil {
+			val, derr = DecodeBits(v, ExtractBits(r, v, bits))
+		} else {
+			val, derr = Decode(v, p.o.Slave.Order, Extract(r, v, regs))
+		}
+		if derr != nil {
+			decodeErrs = append(decodeErrs, fmt.Errorf("decode %s: %w", v.Name, derr))
+			ms[v.Name] = model.Measurement{Value: nil, Quality: model.QualityBad, Timestamp: now}
+			continue
+		}
+		ms[v.Name] = model.Measurement{Value: val, Quality: model.QualityGood, Timestamp: now}
+	}
+	if len(decodeErrs) > 0 {
+		p.log.Warn("values could not be decoded", "err", errors.Join(decodeErrs...))
+	}
+	return now, nil
+}
+
+func (p *Poller) exec(ctx context.Context, r Request) ([]uint16, []bool, error) {
+	switch r.Table {
+	case settings.TypeHolding:
+		regs, err := p.dev.ReadHoldingRegisters(ctx, p.unit, r.Start, r.Count)
+		return regs, nil, err
+	case settings.TypeInput:
+		regs, err := p.dev.ReadInputRegisters(ctx, p.unit, r.Start, r.Count)
+		return regs, nil, err
+	case settings.TypeCoil:
+		bits, err := p.dev.ReadCoils(ctx, p.unit, r.Start, r.Count)
+		return nil, bits, err
+	case settings.TypeDiscrete:
+		bits, err := p.dev.ReadDiscreteInputs(ctx, p.unit, r.Start, r.Count)
+		return nil, bits, err
+	}
+	return nil, nil, fmt.Errorf("unknown table %q", r.Table)
+}

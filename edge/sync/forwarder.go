@@ -1,0 +1,240 @@
+package sync
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/gridedge/gridedge/edge/buffer"
+	"github.com/gridedge/gridedge/shared/model"
+	"github.com/gridedge/gridedge/shared/subject"
+)
+
+// ForwarderOptions configure a Forwarder. Zero values take the defaults.
+type ForwarderOptions struct {
+	// Edge is the edge id.
+	Edge string
+	// Domain is the deployment's subject domain.
+	Domain string
+	// MaxBatch caps the updates per batch (default 500).
+	MaxBatch int
+	// MaxBatchBytes caps the encoded updates per batch (default 512 KiB).
+	MaxBatchBytes int
+	// AckTimeout is how long to wait for the hub's acknowledgement (default 5s).
+	AckTimeout time.Duration
+	// MinBackoff and MaxBackoff bound the retry delay while the hub is
+	// unreachable (defaults 200ms and 30s); a random jitter of up to half the
+	// delay is added.
+	MinBackoff, MaxBackoff time.Duration
+	// Logger receives events.
+	Logger *slog.Logger
+}
+
+// ForwarderStats count what the forwarder did.
+type ForwarderStats struct {
+	// Sent counts updates the hub acknowledged.
+	Sent uint64 `json:"sent"`
+	// Batches counts batches the hub acknowledged.
+	Batches uint64 `json:"batches"`
+	// Duplicates counts batches the hub reported as already received.
+	Duplicates uint64 `json:"duplicates"`
+	// Failures counts failed publish attempts.
+	Failures uint64 `json:"failures"`
+	// LastError is the latest failure ("" after a success).
+	LastError string `json:"last_error,omitempty"`
+}
+
+// Forwarder drains a buffer into the hub's INGEST stream.
+type Forwarder struct {
+	nc   *nats.Conn
+	buf  *buffer.Buffer
+	opts ForwarderOptions
+	log  *slog.Logger
+
+	sent, batches, dups, failures atomic.Uint64
+	lastErr                       atomic.Value // string
+}
+
+// NewForwarder returns a forwarder publishing through nc.
+func NewForwarder(nc *nats.Conn, buf *buffer.Buffer, o ForwarderOptions) *Forwarder {
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 500
+	}
+	if o.MaxBatchBytes <= 0 {
+		o.MaxBatchBytes = 512 << 10
+	}
+	if o.AckTimeout <= 0 {
+		o.AckTimeout = 5 * time.Second
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = 200 * time.Millisecond
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 30 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	f := &Forwarder{nc: nc, buf: buf, opts: o, log: o.Logger}
+	f.lastErr.Store("")
+	return f
+}
+
+// Stats returns the counters.
+func (f *Forwarder) Stats() ForwarderStats {
+	return ForwarderStats{Sent: f.sent.Load(), Batches: f.batches.Load(), Duplicates: f.dups.Load(),
+		Failures: f.failures.Load(), LastError: f.lastErr.Load().(string)}
+}
+
+// Run forwards until ctx is done.
+func (f *Forwarder) Run(ctx context.Context) error {
+	backoff := time.Duration(0)
+	idle := time.NewTicker(time.Second)
+	defer idle.Stop()
+	for {
+		if backoff > 0 {
+			d := backoff + rand.N(backoff/2+1)
+			t := time.NewTimer(d)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			case <-t.C:
+			}
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		entries, err := f.buf.Peek(f.opts.MaxBatch, f.opts.MaxBatchBytes)
+		if err != nil {
+			f.fail(err)
+			backoff = f.next(backoff)
+			continue
+		}
+		if len(entries) == 0 {
+			backoff = 0
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-f.buf.Notify():
+			case <-idle.C:
+			}
+			continue
+		}
+		if err := f.send(ctx, entries); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			f.fail(err)
+			backoff = f.next(backoff)
+			continue
+		}
+		if backoff > 0 {
+			f.log.Info("hub reachable again; draining the backlog")
+		}
+		backoff = 0
+	}
+}
+
+func (f *Forwarder) next(b time.Duration) time.Duration {
+	if b == 0 {
+		return f.opts.MinBackoff
+	}
+	return min(2*b, f.opts.MaxBackoff)
+}
+
+func (f *Forwarder) fail(err error) {
+	n := f.failures.Add(1)
+	f.lastErr.Store(err.Error())
+	// log the first failure of an outage, then every 10th
+	if n == 1 || n%10 == 0 || f.sent.Load() == 0 {
+		f.log.Warn("forwarding to the hub failed; keeping the backlog and retrying", "err", err, "failures", n)
+	}
+}
+
+// pubAck is JetStream's answer to a publish.
+type pubAck struct {
+	Stream    string `json:"stream"`
+	Seq       uint64 `json:"seq"`
+	Duplicate bool   `json:"duplicate"`
+	Error     *struct {
+		Code        int    `json:"code"`
+		ErrCode     int    `json:"err_code"`
+		Description string `json:"description"`
+	} `json:"error"`
+}
+
+// EncodeBatch writes the batch JSON for entries without decoding them.
+func EncodeBatch(edge string, entries []buffer.Entry) []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"edge":`)
+	e, _ := json.Marshal(edge)
+	b.Write(e)
+	b.WriteString(`,"seq_first":`)
+	b.WriteString(strconv.FormatUint(entries[0].Seq, 10))
+	b.WriteString(`,"seq_last":`)
+	b.WriteString(strconv.FormatUint(entries[len(entries)-1].Seq, 10))
+	b.WriteString(`,"updates":[`)
+	for i, en := range entries {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(en.Data)
+	}
+	b.WriteString("]}")
+	return b.Bytes()
+}
+
+func (f *Forwarder) send(ctx context.Context, entries []buffer.Entry) error {
+	// the buffer's sequence is contiguous, but drop-oldest may have removed
+	// the head while we read: only send a contiguous run
+	for i := 1; i < len(entries); i++ {
+		if entries[i].Seq != entries[i-1].Seq+1 {
+			entries = entries[:i]
+			break
+		}
+	}
+	b := model.Batch{Edge: f.opts.Edge, SeqFirst: entries[0].Seq, SeqLast: entries[len(entries)-1].Seq}
+	msg := nats.NewMsg(subject.Ingest(f.opts.Domain, f.opts.Edge))
+	msg.Data = EncodeBatch(f.opts.Edge, entries)
+	msg.Header.Set(nats.MsgIdHdr, b.MsgID())
+	rctx, cancel := context.WithTimeout(ctx, f.opts.AckTimeout)
+	defer cancel()
+	resp, err := f.nc.RequestMsgWithContext(rctx, msg)
+	if err != nil {
+		if errors.Is(err, nats.ErrNoResponders) {
+			return fmt.Errorf("publish batch %s: hub not reachable (no leaf link or INGEST stream): %w", b.MsgID(), err)
+		}
+		return fmt.Errorf("publish batch %s: %w", b.MsgID(), err)
+	}
+	var ack pubAck
+	if err := json.Unmarshal(resp.Data, &ack); err != nil {
+		return fmt.Errorf("publish batch %s: unreadable acknowledgement %q: %w", b.MsgID(), resp.Data, err)
+	}
+	if ack.Error != nil {
+		return fmt.Errorf("publish batch %s: hub refused it: %s (code %d)", b.MsgID(), ack.Error.Description, ack.Error.ErrCode)
+	}
+	if ack.Stream == "" {
+		return fmt.Errorf("publish batch %s: answer %q is not a JetStream acknowledgement", b.MsgID(), resp.Data)
+	}
+	if err := f.buf.Ack(b.SeqLast); err != nil {
+		// the hub has it; a resend is de-duplicated, so this only costs traffic
+		return fmt.Errorf("batch %s acknowledged but not deleted locally: %w", b.MsgID(), err)
+	}
+	f.sent.Add(uint64(len(entries)))
+	f.batches.Add(1)
+	if ack.Duplicate {
+		f.dups.Add(1)
+	}
+	f.lastErr.Store("")
+	return nil
+}

@@ -1,0 +1,122 @@
+// Package sync connects an edge agent to its hub: an embedded NATS server
+// that is a leaf node of the hub (so local substation apps keep a real-time
+// bus while the WAN is down), and a forwarder that drains the store-and-forward
+// buffer into the hub's INGEST stream, deleting only what the hub acknowledged.
+package sync
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/gridedge/gridedge/shared/subject"
+)
+
+// LeafOptions configure the edge's embedded server.
+type LeafOptions struct {
+	// Edge is the edge id; the server is named "gridedge-edge-<id>".
+	Edge string
+	// HubURL is the hub's leaf-node URL, e.g. nats-leaf://hub:7422 ("" runs
+	// without a hub link: local bus only).
+	HubURL string
+	// User and Password are the edge's credentials at the hub.
+	User, Password string
+	// LocalListen is host:port for local apps ("" = in-process only).
+	LocalListen string
+	// Logger receives server notices.
+	Logger *slog.Logger
+}
+
+// Leaf is the running embedded server.
+type Leaf struct {
+	srv *server.Server
+}
+
+// StartLeaf starts the embedded server and waits until it accepts local connections.
+func StartLeaf(o LeafOptions) (*Leaf, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	opts := &server.Options{
+		ServerName: "gridedge-edge-" + o.Edge,
+		NoSigs:     true,
+		NoLog:      true,
+		MaxPayload: 8 << 20,
+	}
+	if o.LocalListen == "" {
+		opts.DontListen = true
+	} else {
+		host, p, err := net.SplitHostPort(o.LocalListen)
+		if err != nil {
+			return nil, fmt.Errorf("leaf: local listen address %q: %w", o.LocalListen, err)
+		}
+		port, err := strconv.Atoi(p)
+		if err != nil {
+			return nil, fmt.Errorf("leaf: local listen port %q: %w", p, err)
+		}
+		opts.Host, opts.Port = host, port
+	}
+	if o.HubURL != "" {
+		u, err := url.Parse(o.HubURL)
+		if err != nil || u.Host == "" {
+			return nil, fmt.Errorf("leaf: hub URL %q is not a URL like nats-leaf://host:7422", o.HubURL)
+		}
+		if o.User != "" {
+			u.User = url.UserPassword(o.User, o.Password)
+		}
+		opts.LeafNode.ReconnectInterval = time.Second
+		opts.LeafNode.Remotes = []*server.RemoteLeafOpts{{
+			URLs:        []*url.URL{u},
+			Compression: server.CompressionOpts{Mode: server.CompressionS2Auto},
+		}}
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("leaf: configure NATS server: %w", err)
+	}
+	srv.SetLoggerV2(&slogAdapter{log: o.Logger.With("component", "nats")}, false, false, false)
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		srv.Shutdown()
+		return nil, errors.New("leaf: embedded NATS server did not become ready in 10s (port in use?)")
+	}
+	return &Leaf{srv: srv}, nil
+}
+
+// Connect opens an in-process client whose reply inboxes use the edge's prefix.
+func (l *Leaf) Connect(name, edge string) (*nats.Conn, error) {
+	nc, err := nats.Connect("", nats.InProcessServer(l.srv), nats.Name(name),
+		nats.CustomInboxPrefix(subject.EdgeInbox(edge)), nats.MaxReconnects(-1))
+	if err != nil {
+		return nil, fmt.Errorf("leaf: connect %s: %w", name, err)
+	}
+	return nc, nil
+}
+
+// HubConnected reports whether the leaf link to the hub is up.
+func (l *Leaf) HubConnected() bool { return l.srv.NumLeafNodes() > 0 }
+
+// ClientURL is the URL of the local listener.
+func (l *Leaf) ClientURL() string { return l.srv.ClientURL() }
+
+// Shutdown stops the server and waits for it.
+func (l *Leaf) Shutdown() {
+	l.srv.Shutdown()
+	l.srv.WaitForShutdown()
+}
+
+type slogAdapter struct{ log *slog.Logger }
+
+func (a *slogAdapter) Noticef(format string, v ...any) { a.log.Debug(fmt.Sprintf(format, v...)) }
+func (a *slogAdapter) Warnf(format string, v ...any)   { a.log.Warn(fmt.Sprintf(format, v...)) }
+func (a *slogAdapter) Fatalf(format string, v ...any)  { a.log.Error(fmt.Sprintf(format, v...)) }
+func (a *slogAdapter) Errorf(format string, v ...any)  { a.log.Warn(fmt.Sprintf(format, v...)) }
+func (a *slogAdapter) Debugf(format string, v ...any)  { a.log.Debug(fmt.Sprintf(format, v...)) }
+func (a *slogAdapter) Tracef(format string, v ...any)  {}

@@ -1,0 +1,221 @@
+// Package broker runs the hub's embedded NATS server: JetStream for the
+// INGEST stream, a client listener for tools and other hub replicas, and a
+// leaf-node listener to which every edge agent's embedded server connects with
+// its own credentials and permissions limited to its own subjects.
+package broker
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/gridedge/gridedge/shared/subject"
+)
+
+// EdgeCredential lets one edge's leaf node connect.
+type EdgeCredential struct {
+	// ID is the edge id; it is also the leaf-node user name.
+	ID string `json:"id"`
+	// Password is the edge's secret.
+	Password string `json:"password"`
+}
+
+// Options configure the broker.
+type Options struct {
+	// Domain is the deployment's subject domain.
+	Domain string
+	// ServerName names this hub's NATS server (unique in a cluster).
+	ServerName string
+	// ClientListen is host:port for NATS clients ("" disables the listener;
+	// in-process clients still work).
+	ClientListen string
+	// LeafListen is host:port for edge leaf nodes.
+	LeafListen string
+	// StoreDir is the JetStream directory.
+	StoreDir string
+	// Edges are the edges allowed to connect.
+	Edges []EdgeCredential
+	// Logger receives server notices.
+	Logger *slog.Logger
+}
+
+// Broker is a running embedded NATS server.
+type Broker struct {
+	srv          *server.Server
+	leafHost     string
+	leafPort     int
+	internalUser string
+	internalPass string
+}
+
+func splitHostPort(hp string) (string, int, error) {
+	host, p, err := net.SplitHostPort(hp)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil {
+		return "", 0, fmt.Errorf("port %q: %w", p, err)
+	}
+	if host == "" {
+		host = "0.0.0.0"
+	}
+	return host, port, nil
+}
+
+func randomSecret() string {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return hex.EncodeToString(b)
+}
+
+// Start starts the server and waits until it accepts connections.
+func Start(o Options) (*Broker, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	b := &Broker{internalUser: "gridedge-hub", internalPass: randomSecret()}
+	opts := &server.Options{
+		ServerName: o.ServerName,
+		JetStream:  true,
+		StoreDir:   o.StoreDir,
+		NoSigs:     true,
+		NoLog:      true,
+		MaxPayload: 8 << 20,
+	}
+	if o.ClientListen == "" {
+		opts.DontListen = true
+	} else {
+		host, port, err := splitHostPort(o.ClientListen)
+		if err != nil {
+			return nil, fmt.Errorf("broker: client listen address %q: %w", o.ClientListen, err)
+		}
+		opts.Host, opts.Port = host, port
+	}
+	opts.Users = []*server.User{{Username: b.internalUser, Password: b.internalPass}}
+	if o.LeafListen != "" {
+		host, port, err := splitHostPort(o.LeafListen)
+		if err != nil {
+			return nil, fmt.Errorf("broker: leaf listen address %q: %w", o.LeafListen, err)
+		}
+		if port == 0 {
+			// nats-server has no accessor for a random leaf port: pick one.
+			if port, err = freePort(host); err != nil {
+				return nil, fmt.Errorf("broker: pick a leaf-node port: %w", err)
+			}
+		}
+		opts.LeafNode.Host, opts.LeafNode.Port = host, port
+		b.leafHost, b.leafPort = host, port
+		opts.LeafNode.Compression = server.CompressionOpts{Mode: server.CompressionS2Auto}
+		seen := map[string]bool{}
+		for _, e := range o.Edges {
+			if err := subject.CheckToken("edge id", e.ID); err != nil {
+				return nil, fmt.Errorf("broker: %w", err)
+			}
+			if e.Password == "" {
+				return nil, fmt.Errorf("broker: edge %q has no password", e.ID)
+			}
+			if seen[e.ID] {
+				return nil, fmt.Errorf("broker: edge %q is listed twice", e.ID)
+			}
+			seen[e.ID] = true
+			opts.LeafNode.Users = append(opts.LeafNode.Users, &server.User{
+				Username:    e.ID,
+				Password:    e.Password,
+				Permissions: EdgePermissions(o.Domain, e.ID),
+			})
+		}
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("broker: configure NATS server: %w", err)
+	}
+	srv.SetLoggerV2(&slogAdapter{log: o.Logger.With("component", "nats")}, false, false, false)
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		srv.Shutdown()
+		return nil, errors.New("broker: NATS server did not become ready in 10s (port in use?)")
+	}
+	b.srv = srv
+	return b, nil
+}
+
+// EdgePermissions are the permissions of one edge's leaf connection: it may
+// send (publish) only its batches, its own control subjects and replies, and
+// receive (subscribe) only its own control subjects and replies to its inbox.
+func EdgePermissions(domain, edge string) *server.Permissions {
+	return &server.Permissions{
+		Publish: &server.SubjectPermission{Allow: []string{
+			subject.Ingest(domain, edge),
+			subject.EdgeAll(domain, edge),
+			"_INBOX.>", // replies to control requests from the hub and tools
+		}},
+		Subscribe: &server.SubjectPermission{Allow: []string{
+			subject.EdgeAll(domain, edge),
+			subject.EdgeInbox(edge) + ".>",
+		}},
+	}
+}
+
+// Connect opens an in-process client connection for hub services.
+func (b *Broker) Connect(name string) (*nats.Conn, error) {
+	nc, err := nats.Connect("", nats.InProcessServer(b.srv), nats.UserInfo(b.internalUser, b.internalPass),
+		nats.Name(name), nats.MaxReconnects(-1))
+	if err != nil {
+		return nil, fmt.Errorf("broker: connect %s: %w", name, err)
+	}
+	return nc, nil
+}
+
+// ClientURL is the URL external NATS clients use.
+func (b *Broker) ClientURL() string { return b.srv.ClientURL() }
+
+// LeafURL is the URL edges connect their leaf node to ("" without a leaf listener).
+func (b *Broker) LeafURL() string {
+	if b.leafPort == 0 {
+		return ""
+	}
+	host := b.leafHost
+	if host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return "nats-leaf://" + net.JoinHostPort(host, strconv.Itoa(b.leafPort))
+}
+
+func freePort(host string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// NumLeafNodes reports connected leaf nodes.
+func (b *Broker) NumLeafNodes() int { return b.srv.NumLeafNodes() }
+
+// Shutdown stops the server and waits for it.
+func (b *Broker) Shutdown() {
+	b.srv.Shutdown()
+	b.srv.WaitForShutdown()
+}
+
+// slogAdapter sends nats-server log lines to slog.
+type slogAdapter struct{ log *slog.Logger }
+
+func (a *slogAdapter) Noticef(format string, v ...any) { a.log.Debug(fmt.Sprintf(format, v...)) }
+func (a *slogAdapter) Warnf(format string, v ...any)   { a.log.Warn(fmt.Sprintf(format, v...)) }
+func (a *slogAdapter) Fatalf(format string, v ...any)  { a.log.Error(fmt.Sprintf(format, v...)) }
+func (a *slogAdapter) Errorf(format string, v ...any)  { a.log.Error(fmt.Sprintf(format, v...)) }
+func (a *slogAdapter) Debugf(format string, v ...any)  { a.log.Debug(fmt.Sprintf(format, v...)) }
+func (a *slogAdapter) Tracef(format string, v ...any)  {}

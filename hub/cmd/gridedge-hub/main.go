@@ -1,0 +1,83 @@
+// Command gridedge-hub is the GridEdge hub: the layer/collection store, the
+// REST API, and the NATS server edges connect to as leaf nodes.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/gridedge/gridedge/hub/daemon"
+	"github.com/gridedge/gridedge/shared/logging"
+	"github.com/gridedge/gridedge/shared/version"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gridedge-hub:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("gridedge-hub", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "hub config file, JSON or YAML (default: built-in defaults)")
+	check := fs.Bool("check-config", false, "load and validate the config, then exit")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	httpAddr := fs.String("http", "", "REST API listen address (overrides http.listen; default :8080)")
+	natsAddr := fs.String("nats", "", "NATS client listen address (overrides nats.listen; default :4222)")
+	leafAddr := fs.String("leaf", "", "leaf-node listen address (overrides nats.leafListen; default :7422)")
+	dataDir := fs.String("data", "", "data directory (overrides dataDir; default ./data/hub)")
+	logJSON := fs.Bool("log-json", false, "log in JSON instead of text")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: gridedge-hub [--config FILE] [flags]\n\nThe GridEdge hub. See docs/configuration.md.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, version.Full("gridedge-hub"))
+		return nil
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
+	}
+	cfg, err := daemon.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if *httpAddr != "" {
+		cfg.HTTP.Listen = *httpAddr
+	}
+	if *natsAddr != "" {
+		cfg.NATS.Listen = *natsAddr
+	}
+	if *leafAddr != "" {
+		cfg.NATS.LeafListen = *leafAddr
+	}
+	if *dataDir != "" {
+		cfg.DataDir = *dataDir
+	}
+	if *check {
+		fmt.Fprintf(stdout, "config %s is valid: domain %s, %d edges, %d layers\n", *cfgPath, cfg.Domain, len(cfg.Edges), len(cfg.Layers))
+		return nil
+	}
+	lvl, err := logging.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	return daemon.Run(ctx, cfg, logging.New(stderr, lvl, *logJSON))
+}

@@ -1,0 +1,150 @@
+package daemon
+
+import (
+	"path/filepath"
+
+	"github.com/gridedge/gridedge/hub/broker"
+	"github.com/gridedge/gridedge/hub/store"
+	"github.com/gridedge/gridedge/shared/config"
+	"github.com/gridedge/gridedge/shared/subject"
+)
+
+// Config is the hub's configuration file (JSON or YAML).
+type Config struct {
+	// Domain names the deployment in every NATS subject (default "gridedge").
+	Domain string `json:"domain,omitempty"`
+	// DataDir holds the store file and the JetStream directory (default ./data/hub).
+	DataDir string `json:"dataDir,omitempty"`
+	// HTTP configures the REST API listener.
+	HTTP HTTPConfig `json:"http,omitempty"`
+	// NATS configures the embedded NATS server.
+	NATS NATSConfig `json:"nats,omitempty"`
+	// Edges are the edge agents allowed to connect, with their credentials.
+	Edges []broker.EdgeCredential `json:"edges,omitempty"`
+	// Ingest configures the ingest applier.
+	Ingest IngestConfig `json:"ingest,omitempty"`
+	// Layers are created at start when they do not exist yet.
+	Layers []store.Layer `json:"layers,omitempty"`
+	// LogLevel is debug, info (default), warn or error.
+	LogLevel string `json:"logLevel,omitempty"`
+}
+
+// HTTPConfig configures the REST API listener.
+type HTTPConfig struct {
+	// Listen is host:port (default ":8080").
+	Listen string `json:"listen,omitempty"`
+}
+
+// NATSConfig configures the embedded NATS server.
+type NATSConfig struct {
+	// Listen is host:port for NATS clients (default ":4222"; "off" disables it).
+	Listen string `json:"listen,omitempty"`
+	// LeafListen is host:port for edge leaf nodes (default ":7422").
+	LeafListen string `json:"leafListen,omitempty"`
+	// ServerName names the server (default "gridedge-hub").
+	ServerName string `json:"serverName,omitempty"`
+}
+
+// IngestConfig configures the ingest applier.
+type IngestConfig struct {
+	// CreateMissing creates layers and collections that edges write to and
+	// that do not exist (default true; false sends such batches to the
+	// dead-letter stream).
+	CreateMissing *bool `json:"createMissing,omitempty"`
+	// DuplicateWindow is the INGEST stream's de-duplication window (default 10m).
+	DuplicateWindow config.Duration `json:"duplicateWindow,omitempty"`
+}
+
+// Defaults fills unset fields.
+func (c *Config) Defaults() {
+	if c.Domain == "" {
+		c.Domain = "gridedge"
+	}
+	if c.DataDir == "" {
+		c.DataDir = filepath.Join("data", "hub")
+	}
+	if c.HTTP.Listen == "" {
+		c.HTTP.Listen = ":8080"
+	}
+	if c.NATS.Listen == "" {
+		c.NATS.Listen = ":4222"
+	}
+	if c.NATS.LeafListen == "" {
+		c.NATS.LeafListen = ":7422"
+	}
+	if c.NATS.ServerName == "" {
+		c.NATS.ServerName = "gridedge-hub"
+	}
+	if c.Ingest.CreateMissing == nil {
+		t := true
+		c.Ingest.CreateMissing = &t
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = "info"
+	}
+}
+
+// Validate reports every problem at once.
+func (c *Config) Validate() error {
+	var es config.Errors
+	if err := subject.CheckToken("domain", c.Domain); err != nil {
+		es.Add("domain", "%v", err)
+	}
+	seen := map[string]bool{}
+	for i, e := range c.Edges {
+		p := config.Index("edges", i)
+		if err := subject.CheckToken("edge id", e.ID); err != nil {
+			es.Add(config.Join(p, "id"), "%v", err)
+		}
+		if seen[e.ID] {
+			es.Add(config.Join(p, "id"), "edge %q is listed twice", e.ID)
+		}
+		seen[e.ID] = true
+		if len(e.Password) < 8 {
+			es.Add(config.Join(p, "password"), "must be at least 8 characters")
+		}
+	}
+	for i, l := range c.Layers {
+		p := config.Index("layers", i)
+		if err := store.CheckName("layer", l.ID); err != nil {
+			es.Add(config.Join(p, "_id"), "%v", err)
+		}
+		for j, col := range l.Collections {
+			if err := store.CheckName("collection", col.Name); err != nil {
+				es.Add(config.Join(config.Index(config.Join(p, "collections"), j), "name"), "%v", err)
+			}
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		es.Add("logLevel", "%q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	return es.Err()
+}
+
+// Load reads, defaults and validates a config file ("" = defaults only).
+func Load(path string) (*Config, error) {
+	var c Config
+	if path != "" {
+		if err := config.ReadFile(path, &c); err != nil {
+			return nil, err
+		}
+	}
+	c.Defaults()
+	if err := c.Validate(); err != nil {
+		if path != "" {
+			return nil, &fileError{path, err}
+		}
+		return nil, err
+	}
+	return &c, nil
+}
+
+type fileError struct {
+	path string
+	err  error
+}
+
+func (e *fileError) Error() string { return "config " + e.path + ": " + e.err.Error() }
+func (e *fileError) Unwrap() error { return e.err }

@@ -1,0 +1,167 @@
+// Package daemon wires the hub: store, embedded NATS with JetStream and the
+// leaf-node listener, the ingest applier and the REST API.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/gridedge/gridedge/hub/api"
+	"github.com/gridedge/gridedge/hub/broker"
+	"github.com/gridedge/gridedge/hub/ingest"
+	"github.com/gridedge/gridedge/hub/store"
+	"github.com/gridedge/gridedge/hub/store/bolt"
+	"github.com/gridedge/gridedge/shared/version"
+)
+
+// Hub is a running hub.
+type Hub struct {
+	cfg     *Config
+	log     *slog.Logger
+	st      store.Store
+	br      *broker.Broker
+	nc      *nats.Conn
+	applier *ingest.Applier
+	httpSrv *http.Server
+	httpLn  net.Listener
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	errc   chan error
+}
+
+// Start starts a hub; stop it with Close.
+func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err error) {
+	h := &Hub{cfg: cfg, log: log, errc: make(chan error, 2)}
+	defer func() {
+		if err != nil {
+			h.Close()
+		}
+	}()
+	if h.st, err = bolt.Open(filepath.Join(cfg.DataDir, "hub.db")); err != nil {
+		return nil, err
+	}
+	for _, l := range cfg.Layers {
+		if _, err := h.st.Layer(ctx, l.ID); errors.Is(err, store.ErrNotFound) {
+			if err := h.st.PutLayer(ctx, l); err != nil {
+				return nil, fmt.Errorf("create layer %q from the config: %w", l.ID, err)
+			}
+			log.Info("created layer from the config", "layer", l.ID)
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	natsListen := cfg.NATS.Listen
+	if natsListen == "off" {
+		natsListen = ""
+	}
+	h.br, err = broker.Start(broker.Options{
+		Domain: cfg.Domain, ServerName: cfg.NATS.ServerName, ClientListen: natsListen,
+		LeafListen: cfg.NATS.LeafListen, StoreDir: filepath.Join(cfg.DataDir, "jetstream"),
+		Edges: cfg.Edges, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if h.nc, err = h.br.Connect("gridedge-hub-ingest"); err != nil {
+		return nil, err
+	}
+	h.applier, err = ingest.New(ctx, h.nc, h.st, ingest.Options{
+		Domain: cfg.Domain, DuplicateWindow: cfg.Ingest.DuplicateWindow.Std(),
+		CreateMissing: *cfg.Ingest.CreateMissing, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if h.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
+		return nil, fmt.Errorf("listen for HTTP on %s: %w", cfg.HTTP.Listen, err)
+	}
+	a := &api.Server{Store: h.st, Version: version.String(), Logger: log}
+	h.httpSrv = &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	h.cancel = cancel
+	h.wg.Add(2)
+	go func() {
+		defer h.wg.Done()
+		if err := h.applier.Run(runCtx); err != nil {
+			h.errc <- err
+		}
+	}()
+	go func() {
+		defer h.wg.Done()
+		if err := h.httpSrv.Serve(h.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			h.errc <- fmt.Errorf("HTTP server: %w", err)
+		}
+	}()
+	log.Info("hub started", "version", version.String(), "http", h.HTTPAddr(), "nats", h.br.ClientURL(),
+		"leaf", h.br.LeafURL(), "domain", cfg.Domain, "data", cfg.DataDir)
+	return h, nil
+}
+
+// HTTPAddr is the REST API's listen address.
+func (h *Hub) HTTPAddr() string { return h.httpLn.Addr().String() }
+
+// LeafURL is the URL edges connect to.
+func (h *Hub) LeafURL() string { return h.br.LeafURL() }
+
+// Store is the hub store.
+func (h *Hub) Store() store.Store { return h.st }
+
+// Broker is the embedded NATS server.
+func (h *Hub) Broker() *broker.Broker { return h.br }
+
+// Applier is the ingest applier.
+func (h *Hub) Applier() *ingest.Applier { return h.applier }
+
+// Err reports a fatal error of a hub component.
+func (h *Hub) Err() <-chan error { return h.errc }
+
+// Close stops everything in reverse order and waits for it.
+func (h *Hub) Close() {
+	if h.httpSrv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = h.httpSrv.Shutdown(ctx)
+		cancel()
+	} else if h.httpLn != nil {
+		h.httpLn.Close()
+	}
+	if h.cancel != nil {
+		h.cancel()
+	}
+	h.wg.Wait()
+	if h.nc != nil {
+		h.nc.Close()
+	}
+	if h.br != nil {
+		h.br.Shutdown()
+	}
+	if h.st != nil {
+		h.st.Close()
+	}
+}
+
+// Run starts a hub and runs it until ctx is done.
+func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
+	h, err := Start(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	select {
+	case <-ctx.Done():
+		log.Info("hub stopping")
+		return nil
+	case err := <-h.errc:
+		return err
+	}
+}

@@ -1,0 +1,264 @@
+// Package ingest applies edge batches to the store. Batches arrive on the
+// JetStream stream INGEST (subjects <domain>.ingest.<edge>), de-duplicated by
+// their Nats-Msg-Id within the stream's duplicate window; a durable consumer
+// applies them in order, and the store's per-edge high-water mark makes a
+// replayed batch change nothing even after the window has passed. A batch that
+// cannot be parsed or applied goes to the DEADLETTER stream with the reason and
+// is acknowledged, so it never blocks the stream. Every committed write is
+// announced on <domain>.storage.changed.<layer>.<collection>.
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gridedge/gridedge/hub/store"
+	"github.com/gridedge/gridedge/shared/model"
+	"github.com/gridedge/gridedge/shared/subject"
+)
+
+// Stream and consumer names.
+const (
+	StreamName     = "INGEST"
+	DeadLetterName = "DEADLETTER"
+	ConsumerName   = "applier"
+)
+
+// Headers set on dead letters.
+const (
+	HeaderReason = "GridEdge-Reason"
+	HeaderEdge   = "GridEdge-Edge"
+)
+
+// Options configure the applier.
+type Options struct {
+	// Domain is the deployment's subject domain.
+	Domain string
+	// DuplicateWindow is INGEST's de-duplication window (default 10m). It must
+	// cover how long an edge may retry one batch; beyond it the store's
+	// high-water mark still prevents double application.
+	DuplicateWindow time.Duration
+	// MaxBytes bounds the INGEST stream (default 1 GiB); when full, edges keep
+	// their backlog in their own buffers.
+	MaxBytes int64
+	// CreateMissing creates layers and collections named by batches.
+	CreateMissing bool
+	// Logger receives events.
+	Logger *slog.Logger
+}
+
+// Stats count what the applier did.
+type Stats struct {
+	// Batches applied (including fully skipped replays).
+	Batches uint64 `json:"batches"`
+	// Updates written.
+	Updates uint64 `json:"updates"`
+	// Skipped updates (replays at or below the high-water mark).
+	Skipped uint64 `json:"skipped"`
+	// Gaps counts sequence numbers missing between batches of an edge.
+	Gaps uint64 `json:"gaps"`
+	// DeadLetters counts batches moved to the dead-letter stream.
+	DeadLetters uint64 `json:"dead_letters"`
+}
+
+// Applier consumes INGEST.
+type Applier struct {
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	st   store.Store
+	opts Options
+	log  *slog.Logger
+
+	batches, updates, skipped, gaps, dead atomic.Uint64
+	// Applied is called after each committed batch (may be nil); tests and
+	// the heartbeat bookkeeping use it.
+	Applied func(b *model.Batch, res store.ApplyResult)
+}
+
+// New creates (or updates) the streams and the durable consumer.
+func New(ctx context.Context, nc *nats.Conn, st store.Store, o Options) (*Applier, error) {
+	if o.DuplicateWindow == 0 {
+		o.DuplicateWindow = 10 * time.Minute
+	}
+	if o.MaxBytes == 0 {
+		o.MaxBytes = 1 << 30
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: jetstream: %w", err)
+	}
+	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        StreamName,
+		Description: "edge batches awaiting the ingest applier",
+		Subjects:    []string{subject.IngestAll(o.Domain)},
+		Retention:   jetstream.WorkQueuePolicy,
+		Storage:     jetstream.FileStorage,
+		Duplicates:  o.DuplicateWindow,
+		MaxBytes:    o.MaxBytes,
+		Discard:     jetstream.DiscardNew,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ingest: create stream %s: %w", StreamName, err)
+	}
+	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        DeadLetterName,
+		Description: "messages a hub service could not process, with the reason in the GridEdge-Reason header",
+		Subjects:    []string{subject.DeadLetterAll(o.Domain)},
+		Storage:     jetstream.FileStorage,
+		MaxAge:      30 * 24 * time.Hour,
+		MaxBytes:    o.MaxBytes,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ingest: create stream %s: %w", DeadLetterName, err)
+	}
+	return &Applier{nc: nc, js: js, st: st, opts: o, log: o.Logger}, nil
+}
+
+// Stats returns the counters.
+func (a *Applier) Stats() Stats {
+	return Stats{Batches: a.batches.Load(), Updates: a.updates.Load(), Skipped: a.skipped.Load(),
+		Gaps: a.gaps.Load(), DeadLetters: a.dead.Load()}
+}
+
+// Run applies batches until ctx is done. Batches are applied strictly in
+// stream order (one outstanding at a time), which keeps every edge's order.
+func (a *Applier) Run(ctx context.Context) error {
+	cons, err := a.js.CreateOrUpdateConsumer(ctx, StreamName, jetstream.ConsumerConfig{
+		Durable:       ConsumerName,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       30 * time.Second,
+		MaxAckPending: 1,
+		MaxDeliver:    -1,
+	})
+	if err != nil {
+		return fmt.Errorf("ingest: create consumer: %w", err)
+	}
+	for ctx.Err() == nil {
+		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			a.log.Warn("ingest: fetch failed; retrying", "err", err)
+			sleep(ctx, time.Second)
+			continue
+		}
+		for msg := range batch.Messages() {
+			a.handle(ctx, msg)
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && ctx.Err() == nil {
+			a.log.Debug("ingest: fetch", "err", err)
+		}
+	}
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// permanentError marks a batch that will never apply.
+type permanentError struct{ error }
+
+func (a *Applier) handle(ctx context.Context, msg jetstream.Msg) {
+	edge := subject.Token(msg.Subject(), 2)
+	for attempt := 0; ; attempt++ {
+		err := a.apply(ctx, edge, msg.Data())
+		if err == nil {
+			if err := msg.Ack(); err != nil {
+				a.log.Warn("ingest: ack failed; the batch will be redelivered and skipped by the high-water mark", "edge", edge, "err", err)
+			}
+			return
+		}
+		var perm permanentError
+		if errors.As(err, &perm) {
+			a.deadLetter(ctx, msg, edge, perm.error)
+			return
+		}
+		if ctx.Err() != nil {
+			_ = msg.Nak()
+			return
+		}
+		backoff := min(time.Duration(attempt+1)*200*time.Millisecond, 5*time.Second)
+		a.log.Error("ingest: applying batch failed; retrying", "edge", edge, "attempt", attempt+1, "err", err)
+		_ = msg.InProgress()
+		sleep(ctx, backoff)
+	}
+}
+
+func (a *Applier) apply(ctx context.Context, edge string, data []byte) error {
+	var b model.Batch
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&b); err != nil {
+		return permanentError{fmt.Errorf("malformed batch JSON: %w", err)}
+	}
+	if err := b.Validate(); err != nil {
+		return permanentError{err}
+	}
+	if b.Edge != edge {
+		return permanentError{fmt.Errorf("batch of edge %q published on the subject of edge %q", b.Edge, edge)}
+	}
+	res, err := a.st.ApplyBatch(ctx, &b, store.ApplyOptions{CreateMissing: a.opts.CreateMissing})
+	if errors.Is(err, store.ErrInvalid) || errors.Is(err, store.ErrNotFound) {
+		return permanentError{err}
+	}
+	if err != nil {
+		return err
+	}
+	a.batches.Add(1)
+	a.updates.Add(uint64(res.Applied))
+	a.skipped.Add(uint64(res.Skipped))
+	a.gaps.Add(res.Gap)
+	if res.Gap > 0 {
+		a.log.Warn("ingest: sequence gap: the edge dropped updates before sending them", "edge", b.Edge, "missing", res.Gap, "seq_first", b.SeqFirst)
+	}
+	for _, c := range res.Created {
+		a.log.Info("ingest: created missing layer or collection", "name", c, "edge", b.Edge)
+	}
+	for _, c := range res.Changes {
+		data, _ := json.Marshal(c)
+		if err := a.nc.Publish(subject.StorageChanged(a.opts.Domain, c.Layer, c.Collection), data); err != nil {
+			a.log.Warn("ingest: publish change event", "err", err)
+		}
+	}
+	if a.Applied != nil {
+		a.Applied(&b, res)
+	}
+	return nil
+}
+
+func (a *Applier) deadLetter(ctx context.Context, msg jetstream.Msg, edge string, reason error) {
+	a.dead.Add(1)
+	a.log.Error("ingest: batch moved to the dead-letter stream", "edge", edge, "reason", reason)
+	dl := nats.NewMsg(subject.DeadLetter(a.opts.Domain, "ingest"))
+	dl.Data = msg.Data()
+	dl.Header.Set(HeaderReason, reason.Error())
+	dl.Header.Set(HeaderEdge, edge)
+	if _, err := a.js.PublishMsg(ctx, dl); err != nil {
+		// keep the batch: without a dead letter it must not be lost
+		a.log.Error("ingest: could not store the dead letter; leaving the batch in INGEST", "err", err)
+		_ = msg.NakWithDelay(5 * time.Second)
+		return
+	}
+	if err := msg.Ack(); err != nil {
+		a.log.Warn("ingest: ack of a dead-lettered batch failed", "err", err)
+	}
+}
