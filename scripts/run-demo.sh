@@ -8,8 +8,10 @@ BIN=${BIN:-bin}
 DEMO=examples/demo
 mkdir -p data/demo
 pids=()
+stopping=""
 cleanup() {
   trap - INT TERM EXIT
+  stopping=1
   echo
   echo "stopping..."
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
@@ -45,4 +47,7 @@ NATS: clients on nats://127.0.0.1:4222 (hub), local substation bus on nats://127
 Press Ctrl-C to stop.
 MSG
 wait -n "${pids[@]}" || true
-echo "a component exited; see its log above"
+if [ -z "$stopping" ]; then
+  echo "a component exited unexpectedly; see its log above" >&2
+  exit 1
+fi

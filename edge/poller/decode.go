@@ -378,7 +378,7 @@ func decodeRegisters(v *settings.Variable, slaveOrder string, regs []uint16) (an
 		case 16:
 			f = halfToFloat(uint16(u))
 		case 32:
-			f = float64(math.Float32frombits(uint32(u)))
+			f = shortestFloat32(math.Float32frombits(uint32(u)))
 		default:
 			f = math.Float64frombits(u)
 		}
@@ -523,6 +523,21 @@ func decodeString(regs []uint16, swap bool) string {
 	return string(b)
 }
 
+// shortestFloat32 widens f to the float64 nearest to f's shortest decimal
+// form, so that 232.67882 reads as 232.67882 and not 232.67881774902344; the
+// result still converts back to the same float32 bits.
+func shortestFloat32(f float32) float64 {
+	if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+		return float64(f)
+	}
+	var buf [32]byte
+	d, err := strconv.ParseFloat(string(strconv.AppendFloat(buf[:0], float64(f), 'g', -1, 32)), 64)
+	if err != nil {
+		return float64(f)
+	}
+	return d
+}
+
 // halfToFloat converts an IEEE-754 binary16 value.
 func halfToFloat(h uint16) float64 {
 	exp := int(h >> 10 & 0x1F)
@@ -626,7 +641,10 @@ func decodeBits(v *settings.Variable, bs []bool) (any, error) {
 	case settings.DatatypeIgnore:
 		return nil, nil
 	case settings.DatatypeBits:
-		return append([]bool(nil), bs...), nil
+		if v.Datasize > 1 {
+			return append([]bool(nil), bs...), nil
+		}
+		// a single coil or discrete input reads as a plain bool
 	case settings.DatatypeString:
 		return nil, fmt.Errorf("%w: string does not apply to %s", ErrDatatype, v.Type)
 	}

@@ -51,10 +51,11 @@ func sameValue(got, want any) bool {
 	return reflect.DeepEqual(got, want)
 }
 
-var pi32 = float64(float32(math.Pi))
+// pi32 is float32(π) as Decode reports it: its shortest decimal form.
+var pi32 = 3.1415927
 
 func TestDecodeVectors(t *testing.T) {
-	f123 := float64(float32(123.456))
+	f123 := 123.456
 	bitsOf := func(set ...int) []bool {
 		out := make([]bool, 16)
 		for _, i := range set {
@@ -80,7 +81,7 @@ func TestDecodeVectors(t *testing.T) {
 		{"32float variable order overrides slave", ordered("32float", "ABCD"), "DCBA", []uint16{0x4049, 0x0FDB}, pi32},
 		{"32float NaN", reg("32float"), "", []uint16{0x7FC0, 0x0000}, math.NaN()},
 		{"32float -Inf", reg("32float"), "", []uint16{0xFF80, 0x0000}, math.Inf(-1)},
-		{"32float factor", with(reg("32float"), func(v *settings.Variable) { v.Factor = f64p(2) }), "", []uint16{0x4049, 0x0FDB}, 2 * pi32},
+		{"32float factor", with(reg("32float"), func(v *settings.Variable) { v.Factor = f64p(2) }), "", []uint16{0x4049, 0x0FDB}, 6.2831854},
 
 		// 64float pi = 0x400921FB54442D18.
 		{"64float ABCD", ordered("64float", "ABCD"), "", []uint16{0x4009, 0x21FB, 0x5444, 0x2D18}, math.Pi},
@@ -332,7 +333,7 @@ func TestDecodeBits(t *testing.T) {
 		{"bool on", coil("bool", 0), []bool{true}, true},
 		{"16uint coil is bool", coil("16uint", 0), []bool{false}, false},
 		{"bits 3", coil("bits", 3), []bool{true, false, true}, []bool{true, false, true}},
-		{"bits 0 is one bit", coil("bits", 0), []bool{true}, []bool{true}},
+		{"bits 0 is one bit", coil("bits", 0), []bool{true}, true},
 		{"discrete", with(coil("bool", 0), func(v *settings.Variable) { v.Type = settings.TypeDiscrete }), []bool{true}, true},
 		{"translation", with(coil("bool", 0), func(v *settings.Variable) {
 			v.Translation = settings.Translation{{Raw: 0, Label: "OPEN"}, {Raw: 1, Label: "CLOSED"}}

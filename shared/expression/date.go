@@ -38,17 +38,32 @@ func msToTime(t float64) time.Time {
 // isoString implements Date.prototype.toISOString for a valid time value.
 func isoString(t float64) string {
 	tm := msToTime(t)
+	b := make([]byte, 0, 27)
 	y := tm.Year()
-	var year string
-	if y >= 0 && y <= 9999 {
-		year = fmt.Sprintf("%04d", y)
-	} else if y < 0 {
-		year = fmt.Sprintf("-%06d", -y)
-	} else {
-		year = fmt.Sprintf("+%06d", y)
+	switch {
+	case y >= 0 && y <= 9999:
+		b = appendPad(b, y, 4)
+	case y < 0:
+		b = appendPad(append(b, '-'), -y, 6)
+	default:
+		b = appendPad(append(b, '+'), y, 6)
 	}
-	return fmt.Sprintf("%s-%02d-%02dT%02d:%02d:%02d.%03dZ", year, tm.Month(), tm.Day(),
-		tm.Hour(), tm.Minute(), tm.Second(), tm.Nanosecond()/1e6)
+	b = appendPad(append(b, '-'), int(tm.Month()), 2)
+	b = appendPad(append(b, '-'), tm.Day(), 2)
+	b = appendPad(append(b, 'T'), tm.Hour(), 2)
+	b = appendPad(append(b, ':'), tm.Minute(), 2)
+	b = appendPad(append(b, ':'), tm.Second(), 2)
+	b = appendPad(append(b, '.'), tm.Nanosecond()/1e6, 3)
+	return string(append(b, 'Z'))
+}
+
+func appendPad(b []byte, n, width int) []byte {
+	var buf [12]byte
+	s := strconv.AppendInt(buf[:0], int64(n), 10)
+	for i := len(s); i < width; i++ {
+		b = append(b, '0')
+	}
+	return append(b, s...)
 }
 
 // isoDate matches the ECMAScript Date Time String Format (and V8's

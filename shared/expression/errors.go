@@ -29,6 +29,10 @@ var (
 	ErrUnknownTransform = errors.New("unknown transform")
 )
 
+// errInternal marks a bug in this package (a recovered panic or a program
+// expr-lang refused); the fuzz test looks for it.
+var errInternal = errors.New("internal error")
+
 // SyntaxError is returned by Compile for an expression that cannot be parsed.
 type SyntaxError struct {
 	// Pos is the 0-based byte offset in the source where the problem is.

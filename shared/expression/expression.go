@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -86,7 +87,12 @@ type runtime struct {
 // Syntax errors are returned as *SyntaxError with the byte offset in src;
 // a call of an unknown transform is a *SyntaxError wrapping
 // ErrUnknownTransform.
-func Compile(src string, opts Options) (*Program, error) {
+func Compile(src string, opts Options) (_ *Program, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("expression: %w: %v", errInternal, r)
+		}
+	}()
 	opts = opts.withDefaults()
 	if len(src) > opts.MaxLength {
 		return nil, &SyntaxError{Pos: opts.MaxLength, Msg: fmt.Sprintf("expression longer than %d bytes", opts.MaxLength), Err: ErrLimit}
@@ -107,16 +113,16 @@ func Compile(src string, opts Options) (*Program, error) {
 	for name := range g.used {
 		f := lookupFunc(name)
 		if f == nil {
-			return nil, fmt.Errorf("expression: internal error: no function %q", name)
+			return nil, fmt.Errorf("expression: %w: no function %q", errInternal, name)
 		}
 		expr.Function(name, rt.bind(name, f))(cfg)
 	}
 	if _, err := checker.Check(tree, cfg); err != nil {
-		return nil, fmt.Errorf("expression: internal error: %w", err)
+		return nil, fmt.Errorf("expression: %w: %w", errInternal, err)
 	}
 	prog, err := compiler.Compile(tree, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("expression: internal error: %w", err)
+		return nil, fmt.Errorf("expression: %w: %w", errInternal, err)
 	}
 	return &Program{src: src, vars: g.vars, prog: prog, rt: rt}, nil
 }
@@ -171,7 +177,7 @@ func (p *Program) EvalJSON(env map[string]any) ([]byte, error) {
 func (p *Program) eval(env map[string]any) (out any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			out, err = nil, &EvalError{Msg: fmt.Sprintf("internal error: %v", r), Err: fmt.Errorf("panic: %v", r)}
+			out, err = nil, &EvalError{Msg: fmt.Sprintf("internal error: %v", r), Err: errInternal}
 		}
 	}()
 	if env == nil {
@@ -195,6 +201,8 @@ func (p *Program) evalError(err error) error {
 	msg := fe.Message
 	if cause != nil {
 		msg = cause.Error()
+	} else if strings.Contains(msg, "memory budget exceeded") {
+		cause = fmt.Errorf("%w: %s", ErrLimit, msg)
 	} else {
 		cause = errors.New(msg)
 	}
@@ -314,7 +322,7 @@ func (g *gen) node(n *node) ast.Node {
 		if g.rel > 0 {
 			p := &ast.PointerNode{}
 			setLoc(p, n.pos)
-			return g.call(n.pos, "$rel", p, g.str(n.pos, n.name))
+			return g.call(n.pos, "$rel", p, g.str(n.pos, n.name), g.ident(n.pos, "$env"))
 		}
 		return g.variable(n.pos, n.name)
 	case nMember:

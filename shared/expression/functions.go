@@ -2,6 +2,7 @@ package expression
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"unicode/utf16"
 )
@@ -60,26 +61,20 @@ func TransformNames() []string {
 	for k := range transforms {
 		names = append(names, k)
 	}
-	sortStrings(names)
+	slices.Sort(names)
 	return names
 }
 
 // ---- operators and property access (JEXL semantics on JS values) ----
 
 var internalFuncs = map[string]fn{
-	"$var": func(_ *runtime, a []any) (any, error) {
-		env, _ := a[0].(map[string]any)
-		v, ok := env[a[1].(string)]
-		if !ok {
-			return undefined, nil
-		}
-		return norm(v), nil
-	},
+	"$var": func(_ *runtime, a []any) (any, error) { return lookupVar(a[0], a[1].(string)), nil },
 	"$rel": func(_ *runtime, a []any) (any, error) {
 		ctx := norm(a[0])
-		switch ctx.(type) {
-		case nil, undefinedType:
-			return nil, readPropError(ctx, a[1].(string))
+		if !truthy(ctx) {
+			// JEXL evaluates the predicate with relContext = elem || context,
+			// so a falsy element reads the top-level context.
+			return lookupVar(a[2], a[1].(string)), nil
 		}
 		return propertyOf(ctx, a[1].(string))
 	},
@@ -129,27 +124,10 @@ var internalFuncs = map[string]fn{
 	"$truthy": func(_ *runtime, a []any) (any, error) { return truthy(norm(a[0])), nil },
 	"$not":    func(_ *runtime, a []any) (any, error) { return !truthy(norm(a[0])), nil },
 	"$neg":    func(_ *runtime, a []any) (any, error) { return -toNumber(norm(a[0])), nil },
-	"$add": func(rt *runtime, a []any) (any, error) {
-		l, r := toPrimitive(norm(a[0])), toPrimitive(norm(a[1]))
-		if lf, ok := l.(float64); ok {
-			if rf, ok := r.(float64); ok {
-				return lf + rf, nil
-			}
-		}
-		_, ls := l.(string)
-		_, rs := r.(string)
-		if ls || rs {
-			s1, s2 := toString(l), toString(r)
-			if len(s1)+len(s2) > rt.opts.MaxStringLen {
-				return nil, errLimit("string longer than %d bytes", rt.opts.MaxStringLen)
-			}
-			return s1 + s2, nil
-		}
-		return toNumber(l) + toNumber(r), nil
-	},
-	"$sub": func(_ *runtime, a []any) (any, error) { return toNumber(norm(a[0])) - toNumber(norm(a[1])), nil },
-	"$mul": func(_ *runtime, a []any) (any, error) { return toNumber(norm(a[0])) * toNumber(norm(a[1])), nil },
-	"$div": func(_ *runtime, a []any) (any, error) { return toNumber(norm(a[0])) / toNumber(norm(a[1])), nil },
+	"$add":    func(rt *runtime, a []any) (any, error) { return jsAdd(rt, norm(a[0]), norm(a[1])) },
+	"$sub":    func(_ *runtime, a []any) (any, error) { return toNumber(norm(a[0])) - toNumber(norm(a[1])), nil },
+	"$mul":    func(_ *runtime, a []any) (any, error) { return toNumber(norm(a[0])) * toNumber(norm(a[1])), nil },
+	"$div":    func(_ *runtime, a []any) (any, error) { return toNumber(norm(a[0])) / toNumber(norm(a[1])), nil },
 	"$idiv": func(_ *runtime, a []any) (any, error) {
 		return math.Floor(toNumber(norm(a[0])) / toNumber(norm(a[1]))), nil
 	},
@@ -196,6 +174,36 @@ var internalFuncs = map[string]fn{
 		}
 		return o, nil
 	},
+}
+
+// jsAdd implements the + operator.
+func jsAdd(rt *runtime, a, b any) (any, error) {
+	l, r := toPrimitive(a), toPrimitive(b)
+	if lf, ok := l.(float64); ok {
+		if rf, ok := r.(float64); ok {
+			return lf + rf, nil
+		}
+	}
+	_, ls := l.(string)
+	_, rs := r.(string)
+	if ls || rs {
+		s1, s2 := toString(l), toString(r)
+		if len(s1)+len(s2) > rt.opts.MaxStringLen {
+			return nil, errLimit("string longer than %d bytes", rt.opts.MaxStringLen)
+		}
+		return s1 + s2, nil
+	}
+	return toNumber(l) + toNumber(r), nil
+}
+
+// lookupVar reads a context variable; a missing one is undefined.
+func lookupVar(env any, name string) any {
+	m, _ := env.(map[string]any)
+	v, ok := m[name]
+	if !ok {
+		return undefined
+	}
+	return norm(v)
 }
 
 // propertyKey implements ToPropertyKey for the values an index can have.
@@ -280,14 +288,6 @@ func relIndex(v any, length int, dflt int) int {
 		f = math.Min(f, float64(length))
 	}
 	return int(f)
-}
-
-func sortStrings(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }
 
 // jsSet is an insertion-ordered set with SameValueZero membership.

@@ -292,6 +292,7 @@ type jexlParser struct {
 	depth    int
 	rel      []int8 // relative-filter frames: -1 blocked, 0 none seen, 1 relative
 	closers  int    // open constructs other than parentheses that need their closer
+	starts   []int  // index of the first token of each enclosing (sub)expression
 	known    func(string) bool
 }
 
@@ -370,7 +371,7 @@ func parse(src string, maxNodes int, known func(string) bool) (root *node, err *
 	if lerr != nil {
 		return nil, lerr
 	}
-	p := &jexlParser{src: src, toks: toks, maxNodes: maxNodes, known: known}
+	p := &jexlParser{src: src, toks: toks, maxNodes: maxNodes, known: known, starts: []int{0}}
 	defer func() {
 		if r := recover(); r != nil {
 			a, ok := r.(parseAbort)
@@ -405,7 +406,9 @@ func (p *jexlParser) expr() *node {
 			p.closers--
 		}
 		p.expect(tColon, `":"`)
+		p.starts = append(p.starts, p.i)
 		n.c = p.expr()
+		p.starts = p.starts[:len(p.starts)-1]
 		p.popFrame()
 		return n
 	}
@@ -496,11 +499,16 @@ func (p *jexlParser) primary() *node {
 		}
 		return n
 	case tLParen:
+		atStart := p.i-1 == p.starts[len(p.starts)-1]
 		p.pushFrame(-1)
+		p.starts = append(p.starts, p.i)
 		n := p.expr()
+		p.starts = p.starts[:len(p.starts)-1]
 		p.popFrame()
-		if p.peek().kind == tEOF && p.closers == 0 {
-			return n // JEXL accepts parentheses left open at the end
+		if p.peek().kind == tEOF && p.closers == 0 && atStart {
+			// JEXL accepts a parenthesis left open at the end when it
+			// opens its enclosing expression: "(v + 1" is v + 1.
+			return n
 		}
 		p.expect(tRParen, `")"`)
 		return n

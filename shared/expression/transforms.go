@@ -59,7 +59,7 @@ var transforms = map[string]fn{
 		}
 		acc := norm(arr[0])
 		for _, e := range arr[1:] {
-			if acc, err = internalFuncs["$add"](rt, []any{acc, norm(e)}); err != nil {
+			if acc, err = jsAdd(rt, acc, norm(e)); err != nil {
 				return nil, err
 			}
 		}

@@ -11,6 +11,7 @@ import (
 var extensions = map[string]string{
 	`{b: 1, a: 2, "10": 3}`: `{"10":3,"b":1,"a":2}`, // string keys in object literals
 	`arr|slice(-2, -1)`:     `[1]`,                  // negative literal after a comma
+	`-(1)`:                  `-1`,                   // unary minus on any operand
 }
 
 // TestJEXLVectors replays testdata/jexl_vectors.json: every expression was

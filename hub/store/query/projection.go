@@ -12,6 +12,7 @@ type Projection struct {
 	include bool      // inclusion mode; otherwise exclusion
 	tree    *projNode // fields named by the projection, except _id
 	noID    bool      // _id excluded
+	fields  map[string]bool
 }
 
 // projNode is a node of the projection's field tree; a node without
@@ -55,13 +56,14 @@ func parseProjectionMap(m map[string]any) (*Projection, error) {
 	if len(m) == 0 {
 		return nil, nil
 	}
-	p := &Projection{tree: &projNode{children: map[string]*projNode{}}}
+	p := &Projection{tree: &projNode{children: map[string]*projNode{}}, fields: map[string]bool{}}
 	mode := 0 // 1 include, -1 exclude
 	for _, k := range sortedKeys(m) {
 		on, err := projFlag(k, m[k])
 		if err != nil {
 			return nil, err
 		}
+		p.fields[k] = on
 		if k == "_id" {
 			p.noID = !on
 			continue
@@ -86,6 +88,20 @@ func parseProjectionMap(m map[string]any) (*Projection, error) {
 		p.include = true
 	}
 	return p, nil
+}
+
+// Fields returns the projection as field → included, normalised from the
+// parsed form (for example to pass it on to MongoDB). nil for a nil
+// projection.
+func (p *Projection) Fields() map[string]bool {
+	if p == nil {
+		return nil
+	}
+	out := make(map[string]bool, len(p.fields))
+	for k, v := range p.fields {
+		out[k] = v
+	}
+	return out
 }
 
 func projFlag(k string, v any) (bool, error) {

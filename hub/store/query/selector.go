@@ -40,6 +40,35 @@ func ParseSelector(jsonText []byte) (*Selector, error) {
 	return CompileSelector(m)
 }
 
+// Raw returns the selector as it was compiled, with Extended JSON dates
+// ({"$date": ...}) converted to time.Time, for example to pass it on to
+// MongoDB, whose query syntax it already is. The result is a copy. A nil
+// selector gives an empty map.
+func (s *Selector) Raw() map[string]any {
+	if s == nil {
+		return map[string]any{}
+	}
+	v, err := literal(deepCopy(s.raw))
+	if err != nil {
+		// CompileSelector checked every date already.
+		return deepCopy(s.raw).(map[string]any)
+	}
+	return v.(map[string]any)
+}
+
+// ConvertDates returns v with every Extended JSON date ({"$date": RFC 3339
+// string, milliseconds or {"$numberLong": ...}}) replaced by a time.Time,
+// recursively, as selectors and updates do with their operands. Values
+// without dates are returned as they are, without copying. The error wraps
+// ErrBadUpdate.
+func ConvertDates(v any) (any, error) {
+	out, err := literal(v)
+	if err != nil {
+		return nil, updErr("", "%v", err)
+	}
+	return out, nil
+}
+
 // Match reports whether doc satisfies the selector.
 func (s *Selector) Match(doc map[string]any) bool {
 	if s == nil {

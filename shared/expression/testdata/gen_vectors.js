@@ -190,6 +190,17 @@ const cases = [
     ['seed', 'name|split("")[2]|touppercase'], ['seed', 'object|jsonstringify|jsonparse.name'], ['seed', '(value + 1)|tostring|length'],
     ['seed', '[value, ts]|joinarrtostr("/")'], ['seed', 'array[1]|tofixed(2)'], ['seed', 'value > 5 ? name|tolowercase : "no"'],
     ['seed', 'ts|toisodate|substr(0, 10)'], ['seed', 'name|indexOf("Id") >= 0'], ['seed', 'value|round|typeof'],
+    // Filters, short-circuit inside predicates, literals with postfix.
+    ['misc', 'objs[.a > 1 && .b]'], ['misc', 'objs[.a > 1 || .b == "x"].a'], ['misc', 'objs[.a in [1, 3]]|lengtharray'],
+    ['misc', 'nested[.length > 1]'], ['misc', 'mixed[.x]'], ['misc', 'arr[. > 1]'], ['misc', '{a: 1}.a'], ['misc', '[1, 2].length'],
+    ['misc', 'objs[.a == 2][0].b|touppercase'], ['misc', 'objs[.a > zero][.b == "y"]'], ['misc', 'objs[.a > 1][1].a'],
+    ['misc', 'obj.z ? obj.a : obj.k'], ['misc', 'n ? 1 : undefinedvar ? 2 : 3'], ['misc', '(1, 2)'], ['misc', 'f(1)'],
+    ['misc', 'num|tofixed(2)|parsefloat * 2'], ['misc', '"x" + num|tofixed(1) + "y"'], ['misc', 'csv|split(",")|joinarrtostr("|")'],
+    ['misc', 'arr|addset(4)|removeset(3)|addreduce'], ['misc', 'json|jsonparse.a[2].c'], ['misc', 'json|jsonparse["1"]'],
+    ['misc', '[1,,2]'], ['misc', '{a: 1,}'], ['misc', '((1 + 2) * (3'], ['misc', '(s|length'], ['misc', 'true == "true"'],
+    ['misc', '"Ab" < "a"'], ['misc', '[2] > 1'], ['misc', '[2, 3] > 1'], ['misc', 'obj == "[object Object]"'], ['misc', 't + t'],
+    ['misc', 'n + n'], ['misc', 'undefinedvar + undefinedvar'], ['misc', 'arr + arr'], ['misc', '-(1)'], ['misc', '!undefinedvar'],
+    ['misc', '8 % 3 ^ 2'], ['misc', '2 ^ 0.5'], ['misc', '(0 - 8) ^ (1/3)'], ['misc', '5 // 0'], ['misc', '5 % 0'],
 ];
 
 const out = [];

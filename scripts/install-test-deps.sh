@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the third-party peers the test suite runs against (idempotent).
+# Called by .ci/run; run it once on a development machine too:
+#   sudo scripts/install-test-deps.sh
+# Tests that need a missing peer skip with a message, and fail when
+# GRIDEDGE_REQUIRE_INTEROP=1 (as CI sets it).
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+apt_install() {
+  local missing=()
+  for p in "$@"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ ! -f /tmp/.gridedge-apt-updated ]; then
+    $SUDO apt-get -o DPkg::Lock::Timeout=600 update -q && touch /tmp/.gridedge-apt-updated
+  fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# qemu-user: the ARM agent binaries start under qemu-arm / qemu-aarch64 (scripts/test-arm.sh)
+apt_install qemu-user
