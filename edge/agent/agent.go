@@ -15,12 +15,17 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/gridedge/gridedge/edge/buffer"
+	"github.com/gridedge/gridedge/edge/bus"
 	"github.com/gridedge/gridedge/edge/modbus"
+	"github.com/gridedge/gridedge/edge/mqtt"
 	"github.com/gridedge/gridedge/edge/poller"
 	edgesync "github.com/gridedge/gridedge/edge/sync"
+	"github.com/gridedge/gridedge/shared/baddata"
 	"github.com/gridedge/gridedge/shared/model"
 	"github.com/gridedge/gridedge/shared/subject"
+	"github.com/gridedge/gridedge/shared/transform"
 	"github.com/gridedge/gridedge/shared/version"
+	"github.com/gridedge/gridedge/shared/vsensor"
 )
 
 // Agent is a running edge agent.
@@ -32,7 +37,12 @@ type Agent struct {
 	nc      *nats.Conn
 	fwd     *edgesync.Forwarder
 	clients map[string]*modbus.Client
+	buses   map[string]*bus.Lock // one per client: a bus or gateway
 	pollers []*poller.Poller
+	tr      *transform.Transformer
+	bd      *baddata.Engine
+	vs      *vsensor.Engine
+	bridge  *mqtt.Bridge
 	started time.Time
 
 	cancel context.CancelFunc
@@ -41,7 +51,7 @@ type Agent struct {
 
 // Start starts the agent; stop it with Close.
 func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Agent, err error) {
-	a := &Agent{cfg: cfg, log: log, clients: map[string]*modbus.Client{}, started: time.Now()}
+	a := &Agent{cfg: cfg, log: log, clients: map[string]*modbus.Client{}, buses: map[string]*bus.Lock{}, started: time.Now()}
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -70,10 +80,32 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Agent, err er
 	}
 	a.fwd = edgesync.NewForwarder(a.nc, a.buf, edgesync.ForwarderOptions{
 		Edge: cfg.Edge.ID, Domain: cfg.Domain, MaxBatch: cfg.Forwarder.MaxBatch,
-		AckTimeout: cfg.Forwarder.AckTimeout.Std(), Logger: log,
+		MaxBytesPerSecond: cfg.Forwarder.MaxBytesPerSecond,
+		AckTimeout:        cfg.Forwarder.AckTimeout.Std(), Logger: log,
 	})
 
+	if a.tr, err = transform.New(&cfg.Mappings); err != nil {
+		return nil, fmt.Errorf("mappings: %w", err)
+	}
+	if a.bd, err = baddata.New(cfg.Rules, baddata.Options{}); err != nil {
+		return nil, fmt.Errorf("rules: %w", err)
+	}
+	if cfg.VirtualSensors != nil {
+		if a.vs, err = vsensor.New(cfg.VirtualSensors); err != nil {
+			return nil, fmt.Errorf("virtualSensors: %w", err)
+		}
+	}
 	s := cfg.Settings
+	if s.MQTT != nil {
+		o := cfg.MQTTOptions
+		if o.ClientID == "" {
+			o.ClientID = "gridedge-" + cfg.Edge.ID
+		}
+		o.Logger = log
+		if a.bridge, err = mqtt.New(s, mqtt.NewDeviceWriter(s, a.writeBus), o); err != nil {
+			return nil, fmt.Errorf("mqtt: %w", err)
+		}
+	}
 	n := len(s.ModbusSlaves)
 	for i := range s.ModbusSlaves {
 		sl := &s.ModbusSlaves[i]
@@ -90,7 +122,9 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Agent, err er
 				return nil, fmt.Errorf("slave %d (%s): %w", i, u, err)
 			}
 			a.clients[u] = c
+			a.buses[u] = &bus.Lock{}
 		}
+		slave := i
 		period := time.Duration(s.PeriodOf(sl) * float64(time.Second))
 		a.pollers = append(a.pollers, poller.New(c, poller.Options{
 			Name:     fmt.Sprintf("%s#%d", u, sl.SlaveID),
@@ -99,8 +133,16 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Agent, err er
 			Document: cfg.DocumentOf(i),
 			Period:   period,
 			Offset:   period * time.Duration(i) / time.Duration(max(n, 1)), // stagger
-			Sink:     a.store,
-			Logger:   log,
+			Sink: func(ctx context.Context, us []model.Update) error {
+				if a.bridge != nil {
+					for _, u := range us {
+						a.bridge.Publish(slave, u)
+					}
+				}
+				return a.store(ctx, us)
+			},
+			Bus:    a.buses[u],
+			Logger: log,
 		}))
 	}
 
@@ -118,6 +160,24 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Agent, err er
 			_ = p.Run(runCtx)
 		}()
 	}
+	a.wg.Add(2)
+	go func() {
+		defer a.wg.Done()
+		a.heartbeatLoop(runCtx)
+	}()
+	go func() {
+		defer a.wg.Done()
+		a.tickLoop(runCtx)
+	}()
+	if a.bridge != nil {
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			if err := a.bridge.Run(runCtx); err != nil {
+				log.Error("mqtt bridge stopped", "err", err)
+			}
+		}()
+	}
 	if cfg.Buffer.MaxAge > 0 {
 		a.wg.Add(1)
 		go func() {
@@ -130,8 +190,65 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Agent, err er
 	return a, nil
 }
 
-// store is the pollers' sink: durably buffer, then publish live readings.
+// writeBus runs fn with slave i's client while holding its bus at high
+// priority, so an MQTT write (read, write, read back) goes before waiting
+// polls and no poll lands in its middle.
+func (a *Agent) writeBus(ctx context.Context, i int, fn func(ctx context.Context, dev mqtt.Device) error) error {
+	u := SlaveURL(&a.cfg.Settings.ModbusSlaves[i])
+	c, l := a.clients[u], a.buses[u]
+	if c == nil {
+		return fmt.Errorf("slave %d has no client", i)
+	}
+	if err := l.Acquire(ctx, true); err != nil {
+		return err
+	}
+	defer l.Release()
+	return fn(ctx, c)
+}
+
+// store is the pollers' sink: the reading pipeline (measurement
+// transformation → bad-data rules → virtual sensors), then the durable
+// buffer, then live readings on the local bus.
 func (a *Agent) store(ctx context.Context, updates []model.Update) error {
+	now := time.Now()
+	updates = a.tr.Process(updates)
+	updates = a.bd.Process(updates, now)
+	if a.vs != nil {
+		updates = append(updates, a.vs.Observe(updates, now)...)
+	}
+	return a.buffer(updates)
+}
+
+// tickLoop drives the time-based parts of the pipeline: stale-data rules,
+// interpolation deadlines and poll-mode virtual sensors.
+func (a *Agent) tickLoop(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			us := a.bd.Tick(now)
+			if a.vs != nil {
+				us = append(us, a.vs.Observe(us, now)...)
+				us = append(us, a.vs.Poll(now)...)
+			}
+			if len(us) > 0 {
+				if err := a.buffer(us); err != nil {
+					a.log.Error("storing rule and virtual-sensor outputs failed", "err", err)
+				}
+			}
+		}
+	}
+}
+
+// buffer appends to the store-and-forward queue and publishes live readings.
+func (a *Agent) buffer(updates []model.Update) error {
+	if len(updates) == 0 {
+		return nil
+	}
+	model.ReplaceNonFinite(updates)
 	if _, err := a.buf.Append(updates...); err != nil {
 		return err
 	}
@@ -161,6 +278,30 @@ func (a *Agent) trimLoop(ctx context.Context) {
 	}
 }
 
+// heartbeatLoop publishes the agent's status on
+// <domain>.edge.<edge>.heartbeat every interval; the hub keeps the latest
+// per edge in layer system, collection edges.
+func (a *Agent) heartbeatLoop(ctx context.Context) {
+	t := time.NewTicker(a.cfg.Heartbeat.Interval.Std())
+	defer t.Stop()
+	subj := subject.Heartbeat(a.cfg.Domain, a.cfg.Edge.ID)
+	for {
+		st, err := a.Status()
+		if err != nil {
+			a.log.Warn("heartbeat: reading status", "err", err)
+		}
+		if data, err := json.Marshal(st); err == nil {
+			// best effort: while the link is down there is nobody to tell
+			_ = a.nc.Publish(subj, data)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // Status is a snapshot of the agent's health.
 type Status struct {
 	// Edge is the edge id.
@@ -173,10 +314,18 @@ type Status struct {
 	HubConnected bool `json:"hub_connected"`
 	// Buffer describes the store-and-forward queue.
 	Buffer buffer.Stats `json:"buffer"`
+	// OldestUnsentAge is the age in seconds of the oldest buffered update (0 when empty).
+	OldestUnsentAge float64 `json:"oldest_unsent_age"`
 	// Forwarder counts what was sent.
 	Forwarder edgesync.ForwarderStats `json:"forwarder"`
 	// Slaves describe polling per device.
 	Slaves []poller.Stats `json:"slaves"`
+	// Rules count the actions of each bad-data rule.
+	Rules map[string]baddata.RuleStats `json:"rules,omitempty"`
+	// VirtualSensors count each virtual sensor's outputs.
+	VirtualSensors map[string]vsensor.SensorStats `json:"virtual_sensors,omitempty"`
+	// MQTT describes the MQTT bridge (nil without one).
+	MQTT *mqtt.Stats `json:"mqtt,omitempty"`
 }
 
 // Status returns the agent's health.
@@ -185,8 +334,19 @@ func (a *Agent) Status() (Status, error) {
 		HubConnected: a.leaf.HubConnected(), Forwarder: a.fwd.Stats()}
 	var err error
 	st.Buffer, err = a.buf.Stats()
+	if !st.Buffer.OldestTS.IsZero() {
+		st.OldestUnsentAge = max(0, time.Since(st.Buffer.OldestTS).Seconds())
+	}
 	for _, p := range a.pollers {
 		st.Slaves = append(st.Slaves, p.Stats())
+	}
+	st.Rules = a.bd.Stats()
+	if a.vs != nil {
+		st.VirtualSensors = a.vs.Stats()
+	}
+	if a.bridge != nil {
+		ms := a.bridge.Stats()
+		st.MQTT = &ms
 	}
 	return st, err
 }

@@ -1,17 +1,23 @@
 package agent
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/gridedge/gridedge/edge/buffer"
+	"github.com/gridedge/gridedge/edge/mqtt"
+	"github.com/gridedge/gridedge/shared/baddata"
 	"github.com/gridedge/gridedge/shared/config"
 	"github.com/gridedge/gridedge/shared/settings"
 	"github.com/gridedge/gridedge/shared/subject"
+	"github.com/gridedge/gridedge/shared/transform"
+	"github.com/gridedge/gridedge/shared/vsensor"
 )
 
 // Config is the agent's configuration file (JSON or YAML). The X-FLEX
@@ -39,8 +45,27 @@ type Config struct {
 	Buffer BufferConfig `json:"buffer,omitempty"`
 	// Forwarder tunes batching towards the hub.
 	Forwarder ForwarderConfig `json:"forwarder,omitempty"`
+	// Mappings configures measurement transformation (FIWARE IoT-agent style
+	// device and group attribute mappings), applied to every reading.
+	Mappings transform.Config `json:"mappings,omitempty"`
+	// Rules are the bad-data rules, assessed on every reading before it
+	// enters the buffer.
+	Rules []baddata.Rule `json:"rules,omitempty"`
+	// VirtualSensors are X-FLEX virtual-sensor settings (seed 3.2.5), unchanged.
+	VirtualSensors *vsensor.Settings `json:"virtualSensors,omitempty"`
+	// MQTTOptions tune the MQTT bridge of the SETTINGS mqtt section (QoS,
+	// TLS files, queues, audit file).
+	MQTTOptions mqtt.Options `json:"mqttOptions,omitempty"`
+	// Heartbeat configures the periodic health message to the hub.
+	Heartbeat HeartbeatConfig `json:"heartbeat,omitempty"`
 	// LogLevel overrides the SETTINGS logLevel: debug, info, warn or error.
 	LogLevel string `json:"logLevel,omitempty"`
+}
+
+// HeartbeatConfig configures the heartbeat.
+type HeartbeatConfig struct {
+	// Interval between heartbeats (default 5s).
+	Interval config.Duration `json:"interval,omitempty"`
 }
 
 // EdgeConfig identifies the agent.
@@ -83,6 +108,9 @@ type BufferConfig struct {
 type ForwarderConfig struct {
 	// MaxBatch caps the updates per batch (default 500).
 	MaxBatch int `json:"maxBatch,omitempty"`
+	// MaxBytesPerSecond caps the forwarder's bandwidth on metered links
+	// (default 0: no cap).
+	MaxBytesPerSecond int `json:"maxBytesPerSecond,omitempty"`
 	// AckTimeout is how long to wait for the hub's acknowledgement (default 5s).
 	AckTimeout config.Duration `json:"ackTimeout,omitempty"`
 }
@@ -137,6 +165,22 @@ func (c *Config) Resolve(dir string) error {
 	return c.Validate()
 }
 
+// appendErrors adds err's problems to es with paths under prefix.
+func appendErrors(es config.Errors, prefix string, err error) config.Errors {
+	if err == nil {
+		return es
+	}
+	var fes config.Errors
+	if errors.As(err, &fes) {
+		for _, e := range fes {
+			es = append(es, &config.FieldError{Path: config.Join(prefix, e.Path), Msg: e.Msg})
+		}
+		return es
+	}
+	es.Add(prefix, "%v", err)
+	return es
+}
+
 func prefixErrors(prefix string, err error) error {
 	if es, ok := err.(config.Errors); ok {
 		out := make(config.Errors, len(es))
@@ -167,6 +211,9 @@ func (c *Config) Defaults() {
 	}
 	if c.Buffer.Overflow == "" {
 		c.Buffer.Overflow = buffer.DropOldest
+	}
+	if c.Heartbeat.Interval == 0 {
+		c.Heartbeat.Interval = config.Duration(5 * time.Second)
 	}
 	if c.LogLevel == "" && c.Settings != nil {
 		c.LogLevel = strings.ToLower(c.Settings.LogLevel)
@@ -203,6 +250,12 @@ func (c *Config) Validate() error {
 	if err := subject.CheckToken("defaultLayer", c.DefaultLayer); err != nil || strings.Contains(c.DefaultLayer, "_") {
 		es.Add("defaultLayer", "%q must be a layer name without '_', '.', '*', '>' or spaces", c.DefaultLayer)
 	}
+	if c.Forwarder.MaxBytesPerSecond < 0 {
+		es.Add("forwarder.maxBytesPerSecond", "must not be negative")
+	}
+	if c.Heartbeat.Interval.Std() < 100*time.Millisecond {
+		es.Add("heartbeat.interval", "%s is shorter than 100ms", c.Heartbeat.Interval.Std())
+	}
 	if c.Forwarder.MaxBatch < 0 || c.Forwarder.MaxBatch > 10000 {
 		es.Add("forwarder.maxBatch", "%d is out of range 1..10000", c.Forwarder.MaxBatch)
 	}
@@ -211,6 +264,12 @@ func (c *Config) Validate() error {
 	default:
 		es.Add("logLevel", "%q is not one of debug, info, warn, error", c.LogLevel)
 	}
+	es = appendErrors(es, "mappings", c.Mappings.Validate())
+	es = appendErrors(es, "", baddata.Validate(c.Rules))
+	if c.VirtualSensors != nil {
+		es = appendErrors(es, "virtualSensors", c.VirtualSensors.Validate())
+	}
+	es = appendErrors(es, "mqttOptions", c.MQTTOptions.Validate())
 	if c.Settings != nil {
 		for i := range c.Settings.ModbusSlaves {
 			d := c.DocumentOf(i)

@@ -92,7 +92,7 @@ func (r *renderer) render(template, extras map[string]any, values map[string]any
 }
 
 // jsonValue makes v safe for encoding/json: NaN and infinities, which JSON
-// cannot carry, become nil, and so do them inside []float64 values.
+// cannot carry, become nil.
 func jsonValue(v any) any {
 	switch x := v.(type) {
 	case float64:

@@ -107,9 +107,11 @@ func (w *DeviceWriter) Write(ctx context.Context, slave int, v *settings.Variabl
 	if err := CheckWrite(w.s, slave, v, value); err != nil {
 		return nil, nil, err
 	}
+	if w.bus == nil {
+		return nil, nil, fmt.Errorf("write %s: no bus to reach the device", v.Name)
+	}
 	sl := &w.s.ModbusSlaves[slave]
 	unit := byte(sl.SlaveID)
-	addr := v.Address.Register
 	err = w.bus(ctx, slave, func(ctx context.Context, dev Device) error {
 		var err error
 		if v.Type == settings.TypeCoil {
@@ -122,7 +124,6 @@ func (w *DeviceWriter) Write(ctx context.Context, slave int, v *settings.Variabl
 	if err != nil {
 		return old, new, fmt.Errorf("write %s (%s %s) of unit %d: %w", v.Name, v.Type, v.Address, unit, err)
 	}
-	_ = addr
 	return old, new, nil
 }
 

@@ -24,6 +24,12 @@ type Device interface {
 
 var _ Device = (*modbus.Client)(nil)
 
+// Bus serialises a field bus between pollers and writers (see package bus).
+type Bus interface {
+	Acquire(ctx context.Context, high bool) error
+	Release()
+}
+
 // Sink receives the document updates of every poll cycle.
 type Sink func(ctx context.Context, updates []model.Update) error
 
@@ -45,6 +51,8 @@ type Options struct {
 	MaxBackoff time.Duration
 	// Sink receives updates.
 	Sink Sink
+	// Bus, when set, is held (at low priority) for each poll cycle.
+	Bus Bus
 	// Logger receives device events.
 	Logger *slog.Logger
 }
@@ -77,6 +85,7 @@ type Poller struct {
 	unit byte
 
 	mu        sync.Mutex
+	lastWarn  time.Time // last overrun warning, to log once a minute
 	plan      []Request
 	stats     Stats
 	last      map[string]model.Measurement // last reported, for deadband and bad quality
@@ -133,8 +142,15 @@ func (p *Poller) Run(ctx context.Context) error {
 			skipped := uint64(took / p.o.Period)
 			p.mu.Lock()
 			p.stats.Overruns += skipped
+			total := p.stats.Overruns
+			warn := time.Since(p.lastWarn) > time.Minute
+			if warn {
+				p.lastWarn = time.Now()
+			}
 			p.mu.Unlock()
-			p.log.Warn("poll cycle overran its period; skipping cycles", "took", took, "period", p.o.Period, "skipped", skipped)
+			if warn {
+				p.log.Warn("poll cycles overran their period; skipping cycles (logged at most once a minute)", "took", took, "period", p.o.Period, "skipped_total", total)
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -151,7 +167,15 @@ func (p *Poller) PollOnce(ctx context.Context) (*model.Update, error) {
 }
 
 func (p *Poller) cycle(ctx context.Context) {
+	if p.o.Bus != nil {
+		if err := p.o.Bus.Acquire(ctx, false); err != nil {
+			return
+		}
+	}
 	u, err := p.poll(ctx)
+	if p.o.Bus != nil {
+		p.o.Bus.Release()
+	}
 	if ctx.Err() != nil {
 		return
 	}

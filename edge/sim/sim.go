@@ -4,6 +4,10 @@
 // waveforms with plausible magnitudes, toggling bits, cycling translated
 // states). A variable written by a client, or set with Set, is pinned: it
 // keeps the written value instead of being animated.
+//
+// A register variable named "pollCount" counts reads instead: every read
+// request that covers it increments it first, so each poll sees the next
+// number. Tests compare the numbers served with what reached the hub.
 package sim
 
 import (
@@ -29,6 +33,7 @@ type Simulator struct {
 
 	mu     sync.Mutex
 	pinned map[int]bool
+	polls  map[int]uint64 // poll counters by variable index
 }
 
 type simVar struct {
@@ -43,7 +48,7 @@ func New(s *settings.Settings, log *slog.Logger) *Simulator {
 	if log == nil {
 		log = slog.Default()
 	}
-	sim := &Simulator{mem: modbus.NewMemory(), start: time.Now(), log: log, pinned: map[int]bool{}}
+	sim := &Simulator{mem: modbus.NewMemory(), start: time.Now(), log: log, pinned: map[int]bool{}, polls: map[int]uint64{}}
 	seen := map[string]bool{}
 	for _, sl := range s.ModbusSlaves {
 		key := fmt.Sprintf("%d/%s", sl.SlaveID, sl.Map)
@@ -63,8 +68,47 @@ func New(s *settings.Settings, log *slog.Logger) *Simulator {
 	return sim
 }
 
-// Memory is the device image to serve.
+// Memory is the device image.
 func (s *Simulator) Memory() *modbus.Memory { return s.mem }
+
+// PollCountName is the name of the variable that counts polls.
+const PollCountName = "pollCount"
+
+// Handler is what to serve: the device image, with poll counters
+// incremented by every read that covers them.
+func (s *Simulator) Handler() modbus.Handler {
+	return modbus.HandlerFunc(func(ctx context.Context, unit byte, req modbus.PDU) (modbus.PDU, error) {
+		if req.Function == modbus.FuncReadHoldingRegisters || req.Function == modbus.FuncReadInputRegisters {
+			if addr, qty, err := modbus.ParseReadRequest(req); err == nil {
+				s.countPoll(unit, req.Function, addr, qty)
+			}
+		}
+		return s.mem.HandleModbus(ctx, unit, req)
+	})
+}
+
+func (s *Simulator) countPoll(unit, fn byte, addr, qty uint16) {
+	table := modbus.InputRegisters
+	if fn == modbus.FuncReadHoldingRegisters {
+		table = modbus.HoldingRegisters
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.vars {
+		sv := &s.vars[i]
+		if sv.unit != unit || sv.v.Name != PollCountName || tableOf(sv.v.Type) != table {
+			continue
+		}
+		start, n := int(sv.v.Address.Register), sv.v.RegisterCount()
+		if start < int(addr) || start+n > int(addr)+int(qty) {
+			continue
+		}
+		s.polls[i]++
+		if err := s.write(sv, float64(s.polls[i])); err != nil {
+			s.log.Warn("sim: pollCount cannot hold the next value", "err", err)
+		}
+	}
+}
 
 func tableOf(t string) modbus.Table {
 	switch t {
@@ -145,7 +189,7 @@ func (s *Simulator) Step(now time.Time) {
 	defer s.mu.Unlock()
 	t := now.Sub(s.start).Seconds()
 	for i := range s.vars {
-		if s.pinned[i] {
+		if s.pinned[i] || s.vars[i].v.Name == PollCountName {
 			continue
 		}
 		sv := &s.vars[i]

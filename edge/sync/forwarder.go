@@ -35,6 +35,10 @@ type ForwarderOptions struct {
 	// unreachable (defaults 200ms and 30s); a random jitter of up to half the
 	// delay is added.
 	MinBackoff, MaxBackoff time.Duration
+	// MaxBytesPerSecond caps the bandwidth used for batches (0: no cap), for
+	// metered links. Batches are sent whole; the cap is kept on average by
+	// waiting after each batch.
+	MaxBytesPerSecond int
 	// Logger receives events.
 	Logger *slog.Logger
 }
@@ -229,6 +233,16 @@ func (f *Forwarder) send(ctx context.Context, entries []buffer.Entry) error {
 	if err := f.buf.Ack(b.SeqLast); err != nil {
 		// the hub has it; a resend is de-duplicated, so this only costs traffic
 		return fmt.Errorf("batch %s acknowledged but not deleted locally: %w", b.MsgID(), err)
+	}
+	if f.opts.MaxBytesPerSecond > 0 {
+		// pace: this batch may not be followed by another before its share of the budget
+		d := time.Duration(float64(len(msg.Data)) / float64(f.opts.MaxBytesPerSecond) * float64(time.Second))
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
 	}
 	f.sent.Add(uint64(len(entries)))
 	f.batches.Add(1)

@@ -129,7 +129,11 @@ func Start(o Options) (*Broker, error) {
 				return nil, fmt.Errorf("broker: edge %q is listed twice", e.ID)
 			}
 			seen[e.ID] = true
-			opts.LeafNode.Users = append(opts.LeafNode.Users, &server.User{
+			// Edges are ordinary users: nats-server applies a user's
+			// permissions to a leaf connection only when the leaf
+			// authenticates against the main user list (permissions on
+			// leafnode users are ignored).
+			opts.Users = append(opts.Users, &server.User{
 				Username:    e.ID,
 				Password:    e.Password,
 				Permissions: EdgePermissions(o.Domain, e.ID),

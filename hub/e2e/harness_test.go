@@ -98,8 +98,15 @@ func (s *syncBuffer) String() string {
 // start runs a binary; its output is shown if the test fails.
 func start(t testing.TB, name string, args ...string) *proc {
 	t.Helper()
+	return startEnv(t, nil, name, args...)
+}
+
+// startEnv runs a binary with extra environment variables.
+func startEnv(t testing.TB, env []string, name string, args ...string) *proc {
+	t.Helper()
 	p := &proc{name: name, log: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(filepath.Join(binaries(t), name), args...)
+	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)

@@ -16,6 +16,7 @@ type stack struct {
 	httpPort, leafPort, modbusPort int
 	hub, agent, sim                *proc
 	hubArgs, agentArgs             []string
+	proxy                          *proxy
 }
 
 // stackSettings is the SETTINGS document of the e2e stack: the seed's
@@ -26,11 +27,13 @@ func stackSettings(modbusPort int, period float64) string {
     "PANASONIC": [
       {"name": "temperature", "type": "holding", "address": 1, "datatype": "16uint", "factor": 1},
       {"name": "luminance", "type": "holding", "address": 2, "datatype": "16int", "factor": 10},
-      {"name": "mode", "type": "holding", "address": 3, "datatype": "16int", "translation": [[1, "COLD"], [2, "HEAT"], [3, "FAN"]]}
+      {"name": "mode", "type": "holding", "address": 3, "datatype": "16int", "translation": [[1, "COLD"], [2, "HEAT"], [3, "FAN"]]},
+      {"name": "pollCount", "type": "holding", "address": 20, "datatype": "32uint"}
     ],
     "METER": [
       {"name": "counter", "type": "input", "address": 0, "datatype": "32uint"},
-      {"name": "voltage", "type": "input", "address": 2, "datatype": "32float"}
+      {"name": "voltage", "type": "input", "address": 2, "datatype": "32float"},
+      {"name": "pollCount", "type": "input", "address": 10, "datatype": "32uint"}
     ]
   },
   "modbusSlaves": [
@@ -42,11 +45,34 @@ func stackSettings(modbusPort int, period float64) string {
 }`, modbusPort, period)
 }
 
+// stackOptions vary the stack.
+type stackOptions struct {
+	// period is the poll period in seconds.
+	period float64
+	// proxy puts a controllable TCP proxy on the leaf link.
+	proxy bool
+	// agentYAML is appended to the agent's config.
+	agentYAML string
+	// hubEnv is the first hub process's extra environment.
+	hubEnv []string
+}
+
 // startStack starts simulator, hub and agent, and waits until the hub's REST
 // API answers.
 func startStack(t testing.TB, period float64) *stack {
 	t.Helper()
+	return startStackWith(t, stackOptions{period: period})
+}
+
+func startStackWith(t testing.TB, o stackOptions) *stack {
+	t.Helper()
+	period := o.period
 	s := &stack{dir: t.TempDir(), httpPort: freePort(t), leafPort: freePort(t), modbusPort: freePort(t)}
+	agentLeaf := s.leafPort
+	if o.proxy {
+		s.proxy = newProxy(t, fmt.Sprintf("127.0.0.1:%d", s.leafPort))
+		agentLeaf = s.proxy.port()
+	}
 	settings := writeFile(t, s.dir, "settings.json", stackSettings(s.modbusPort, period))
 	hubCfg := writeFile(t, s.dir, "hub.yaml", fmt.Sprintf(`
 domain: e2e
@@ -66,12 +92,14 @@ dataDir: %s
 nats: {listen: "off"}
 settingsFile: settings.json
 forwarder: {ackTimeout: 2s}
+heartbeat: {interval: 500ms}
 logLevel: info
-`, s.leafPort, filepath.Join(s.dir, "edge1")))
+%s
+`, agentLeaf, filepath.Join(s.dir, "edge1"), o.agentYAML))
 	s.sim = start(t, "gridedge", "sim", "--settings", settings, "--listen", fmt.Sprintf("tcp://127.0.0.1:%d", s.modbusPort), "--log-level", "warn")
 	s.hubArgs = []string{"--config", hubCfg}
 	s.agentArgs = []string{"--config", agentCfg}
-	s.hub = start(t, "gridedge-hub", s.hubArgs...)
+	s.hub = startEnv(t, o.hubEnv, "gridedge-hub", s.hubArgs...)
 	eventually(t, 60*time.Second, 50*time.Millisecond, "the hub's REST API", func() bool {
 		var v map[string]any
 		code, err := getJSON(s.url("/api/v2/health"), &v)

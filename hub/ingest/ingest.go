@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -52,6 +53,14 @@ type Options struct {
 	MaxBytes int64
 	// CreateMissing creates layers and collections named by batches.
 	CreateMissing bool
+	// Edges lists the edges whose batches are applied, each by its own
+	// durable consumer, so that edges proceed independently while each
+	// edge's batches apply in order. Empty: one consumer for every edge.
+	Edges []string
+	// AfterApply, when set, is called after a batch is committed to the
+	// store and before it is acknowledged: the failpoint that tests use to
+	// kill the hub between apply and ack.
+	AfterApply func(applied uint64)
 	// Logger receives events.
 	Logger *slog.Logger
 }
@@ -70,6 +79,24 @@ type Stats struct {
 	DeadLetters uint64 `json:"dead_letters"`
 }
 
+// EdgeStats count what was applied for one edge.
+type EdgeStats struct {
+	// Batches applied.
+	Batches uint64 `json:"batches"`
+	// Applied updates written.
+	Applied uint64 `json:"applied"`
+	// Skipped replayed updates.
+	Skipped uint64 `json:"skipped"`
+	// Missing sequence numbers (dropped at the edge).
+	Missing uint64 `json:"missing"`
+	// DeadLetters counts batches moved to the dead-letter stream.
+	DeadLetters uint64 `json:"dead_letters"`
+	// LastSeq is the highest sequence number applied.
+	LastSeq uint64 `json:"last_seq"`
+	// LastApplied is when the last batch was applied.
+	LastApplied time.Time `json:"last_applied"`
+}
+
 // Applier consumes INGEST.
 type Applier struct {
 	nc   *nats.Conn
@@ -79,6 +106,9 @@ type Applier struct {
 	log  *slog.Logger
 
 	batches, updates, skipped, gaps, dead atomic.Uint64
+
+	mu      sync.Mutex
+	perEdge map[string]*EdgeStats
 	// Applied is called after each committed batch (may be nil); tests and
 	// the heartbeat bookkeeping use it.
 	Applied func(b *model.Batch, res store.ApplyResult)
@@ -123,7 +153,7 @@ func New(ctx context.Context, nc *nats.Conn, st store.Store, o Options) (*Applie
 	if err != nil {
 		return nil, fmt.Errorf("ingest: create stream %s: %w", DeadLetterName, err)
 	}
-	return &Applier{nc: nc, js: js, st: st, opts: o, log: o.Logger}, nil
+	return &Applier{nc: nc, js: js, st: st, opts: o, log: o.Logger, perEdge: map[string]*EdgeStats{}}, nil
 }
 
 // Stats returns the counters.
@@ -132,19 +162,98 @@ func (a *Applier) Stats() Stats {
 		Gaps: a.gaps.Load(), DeadLetters: a.dead.Load()}
 }
 
-// Run applies batches until ctx is done. Batches are applied strictly in
-// stream order (one outstanding at a time), which keeps every edge's order.
-func (a *Applier) Run(ctx context.Context) error {
-	cons, err := a.js.CreateOrUpdateConsumer(ctx, StreamName, jetstream.ConsumerConfig{
-		Durable:       ConsumerName,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       30 * time.Second,
-		MaxAckPending: 1,
-		MaxDeliver:    -1,
-	})
-	if err != nil {
-		return fmt.Errorf("ingest: create consumer: %w", err)
+// EdgeStats returns the counters of one edge (zero if it sent nothing yet).
+func (a *Applier) EdgeStats(edge string) EdgeStats {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if s := a.perEdge[edge]; s != nil {
+		return *s
 	}
+	return EdgeStats{}
+}
+
+func (a *Applier) edgeStats(edge string, f func(*EdgeStats)) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s := a.perEdge[edge]
+	if s == nil {
+		s = &EdgeStats{}
+		a.perEdge[edge] = s
+	}
+	f(s)
+}
+
+// consumerName is the durable consumer of one edge ("" = every edge).
+func consumerName(edge string) string {
+	if edge == "" {
+		return ConsumerName
+	}
+	return ConsumerName + "-" + edge
+}
+
+// Run applies batches until ctx is done: one durable consumer per edge
+// (or one for all when Options.Edges is empty), each applying its batches
+// strictly in order, one outstanding at a time.
+func (a *Applier) Run(ctx context.Context) error {
+	edges := a.opts.Edges
+	if len(edges) == 0 {
+		edges = []string{""}
+	}
+	want := map[string]bool{}
+	for _, e := range edges {
+		want[consumerName(e)] = true
+	}
+	// a work-queue stream refuses overlapping consumers: remove the ones of
+	// edges no longer configured (their batches stay in the stream)
+	stream, err := a.js.Stream(ctx, StreamName)
+	if err != nil {
+		return fmt.Errorf("ingest: stream %s: %w", StreamName, err)
+	}
+	names := stream.ConsumerNames(ctx)
+	var stale []string
+	for n := range names.Name() {
+		if !want[n] {
+			stale = append(stale, n)
+		}
+	}
+	for _, n := range stale {
+		if err := stream.DeleteConsumer(ctx, n); err != nil {
+			return fmt.Errorf("ingest: delete consumer %s of an edge no longer configured: %w", n, err)
+		}
+		a.log.Info("ingest: removed the consumer of an edge no longer configured", "consumer", n)
+	}
+	var wg sync.WaitGroup
+	errc := make(chan error, len(edges))
+	for _, e := range edges {
+		filter := subject.IngestAll(a.opts.Domain)
+		if e != "" {
+			filter = subject.Ingest(a.opts.Domain, e)
+		}
+		cons, err := a.js.CreateOrUpdateConsumer(ctx, StreamName, jetstream.ConsumerConfig{
+			Durable:       consumerName(e),
+			FilterSubject: filter,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       30 * time.Second,
+			MaxAckPending: 1,
+			MaxDeliver:    -1,
+		})
+		if err != nil {
+			return fmt.Errorf("ingest: create consumer %s: %w", consumerName(e), err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := a.consume(ctx, cons); err != nil {
+				errc <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	return <-errc
+}
+
+func (a *Applier) consume(ctx context.Context, cons jetstream.Consumer) error {
 	for ctx.Err() == nil {
 		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(time.Second))
 		if err != nil {
@@ -182,6 +291,9 @@ func (a *Applier) handle(ctx context.Context, msg jetstream.Msg) {
 	for attempt := 0; ; attempt++ {
 		err := a.apply(ctx, edge, msg.Data())
 		if err == nil {
+			if a.opts.AfterApply != nil {
+				a.opts.AfterApply(a.batches.Load())
+			}
 			if err := msg.Ack(); err != nil {
 				a.log.Warn("ingest: ack failed; the batch will be redelivered and skipped by the high-water mark", "edge", edge, "err", err)
 			}
@@ -223,6 +335,14 @@ func (a *Applier) apply(ctx context.Context, edge string, data []byte) error {
 	if err != nil {
 		return err
 	}
+	a.edgeStats(b.Edge, func(s *EdgeStats) {
+		s.Batches++
+		s.Applied += uint64(res.Applied)
+		s.Skipped += uint64(res.Skipped)
+		s.Missing += res.Gap
+		s.LastSeq = max(s.LastSeq, b.SeqLast)
+		s.LastApplied = time.Now().UTC()
+	})
 	a.batches.Add(1)
 	a.updates.Add(uint64(res.Applied))
 	a.skipped.Add(uint64(res.Skipped))
@@ -247,6 +367,7 @@ func (a *Applier) apply(ctx context.Context, edge string, data []byte) error {
 
 func (a *Applier) deadLetter(ctx context.Context, msg jetstream.Msg, edge string, reason error) {
 	a.dead.Add(1)
+	a.edgeStats(edge, func(s *EdgeStats) { s.DeadLetters++ })
 	a.log.Error("ingest: batch moved to the dead-letter stream", "edge", edge, "reason", reason)
 	dl := nats.NewMsg(subject.DeadLetter(a.opts.Domain, "ingest"))
 	dl.Data = msg.Data()

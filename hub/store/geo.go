@@ -2,6 +2,9 @@ package store
 
 import (
 	"math"
+	"sort"
+
+	"github.com/gridedge/gridedge/hub/store/query"
 )
 
 // EarthRadius is the sphere radius in metres that Near uses, the one
@@ -95,4 +98,89 @@ func number(v any) (float64, bool) {
 		return float64(n), true
 	}
 	return 0, false
+}
+
+// FinishNear keeps the documents within maxMeters of (lon, lat), orders
+// them nearest first (ties by _id) unless opts.Sort is given, and applies
+// opts.Skip, Limit and Projection. Backends call it on the documents that
+// match opts.Selector.
+func FinishNear(docs []Document, lon, lat, maxMeters float64, opts FindOptions) []Document {
+	type hit struct {
+		doc Document
+		d   float64
+	}
+	hits := make([]hit, 0, len(docs))
+	for _, doc := range docs {
+		if d, ok := GeometryDistance(doc, lon, lat); ok && d <= maxMeters {
+			hits = append(hits, hit{doc, d})
+		}
+	}
+	if opts.Sort != nil {
+		out := make([]Document, len(hits))
+		for i, h := range hits {
+			out[i] = h.doc
+		}
+		return Page(out, opts, true)
+	}
+	sort.SliceStable(hits, func(i, j int) bool {
+		if hits[i].d != hits[j].d {
+			return hits[i].d < hits[j].d
+		}
+		a, _ := hits[i].doc[FieldID].(string)
+		b, _ := hits[j].doc[FieldID].(string)
+		return a < b
+	})
+	out := make([]Document, len(hits))
+	for i, h := range hits {
+		out[i] = h.doc
+	}
+	return Page(out, opts, false)
+}
+
+// Page applies opts to documents that already match opts.Selector: sorts
+// them when sorted is true (by opts.Sort then _id, or by _id), then skips,
+// limits and projects. It returns a non-nil slice.
+func Page(docs []Document, opts FindOptions, sorted bool) []Document {
+	if sorted {
+		SortDocs(docs, opts.Sort)
+	}
+	if opts.Skip > 0 {
+		if opts.Skip >= len(docs) {
+			docs = nil
+		} else {
+			docs = docs[opts.Skip:]
+		}
+	}
+	if opts.Limit > 0 && len(docs) > opts.Limit {
+		docs = docs[:opts.Limit]
+	}
+	out := make([]Document, len(docs))
+	for i, d := range docs {
+		out[i] = Project(d, opts.Projection)
+	}
+	return out
+}
+
+// SortDocs orders docs by spec then _id (nil spec: by _id).
+func SortDocs(docs []Document, spec query.SortSpec) {
+	full := make(query.SortSpec, 0, len(spec)+1)
+	full = append(full, spec...)
+	hasID := false
+	for _, k := range spec {
+		if k.Field == FieldID {
+			hasID = true
+		}
+	}
+	if !hasID {
+		full = append(full, query.SortKey{Field: FieldID})
+	}
+	full.Sort(docs)
+}
+
+// Project applies p to doc (nil: doc itself).
+func Project(doc Document, p *query.Projection) Document {
+	if p == nil {
+		return doc
+	}
+	return p.Apply(doc)
 }

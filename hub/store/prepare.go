@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gridedge/gridedge/hub/store/query"
+	"github.com/gridedge/gridedge/shared/model"
 )
 
 // Maintained fields of every document.
@@ -295,4 +296,147 @@ func Bucket(name string) (string, error) {
 		return "", err
 	}
 	return name, nil
+}
+
+// MeasurementPoints returns the history points that a REST write of doc
+// records: one per measurement (measurements.<name>) among paths (the
+// changed paths of an update; nil for an insert, meaning every measurement
+// of doc), valued with the measurement's object and timed by its
+// "timestamp" when that is a date, else by now. Other fields are not
+// historised by REST writes (edge updates through ApplyBatch historise
+// every field they set).
+func MeasurementPoints(id string, doc Document, paths []string, now time.Time) []Point {
+	ms, _ := doc["measurements"].(map[string]any)
+	if len(ms) == 0 {
+		return nil
+	}
+	names := map[string]bool{}
+	if paths == nil {
+		for k := range ms {
+			names[k] = true
+		}
+	}
+	for _, p := range paths {
+		switch {
+		case p == "measurements":
+			for k := range ms {
+				names[k] = true
+			}
+		case strings.HasPrefix(p, "measurements."):
+			name, _, _ := strings.Cut(strings.TrimPrefix(p, "measurements."), ".")
+			names[name] = true
+		}
+	}
+	pts := make([]Point, 0, len(names))
+	for _, name := range sortedNames(names) {
+		v, ok := ms[name]
+		if !ok {
+			continue
+		}
+		ts := now
+		if m, ok := v.(map[string]any); ok {
+			if t, ok := m["timestamp"].(time.Time); ok {
+				ts = t
+			}
+		}
+		pts = append(pts, Point{ID: id, Field: "measurements." + name, TS: Timestamp(ts), Value: v})
+	}
+	return pts
+}
+
+func sortedNames(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// NormalizeUpdateValue returns the value an edge update stores at path:
+// a model.Measurement becomes {value, quality, timestamp}; measurement
+// timestamps and measurementsTimestamp given as RFC 3339 strings become
+// dates; then Normalize.
+func NormalizeUpdateValue(path string, v any) (any, error) {
+	switch t := v.(type) {
+	case string:
+		if path == model.MeasurementsTimestampField {
+			if ts, err := time.Parse(time.RFC3339Nano, t); err == nil {
+				return Timestamp(ts), nil
+			}
+		}
+	case model.Measurement:
+		v = map[string]any{"value": t.Value, "quality": float64(t.Quality), "timestamp": t.Timestamp}
+	case map[string]any:
+		if strings.HasPrefix(path, model.MeasurementsPrefix) {
+			if s, ok := t["timestamp"].(string); ok {
+				if ts, err := time.Parse(time.RFC3339Nano, s); err == nil {
+					c := make(map[string]any, len(t))
+					for k, e := range t {
+						c[k] = e
+					}
+					c["timestamp"] = ts
+					v = c
+				}
+			}
+		}
+	}
+	n, err := Normalize(v)
+	if err != nil {
+		return nil, fmt.Errorf("field %q: %w", path, err)
+	}
+	return n, nil
+}
+
+// UpdateTS is the history time of an edge update's value: the measurement's
+// timestamp when val (normalised) has one, else the update's TS.
+func UpdateTS(u *model.Update, val any) time.Time {
+	if m, ok := val.(map[string]any); ok {
+		if t, ok := m["timestamp"].(time.Time); ok {
+			return t
+		}
+	}
+	return Timestamp(u.TS)
+}
+
+// PrepareFileInfo validates and normalises the caller's part of a file's
+// info before it is stored: metadata normalised, ContentType and
+// metadata.type kept in step (ContentType wins when both are given).
+func PrepareFileInfo(info *FileInfo) error {
+	if info.Metadata == nil {
+		info.Metadata = map[string]any{}
+	}
+	md, err := Normalize(info.Metadata)
+	if err != nil {
+		return fmt.Errorf("metadata: %w", err)
+	}
+	info.Metadata = md.(map[string]any)
+	if info.ContentType != "" {
+		info.Metadata["type"] = info.ContentType
+	} else if t, ok := info.Metadata["type"].(string); ok {
+		info.ContentType = t
+	}
+	info.Length, info.MD5 = 0, ""
+	return nil
+}
+
+// MergeMetadata sets md's fields in info.Metadata (nil values remove) and
+// refreshes ContentType from metadata.type.
+func MergeMetadata(info *FileInfo, md map[string]any) error {
+	n, err := Normalize(md)
+	if err != nil {
+		return fmt.Errorf("metadata: %w", err)
+	}
+	if info.Metadata == nil {
+		info.Metadata = map[string]any{}
+	}
+	for k, v := range n.(map[string]any) {
+		if v == nil {
+			delete(info.Metadata, k)
+		} else {
+			info.Metadata[k] = v
+		}
+	}
+	info.ContentType, _ = info.Metadata["type"].(string)
+	return nil
 }

@@ -132,6 +132,13 @@ type WriteResult struct {
 	Changes []Change `json:"-"`
 }
 
+// NewWriteResult returns an empty result whose IDs and ErrorIDs are empty
+// slices (so they encode as [] rather than null, as the seed's responses
+// have them). Backends return results made with it.
+func NewWriteResult() WriteResult {
+	return WriteResult{IDs: []string{}, ErrorIDs: []string{}, Errors: []string{}}
+}
+
 // Fail records a failed document; backends use it to fill a WriteResult.
 func (r *WriteResult) Fail(id string, err error) {
 	r.Err++

@@ -206,6 +206,11 @@ func check(es *Errors, path string, v any, t reflect.Type) {
 	if v == nil {
 		return // null leaves the zero value, as encoding/json does
 	}
+	if t.Kind() == reflect.Pointer {
+		// a pointer decodes like what it points to
+		check(es, path, v, t.Elem())
+		return
+	}
 	pt := reflect.PointerTo(t)
 	if t.Implements(jsonUnmarshaler) || pt.Implements(jsonUnmarshaler) {
 		raw, err := json.Marshal(v)
@@ -229,8 +234,6 @@ func check(es *Errors, path string, v any, t reflect.Type) {
 		return
 	}
 	switch t.Kind() {
-	case reflect.Pointer:
-		check(es, path, v, t.Elem())
 	case reflect.Interface:
 		// any value is fine
 	case reflect.String:

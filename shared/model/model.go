@@ -8,6 +8,7 @@ package model
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 )
@@ -135,4 +136,36 @@ func (b *Batch) Validate() error {
 		}
 	}
 	return nil
+}
+
+// ReplaceNonFinite makes updates encodable as JSON: a measurement whose
+// value is NaN or ±Inf (a device's "not available", or a rule's output) gets
+// a nil value and QualityBad unless a rule already marked it; other NaN/Inf
+// values become nil. It changes the updates in place.
+func ReplaceNonFinite(updates []Update) {
+	for i := range updates {
+		for k, v := range updates[i].Set {
+			switch t := v.(type) {
+			case Measurement:
+				if f, ok := t.Value.(float64); ok && (math.IsNaN(f) || math.IsInf(f, 0)) {
+					t.Value = nil
+					if t.Quality == QualityGood {
+						t.Quality = QualityBad
+					}
+					updates[i].Set[k] = t
+				}
+			case float64:
+				if math.IsNaN(t) || math.IsInf(t, 0) {
+					updates[i].Set[k] = nil
+				}
+			case map[string]any:
+				if f, ok := t["value"].(float64); ok && (math.IsNaN(f) || math.IsInf(f, 0)) {
+					t["value"] = nil
+					if q, _ := t["quality"].(int); q == QualityGood {
+						t["quality"] = QualityBad
+					}
+				}
+			}
+		}
+	}
 }

@@ -1,6 +1,6 @@
 // Package bolt is the embedded store backend: one bbolt file holding layers,
-// documents, an _updated index, per-document field history and the per-edge
-// high-water marks of the ingest applier.
+// documents, an _updated index, per-document field history, files and the
+// per-edge high-water marks of the ingest applier.
 //
 // File layout (buckets):
 //
@@ -8,15 +8,39 @@
 //	_edges                        edge id → high-water mark (8 bytes, big-endian)
 //	c/<layer>_<collection>        collection bucket with sub-buckets:
 //	    docs                      _id → document JSON
+//	    updated                   _updated (8 bytes, ms) _id → empty: the _updated index
 //	    history                   _id 0x00 field 0x00 ts(8 bytes) seq(8) → value JSON
+//	f/<bucket>                    files bucket with sub-buckets:
+//	    files                     file id → FileInfo JSON
+//	    chunks                    file id 0x00 n(4 bytes) → up to 255 KiB of content
 //
 // Dates are stored as {"$date": RFC 3339} so that they come back as
-// time.Time, as they do from MongoDB. Queries other than by _id scan the
-// collection: cost O(documents), documented in docs/store.md.
+// time.Time, as they do from MongoDB.
+//
+// # Query cost
+//
+// Find, Count, DeleteMany, Range and Near pick one access path:
+//
+//   - the selector pins _id (query.Selector.IDs: _id equality, $in, or
+//     these under $and/$or): one key lookup per id, O(k log n);
+//   - the selector bounds _updated with dates (query.Selector.Range):
+//     a scan of the _updated index between the bounds, then a lookup per
+//     hit, O(hits log n);
+//   - anything else is a full scan of the collection that decodes every
+//     document: O(n) JSON decodes (10-40 µs each for a document the size of
+//     the seed's gridflex_generators, see docs/store.md), never
+//     wrong results. Without a sort, skip and limit stop the scan early
+//     (documents come in _id order); with a sort, every match is collected
+//     and sorted, O(m log m) memory and time. Range on a field other than
+//     _updated and Near are full scans.
+//
+// Every candidate is still checked with the full selector. History (by
+// document, field, time) is served by key-prefix scans of the history
+// bucket. Files are looked up by id with one key read; by filename with a
+// scan of the bucket's file entries.
 package bolt
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -24,20 +48,19 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
 
 	"github.com/gridedge/gridedge/hub/store"
-	"github.com/gridedge/gridedge/shared/model"
 )
 
 var (
 	bucketLayers  = []byte("_layers")
 	bucketEdges   = []byte("_edges")
 	bucketDocs    = []byte("docs")
+	bucketUpdated = []byte("updated")
 	bucketHistory = []byte("history")
 )
 
@@ -45,13 +68,20 @@ func collBucket(layer, col string) []byte { return []byte("c/" + store.StoreName
 
 // Store is the bbolt backend.
 type Store struct {
-	db *bbolt.DB
+	db  *bbolt.DB
+	now func() time.Time
 }
 
 var _ store.Store = (*Store)(nil)
 
+// Option configures Open.
+type Option func(*Store)
+
+// WithClock sets the clock used for _updated (tests pass a fake one).
+func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+
 // Open opens or creates the store file at path.
-func Open(path string) (*Store, error) {
+func Open(path string, opts ...Option) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("store: create directory: %w", err)
 	}
@@ -71,15 +101,21 @@ func Open(path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: initialise %s: %w", path, err)
 	}
-	return &Store{db: db}, nil
+	s := &Store{db: db, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
 }
 
 // Close closes the file.
 func (s *Store) Close() error { return s.db.Close() }
 
+func (s *Store) clock() time.Time { return store.Timestamp(s.now()) }
+
 // Layers returns every layer ordered by _id.
 func (s *Store) Layers(ctx context.Context) ([]store.Layer, error) {
-	var out []store.Layer
+	out := []store.Layer{}
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketLayers).ForEach(func(k, v []byte) error {
 			var l store.Layer
@@ -104,7 +140,10 @@ func (s *Store) Layer(ctx context.Context, id string) (*store.Layer, error) {
 		l, err = getLayer(tx, id)
 		return err
 	})
-	return l, err
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return l, nil
 }
 
 func getLayer(tx *bbolt.Tx, id string) (*store.Layer, error) {
@@ -123,10 +162,15 @@ func putLayer(tx *bbolt.Tx, l *store.Layer) error {
 	if err := store.CheckName("layer", l.ID); err != nil {
 		return err
 	}
+	seen := map[string]bool{}
 	for _, c := range l.Collections {
 		if err := store.CheckName("collection", c.Name); err != nil {
 			return err
 		}
+		if seen[c.Name] {
+			return fmt.Errorf("%w: collection %q is listed twice", store.ErrInvalid, c.Name)
+		}
+		seen[c.Name] = true
 		if _, err := tx.CreateBucketIfNotExists(collBucket(l.ID, c.Name)); err != nil {
 			return err
 		}
@@ -149,344 +193,176 @@ func (s *Store) PutLayer(ctx context.Context, l store.Layer) error {
 	return nil
 }
 
-// collection returns the docs and history buckets of a collection, or ErrNotFound.
-func collection(tx *bbolt.Tx, layer, col string) (docs, hist *bbolt.Bucket, err error) {
-	l, err := getLayer(tx, layer)
-	if err != nil {
-		return nil, nil, err
-	}
-	if l.Collection(col) == nil {
-		return nil, nil, fmt.Errorf("collection %q of layer %q: %w", col, layer, store.ErrNotFound)
-	}
-	cb := tx.Bucket(collBucket(layer, col))
-	if cb == nil {
-		return nil, nil, fmt.Errorf("collection %q of layer %q: %w", col, layer, store.ErrNotFound)
-	}
-	docs, hist = cb.Bucket(bucketDocs), cb.Bucket(bucketHistory)
-	if docs == nil && tx.Writable() {
-		if docs, err = cb.CreateBucket(bucketDocs); err != nil {
-			return nil, nil, err
+// DeleteLayer removes a layer and every collection bucket of it (also those
+// of collections it no longer lists).
+func (s *Store) DeleteLayer(ctx context.Context, id string) error {
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		if _, err := getLayer(tx, id); err != nil {
+			return err
 		}
-		if hist, err = cb.CreateBucket(bucketHistory); err != nil {
-			return nil, nil, err
-		}
-	}
-	return docs, hist, nil
-}
-
-// Get returns one document.
-func (s *Store) Get(ctx context.Context, layer, col, id string) (store.Document, error) {
-	var doc store.Document
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		docs, _, err := collection(tx, layer, col)
+		// Layer ids have no '_', so this prefix is only this layer's.
+		prefix := "c/" + id + "_"
+		var names [][]byte
+		err := tx.ForEach(func(name []byte, _ *bbolt.Bucket) error {
+			if strings.HasPrefix(string(name), prefix) {
+				names = append(names, append([]byte(nil), name...))
+			}
+			return nil
+		})
 		if err != nil {
 			return err
 		}
-		var v []byte
-		if docs != nil {
-			v = docs.Get([]byte(id))
+		for _, n := range names {
+			if err := tx.DeleteBucket(n); err != nil {
+				return err
+			}
 		}
-		if v == nil {
-			return fmt.Errorf("document %q in %s: %w", id, store.StoreName(layer, col), store.ErrNotFound)
-		}
-		doc, err = decodeDoc(v)
-		return err
+		return tx.Bucket(bucketLayers).Delete([]byte(id))
 	})
-	return doc, err
+	if err != nil {
+		return fmt.Errorf("store: delete layer %q: %w", id, err)
+	}
+	return nil
 }
 
-// Find scans a collection in _id order.
-func (s *Store) Find(ctx context.Context, layer, col string, opts store.FindOptions) ([]store.Document, error) {
-	out := []store.Document{}
-	skip := opts.Skip
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		docs, _, err := collection(tx, layer, col)
-		if err != nil || docs == nil {
-			return err
-		}
-		c := docs.Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			d, err := decodeDoc(v)
-			if err != nil {
-				return err
-			}
-			if opts.Match != nil && !opts.Match(d) {
-				continue
-			}
-			if opts.Less == nil {
-				// _id order is the scan order: skip and limit apply as we go
-				if skip > 0 {
-					skip--
-					continue
-				}
-				out = append(out, d)
-				if opts.Limit > 0 && len(out) >= opts.Limit {
-					return nil
-				}
-				continue
-			}
-			out = append(out, d)
-		}
-		return nil
-	})
+// coll is one collection inside a transaction.
+type coll struct {
+	name                string
+	docs, updated, hist *bbolt.Bucket
+}
+
+// collection returns the buckets of a collection, or ErrNotFound naming
+// the layer or collection. In a read transaction a collection never written
+// to may have nil sub-buckets: callers treat it as empty.
+func collection(tx *bbolt.Tx, layer, col string) (*coll, error) {
+	l, err := getLayer(tx, layer)
 	if err != nil {
 		return nil, err
 	}
-	if opts.Less != nil {
-		sort.SliceStable(out, func(i, j int) bool { return opts.Less(out[i], out[j]) })
-		if skip >= len(out) {
-			return []store.Document{}, nil
-		}
-		out = out[skip:]
-		if opts.Limit > 0 && len(out) > opts.Limit {
-			out = out[:opts.Limit]
-		}
+	notFound := fmt.Errorf("collection %q of layer %q: %w", col, layer, store.ErrNotFound)
+	if l.Collection(col) == nil {
+		return nil, notFound
 	}
-	return out, nil
-}
-
-func histKey(id, field string, ts time.Time, seq uint64) []byte {
-	k := make([]byte, 0, len(id)+len(field)+18)
-	k = append(k, id...)
-	k = append(k, 0)
-	k = append(k, field...)
-	k = append(k, 0)
-	k = binary.BigEndian.AppendUint64(k, uint64(ts.UnixNano()))
-	return binary.BigEndian.AppendUint64(k, seq)
-}
-
-// History returns history points ordered by (document, field, time).
-func (s *Store) History(ctx context.Context, layer, col string, q store.HistoryQuery) ([]store.Point, error) {
-	out := []store.Point{}
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		_, hist, err := collection(tx, layer, col)
-		if err != nil || hist == nil {
-			return err
-		}
-		var prefix []byte
-		if q.ID != "" {
-			prefix = append([]byte(q.ID), 0)
-			if q.Field != "" {
-				prefix = append(append(prefix, q.Field...), 0)
-			}
-		}
-		c := hist.Cursor()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			parts := bytes.SplitN(k, []byte{0}, 3)
-			if len(parts) != 3 || len(parts[2]) != 16 {
-				return fmt.Errorf("corrupt history key %x", k)
-			}
-			field := string(parts[1])
-			if q.Field != "" && field != q.Field {
-				continue
-			}
-			ts := time.Unix(0, int64(binary.BigEndian.Uint64(parts[2][:8]))).UTC()
-			if (!q.From.IsZero() && ts.Before(q.From)) || (!q.To.IsZero() && ts.After(q.To)) {
-				continue
-			}
-			val, err := decodeValue(v)
-			if err != nil {
-				return err
-			}
-			out = append(out, store.Point{ID: string(parts[0]), Field: field, TS: ts, Value: val})
-			if q.Limit > 0 && len(out) >= q.Limit {
-				return nil
-			}
-		}
-		return nil
-	})
-	return out, err
-}
-
-// HighWaterMark returns the last sequence number applied for edge.
-func (s *Store) HighWaterMark(ctx context.Context, edge string) (uint64, error) {
-	var hwm uint64
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		if v := tx.Bucket(bucketEdges).Get([]byte(edge)); len(v) == 8 {
-			hwm = binary.BigEndian.Uint64(v)
-		}
-		return nil
-	})
-	return hwm, err
-}
-
-// ApplyBatch applies an edge batch idempotently in one transaction.
-func (s *Store) ApplyBatch(ctx context.Context, b *model.Batch, opts store.ApplyOptions) (store.ApplyResult, error) {
-	var res store.ApplyResult
-	if err := b.Validate(); err != nil {
-		return res, fmt.Errorf("%w: %v", store.ErrInvalid, err)
+	cb := tx.Bucket(collBucket(layer, col))
+	if cb == nil {
+		return nil, notFound
 	}
-	now := opts.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
-	now = now.UTC()
-	err := s.db.Update(func(tx *bbolt.Tx) error {
-		res = store.ApplyResult{}
-		edges := tx.Bucket(bucketEdges)
-		var hwm uint64
-		if v := edges.Get([]byte(b.Edge)); len(v) == 8 {
-			hwm = binary.BigEndian.Uint64(v)
-		}
-		if b.SeqLast <= hwm {
-			res.Skipped = len(b.Updates)
-			return nil
-		}
-		if b.SeqFirst > hwm+1 {
-			res.Gap = b.SeqFirst - hwm - 1
-		}
-		changed := map[string]int{} // layer/col/id → index in res.Changes
-		for i := range b.Updates {
-			seq := b.SeqFirst + uint64(i)
-			if seq <= hwm {
-				res.Skipped++
-				continue
-			}
-			u := &b.Updates[i]
-			docs, hist, err := collection(tx, u.Layer, u.Collection)
-			if errors.Is(err, store.ErrNotFound) && opts.CreateMissing {
-				if err = ensureCollection(tx, u.Layer, u.Collection, &res); err == nil {
-					docs, hist, err = collection(tx, u.Layer, u.Collection)
+	c := &coll{name: store.StoreName(layer, col), docs: cb.Bucket(bucketDocs), updated: cb.Bucket(bucketUpdated), hist: cb.Bucket(bucketHistory)}
+	if tx.Writable() {
+		for _, b := range []struct {
+			p    **bbolt.Bucket
+			name []byte
+		}{{&c.docs, bucketDocs}, {&c.updated, bucketUpdated}, {&c.hist, bucketHistory}} {
+			if *b.p == nil {
+				if *b.p, err = cb.CreateBucket(b.name); err != nil {
+					return nil, err
 				}
 			}
-			if err != nil {
-				return fmt.Errorf("update seq %d: %w", seq, err)
-			}
-			op, err := applyUpdate(docs, hist, u, seq, now)
-			if err != nil {
-				return fmt.Errorf("update seq %d: %w", seq, err)
-			}
-			res.Applied++
-			key := u.Layer + "\x00" + u.Collection + "\x00" + u.ID
-			fields := make([]string, 0, len(u.Set))
-			for f := range u.Set {
-				fields = append(fields, f)
-			}
-			if j, ok := changed[key]; ok {
-				res.Changes[j].Fields = mergeFields(res.Changes[j].Fields, fields)
-				continue
-			}
-			sort.Strings(fields)
-			changed[key] = len(res.Changes)
-			res.Changes = append(res.Changes, store.Change{Op: op, Layer: u.Layer, Collection: u.Collection, ID: u.ID, Fields: fields})
 		}
-		return edges.Put([]byte(b.Edge), binary.BigEndian.AppendUint64(nil, b.SeqLast))
-	})
+	}
+	return c, nil
+}
+
+func (c *coll) empty() bool { return c.docs == nil }
+
+// get returns a document, or nil when absent.
+func (c *coll) get(id string) (store.Document, error) {
+	if c.docs == nil {
+		return nil, nil
+	}
+	v := c.docs.Get([]byte(id))
+	if v == nil {
+		return nil, nil
+	}
+	d, err := decodeDoc(v)
 	if err != nil {
-		return store.ApplyResult{}, fmt.Errorf("store: apply batch %s: %w", b.MsgID(), err)
+		return nil, fmt.Errorf("document %q in %s: %w", id, c.name, err)
 	}
-	return res, nil
+	return d, nil
 }
 
-func mergeFields(a, b []string) []string {
-	set := map[string]bool{}
-	for _, f := range a {
-		set[f] = true
-	}
-	for _, f := range b {
-		set[f] = true
-	}
-	out := make([]string, 0, len(set))
-	for f := range set {
-		out = append(out, f)
-	}
-	sort.Strings(out)
-	return out
+// updatedKey is the _updated index key: milliseconds with the sign bit
+// flipped (so that negative times sort first), then the id.
+func updatedKey(t time.Time, id string) []byte {
+	k := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(id)), uint64(t.UnixMilli())^(1<<63))
+	return append(k, id...)
 }
 
-func ensureCollection(tx *bbolt.Tx, layer, col string, res *store.ApplyResult) error {
-	l, err := getLayer(tx, layer)
-	if errors.Is(err, store.ErrNotFound) {
-		l = &store.Layer{ID: layer, Label: layer, Description: "created by the ingest applier"}
-		res.Created = append(res.Created, layer)
-	} else if err != nil {
-		return err
-	}
-	if l.Collection(col) == nil {
-		l.Collections = append(l.Collections, store.Collection{Name: col})
-		res.Created = append(res.Created, store.StoreName(layer, col))
-	}
-	return putLayer(tx, l)
+func updatedOf(doc store.Document) (time.Time, bool) {
+	t, ok := doc[store.FieldUpdated].(time.Time)
+	return t, ok
 }
 
-// applyUpdate writes one update to a document and its history.
-func applyUpdate(docs, hist *bbolt.Bucket, u *model.Update, seq uint64, now time.Time) (op string, err error) {
-	op = "update"
-	doc := store.Document{}
-	if v := docs.Get([]byte(u.ID)); v != nil {
-		if doc, err = decodeDoc(v); err != nil {
-			return "", err
-		}
-	} else {
-		op = "insert"
-		doc["_id"] = u.ID
-		doc["_expired"] = false
-	}
-	for _, path := range sortedKeys(u.Set) {
-		val := normalizeValue(path, u.Set[path])
-		if strings.HasPrefix(path, "_") {
-			return "", fmt.Errorf("%w: field %q is maintained by the hub", store.ErrInvalid, path)
-		}
-		if err := store.SetPath(doc, path, val); err != nil {
-			return "", err
-		}
-		ts := u.TS
-		if m, ok := val.(map[string]any); ok {
-			if t, ok := m["timestamp"].(time.Time); ok {
-				ts = t
+// put stores doc (with its _updated) under id, replacing old (nil: none),
+// and maintains the _updated index.
+func (c *coll) put(id string, doc, old store.Document) error {
+	if old != nil {
+		if t, ok := updatedOf(old); ok {
+			if err := c.updated.Delete(updatedKey(t, id)); err != nil {
+				return err
 			}
 		}
-		enc, err := encodeValue(val)
-		if err != nil {
-			return "", err
-		}
-		if err := hist.Put(histKey(u.ID, path, ts, seq), enc); err != nil {
-			return "", err
-		}
 	}
-	doc["_updated"] = now
 	enc, err := encodeValue(doc)
 	if err != nil {
-		return "", err
+		return fmt.Errorf("document %q: %w", id, err)
 	}
-	return op, docs.Put([]byte(u.ID), enc)
+	if err := c.docs.Put([]byte(id), enc); err != nil {
+		return err
+	}
+	if t, ok := updatedOf(doc); ok {
+		return c.updated.Put(updatedKey(t, id), nil)
+	}
+	return nil
 }
 
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// del removes the document id whose current value is old.
+func (c *coll) del(id string, old store.Document) error {
+	if t, ok := updatedOf(old); ok {
+		if err := c.updated.Delete(updatedKey(t, id)); err != nil {
+			return err
+		}
 	}
-	sort.Strings(keys)
-	return keys
+	return c.docs.Delete([]byte(id))
 }
 
-// normalizeValue turns the timestamps of measurements (and
-// measurementsTimestamp) into time.Time, so that both backends store dates.
-func normalizeValue(path string, v any) any {
-	switch t := v.(type) {
-	case string:
-		if path == model.MeasurementsTimestampField {
-			if ts, err := time.Parse(time.RFC3339Nano, t); err == nil {
-				return ts.UTC()
-			}
+// addHistory stores REST-write history points (sequence 0).
+func (c *coll) addHistory(pts []store.Point) error {
+	for _, p := range pts {
+		enc, err := encodeValue(p.Value)
+		if err != nil {
+			return err
 		}
-	case model.Measurement:
-		return map[string]any{"value": t.Value, "quality": float64(t.Quality), "timestamp": t.Timestamp.UTC()}
-	case map[string]any:
-		if strings.HasPrefix(path, model.MeasurementsPrefix) {
-			if s, ok := t["timestamp"].(string); ok {
-				if ts, err := time.Parse(time.RFC3339Nano, s); err == nil {
-					t["timestamp"] = ts.UTC()
-				}
-			}
+		if err := c.hist.Put(histKey(p.ID, p.Field, p.TS, 0), enc); err != nil {
+			return err
 		}
 	}
-	return v
+	return nil
+}
+
+// view and update wrap the transaction errors with the operation.
+func (s *Store) view(ctx context.Context, what string, fn func(tx *bbolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("store: %s: %w", what, err)
+	}
+	if err := s.db.View(fn); err != nil {
+		return fmt.Errorf("store: %s: %w", what, err)
+	}
+	return nil
+}
+
+func (s *Store) update(ctx context.Context, what string, fn func(tx *bbolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("store: %s: %w", what, err)
+	}
+	if err := s.db.Update(fn); err != nil {
+		return fmt.Errorf("store: %s: %w", what, err)
+	}
+	return nil
+}
+
+// isDocError tells errors that fail one document of a multi-document write
+// (the others go on) from errors that abort the transaction.
+func isDocError(err error) bool {
+	return errors.Is(err, store.ErrInvalid) || errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound)
 }

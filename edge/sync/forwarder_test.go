@@ -1,0 +1,128 @@
+package sync
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gridedge/gridedge/edge/buffer"
+	"github.com/gridedge/gridedge/shared/model"
+	"github.com/gridedge/gridedge/shared/subject"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func natsServer(t *testing.T, js bool) *server.Server {
+	t.Helper()
+	srv, err := server.NewServer(&server.Options{Port: -1, JetStream: js, StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats not ready")
+	}
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	return srv
+}
+
+func fill(t *testing.T, buf *buffer.Buffer, n int) {
+	t.Helper()
+	ts := time.Now()
+	for i := 0; i < n; i++ {
+		u := model.MeasurementUpdate("site", "meters", "M1", ts, map[string]model.Measurement{"v": {Value: float64(i + 1), Quality: 1, Timestamp: ts}})
+		if _, err := buf.Append(u); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestForwarderDrainsInOrderAndDeletesAfterAck(t *testing.T) {
+	srv := natsServer(t, true)
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	buf, err := buffer.Open(filepath.Join(t.TempDir(), "b.db"), buffer.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer buf.Close()
+	fill(t, buf, 25)
+
+	f := NewForwarder(nc, buf, ForwarderOptions{Edge: "e1", Domain: "d", MaxBatch: 10, MinBackoff: 20 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Logger: quiet})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = f.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	// no stream yet: no responders, the backlog stays
+	time.Sleep(200 * time.Millisecond)
+	if st, _ := buf.Stats(); st.Depth != 25 {
+		t.Fatalf("depth %d while the hub is missing, want 25", st.Depth)
+	}
+	if f.Stats().Failures == 0 || f.Stats().LastError == "" {
+		t.Fatalf("stats do not report the failures: %+v", f.Stats())
+	}
+	js, _ := jetstream.New(nc)
+	s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "INGEST", Subjects: []string{subject.IngestAll("d")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if st, _ := buf.Stats(); st.Depth == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("backlog not drained")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	info, _ := s.Info(ctx)
+	if info.State.Msgs != 3 {
+		t.Fatalf("stream has %d batches, want 3 (10+10+5)", info.State.Msgs)
+	}
+	var next uint64 = 1
+	for seq := uint64(1); seq <= 3; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b model.Batch
+		if err := json.Unmarshal(m.Data, &b); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		if b.SeqFirst != next || m.Header.Get(nats.MsgIdHdr) != b.MsgID() {
+			t.Fatalf("batch %d: seq_first %d (want %d), msg id %q", seq, b.SeqFirst, next, m.Header.Get(nats.MsgIdHdr))
+		}
+		next = b.SeqLast + 1
+	}
+	if st := f.Stats(); st.Sent != 25 || st.Batches != 3 || st.LastError != "" {
+		t.Fatalf("stats: %+v", st)
+	}
+}
+
+func TestEncodeBatchIsAValidBatch(t *testing.T) {
+	entries := []buffer.Entry{{Seq: 7, Data: json.RawMessage(`{"layer":"a","collection":"b","id":"c","set":{"x":1},"ts":"2024-01-01T00:00:00Z"}`)},
+		{Seq: 8, Data: json.RawMessage(`{"layer":"a","collection":"b","id":"c","set":{"x":2},"ts":"2024-01-01T00:00:01Z"}`)}}
+	var b model.Batch
+	if err := json.Unmarshal(EncodeBatch(`e"1`, entries), &b); err != nil {
+		t.Fatal(err)
+	}
+	if b.Edge != `e"1` || b.SeqFirst != 7 || b.SeqLast != 8 || len(b.Updates) != 2 || b.Updates[1].Set["x"] != 2.0 {
+		t.Fatalf("decoded %+v", b)
+	}
+}

@@ -1,0 +1,115 @@
+package broker
+
+import (
+	"io"
+	"log/slog"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/gridedge/gridedge/shared/subject"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// leaf starts an edge-like server connected as a leaf node with the given credentials.
+func leaf(t *testing.T, hubLeafURL, user, pass string) *server.Server {
+	t.Helper()
+	u, err := url.Parse(hubLeafURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword(user, pass)
+	srv, err := server.NewServer(&server.Options{
+		ServerName: "edge-" + user + "-" + pass, Port: -1, NoSigs: true, NoLog: true,
+		LeafNode: server.LeafNodeOpts{ReconnectInterval: 100 * time.Millisecond, Remotes: []*server.RemoteLeafOpts{{URLs: []*url.URL{u}}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("leaf not ready")
+	}
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	return srv
+}
+
+func TestEdgePermissionsAndCredentials(t *testing.T) {
+	b, err := Start(Options{Domain: "d", ServerName: "hub", LeafListen: "127.0.0.1:0", StoreDir: t.TempDir(),
+		Edges: []EdgeCredential{{ID: "e1", Password: "secret-1-long"}, {ID: "e2", Password: "secret-2-long"}}, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Shutdown()
+	hub, err := b.Connect("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hub.Close()
+	got := make(chan string, 10)
+	if _, err := hub.Subscribe("d.>", func(m *nats.Msg) { got <- m.Subject }); err != nil {
+		t.Fatal(err)
+	}
+	hub.Flush()
+
+	// wrong password: the leaf never connects
+	leaf(t, b.LeafURL(), "e2", "wrong-password")
+	e1 := leaf(t, b.LeafURL(), "e1", "secret-1-long")
+	deadline := time.Now().Add(10 * time.Second)
+	for b.NumLeafNodes() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d leaf nodes connected, want exactly 1 (e1)", b.NumLeafNodes())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := b.NumLeafNodes(); n != 1 {
+		t.Fatalf("%d leaf nodes: the edge with a wrong password got in", n)
+	}
+	nc, err := nats.Connect(e1.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	// allowed, then forbidden subjects: only the allowed ones reach the hub
+	for _, s := range []string{subject.Ingest("d", "e2"), subject.Heartbeat("d", "e2"), "d.storage.changed.x.y",
+		subject.Ingest("d", "e1"), subject.Heartbeat("d", "e1")} {
+		if err := nc.Publish(s, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nc.Flush()
+	want := []string{subject.Ingest("d", "e1"), subject.Heartbeat("d", "e1")}
+	for _, w := range want {
+		select {
+		case s := <-got:
+			if s != w {
+				t.Fatalf("hub received %q, want %q (a forbidden subject crossed the leaf link?)", s, w)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("hub did not receive %q", w)
+		}
+	}
+	select {
+	case s := <-got:
+		t.Fatalf("hub received unexpected %q", s)
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+func TestStartRejectsBadEdges(t *testing.T) {
+	for _, es := range [][]EdgeCredential{
+		{{ID: "a.b", Password: "x"}},
+		{{ID: "a", Password: ""}},
+		{{ID: "a", Password: "p"}, {ID: "a", Password: "q"}},
+	} {
+		if b, err := Start(Options{Domain: "d", LeafListen: "127.0.0.1:0", StoreDir: t.TempDir(), Edges: es, Logger: quiet}); err == nil {
+			b.Shutdown()
+			t.Errorf("edges %+v: want an error", es)
+		}
+	}
+}

@@ -1,0 +1,246 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gridedge/gridedge/hub/store"
+	"github.com/gridedge/gridedge/hub/store/bolt"
+)
+
+// Fault injection: each scenario ends by comparing what the simulator served
+// (its pollCount register counts reads: each poll gets the next number) with
+// the hub's history: no reading that was committed to the edge buffer is
+// missing, none is duplicated, and the order holds.
+
+const faultPeriod = 0.05 // poll every 50 ms
+
+// drain waits until everything the agent buffered has reached the hub: the
+// simulator is stopped, so the agent's next poll fails and it writes one
+// bad-quality update; updates of one edge apply in order, so when that one
+// is in the hub every earlier one is too.
+func (s *stack) drain(t *testing.T) {
+	t.Helper()
+	s.sim.stop(t)
+	eventually(t, 90*time.Second, 100*time.Millisecond, "the agent's backlog to reach the hub", func() bool {
+		q, err := s.quality("meters", "M1", "pollCount")
+		return err == nil && q == 0
+	})
+	s.agent.stop(t)
+	s.hub.stop(t)
+}
+
+// quality returns measurements.<name>.quality of a document.
+func (s *stack) quality(col, id, name string) (float64, error) {
+	var resp struct {
+		Data map[string]any `json:"data"`
+	}
+	code, err := getJSON(s.url("/api/v2/site/"+col+"/"+id), &resp)
+	if err != nil || code != 200 {
+		return -1, fmt.Errorf("GET %s/%s: status %d, %v", col, id, code, err)
+	}
+	ms, _ := resp.Data["measurements"].(map[string]any)
+	m, _ := ms[name].(map[string]any)
+	q, ok := m["quality"].(float64)
+	if !ok {
+		return -1, fmt.Errorf("no quality for %s", name)
+	}
+	return q, nil
+}
+
+// served returns the good pollCount values of meter M1 in the hub's history, in time order.
+func (s *stack) served(t *testing.T) []int {
+	t.Helper()
+	return s.servedOf(t, "meters", "M1")
+}
+
+// servedOf returns the good pollCount values of one document in the hub's history.
+func (s *stack) servedOf(t *testing.T, col, id string) []int {
+	t.Helper()
+	st, err := bolt.Open(filepath.Join(s.dir, "hub", "hub.db"))
+	if err != nil {
+		t.Fatalf("open the hub's store: %v", err)
+	}
+	defer st.Close()
+	pts, err := st.History(context.Background(), "site", col, store.HistoryQuery{ID: id, Field: "measurements.pollCount"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int
+	for _, p := range pts {
+		m, _ := p.Value.(map[string]any)
+		if q, _ := m["quality"].(float64); q != 1 {
+			continue
+		}
+		v, ok := m["value"].(float64)
+		if !ok {
+			t.Fatalf("history point %v has no numeric value", p)
+		}
+		out = append(out, int(v))
+	}
+	return out
+}
+
+// checkExactlyOnce asserts no duplicates, increasing order, and at most
+// allowedMissing readings missing between 1 and the last value. It returns
+// how many are missing.
+func checkExactlyOnce(t *testing.T, vals []int, allowedMissing int) int {
+	t.Helper()
+	if len(vals) < 10 {
+		t.Fatalf("only %d readings reached the hub", len(vals))
+	}
+	seen := map[int]bool{}
+	for i, v := range vals {
+		if seen[v] {
+			t.Fatalf("reading %d is in the hub's history twice", v)
+		}
+		seen[v] = true
+		if i > 0 && v < vals[i-1] {
+			t.Fatalf("readings out of order: %d after %d", v, vals[i-1])
+		}
+	}
+	last := vals[len(vals)-1]
+	missing := last - len(vals)
+	if missing > allowedMissing {
+		var gaps []int
+		for v := 1; v <= last && len(gaps) < 20; v++ {
+			if !seen[v] {
+				gaps = append(gaps, v)
+			}
+		}
+		t.Fatalf("%d of %d readings are missing (allowed %d); first missing: %v", missing, last, allowedMissing, gaps)
+	}
+	t.Logf("%d readings, %d missing (allowed %d), no duplicates, in order", len(vals), missing, allowedMissing)
+	return missing
+}
+
+func skipShort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault-injection test runs the binaries; skipped with -short")
+	}
+}
+
+// Scenario 1 (and 4's blunt form): the hub is stopped for a while and later
+// killed with SIGKILL; the backlog drains and nothing is lost or doubled.
+func TestFaultHubOutageAndKill(t *testing.T) {
+	skipShort(t)
+	s := startStackWith(t, stackOptions{period: faultPeriod})
+	time.Sleep(time.Second)
+	s.hub.stop(t)
+	time.Sleep(2 * time.Second) // the agent buffers
+	s.hub = start(t, "gridedge-hub", s.hubArgs...)
+	time.Sleep(1500 * time.Millisecond)
+	s.hub.kill()
+	time.Sleep(time.Second)
+	s.hub = start(t, "gridedge-hub", s.hubArgs...)
+	time.Sleep(time.Second)
+	s.drain(t)
+	checkExactlyOnce(t, s.served(t), 0)
+}
+
+// Scenario 2: kill -9 of the agent at random moments while polling and
+// forwarding. A kill may lose only the poll in flight (read from the device
+// but not yet committed to the buffer): at most one reading per kill.
+func TestFaultAgentKill9(t *testing.T) {
+	skipShort(t)
+	s := startStackWith(t, stackOptions{period: faultPeriod})
+	const trials = 6
+	for i := 0; i < trials; i++ {
+		time.Sleep(time.Duration(300+rand.IntN(700)) * time.Millisecond)
+		s.agent.kill()
+		time.Sleep(time.Duration(rand.IntN(300)) * time.Millisecond)
+		s.agent = start(t, "gridedge-agent", s.agentArgs...)
+	}
+	time.Sleep(time.Second)
+	s.drain(t)
+	checkExactlyOnce(t, s.served(t), trials)
+}
+
+// Scenario 3: the leaf link is cut, flaps, is slowed and black-holed.
+func TestFaultLeafLink(t *testing.T) {
+	skipShort(t)
+	s := startStackWith(t, stackOptions{period: faultPeriod, proxy: true})
+	time.Sleep(time.Second)
+	steps := []struct {
+		mode  string
+		delay time.Duration
+		hold  time.Duration
+	}{
+		{"cut", 0, 1500 * time.Millisecond},
+		{"pass", 0, 500 * time.Millisecond},
+		{"cut", 0, 200 * time.Millisecond}, {"pass", 0, 200 * time.Millisecond},
+		{"cut", 0, 200 * time.Millisecond}, {"pass", 0, 200 * time.Millisecond},
+		{"cut", 0, 200 * time.Millisecond}, {"pass", 0, 300 * time.Millisecond},
+		{"slow", 50 * time.Millisecond, 2 * time.Second},
+		{"blackhole", 0, 3 * time.Second},
+		{"cut", 0, 100 * time.Millisecond}, // the black-holed connection is dead: drop it
+		{"pass", 0, time.Second},
+	}
+	for _, st := range steps {
+		s.proxy.set(st.mode, st.delay)
+		time.Sleep(st.hold)
+	}
+	s.drain(t)
+	checkExactlyOnce(t, s.served(t), 0)
+}
+
+// Scenario 4: the hub dies after committing a batch and before acknowledging
+// it (a failpoint makes it exit exactly there); JetStream redelivers the
+// batch and the high-water mark makes the replay change nothing.
+func TestFaultHubCrashBetweenApplyAndAck(t *testing.T) {
+	skipShort(t)
+	s := startStackWith(t, stackOptions{period: faultPeriod, hubEnv: []string{"GRIDEDGE_FAILPOINT_EXIT_AFTER_APPLY=5"}})
+	select {
+	case <-s.hub.done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the failpoint did not stop the hub")
+	}
+	if code := s.hub.cmd.ProcessState.ExitCode(); code != 3 {
+		t.Fatalf("hub exit code %d, want 3 from the failpoint", code)
+	}
+	time.Sleep(500 * time.Millisecond)
+	s.hub = start(t, "gridedge-hub", s.hubArgs...)
+	time.Sleep(2 * time.Second)
+	s.drain(t)
+	checkExactlyOnce(t, s.served(t), 0)
+}
+
+// Scenario 5: the buffer bound is reached during a long outage; the
+// drop-oldest policy drops exactly as many readings as are missing.
+func TestFaultBufferBound(t *testing.T) {
+	skipShort(t)
+	s := startStackWith(t, stackOptions{period: faultPeriod, proxy: true,
+		agentYAML: "buffer: {maxUpdates: 40, overflow: drop-oldest}"})
+	time.Sleep(time.Second)
+	s.proxy.set("cut", 0)
+	time.Sleep(3 * time.Second) // ~120 updates from two slaves into a 40-update buffer
+	s.proxy.set("pass", 0)
+	// the agent reports its drop count in its heartbeat, which the hub keeps
+	var dropped float64
+	eventually(t, 30*time.Second, 200*time.Millisecond, "the heartbeat with the drop count", func() bool {
+		var resp struct {
+			Data map[string]any `json:"data"`
+		}
+		if code, err := getJSON(s.url("/api/v2/system/edges/edge1"), &resp); err != nil || code != 200 {
+			return false
+		}
+		hb, _ := resp.Data["heartbeat"].(map[string]any)
+		buf, _ := hb["buffer"].(map[string]any)
+		d, _ := buf["dropped"].(float64)
+		depth, _ := buf["depth"].(float64)
+		dropped = d
+		return d > 0 && depth < 10
+	})
+	s.drain(t)
+	// one update per slave per poll: what is missing from both documents is
+	// exactly what the agent dropped
+	missing := checkExactlyOnce(t, s.servedOf(t, "meters", "M1"), int(dropped)) +
+		checkExactlyOnce(t, s.servedOf(t, "hvac", "SENSOR_ABC"), int(dropped))
+	if missing != int(dropped) {
+		t.Fatalf("%d readings missing, but the agent reports %v dropped", missing, dropped)
+	}
+}

@@ -1,0 +1,107 @@
+// Package fleet keeps the hub's view of its edges: it receives every edge's
+// heartbeat (<domain>.edge.<edge>.heartbeat), adds what the hub itself knows
+// (what the ingest applier applied for that edge, when the heartbeat
+// arrived), and keeps the latest per edge as a document in layer "system",
+// collection "edges", readable through the REST API.
+package fleet
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/gridedge/gridedge/hub/ingest"
+	"github.com/gridedge/gridedge/hub/store"
+	"github.com/gridedge/gridedge/shared/subject"
+)
+
+// Where edge records live.
+const (
+	Layer      = "system"
+	Collection = "edges"
+)
+
+// Fleet records heartbeats.
+type Fleet struct {
+	nc      *nats.Conn
+	st      store.Store
+	applied func(edge string) ingest.EdgeStats
+	domain  string
+	log     *slog.Logger
+}
+
+// New returns a Fleet; applied (may be nil) reports the applier's counters of an edge.
+func New(nc *nats.Conn, st store.Store, domain string, applied func(edge string) ingest.EdgeStats, log *slog.Logger) *Fleet {
+	return &Fleet{nc: nc, st: st, applied: applied, domain: domain, log: log}
+}
+
+// EnsureLayer creates layer system with collection edges when missing,
+// keeping the layer's other collections.
+func EnsureLayer(ctx context.Context, st store.Store, collection string) error {
+	l, err := st.Layer(ctx, Layer)
+	if errors.Is(err, store.ErrNotFound) {
+		l = &store.Layer{ID: Layer, Label: "System", Description: "GridEdge's own records: edges and their health"}
+	} else if err != nil {
+		return err
+	}
+	if l.Collection(collection) != nil {
+		return nil
+	}
+	l.Collections = append(l.Collections, store.Collection{Name: collection})
+	if err := st.PutLayer(ctx, *l); err != nil {
+		return fmt.Errorf("fleet: create %s_%s: %w", Layer, collection, err)
+	}
+	return nil
+}
+
+// Run records heartbeats until ctx is done.
+func (f *Fleet) Run(ctx context.Context) error {
+	if err := EnsureLayer(ctx, f.st, Collection); err != nil {
+		return err
+	}
+	msgs := make(chan *nats.Msg, 256)
+	sub, err := f.nc.ChanSubscribe(subject.HeartbeatAll(f.domain), msgs)
+	if err != nil {
+		return fmt.Errorf("fleet: subscribe to heartbeats: %w", err)
+	}
+	defer sub.Unsubscribe()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case m := <-msgs:
+			if err := f.record(ctx, m); err != nil {
+				f.log.Warn("fleet: heartbeat not recorded", "subject", m.Subject, "err", err)
+			}
+		}
+	}
+}
+
+func (f *Fleet) record(ctx context.Context, m *nats.Msg) error {
+	edge := subject.Token(m.Subject, 2)
+	var hb map[string]any
+	if err := json.Unmarshal(m.Data, &hb); err != nil {
+		return fmt.Errorf("malformed heartbeat: %w", err)
+	}
+	if id, _ := hb["edge"].(string); id != edge {
+		return fmt.Errorf("heartbeat of edge %q published on the subject of edge %q", id, edge)
+	}
+	now := time.Now().UTC()
+	doc := store.Document{"_id": edge, "heartbeat": hb, "receivedAt": now}
+	if f.applied != nil {
+		s := f.applied(edge)
+		doc["hub"] = map[string]any{
+			"batches": s.Batches, "applied": s.Applied, "skipped": s.Skipped,
+			"missing": s.Missing, "dead_letters": s.DeadLetters, "last_seq": s.LastSeq,
+		}
+	}
+	if _, err := f.st.Bulk(ctx, Layer, Collection, []store.Document{doc}, false); err != nil {
+		return fmt.Errorf("store edge record: %w", err)
+	}
+	return nil
+}

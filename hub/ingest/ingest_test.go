@@ -1,0 +1,196 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gridedge/gridedge/hub/store"
+	"github.com/gridedge/gridedge/hub/store/bolt"
+	"github.com/gridedge/gridedge/shared/model"
+	"github.com/gridedge/gridedge/shared/subject"
+)
+
+func startNATS(t *testing.T) *nats.Conn {
+	t.Helper()
+	srv, err := server.NewServer(&server.Options{Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats not ready")
+	}
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+type fixture struct {
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	st      store.Store
+	a       *Applier
+	applied atomic.Int64
+}
+
+func setup(t *testing.T, edges []string) *fixture {
+	t.Helper()
+	f := &fixture{nc: startNATS(t)}
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "hub.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	f.st = st
+	ctx := context.Background()
+	if err := st.PutLayer(ctx, store.Layer{ID: "site", Collections: []store.Collection{{Name: "meters"}}}); err != nil {
+		t.Fatal(err)
+	}
+	f.a, err = New(ctx, f.nc, st, Options{Domain: "d", Edges: edges, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.a.Applied = func(*model.Batch, store.ApplyResult) { f.applied.Add(1) }
+	f.js, _ = jetstream.New(f.nc)
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = f.a.Run(runCtx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return f
+}
+
+func batchJSON(edge string, first uint64, n int, col string) []byte {
+	b := model.Batch{Edge: edge, SeqFirst: first, SeqLast: first + uint64(n) - 1}
+	ts := time.Now().UTC()
+	for i := 0; i < n; i++ {
+		b.Updates = append(b.Updates, model.MeasurementUpdate("site", col, "M1", ts,
+			map[string]model.Measurement{"v": {Value: float64(first) + float64(i), Quality: 1, Timestamp: ts}}))
+	}
+	data, _ := json.Marshal(b)
+	return data
+}
+
+func (f *fixture) publish(t *testing.T, edge string, data []byte, msgID string) *jetstream.PubAck {
+	t.Helper()
+	msg := nats.NewMsg(subject.Ingest("d", edge))
+	msg.Data = data
+	if msgID != "" {
+		msg.Header.Set(nats.MsgIdHdr, msgID)
+	}
+	ack, err := f.js.PublishMsg(context.Background(), msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ack
+}
+
+func wait(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestAppliesAndDeduplicates(t *testing.T) {
+	f := setup(t, []string{"e1"})
+	f.publish(t, "e1", batchJSON("e1", 1, 3, "meters"), "e1:1-3")
+	if ack := f.publish(t, "e1", batchJSON("e1", 1, 3, "meters"), "e1:1-3"); !ack.Duplicate {
+		t.Fatal("the same Nats-Msg-Id was not reported as a duplicate")
+	}
+	// outside the de-dup window (no msg id): the high-water mark skips it
+	f.publish(t, "e1", batchJSON("e1", 1, 3, "meters"), "")
+	wait(t, "two batches applied", func() bool { return f.applied.Load() == 2 })
+	s := f.a.EdgeStats("e1")
+	if s.Applied != 3 || s.Skipped != 3 || s.LastSeq != 3 {
+		t.Fatalf("edge stats: %+v", s)
+	}
+	hist, _ := f.st.History(context.Background(), "site", "meters", store.HistoryQuery{ID: "M1"})
+	if len(hist) != 3*2 { // measurements.v and measurementsTimestamp per update
+		t.Fatalf("history has %d points, want 6", len(hist))
+	}
+}
+
+func TestDeadLetters(t *testing.T) {
+	f := setup(t, []string{"e1", "e2"})
+	cases := []struct {
+		name, edge string
+		data       []byte
+		reason     string
+	}{
+		{"malformed JSON", "e1", []byte("{not json"), "malformed batch JSON"},
+		{"unknown field", "e1", []byte(`{"edge":"e1","seq_first":1,"seq_last":1,"updates":[],"extra":1}`), "unknown field"},
+		{"wrong edge", "e2", batchJSON("e1", 1, 1, "meters"), `published on the subject of edge "e2"`},
+		{"missing collection", "e1", batchJSON("e1", 1, 1, "nope"), "not found"},
+	}
+	for _, c := range cases {
+		f.publish(t, c.edge, c.data, "")
+	}
+	// a good batch after the bad ones is still applied: they never block
+	f.publish(t, "e1", batchJSON("e1", 1, 1, "meters"), "")
+	wait(t, "the good batch", func() bool { return f.applied.Load() == 1 })
+	wait(t, "dead letters", func() bool { return f.a.Stats().DeadLetters == uint64(len(cases)) })
+	cons, err := f.js.OrderedConsumer(context.Background(), DeadLetterName, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// edges are applied in parallel: match dead letters by their content
+	reasons := map[string]string{}
+	for range cases {
+		msg, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+		if err != nil {
+			t.Fatalf("reading dead letters: %v", err)
+		}
+		reasons[msg.Headers().Get(HeaderEdge)+" "+string(msg.Data())] = msg.Headers().Get(HeaderReason)
+	}
+	for _, c := range cases {
+		r, ok := reasons[c.edge+" "+string(c.data)]
+		if !ok {
+			t.Errorf("%s: no dead letter carries the original batch", c.name)
+		} else if !contains(r, c.reason) {
+			t.Errorf("%s: reason %q does not say %q", c.name, r, c.reason)
+		}
+	}
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}
+
+// An edge whose batches cannot be applied right now does not hold up the others.
+func TestEdgesProceedIndependently(t *testing.T) {
+	f := setup(t, []string{"e1", "e2"})
+	for i := 0; i < 5; i++ {
+		f.publish(t, "e2", batchJSON("e2", uint64(i*2+1), 2, "meters"), "")
+		f.publish(t, "e1", batchJSON("e1", uint64(i+1), 1, "meters"), "")
+	}
+	wait(t, "all batches", func() bool { return f.applied.Load() == 10 })
+	if s := f.a.EdgeStats("e2"); s.LastSeq != 10 || s.Applied != 10 || s.Missing != 0 {
+		t.Fatalf("e2 stats: %+v", s)
+	}
+	if hwm, _ := f.st.HighWaterMark(context.Background(), "e1"); hwm != 5 {
+		t.Fatalf("e1 high-water mark %d, want 5", hwm)
+	}
+}

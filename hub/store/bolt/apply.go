@@ -1,0 +1,234 @@
+package bolt
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/gridedge/gridedge/hub/store"
+	"github.com/gridedge/gridedge/shared/model"
+)
+
+func histKey(id, field string, ts time.Time, seq uint64) []byte {
+	k := make([]byte, 0, len(id)+len(field)+18)
+	k = append(k, id...)
+	k = append(k, 0)
+	k = append(k, field...)
+	k = append(k, 0)
+	k = binary.BigEndian.AppendUint64(k, uint64(ts.UnixNano()))
+	return binary.BigEndian.AppendUint64(k, seq)
+}
+
+// History returns history points ordered by (document, field, time). With
+// an ID (and Field) it is a prefix scan; otherwise a scan of the
+// collection's history.
+func (s *Store) History(ctx context.Context, layer, col string, q store.HistoryQuery) ([]store.Point, error) {
+	out := []store.Point{}
+	err := s.view(ctx, "history of "+store.StoreName(layer, col), func(tx *bbolt.Tx) error {
+		c, err := collection(tx, layer, col)
+		if err != nil || c.hist == nil {
+			return err
+		}
+		var prefix []byte
+		if q.ID != "" {
+			prefix = append([]byte(q.ID), 0)
+			if q.Field != "" {
+				prefix = append(append(prefix, q.Field...), 0)
+			}
+		}
+		cur := c.hist.Cursor()
+		var k, v []byte
+		if prefix != nil && q.Field != "" && !q.From.IsZero() {
+			// jump to the first point at or after From
+			k, v = cur.Seek(binary.BigEndian.AppendUint64(bytes.Clone(prefix), uint64(q.From.UnixNano())))
+		} else {
+			k, v = cur.Seek(prefix)
+		}
+		n := 0
+		for ; k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
+			if n++; n%1024 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			parts := bytes.SplitN(k, []byte{0}, 3)
+			if len(parts) != 3 || len(parts[2]) != 16 {
+				return fmt.Errorf("corrupt history key %x", k)
+			}
+			field := string(parts[1])
+			if q.Field != "" && field != q.Field {
+				continue
+			}
+			ts := time.Unix(0, int64(binary.BigEndian.Uint64(parts[2][:8]))).UTC()
+			if !q.From.IsZero() && ts.Before(q.From) {
+				continue
+			}
+			if !q.To.IsZero() && ts.After(q.To) {
+				if prefix != nil && q.Field != "" {
+					break // points of one field come in time order
+				}
+				continue
+			}
+			val, err := decodeValue(v)
+			if err != nil {
+				return err
+			}
+			out = append(out, store.Point{ID: string(parts[0]), Field: field, TS: ts, Value: val})
+			if q.Limit > 0 && len(out) >= q.Limit {
+				return nil
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// HighWaterMark returns the last sequence number applied for edge.
+func (s *Store) HighWaterMark(ctx context.Context, edge string) (uint64, error) {
+	var hwm uint64
+	err := s.view(ctx, "high-water mark", func(tx *bbolt.Tx) error {
+		if v := tx.Bucket(bucketEdges).Get([]byte(edge)); len(v) == 8 {
+			hwm = binary.BigEndian.Uint64(v)
+		}
+		return nil
+	})
+	return hwm, err
+}
+
+// ApplyBatch applies an edge batch idempotently in one transaction: the
+// high-water mark is stored with the writes.
+func (s *Store) ApplyBatch(ctx context.Context, b *model.Batch, opts store.ApplyOptions) (store.ApplyResult, error) {
+	var res store.ApplyResult
+	if err := b.Validate(); err != nil {
+		return res, fmt.Errorf("store: apply batch: %w: %v", store.ErrInvalid, err)
+	}
+	now := opts.Now
+	if now.IsZero() {
+		now = s.now()
+	}
+	now = store.Timestamp(now)
+	err := s.update(ctx, "apply batch "+b.MsgID(), func(tx *bbolt.Tx) error {
+		res = store.ApplyResult{}
+		edges := tx.Bucket(bucketEdges)
+		var hwm uint64
+		if v := edges.Get([]byte(b.Edge)); len(v) == 8 {
+			hwm = binary.BigEndian.Uint64(v)
+		}
+		if b.SeqLast <= hwm {
+			res.Skipped = len(b.Updates)
+			return nil
+		}
+		if b.SeqFirst > hwm+1 {
+			res.Gap = b.SeqFirst - hwm - 1
+		}
+		changed := map[string]int{} // layer/col/id → index in res.Changes
+		for i := range b.Updates {
+			seq := b.SeqFirst + uint64(i)
+			if seq <= hwm {
+				res.Skipped++
+				continue
+			}
+			u := &b.Updates[i]
+			c, err := collection(tx, u.Layer, u.Collection)
+			if errors.Is(err, store.ErrNotFound) && opts.CreateMissing {
+				if err = ensureCollection(tx, u.Layer, u.Collection, &res); err == nil {
+					c, err = collection(tx, u.Layer, u.Collection)
+				}
+			}
+			if err != nil {
+				return fmt.Errorf("update seq %d: %w", seq, err)
+			}
+			op, err := c.applyUpdate(u, seq, now)
+			if err != nil {
+				return fmt.Errorf("update seq %d: %w", seq, err)
+			}
+			res.Applied++
+			key := u.Layer + "\x00" + u.Collection + "\x00" + u.ID
+			fields := make([]string, 0, len(u.Set))
+			for f := range u.Set {
+				fields = append(fields, f)
+			}
+			if j, ok := changed[key]; ok {
+				res.Changes[j].Fields = union(res.Changes[j].Fields, fields)
+				continue
+			}
+			sort.Strings(fields)
+			changed[key] = len(res.Changes)
+			res.Changes = append(res.Changes, store.Change{Op: op, Layer: u.Layer, Collection: u.Collection, ID: u.ID, Fields: fields})
+		}
+		return edges.Put([]byte(b.Edge), binary.BigEndian.AppendUint64(nil, b.SeqLast))
+	})
+	if err != nil {
+		return store.ApplyResult{}, err
+	}
+	return res, nil
+}
+
+func ensureCollection(tx *bbolt.Tx, layer, col string, res *store.ApplyResult) error {
+	l, err := getLayer(tx, layer)
+	if errors.Is(err, store.ErrNotFound) {
+		l = &store.Layer{ID: layer, Label: layer, Description: "created by the ingest applier"}
+		res.Created = append(res.Created, layer)
+	} else if err != nil {
+		return err
+	}
+	if l.Collection(col) == nil {
+		l.Collections = append(l.Collections, store.Collection{Name: col})
+		res.Created = append(res.Created, store.StoreName(layer, col))
+	}
+	return putLayer(tx, l)
+}
+
+// applyUpdate writes one edge update to a document and its history.
+func (c *coll) applyUpdate(u *model.Update, seq uint64, now time.Time) (op string, err error) {
+	op = store.OpUpdate
+	old, err := c.get(u.ID)
+	if err != nil {
+		return "", err
+	}
+	var doc store.Document
+	if old != nil {
+		n, _ := store.Normalize(old)
+		doc = n.(map[string]any)
+	} else {
+		op = store.OpInsert
+		doc = store.Document{store.FieldID: u.ID, store.FieldExpired: false}
+	}
+	for _, path := range sortedKeys(u.Set) {
+		if strings.HasPrefix(path, "_") {
+			return "", fmt.Errorf("%w: field %q is maintained by the hub", store.ErrInvalid, path)
+		}
+		val, err := store.NormalizeUpdateValue(path, u.Set[path])
+		if err != nil {
+			return "", err
+		}
+		if err := store.SetPath(doc, path, val); err != nil {
+			return "", err
+		}
+		enc, err := encodeValue(val)
+		if err != nil {
+			return "", err
+		}
+		if err := c.hist.Put(histKey(u.ID, path, store.UpdateTS(u, val), seq), enc); err != nil {
+			return "", err
+		}
+	}
+	doc[store.FieldUpdated] = now
+	return op, c.put(u.ID, doc, old)
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

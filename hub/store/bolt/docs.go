@@ -1,0 +1,566 @@
+package bolt
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/gridedge/gridedge/hub/store"
+	"github.com/gridedge/gridedge/hub/store/query"
+)
+
+// errStop ends an iteration early without error.
+var errStop = errors.New("stop")
+
+// updatedRange returns the millisecond bounds of a date range on _updated
+// that sel implies, when the _updated index can serve it.
+func updatedRange(sel *query.Selector) (lo, hi int64, ok bool) {
+	l, h, _, _, ok := sel.Range(store.FieldUpdated)
+	if !ok {
+		return 0, 0, false
+	}
+	lo, hi = -1<<63, 1<<63-1
+	if l != nil {
+		t, isDate := l.(time.Time)
+		if !isDate {
+			return 0, 0, false
+		}
+		lo = t.UnixMilli()
+		if t.Before(time.UnixMilli(lo)) { // sub-millisecond bound: round down
+			lo--
+		}
+	}
+	if h != nil {
+		t, isDate := h.(time.Time)
+		if !isDate {
+			return 0, 0, false
+		}
+		hi = t.UnixMilli()
+	}
+	return lo, hi, true
+}
+
+// inIDOrder reports whether each visits documents in _id order for sel.
+func inIDOrder(sel *query.Selector) bool {
+	_, _, byUpdated := updatedRange(sel)
+	_, byIDs := sel.IDs()
+	return byIDs || !byUpdated
+}
+
+// each calls fn for every document matching sel, through the cheapest
+// access path (see the package documentation). fn may return errStop.
+func (c *coll) each(ctx context.Context, sel *query.Selector, fn func(id string, d store.Document) error) error {
+	if c.empty() {
+		return nil
+	}
+	visit := func(id string, v []byte) error {
+		d, err := decodeDoc(v)
+		if err != nil {
+			return fmt.Errorf("document %q in %s: %w", id, c.name, err)
+		}
+		if !sel.Match(d) {
+			return nil
+		}
+		return fn(id, d)
+	}
+	if ids, ok := sel.IDs(); ok {
+		slices.Sort(ids)
+		for _, id := range ids {
+			if v := c.docs.Get([]byte(id)); v != nil {
+				if err := visit(id, v); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if lo, hi, ok := updatedRange(sel); ok {
+		cur := c.updated.Cursor()
+		end := binary64(uint64(hi) ^ (1 << 63))
+		for k, _ := cur.Seek(binary64(uint64(lo) ^ (1 << 63))); k != nil && bytes.Compare(k[:8], end) <= 0; k, _ = cur.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			id := string(k[8:])
+			if v := c.docs.Get(k[8:]); v != nil {
+				if err := visit(id, v); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	cur := c.docs.Cursor()
+	n := 0
+	for k, v := cur.First(); k != nil; k, v = cur.Next() {
+		if n++; n%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if err := visit(string(k), v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func binary64(v uint64) []byte {
+	b := make([]byte, 8)
+	for i := 7; i >= 0; i-- {
+		b[i] = byte(v)
+		v >>= 8
+	}
+	return b
+}
+
+// find runs a query inside a transaction.
+func (c *coll) find(ctx context.Context, opts store.FindOptions) ([]store.Document, error) {
+	if opts.Sort == nil && inIDOrder(opts.Selector) {
+		// documents come in _id order: skip and limit as we go
+		out := []store.Document{}
+		skip := opts.Skip
+		err := c.each(ctx, opts.Selector, func(_ string, d store.Document) error {
+			if skip > 0 {
+				skip--
+				return nil
+			}
+			out = append(out, store.Project(d, opts.Projection))
+			if opts.Limit > 0 && len(out) >= opts.Limit {
+				return errStop
+			}
+			return nil
+		})
+		if err != nil && err != errStop {
+			return nil, err
+		}
+		return out, nil
+	}
+	var all []store.Document
+	err := c.each(ctx, opts.Selector, func(_ string, d store.Document) error {
+		all = append(all, d)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return store.Page(all, opts, true), nil
+}
+
+// Get returns one document.
+func (s *Store) Get(ctx context.Context, layer, col, id string) (store.Document, error) {
+	var doc store.Document
+	err := s.view(ctx, "get", func(tx *bbolt.Tx) error {
+		c, err := collection(tx, layer, col)
+		if err != nil {
+			return err
+		}
+		if doc, err = c.get(id); err != nil {
+			return err
+		}
+		if doc == nil {
+			return fmt.Errorf("document %q in %s: %w", id, c.name, store.ErrNotFound)
+		}
+		return nil
+	})
+	return doc, err
+}
+
+// Find returns the matching documents; see the package documentation for
+// the cost.
+func (s *Store) Find(ctx context.Context, layer, col string, opts store.FindOptions) ([]store.Document, error) {
+	var out []store.Document
+	err := s.view(ctx, "find in "+store.StoreName(layer, col), func(tx *bbolt.Tx) error {
+		c, err := collection(tx, layer, col)
+		if err != nil {
+			return err
+		}
+		out, err = c.find(ctx, opts)
+		return err
+	})
+	return out, err
+}
+
+// Count returns how many documents match sel.
+func (s *Store) Count(ctx context.Context, layer, col string, sel *query.Selector) (int, error) {
+	n := 0
+	err := s.view(ctx, "count in "+store.StoreName(layer, col), func(tx *bbolt.Tx) error {
+		c, err := collection(tx, layer, col)
+		if err != nil {
+			return err
+		}
+		if sel == nil && c.docs != nil {
+			n = c.docs.Stats().KeyN
+			return nil
+		}
+		return c.each(ctx, sel, func(string, store.Document) error { n++; return nil })
+	})
+	return n, err
+}
+
+// Range returns the documents whose date at field lies in [from, to]; a
+// scan unless field is _updated.
+func (s *Store) Range(ctx context.Context, layer, col, field string, from, to time.Time, opts store.FindOptions) ([]store.Document, error) {
+	sel, err := store.RangeSelector(field, from, to, opts.Selector)
+	if err != nil {
+		return nil, fmt.Errorf("store: range in %s: %w", store.StoreName(layer, col), err)
+	}
+	opts.Selector = sel
+	if opts.Sort == nil {
+		opts.Sort = query.SortSpec{{Field: field}}
+	}
+	return s.Find(ctx, layer, col, opts)
+}
+
+// Near returns the documents near (lon, lat); a scan of the documents with
+// a geometry.
+func (s *Store) Near(ctx context.Context, layer, col string, lon, lat, maxMeters float64, opts store.FindOptions) ([]store.Document, error) {
+	sel, err := nearSelector(opts.Selector)
+	if err != nil {
+		return nil, fmt.Errorf("store: near in %s: %w", store.StoreName(layer, col), err)
+	}
+	var all []store.Document
+	err = s.view(ctx, "near in "+store.StoreName(layer, col), func(tx *bbolt.Tx) error {
+		c, err := collection(tx, layer, col)
+		if err != nil {
+			return err
+		}
+		return c.each(ctx, sel, func(_ string, d store.Document) error {
+			all = append(all, d)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return store.FinishNear(all, lon, lat, maxMeters, opts), nil
+}
+
+func nearSelector(sel *query.Selector) (*query.Selector, error) {
+	cond := map[string]any{"geometry": map[string]any{"$exists": true}}
+	if sel != nil {
+		cond = map[string]any{"$and": []any{cond, sel.Raw()}}
+	}
+	out, err := query.CompileSelector(cond)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", store.ErrInvalid, err)
+	}
+	return out, nil
+}
+
+// Insert inserts documents, each on its own: a failed document does not
+// stop the others. All are written in one transaction.
+func (s *Store) Insert(ctx context.Context, layer, col string, docs []store.Document) (store.WriteResult, error) {
+	res := store.NewWriteResult()
+	now := s.clock()
+	err := s.update(ctx, "insert into "+store.StoreName(layer, col), func(tx *bbolt.Tx) error {
+		res = store.NewWriteResult()
+		c, err := collection(tx, layer, col)
+		if err != nil {
+			return err
+		}
+		for _, in := range docs {
+			doc, id, err := store.PrepareInsert(in, now)
+			if err == nil {
+				var old store.Document
+				if old, err = c.get(id); err == nil && old != nil {
+					err = fmt.Errorf("document %q in %s: %w", id, c.name, store.ErrConflict)
+				}
+			}
+			if err == nil {
+				if err = c.put(id, doc, nil); err != nil {
+					return err
+				}
+				if err = c.addHistory(store.MeasurementPoints(id, doc, nil, now)); err != nil {
+					return err
+				}
+				res.Succeed(store.Change{Op: store.OpInsert, Layer: layer, Collection: col, ID: id, Fields: store.TopFields(doc)})
+				continue
+			}
+			if !isDocError(err) {
+				return err
+			}
+			res.Fail(id, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return store.WriteResult{}, err
+	}
+	return res, nil
+}
+
+// updateDoc applies update to the document id inside a transaction.
+func (c *coll) updateDoc(id string, update map[string]any, now time.Time) ([]string, error) {
+	if err := store.CheckUpdate(update); err != nil {
+		return nil, fmt.Errorf("document %q in %s: %w", id, c.name, err)
+	}
+	norm, err := store.Normalize(update)
+	if err != nil {
+		return nil, fmt.Errorf("document %q in %s: %w", id, c.name, err)
+	}
+	old, err := c.get(id)
+	if err != nil {
+		return nil, err
+	}
+	if old == nil {
+		return nil, fmt.Errorf("document %q in %s: %w", id, c.name, store.ErrNotFound)
+	}
+	doc, err := store.Normalize(old)
+	if err != nil {
+		return nil, err
+	}
+	d := doc.(map[string]any)
+	changed, err := query.ApplyUpdateAt(d, norm.(map[string]any), now)
+	if err != nil {
+		return nil, fmt.Errorf("document %q in %s: %w: %w", id, c.name, store.ErrInvalid, err)
+	}
+	d[store.FieldUpdated] = now
+	if err := c.put(id, d, old); err != nil {
+		return nil, err
+	}
+	if err := c.addHistory(store.MeasurementPoints(id, d, nonNil(changed), now)); err != nil {
+		return nil, err
+	}
+	return changed, nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// UpdateByID applies a MongoDB update to one document.
+func (s *Store) UpdateByID(ctx context.Context, layer, col, id string, update map[string]any) ([]string, error) {
+	var changed []string
+	now := s.clock()
+	err := s.update(ctx, "update", func(tx *bbolt.Tx) error {
+		c, err := collection(tx, layer, col)
+		if err != nil {
+			return err
+		}
+		changed, err = c.updateDoc(id, update, now)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return nonNil(changed), nil
+}
+
+// UpdateMany sets the given fields of each document by its _id.
+func (s *Store) UpdateMany(ctx context.Context, layer, col string, docs []store.Document) (store.WriteResult, error) {
+	res := store.NewWriteResult()
+	now := s.clock()
+	err := s.update(ctx, "update in "+store.StoreName(layer, col), func(tx *bbolt.Tx) error {
+		res = store.NewWriteResult()
+		c, err := collection(tx, layer, col)
+		if err != nil {
+			return err
+		}
+		for _, in := range docs {
+			id, err := store.DocID(in)
+			if err == nil && id == "" {
+				err = fmt.Errorf("%w: document without _id", store.ErrInvalid)
+			}
+			var changed []string
+			if err == nil {
+				var upd map[string]any
+				if upd, err = store.SetUpdate(in); err == nil {
+					changed, err = c.updateDoc(id, upd, now)
+				}
+			}
+			if err == nil {
+				res.Succeed(store.Change{Op: store.OpUpdate, Layer: layer, Collection: col, ID: id, Fields: nonNil(changed)})
+				continue
+			}
+			if !isDocError(err) {
+				return err
+			}
+			res.Fail(id, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return store.WriteResult{}, err
+	}
+	return res, nil
+}
+
+// DeleteByID removes one document.
+func (s *Store) DeleteByID(ctx context.Context, layer, col, id string) error {
+	return s.update(ctx, "delete", func(tx *bbolt.Tx) error {
+		c, err := collection(tx, layer, col)
+		if err != nil {
+			return err
+		}
+		old, err := c.get(id)
+		if err != nil {
+			return err
+		}
+		if old == nil {
+			return fmt.Errorf("document %q in %s: %w", id, c.name, store.ErrNotFound)
+		}
+		return c.del(id, old)
+	})
+}
+
+// DeleteMany removes the matching documents (history is kept).
+func (s *Store) DeleteMany(ctx context.Context, layer, col string, sel *query.Selector) (store.WriteResult, error) {
+	res := store.NewWriteResult()
+	err := s.update(ctx, "delete in "+store.StoreName(layer, col), func(tx *bbolt.Tx) error {
+		res = store.NewWriteResult()
+		c, err := collection(tx, layer, col)
+		if err != nil {
+			return err
+		}
+		type victim struct {
+			id  string
+			doc store.Document
+		}
+		var vs []victim
+		err = c.each(ctx, sel, func(id string, d store.Document) error {
+			vs = append(vs, victim{id, d})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if !inIDOrder(sel) {
+			slices.SortFunc(vs, func(a, b victim) int {
+				return bytes.Compare([]byte(a.id), []byte(b.id))
+			})
+		}
+		for _, v := range vs {
+			if err := c.del(v.id, v.doc); err != nil {
+				return err
+			}
+			res.Succeed(store.Change{Op: store.OpDelete, Layer: layer, Collection: col, ID: v.id})
+		}
+		return nil
+	})
+	if err != nil {
+		return store.WriteResult{}, err
+	}
+	return res, nil
+}
+
+// Bulk upserts documents by _id in one transaction, after emptying the
+// collection when init is set.
+func (s *Store) Bulk(ctx context.Context, layer, col string, docs []store.Document, init bool) (store.WriteResult, error) {
+	res := store.NewWriteResult()
+	now := s.clock()
+	err := s.update(ctx, "bulk into "+store.StoreName(layer, col), func(tx *bbolt.Tx) error {
+		res = store.NewWriteResult()
+		c, err := collection(tx, layer, col)
+		if err != nil {
+			return err
+		}
+		// with init, the documents there before: id → top-level fields
+		var before map[string][]string
+		if init {
+			before = map[string][]string{}
+			if err := c.each(ctx, nil, func(id string, d store.Document) error {
+				before[id] = store.TopFields(d)
+				return nil
+			}); err != nil {
+				return err
+			}
+			if err := clearDocs(tx, layer, col); err != nil {
+				return err
+			}
+			if c, err = collection(tx, layer, col); err != nil {
+				return err
+			}
+		}
+		written := map[string]bool{}
+		for _, in := range docs {
+			id, err := store.DocID(in)
+			if err == nil && id != "" {
+				var old store.Document
+				if old, err = c.get(id); err == nil && old != nil {
+					ch := store.Change{Op: store.OpUpdate, Layer: layer, Collection: col, ID: id, Fields: []string{}}
+					if len(in) > 1 { // only an _id: nothing to set
+						var upd map[string]any
+						if upd, err = store.SetUpdate(in); err == nil {
+							ch.Fields, err = c.updateDoc(id, upd, now)
+						}
+					}
+					if err == nil {
+						if prev, ok := before[id]; ok && !written[id] {
+							ch.Fields = union(prev, store.TopFields(in))
+						}
+						written[id] = true
+						res.Succeed(ch)
+						continue
+					}
+				}
+			}
+			if err == nil {
+				var doc store.Document
+				doc, id, err = store.PrepareInsert(in, now)
+				if err == nil {
+					if err = c.put(id, doc, nil); err != nil {
+						return err
+					}
+					if err = c.addHistory(store.MeasurementPoints(id, doc, nil, now)); err != nil {
+						return err
+					}
+					ch := store.Change{Op: store.OpInsert, Layer: layer, Collection: col, ID: id, Fields: store.TopFields(doc)}
+					if prev, ok := before[id]; ok {
+						ch.Op, ch.Fields = store.OpUpdate, union(prev, ch.Fields)
+					}
+					written[id] = true
+					res.Succeed(ch)
+					continue
+				}
+			}
+			if !isDocError(err) {
+				return err
+			}
+			res.Fail(id, err)
+		}
+		var gone []string
+		for id := range before {
+			if !written[id] {
+				gone = append(gone, id)
+			}
+		}
+		slices.Sort(gone)
+		for _, id := range gone {
+			res.Changes = append(res.Changes, store.Change{Op: store.OpDelete, Layer: layer, Collection: col, ID: id})
+		}
+		return nil
+	})
+	if err != nil {
+		return store.WriteResult{}, err
+	}
+	return res, nil
+}
+
+// clearDocs empties the documents and the _updated index of a collection
+// (history is kept).
+func clearDocs(tx *bbolt.Tx, layer, col string) error {
+	cb := tx.Bucket(collBucket(layer, col))
+	for _, name := range [][]byte{bucketDocs, bucketUpdated} {
+		if cb.Bucket(name) != nil {
+			if err := cb.DeleteBucket(name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func union(a, b []string) []string {
+	out := append(slices.Clone(a), b...)
+	slices.Sort(out)
+	return slices.Compact(out)
+}

@@ -1,0 +1,371 @@
+// Package mongo is the MongoDB store backend (go.mongodb.org/mongo-driver,
+// v1). It passes the same contract suite as the embedded bolt backend.
+//
+// # Layout
+//
+//	_layers                          one document per layer (seed 3.1.2.1)
+//	_edges                           {_id: edge, hwm: last applied sequence number}
+//	<layer>_<collection>             the documents; indexed on _updated
+//	<layer>_<collection>.history     one document per history point:
+//	                                 {_id, doc, field, ts, seq, value}, indexed on
+//	                                 (doc, field, ts)
+//	<bucket>.files, <bucket>.chunks  GridFS, bucket "fs" by default
+//
+// The history collection ends in ".history" rather than "_history" so that it
+// cannot collide with a collection of the layer named "<x>_history" (names may
+// hold '_' but never '.').
+//
+// Selectors, sort, skip, limit and projection are passed to the server as
+// they are (they are MongoDB syntax already; Extended JSON dates become BSON
+// dates). Documents come back with BSON dates as time.Time and every number
+// as float64, as the bolt backend (and JSON) gives them.
+//
+// # Idempotent edge batches without transactions
+//
+// ApplyBatch does not need multi-document transactions (which standalone
+// servers and mongo-java-server lack). A batch is applied in three steps,
+// each safe to repeat:
+//
+//  1. history points are inserted with a deterministic _id
+//     "<edge>|<seq>|<field>", unordered; duplicate-key errors (a replay)
+//     are ignored;
+//  2. each document's updates of the batch are merged in sequence order into
+//     one $set, written with an upsert guarded by the document's
+//     _seq.<edge> (the last sequence number of that edge applied to it):
+//     the filter is {_id, _seq.<edge> < seq}, so a replayed older update
+//     matches nothing, and its upsert then fails with a duplicate key, which
+//     means "already applied"; _seq.<edge> is $set to the update's seq;
+//  3. the edge's high-water mark in _edges is raised with $max.
+//
+// A crash between the steps leaves the high-water mark behind; the
+// redelivered batch then redoes the steps with no effect beyond what the
+// first attempt would have had. The _seq field is internal and removed from
+// documents returned by the store.
+//
+// # Other costs and limits
+//
+// Near computes distances client-side: it fetches the documents that have a
+// geometry and match the selector, then filters and orders them by
+// haversine distance (nearest vertex for lines and polygons), exactly like
+// the bolt backend. This avoids requiring a 2dsphere index and works on
+// test servers without geospatial operators; it is a collection scan on the
+// server. Multi-document writes (Insert, UpdateMany, Bulk, DeleteMany) are
+// not atomic as a whole: Bulk with init empties the collection and then
+// writes, in two steps.
+package mongo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/bson/primitive"
+	"go.mongodb.org/mongo-driver/mongo"
+	"go.mongodb.org/mongo-driver/mongo/options"
+
+	"github.com/gridedge/gridedge/hub/store"
+)
+
+const (
+	collLayers = "_layers"
+	collEdges  = "_edges"
+	// seqField holds per-edge sequence numbers in documents (internal).
+	seqField = "_seq"
+)
+
+// Store is the MongoDB backend.
+type Store struct {
+	client    *mongo.Client
+	db        *mongo.Database
+	now       func() time.Time
+	ownClient bool
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Option configures Open and New.
+type Option func(*Store)
+
+// WithClock sets the clock used for _updated.
+func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+
+// Open connects to the MongoDB server at uri and uses database dbName.
+// Close disconnects.
+func Open(ctx context.Context, uri, dbName string, opts ...Option) (*Store, error) {
+	client, err := mongo.Connect(ctx, options.Client().ApplyURI(uri).SetServerSelectionTimeout(10*time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("store: connect to mongodb: %w", err)
+	}
+	if err := client.Ping(ctx, nil); err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, fmt.Errorf("store: ping mongodb: %w", err)
+	}
+	s := New(client, dbName, opts...)
+	s.ownClient = true
+	return s, nil
+}
+
+// New uses an existing client; Close does not disconnect it.
+func New(client *mongo.Client, dbName string, opts ...Option) *Store {
+	s := &Store{client: client, db: client.Database(dbName), now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Close disconnects the client when Open created it.
+func (s *Store) Close() error {
+	if !s.ownClient {
+		return nil
+	}
+	if err := s.client.Disconnect(context.Background()); err != nil {
+		return fmt.Errorf("store: disconnect from mongodb: %w", err)
+	}
+	return nil
+}
+
+// Database returns the database the store uses.
+func (s *Store) Database() *mongo.Database { return s.db }
+
+func (s *Store) clock() time.Time { return store.Timestamp(s.now()) }
+
+func historyName(layer, col string) string { return store.StoreName(layer, col) + ".history" }
+
+// Layers returns every layer ordered by _id.
+func (s *Store) Layers(ctx context.Context) ([]store.Layer, error) {
+	cur, err := s.db.Collection(collLayers).Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return nil, fmt.Errorf("store: list layers: %w", err)
+	}
+	var raw []bson.M
+	if err := cur.All(ctx, &raw); err != nil {
+		return nil, fmt.Errorf("store: list layers: %w", err)
+	}
+	out := make([]store.Layer, 0, len(raw))
+	for _, r := range raw {
+		l, err := decodeLayer(r)
+		if err != nil {
+			return nil, fmt.Errorf("store: list layers: %w", err)
+		}
+		out = append(out, *l)
+	}
+	return out, nil
+}
+
+func decodeLayer(r bson.M) (*store.Layer, error) {
+	data, err := json.Marshal(fromBSON(r))
+	if err != nil {
+		return nil, fmt.Errorf("decode layer %v: %w", r["_id"], err)
+	}
+	var l store.Layer
+	if err := json.Unmarshal(data, &l); err != nil {
+		return nil, fmt.Errorf("decode layer %v: %w", r["_id"], err)
+	}
+	return &l, nil
+}
+
+// Layer returns one layer.
+func (s *Store) Layer(ctx context.Context, id string) (*store.Layer, error) {
+	l, err := s.layer(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return l, nil
+}
+
+func (s *Store) layer(ctx context.Context, id string) (*store.Layer, error) {
+	var r bson.M
+	err := s.db.Collection(collLayers).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&r)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, fmt.Errorf("layer %q: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read layer %q: %w", id, err)
+	}
+	return decodeLayer(r)
+}
+
+// collection checks that the collection exists and returns it.
+func (s *Store) collection(ctx context.Context, layer, col string) (*mongo.Collection, error) {
+	l, err := s.layer(ctx, layer)
+	if err != nil {
+		return nil, err
+	}
+	if l.Collection(col) == nil {
+		return nil, fmt.Errorf("collection %q of layer %q: %w", col, layer, store.ErrNotFound)
+	}
+	return s.db.Collection(store.StoreName(layer, col)), nil
+}
+
+func checkLayer(l *store.Layer) error {
+	if err := store.CheckName("layer", l.ID); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, c := range l.Collections {
+		if err := store.CheckName("collection", c.Name); err != nil {
+			return err
+		}
+		if seen[c.Name] {
+			return fmt.Errorf("%w: collection %q is listed twice", store.ErrInvalid, c.Name)
+		}
+		seen[c.Name] = true
+	}
+	if l.Collections == nil {
+		l.Collections = []store.Collection{}
+	}
+	return nil
+}
+
+// PutLayer creates or replaces a layer and the indexes of its collections.
+func (s *Store) PutLayer(ctx context.Context, l store.Layer) error {
+	if err := s.putLayer(ctx, &l); err != nil {
+		return fmt.Errorf("store: put layer %q: %w", l.ID, err)
+	}
+	return nil
+}
+
+func (s *Store) putLayer(ctx context.Context, l *store.Layer) error {
+	if err := checkLayer(l); err != nil {
+		return err
+	}
+	data, err := json.Marshal(l)
+	if err != nil {
+		return err
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return err
+	}
+	for _, c := range l.Collections {
+		if err := s.ensureIndexes(ctx, l.ID, c.Name); err != nil {
+			return err
+		}
+	}
+	_, err = s.db.Collection(collLayers).ReplaceOne(ctx, bson.D{{Key: "_id", Value: l.ID}}, doc, options.Replace().SetUpsert(true))
+	return err
+}
+
+// ensureIndexes creates the _updated and history indexes (idempotent).
+func (s *Store) ensureIndexes(ctx context.Context, layer, col string) error {
+	_, err := s.db.Collection(store.StoreName(layer, col)).Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: store.FieldUpdated, Value: 1}}})
+	if err != nil {
+		return fmt.Errorf("create _updated index of %s: %w", store.StoreName(layer, col), err)
+	}
+	_, err = s.db.Collection(historyName(layer, col)).Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys: bson.D{{Key: "doc", Value: 1}, {Key: "field", Value: 1}, {Key: "ts", Value: 1}}})
+	if err != nil {
+		return fmt.Errorf("create index of %s: %w", historyName(layer, col), err)
+	}
+	return nil
+}
+
+// DeleteLayer drops the layer's collections (also those it no longer
+// lists) and their history, then the layer.
+func (s *Store) DeleteLayer(ctx context.Context, id string) error {
+	if _, err := s.layer(ctx, id); err != nil {
+		return fmt.Errorf("store: delete layer: %w", err)
+	}
+	names, err := s.db.ListCollectionNames(ctx, bson.D{})
+	if err != nil {
+		return fmt.Errorf("store: delete layer %q: list collections: %w", id, err)
+	}
+	// Layer ids have no '_', so this prefix is only this layer's.
+	for _, n := range names {
+		if strings.HasPrefix(n, id+"_") {
+			if err := s.db.Collection(n).Drop(ctx); err != nil {
+				return fmt.Errorf("store: delete layer %q: drop %s: %w", id, n, err)
+			}
+		}
+	}
+	if _, err := s.db.Collection(collLayers).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
+		return fmt.Errorf("store: delete layer %q: %w", id, err)
+	}
+	return nil
+}
+
+// fromBSON converts a decoded BSON value to the store's document types:
+// maps, []any, float64, time.Time (UTC), strings, bools, nil. The internal
+// _seq field is dropped from documents.
+func fromBSON(v any) any {
+	switch x := v.(type) {
+	case bson.M:
+		return fromMap(x)
+	case map[string]any:
+		return fromMap(x)
+	case bson.D:
+		m := make(map[string]any, len(x))
+		for _, e := range x {
+			m[e.Key] = fromBSON(e.Value)
+		}
+		return m
+	case bson.A:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = fromBSON(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = fromBSON(e)
+		}
+		return out
+	case primitive.DateTime:
+		return x.Time().UTC()
+	case time.Time:
+		return x.UTC()
+	case int32:
+		return float64(x)
+	case int64:
+		return float64(x)
+	case int:
+		return float64(x)
+	case primitive.Decimal128:
+		f, err := parseDecimal(x)
+		if err != nil {
+			return x.String()
+		}
+		return f
+	case primitive.ObjectID:
+		return x.Hex()
+	case primitive.Regex:
+		return map[string]any{"$regex": x.Pattern, "$options": x.Options}
+	case primitive.Timestamp:
+		return time.Unix(int64(x.T), 0).UTC()
+	case primitive.Binary:
+		return x.Data
+	case primitive.Null, primitive.Undefined:
+		return nil
+	}
+	return v
+}
+
+func fromMap(x map[string]any) map[string]any {
+	m := make(map[string]any, len(x))
+	for k, e := range x {
+		m[k] = fromBSON(e)
+	}
+	return m
+}
+
+func parseDecimal(d primitive.Decimal128) (float64, error) {
+	var f float64
+	_, err := fmt.Sscan(d.String(), &f)
+	return f, err
+}
+
+// toDoc converts a bson.M read from a collection to a store document.
+func toDoc(r bson.M) store.Document {
+	d := fromMap(r)
+	delete(d, seqField)
+	return d
+}
+
+// isDuplicate reports a duplicate-key error.
+func isDuplicate(err error) bool { return mongo.IsDuplicateKeyError(err) }
