@@ -35,6 +35,13 @@ type command struct {
 var commands = []command{
 	{"version", "print the version", runVersion},
 	{"sim", "serve simulated Modbus devices from a SETTINGS file", runSim},
+	{"modbus read", "read and decode values from a Modbus device", runModbusRead},
+	{"modbus write", "encode and write a value to a Modbus device", runModbusWrite},
+	{"user add", "add a hub user (as an admin, through the hub's REST API)", runUserAdd},
+	{"user grant", "grant a hub user a permission on a layer", runUserGrant},
+	{"user list", "list the hub's users and their grants", runUserList},
+	{"app add", "add application credentials (appId/keyId) on the hub", runAppAdd},
+	{"expr eval", "evaluate a transformation expression against a JSON context", runExprEval},
 }
 
 // errUsage marks an error whose usage text was already printed.

@@ -43,11 +43,37 @@ type Client struct {
 	sem    chan struct{}
 	tr     transport
 	closed bool
+	// broadcast: unit 0 is the serial line's broadcast address.
+	broadcast bool
 }
 
-// NewClient returns a client for rawURL ("tcp://host:port", port default
-// 502). It does not connect. Unknown or not yet implemented schemes are
-// errors.
+// NewClient returns a client for rawURL. It does not connect or open
+// anything. Schemes:
+//
+//   - tcp://host[:port]: Modbus TCP (MBAP), port default 502.
+//   - rtuovertcp://host:port: RTU frames over TCP to a serial gateway (no
+//     MBAP; one request in flight; the connection is closed after any
+//     error, since without transaction ids a late reply could pass for the
+//     next answer).
+//   - rtu:///dev/ttyUSB0?baud=9600&parity=N&databits=8&stopbits=1: RTU on
+//     a serial port (or pty). Defaults per the specification: 19200 baud,
+//     8 data bits, even parity, 1 stop bit (2 when parity=N and stopbits is
+//     not given, as the specification asks).
+//   - ascii:///dev/ttyUSB0?...: ASCII on a serial port; 7 data bits by
+//     default, chartimeout (default 1s) bounds the gap between characters.
+//
+// Serial and gateway URLs also take turnaround (default 100ms): how long a
+// broadcast (unit 0, write functions only) keeps the line before the next
+// request. Unknown parameters are errors.
+//
+// Slaves on one RS-485 bus share its port: every Client created in this
+// process for the same device path shares one open port and its lock, so
+// one request at a time is on the line; they must use the same line
+// settings. The port is opened on the first request, stale input is
+// flushed before each request, and a port that fails (a USB adapter
+// unplugged) is closed and reopened by a later request, with backoff
+// (requests meanwhile fail with ErrPortUnavailable); the loss is logged
+// once. The last Client to Close closes the port.
 func NewClient(rawURL string, opts ClientOptions) (*Client, error) {
 	ep, err := parseURL(rawURL)
 	if err != nil {
@@ -71,6 +97,23 @@ func NewClient(rawURL string, opts ClientOptions) (*Client, error) {
 	switch ep.scheme {
 	case schemeTCP:
 		c.tr = newTCPTransport(ep.addr, opts.DialTimeout, log)
+	case schemeRTUOverTCP:
+		c.broadcast = true
+		c.tr = &lineTransport{
+			name: ep.addr, holder: &gatewayConn{addr: ep.addr, dialTimeout: opts.DialTimeout, log: log},
+			turnaround: ep.serial.turnaround, log: log, wbuf: make([]byte, 0, MaxRTUFrame),
+		}
+	case schemeRTU, schemeASCII:
+		bus, err := acquireSerialBus(ep.path, ep.serial, log)
+		if err != nil {
+			return nil, fmt.Errorf("modbus client %s: %w", rawURL, err)
+		}
+		c.broadcast = true
+		c.tr = &lineTransport{
+			name: ep.path, ascii: ep.scheme == schemeASCII, holder: bus,
+			turnaround: ep.serial.turnaround, charTimeout: ep.serial.charTimeout, log: log,
+			wbuf: make([]byte, 0, MaxASCIIFrame),
+		}
 	default: // parseURL rejects the rest
 		return nil, fmt.Errorf("modbus url %q: scheme %q not supported", rawURL, ep.scheme)
 	}
@@ -110,6 +153,9 @@ func (c *Client) do(ctx context.Context, unit byte, req PDU, parse func(PDU) err
 	resp, err := c.tr.roundTrip(ctx, unit, req, c.timeout)
 	if err != nil {
 		return err
+	}
+	if unit == 0 && c.broadcast {
+		return nil // a broadcast has no response
 	}
 	return parse(resp)
 }

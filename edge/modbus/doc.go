@@ -1,10 +1,11 @@
-// Package modbus implements the Modbus application protocol (V1.1b3) with a
-// Modbus TCP transport (Messaging on TCP/IP Implementation Guide V1.0b): a
+// Package modbus implements the Modbus application protocol (V1.1b3) over
+// Modbus TCP (Messaging on TCP/IP Implementation Guide V1.0b) and over
+// serial lines (Modbus over Serial Line V1.02: RTU and ASCII, on serial
+// ports through go.bug.st/serial, and RTU over TCP for serial gateways): a
 // PDU codec, a client for polling devices and a server with an in-memory
 // device image used as simulator and test peer.
 //
-// The package is layered so that further transports (RTU, ASCII,
-// RTU-over-TCP, serial ports) slot in without touching the rest:
+// The package is layered:
 //
 //   - pdu.go: pure encode/decode functions for every supported function
 //     code, request and response side, with the protocol's validation rules.
@@ -15,11 +16,29 @@
 //   - client.go: Client, which validates arguments, serialises requests and
 //     maps responses to Go values and typed errors.
 //   - server.go, memory.go: Server, Handler and Memory.
-//   - url.go: the one place device URLs ("tcp://host:502") are parsed.
+//   - rtu.go, ascii.go: RTU framing (CRC-16, frame length from the
+//     function code, t1.5/t3.5 timing, LineTime) and ASCII framing (LRC),
+//     and their stream readers for both sides of a line.
+//   - line.go, serialbus.go, serial.go: a line (serial port or gateway
+//     connection) with its timing, the registry that lets every Client of
+//     one serial port share it, and the client's serial-line transport
+//     (broadcast on unit 0, reopening unplugged adapters).
+//   - server_serial.go: the Server on serial ports and RTU over TCP.
+//   - url.go: the one place device URLs are parsed (tcp://, rtuovertcp://,
+//     rtu:///dev/..., ascii:///dev/...) with their serial parameters.
+//
+// Serial line timing: frames whose length the function code tells (every
+// supported function and every exception) end as soon as their last byte
+// is in, so a client never waits for a silence; t3.5 is kept between
+// frames on the line. Silence ends only frames of unknown length and
+// discards interrupted ones, with a floor of 20 ms because a Linux tty,
+// and USB adapters even more, cannot time single characters (see
+// silenceFloor); the CRC rejects what the timer cannot.
 //
 // Errors: exception responses are *ExceptionError values that match the
 // sentinels ErrIllegalDataAddress etc. with errors.Is; a request with no
 // valid answer in time wraps ErrTimeout; a malformed or mismatched response
 // wraps ErrInvalidResponse; arguments outside the protocol limits wrap
-// ErrInvalidRequest and are never sent.
+// ErrInvalidRequest and are never sent; a serial port that cannot be opened
+// or failed wraps ErrPortUnavailable.
 package modbus

@@ -118,6 +118,10 @@ var (
 	// ErrNoResponse may be returned by a Handler to make the Server send no
 	// reply at all, as a gateway whose target device is absent does.
 	ErrNoResponse = errors.New("modbus: no response")
+	// ErrPortUnavailable means a serial port could not be opened, or failed
+	// (a USB adapter unplugged). The port is closed and reopened, with
+	// backoff, by a later request; no restart is needed.
+	ErrPortUnavailable = errors.New("modbus: serial port unavailable")
 )
 
 // exception returns an *ExceptionError for fn and code.

@@ -35,8 +35,16 @@ func (f HandlerFunc) HandleModbus(ctx context.Context, unit byte, req PDU) (PDU,
 // serverWriteTimeout bounds writing one response to a slow client.
 const serverWriteTimeout = 10 * time.Second
 
-// Server serves Modbus TCP: many concurrent connections, requests on each
-// connection answered in order. Set the fields before calling Serve.
+// Server serves Modbus TCP (Serve), RTU over TCP (ServeRTUOverTCP) and
+// RTU or ASCII on a serial port or pty (ListenAndServe): many concurrent
+// connections, requests on each connection answered in order. Set the
+// fields before serving.
+//
+// On serial lines (RTU, ASCII, and RTU over TCP, whose gateway passes
+// frames to a serial bus) the server behaves as a slave must: it never
+// answers a broadcast (unit 0; write requests are executed for every unit
+// of Units, or for unit 0 when Units is empty), and it ignores requests for
+// unit ids not in Units silently, whatever the Handler would answer.
 type Server struct {
 	// Handler answers requests; required.
 	Handler Handler
@@ -49,6 +57,11 @@ type Server struct {
 	// closed at once, as devices with few connection slots do. 0 means no
 	// limit.
 	MaxConns int
+	// Units lists the slave addresses (1..247) the server answers on serial
+	// lines; empty means every one. Over Modbus TCP it does not apply: the
+	// unit id there addresses devices behind a gateway and the Handler
+	// decides.
+	Units []byte
 }
 
 func (s *Server) logger() *slog.Logger {
@@ -58,22 +71,34 @@ func (s *Server) logger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// ListenAndServe listens on rawURL ("tcp://127.0.0.1:5020"; port default
-// 502) and calls Serve.
+// ListenAndServe serves on rawURL until ctx is done:
+//
+//   - tcp://127.0.0.1:5020 (port default 502): Modbus TCP, as Serve;
+//   - rtuovertcp://127.0.0.1:5021: RTU frames over TCP, as ServeRTUOverTCP;
+//   - rtu:///dev/ttyUSB0?baud=19200&parity=E&databits=8&stopbits=1 and
+//     ascii:///dev/ttyUSB0?...: a serial port or pty (see NewClient for the
+//     parameters), reopened with backoff if it fails or vanishes.
 func (s *Server) ListenAndServe(ctx context.Context, rawURL string) error {
 	ep, err := parseURL(rawURL)
 	if err != nil {
 		return err
 	}
-	if ep.scheme != schemeTCP {
-		return fmt.Errorf("modbus server %s: only tcp:// is supported", rawURL)
+	switch ep.scheme {
+	case schemeRTU, schemeASCII:
+		if s.Handler == nil {
+			return errors.New("modbus server: no handler")
+		}
+		return s.serveSerial(ctx, ep)
 	}
 	var lc net.ListenConfig
 	l, err := lc.Listen(ctx, "tcp", ep.addr)
 	if err != nil {
 		return fmt.Errorf("modbus server %s: %w", rawURL, err)
 	}
-	s.logger().Info("modbus server listening", "addr", l.Addr().String())
+	s.logger().Info("modbus server listening", "addr", l.Addr().String(), "framing", ep.scheme.String())
+	if ep.scheme == schemeRTUOverTCP {
+		return s.ServeRTUOverTCP(ctx, l)
+	}
 	return s.Serve(ctx, l)
 }
 
@@ -84,6 +109,23 @@ func (s *Server) ListenAndServe(ctx context.Context, rawURL string) error {
 // are skipped (a protocol id other than 0); malformed PDUs get the
 // exception response the protocol prescribes.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	return s.serveListener(ctx, l, s.serveConn)
+}
+
+// ServeRTUOverTCP is Serve for RTU frames over TCP, as a serial gateway
+// (or a device server) carries them: no MBAP header, a CRC on every frame,
+// one request at a time. Frames with a bad CRC are dropped; the serial
+// line rules of Server apply.
+func (s *Server) ServeRTUOverTCP(ctx context.Context, l net.Listener) error {
+	return s.serveListener(ctx, l, func(ctx context.Context, conn net.Conn, log *slog.Logger) {
+		log.Debug("modbus rtu-over-tcp connection accepted")
+		ln := newLine(connLine{conn}, serialConfig{}, false)
+		err := s.serveLine(ctx, ln, false, 0, log)
+		log.Debug("modbus connection closed", "err", err)
+	})
+}
+
+func (s *Server) serveListener(ctx context.Context, l net.Listener, serve func(ctx context.Context, conn net.Conn, log *slog.Logger)) error {
 	if s.Handler == nil {
 		_ = l.Close()
 		return errors.New("modbus server: no handler")
@@ -153,7 +195,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 				mu.Unlock()
 				_ = conn.Close()
 			}()
-			s.serveConn(ctx, conn, log.With("remote", conn.RemoteAddr().String()))
+			serve(ctx, conn, log.With("remote", conn.RemoteAddr().String()))
 		}()
 	}
 }

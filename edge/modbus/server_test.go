@@ -6,8 +6,10 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -168,7 +170,9 @@ func TestServerStopsOnCancel(t *testing.T) {
 		t.Fatal("Serve did not return after cancel")
 	}
 	for i, conn := range conns {
-		if n, err := io.Copy(io.Discard, conn); n != 0 || err != nil {
+		// A socket closed with unread input (the mid-frame bytes, when the
+		// server had not read them yet) resets the connection: closed too.
+		if n, err := io.Copy(io.Discard, conn); n != 0 || (err != nil && !errors.Is(err, syscall.ECONNRESET)) {
 			t.Errorf("conn %d: read %d, %v; want closed", i, n, err)
 		}
 	}
@@ -227,8 +231,11 @@ func TestServeErrors(t *testing.T) {
 	if err := <-done; !errors.Is(err, net.ErrClosed) {
 		t.Errorf("Serve = %v, want net.ErrClosed", err)
 	}
-	if err := (&Server{Handler: NewMemory()}).ListenAndServe(context.Background(), "rtu:///dev/ttyS0"); err == nil {
-		t.Error("ListenAndServe(rtu) succeeded")
+	if err := (&Server{Handler: NewMemory()}).ListenAndServe(context.Background(), "rtu://"+t.TempDir()+"/ttyNone"); err == nil || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("ListenAndServe(rtu, missing port) = %v, want not exist", err)
+	}
+	if err := (&Server{}).ListenAndServe(context.Background(), "rtu:///dev/ttyS0"); err == nil {
+		t.Error("ListenAndServe without handler succeeded")
 	}
 }
 

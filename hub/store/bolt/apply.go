@@ -129,6 +129,11 @@ func (s *Store) ApplyBatch(ctx context.Context, b *model.Batch, opts store.Apply
 			res.Gap = b.SeqFirst - hwm - 1
 		}
 		changed := map[string]int{} // layer/col/id → index in res.Changes
+		// a batch touches few documents many times: look each collection up
+		// once, decode each document once, and write it once at the end
+		colls := map[string]*coll{}
+		docs := map[string]*pendingDoc{}
+		var order []*pendingDoc
 		for i := range b.Updates {
 			seq := b.SeqFirst + uint64(i)
 			if seq <= hwm {
@@ -136,21 +141,35 @@ func (s *Store) ApplyBatch(ctx context.Context, b *model.Batch, opts store.Apply
 				continue
 			}
 			u := &b.Updates[i]
-			c, err := collection(tx, u.Layer, u.Collection)
-			if errors.Is(err, store.ErrNotFound) && opts.CreateMissing {
-				if err = ensureCollection(tx, u.Layer, u.Collection, &res); err == nil {
-					c, err = collection(tx, u.Layer, u.Collection)
+			ck := u.Layer + "\x00" + u.Collection
+			c := colls[ck]
+			if c == nil {
+				var err error
+				c, err = collection(tx, u.Layer, u.Collection)
+				if errors.Is(err, store.ErrNotFound) && opts.CreateMissing {
+					if err = ensureCollection(tx, u.Layer, u.Collection, &res); err == nil {
+						c, err = collection(tx, u.Layer, u.Collection)
+					}
 				}
+				if err != nil {
+					return fmt.Errorf("update seq %d: %w", seq, err)
+				}
+				colls[ck] = c
 			}
-			if err != nil {
-				return fmt.Errorf("update seq %d: %w", seq, err)
+			key := ck + "\x00" + u.ID
+			pd := docs[key]
+			if pd == nil {
+				var err error
+				if pd, err = c.load(u.ID); err != nil {
+					return fmt.Errorf("update seq %d: %w", seq, err)
+				}
+				docs[key] = pd
+				order = append(order, pd)
 			}
-			op, err := c.applyUpdate(u, seq, now)
-			if err != nil {
+			if err := pd.apply(u, seq); err != nil {
 				return fmt.Errorf("update seq %d: %w", seq, err)
 			}
 			res.Applied++
-			key := u.Layer + "\x00" + u.Collection + "\x00" + u.ID
 			fields := make([]string, 0, len(u.Set))
 			for f := range u.Set {
 				fields = append(fields, f)
@@ -161,7 +180,13 @@ func (s *Store) ApplyBatch(ctx context.Context, b *model.Batch, opts store.Apply
 			}
 			sort.Strings(fields)
 			changed[key] = len(res.Changes)
-			res.Changes = append(res.Changes, store.Change{Op: op, Layer: u.Layer, Collection: u.Collection, ID: u.ID, Fields: fields})
+			res.Changes = append(res.Changes, store.Change{Op: pd.op, Layer: u.Layer, Collection: u.Collection, ID: u.ID, Fields: fields})
+		}
+		for _, pd := range order {
+			pd.doc[store.FieldUpdated] = now
+			if err := pd.c.put(pd.id, pd.doc, pd.old); err != nil {
+				return err
+			}
 		}
 		return edges.Put([]byte(b.Edge), binary.BigEndian.AppendUint64(nil, b.SeqLast))
 	})
@@ -186,42 +211,56 @@ func ensureCollection(tx *bbolt.Tx, layer, col string, res *store.ApplyResult) e
 	return putLayer(tx, l)
 }
 
-// applyUpdate writes one edge update to a document and its history.
-func (c *coll) applyUpdate(u *model.Update, seq uint64, now time.Time) (op string, err error) {
-	op = store.OpUpdate
-	old, err := c.get(u.ID)
+// pendingDoc is a document being changed by a batch.
+type pendingDoc struct {
+	c        *coll
+	id       string
+	doc, old store.Document
+	op       string // insert or update, as seen by the first update of the batch
+}
+
+// load reads a document for changing (a new one when missing).
+func (c *coll) load(id string) (*pendingDoc, error) {
+	old, err := c.get(id)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	var doc store.Document
+	pd := &pendingDoc{c: c, id: id, old: old, op: store.OpUpdate}
 	if old != nil {
 		n, _ := store.Normalize(old)
-		doc = n.(map[string]any)
+		pd.doc = n.(map[string]any)
 	} else {
-		op = store.OpInsert
-		doc = store.Document{store.FieldID: u.ID, store.FieldExpired: false}
+		pd.op = store.OpInsert
+		pd.doc = store.Document{store.FieldID: id, store.FieldExpired: false}
 	}
+	return pd, nil
+}
+
+// apply writes one edge update into the pending document and the history.
+func (pd *pendingDoc) apply(u *model.Update, seq uint64) error {
 	for _, path := range sortedKeys(u.Set) {
 		if strings.HasPrefix(path, "_") {
-			return "", fmt.Errorf("%w: field %q is maintained by the hub", store.ErrInvalid, path)
+			return fmt.Errorf("%w: field %q is maintained by the hub", store.ErrInvalid, path)
 		}
 		val, err := store.NormalizeUpdateValue(path, u.Set[path])
 		if err != nil {
-			return "", err
+			return err
 		}
-		if err := store.SetPath(doc, path, val); err != nil {
-			return "", err
+		if err := store.SetPath(pd.doc, path, val); err != nil {
+			return err
+		}
+		if path == model.MeasurementsTimestampField {
+			continue // the timestamp of every measurement is in its own history
 		}
 		enc, err := encodeValue(val)
 		if err != nil {
-			return "", err
+			return err
 		}
-		if err := c.hist.Put(histKey(u.ID, path, store.UpdateTS(u, val), seq), enc); err != nil {
-			return "", err
+		if err := pd.c.hist.Put(histKey(u.ID, path, store.UpdateTS(u, val), seq), enc); err != nil {
+			return err
 		}
 	}
-	doc[store.FieldUpdated] = now
-	return op, c.put(u.ID, doc, old)
+	return nil
 }
 
 func sortedKeys(m map[string]any) []string {

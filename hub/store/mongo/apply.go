@@ -160,8 +160,10 @@ func (s *Store) ApplyBatch(ctx context.Context, b *model.Batch, opts store.Apply
 				return store.ApplyResult{}, fmt.Errorf("%s: update seq %d: %w", what, seq, err)
 			}
 			hn := historyName(u.Layer, u.Collection)
-			hist[hn] = append(hist[hn], bson.M{"_id": b.Edge + "|" + strconv.FormatUint(seq, 10) + "|" + path,
-				"doc": u.ID, "field": path, "ts": store.UpdateTS(u, val), "seq": int64(seq), "value": val})
+			if path != model.MeasurementsTimestampField { // each measurement's history has its timestamp
+				hist[hn] = append(hist[hn], bson.M{"_id": b.Edge + "|" + strconv.FormatUint(seq, 10) + "|" + path,
+					"doc": u.ID, "field": path, "ts": store.UpdateTS(u, val), "seq": int64(seq), "value": val})
+			}
 			if op == nil || op.conflicts(path) {
 				d := 0
 				if op != nil {

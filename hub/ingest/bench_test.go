@@ -1,0 +1,102 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gridedge/gridedge/hub/store"
+	"github.com/gridedge/gridedge/hub/store/bolt"
+	"github.com/gridedge/gridedge/shared/model"
+	"github.com/gridedge/gridedge/shared/subject"
+)
+
+// BenchmarkApplierReplay measures how fast the applier drains a backlog of
+// edge batches (GRIDEDGE_BENCH_BACKLOG updates, default 1,000,000, in
+// batches of 500) from INGEST into the bolt store, with history.
+func BenchmarkApplierReplay(b *testing.B) {
+	n := 1_000_000
+	if v, err := strconv.Atoi(os.Getenv("GRIDEDGE_BENCH_BACKLOG")); err == nil && v > 0 {
+		n = v
+	}
+	const per = 500
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		dir := b.TempDir()
+		srv, err := server.NewServer(&server.Options{Port: -1, JetStream: true, StoreDir: filepath.Join(dir, "js"), NoSigs: true, NoLog: true, MaxPayload: 8 << 20})
+		if err != nil {
+			b.Fatal(err)
+		}
+		go srv.Start()
+		srv.ReadyForConnections(10 * time.Second)
+		nc, err := nats.Connect(srv.ClientURL())
+		if err != nil {
+			b.Fatal(err)
+		}
+		st, err := bolt.Open(filepath.Join(dir, "hub.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx := context.Background()
+		if err := st.PutLayer(ctx, store.Layer{ID: "site", Collections: []store.Collection{{Name: "meters"}}}); err != nil {
+			b.Fatal(err)
+		}
+		a, err := New(ctx, nc, st, Options{Domain: "d", Edges: []string{"e1"}, MaxBytes: 4 << 30, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			b.Fatal(err)
+		}
+		js, _ := jetstream.New(nc)
+		ts := time.Now().UTC()
+		var futures []jetstream.PubAckFuture
+		for seq := 1; seq <= n; seq += per {
+			bt := model.Batch{Edge: "e1", SeqFirst: uint64(seq), SeqLast: uint64(min(seq+per-1, n))}
+			for j := seq; j <= int(bt.SeqLast); j++ {
+				bt.Updates = append(bt.Updates, model.MeasurementUpdate("site", "meters", "M"+strconv.Itoa(j%50), ts.Add(time.Duration(j)*time.Millisecond),
+					map[string]model.Measurement{"activePower": {Value: float64(j), Quality: 1, Timestamp: ts.Add(time.Duration(j) * time.Millisecond)}}))
+			}
+			data, _ := json.Marshal(bt)
+			f, err := js.PublishAsync(subject.Ingest("d", "e1"), data)
+			if err != nil {
+				b.Fatal(err)
+			}
+			futures = append(futures, f)
+		}
+		<-js.PublishAsyncComplete()
+		for _, f := range futures {
+			select {
+			case <-f.Ok():
+			case err := <-f.Err():
+				b.Fatal(err)
+			}
+		}
+		rctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		b.StartTimer()
+		start := time.Now()
+		go func() { defer close(done); _ = a.Run(rctx) }()
+		for a.EdgeStats("e1").LastSeq < uint64(n) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		el := time.Since(start)
+		b.StopTimer()
+		cancel()
+		<-done
+		b.ReportMetric(float64(n)/el.Seconds(), "updates/s")
+		fmt.Printf("applier replay INGEST→bolt store: %d updates in %d batches in %v = %.0f updates/s\n", n, (n+per-1)/per, el.Round(time.Millisecond), float64(n)/el.Seconds())
+		st.Close()
+		nc.Close()
+		srv.Shutdown()
+		srv.WaitForShutdown()
+	}
+}
