@@ -70,6 +70,7 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Agent, err er
 	}
 	a.leaf, err = edgesync.StartLeaf(edgesync.LeafOptions{
 		Edge: cfg.Edge.ID, HubURL: cfg.Hub.URL, User: cfg.Hub.User, Password: cfg.Hub.Password,
+		CAFile: cfg.Hub.CAFile, ServerName: cfg.Hub.ServerName,
 		LocalListen: listen, Logger: log,
 	})
 	if err != nil {

@@ -83,6 +83,11 @@ type HubConfig struct {
 	User string `json:"user,omitempty"`
 	// Password is the edge's password at the hub.
 	Password string `json:"password,omitempty"`
+	// CAFile verifies the hub's leaf-node TLS certificate (PEM). With it, or
+	// with a tls:// URL, the leaf link is encrypted.
+	CAFile string `json:"caFile,omitempty"`
+	// ServerName overrides the host name checked in the hub's certificate.
+	ServerName string `json:"serverName,omitempty"`
 }
 
 // LocalNATSConfig configures the local bus for substation apps.
@@ -160,6 +165,9 @@ func (c *Config) Resolve(dir string) error {
 			return fmt.Errorf("no SETTINGS: give settings, settingsFile, or the %s environment variable", settings.EnvVar)
 		}
 		c.Settings = s
+	}
+	if c.Hub.CAFile != "" && !filepath.IsAbs(c.Hub.CAFile) {
+		c.Hub.CAFile = filepath.Join(dir, c.Hub.CAFile)
 	}
 	c.Defaults()
 	return c.Validate()

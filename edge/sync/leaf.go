@@ -5,11 +5,14 @@
 package sync
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"time"
 
@@ -28,6 +31,11 @@ type LeafOptions struct {
 	HubURL string
 	// User and Password are the edge's credentials at the hub.
 	User, Password string
+	// CAFile verifies the hub's TLS certificate (PEM); with it, or with a
+	// tls:// URL, the leaf link uses TLS.
+	CAFile string
+	// ServerName overrides the name checked in the hub's certificate.
+	ServerName string
 	// LocalListen is host:port for local apps ("" = in-process only).
 	LocalListen string
 	// Logger receives server notices.
@@ -72,10 +80,28 @@ func StartLeaf(o LeafOptions) (*Leaf, error) {
 			u.User = url.UserPassword(o.User, o.Password)
 		}
 		opts.LeafNode.ReconnectInterval = time.Second
-		opts.LeafNode.Remotes = []*server.RemoteLeafOpts{{
+		remote := &server.RemoteLeafOpts{
 			URLs:        []*url.URL{u},
 			Compression: server.CompressionOpts{Mode: server.CompressionS2Auto},
-		}}
+		}
+		if o.CAFile != "" || u.Scheme == "tls" {
+			tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: o.ServerName}
+			if tc.ServerName == "" {
+				tc.ServerName = u.Hostname()
+			}
+			if o.CAFile != "" {
+				pem, err := os.ReadFile(o.CAFile)
+				if err != nil {
+					return nil, fmt.Errorf("leaf: hub CA file: %w", err)
+				}
+				tc.RootCAs = x509.NewCertPool()
+				if !tc.RootCAs.AppendCertsFromPEM(pem) {
+					return nil, fmt.Errorf("leaf: hub CA file %s holds no PEM certificate", o.CAFile)
+				}
+			}
+			remote.TLS, remote.TLSConfig, remote.TLSTimeout = true, tc, 5
+		}
+		opts.LeafNode.Remotes = []*server.RemoteLeafOpts{remote}
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {

@@ -39,6 +39,9 @@ type Options struct {
 	ClientListen string
 	// LeafListen is host:port for edge leaf nodes.
 	LeafListen string
+	// LeafTLSCert and LeafTLSKey, when set, make the leaf-node listener
+	// require TLS with this certificate (PEM files).
+	LeafTLSCert, LeafTLSKey string
 	// StoreDir is the JetStream directory.
 	StoreDir string
 	// Edges are the edges allowed to connect.
@@ -52,6 +55,7 @@ type Broker struct {
 	srv          *server.Server
 	leafHost     string
 	leafPort     int
+	leafTLS      bool
 	internalUser string
 	internalPass string
 }
@@ -116,6 +120,15 @@ func Start(o Options) (*Broker, error) {
 		}
 		opts.LeafNode.Host, opts.LeafNode.Port = host, port
 		b.leafHost, b.leafPort = host, port
+		if o.LeafTLSCert != "" || o.LeafTLSKey != "" {
+			tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: o.LeafTLSCert, KeyFile: o.LeafTLSKey})
+			if err != nil {
+				return nil, fmt.Errorf("broker: leaf-node TLS certificate: %w", err)
+			}
+			opts.LeafNode.TLSConfig = tc
+			opts.LeafNode.TLSTimeout = 5
+			b.leafTLS = true
+		}
 		opts.LeafNode.Compression = server.CompressionOpts{Mode: server.CompressionS2Auto}
 		seen := map[string]bool{}
 		for _, e := range o.Edges {
@@ -193,7 +206,11 @@ func (b *Broker) LeafURL() string {
 	if host == "0.0.0.0" || host == "::" {
 		host = "127.0.0.1"
 	}
-	return "nats-leaf://" + net.JoinHostPort(host, strconv.Itoa(b.leafPort))
+	scheme := "nats-leaf://"
+	if b.leafTLS {
+		scheme = "tls://"
+	}
+	return scheme + net.JoinHostPort(host, strconv.Itoa(b.leafPort))
 }
 
 func freePort(host string) (int, error) {
