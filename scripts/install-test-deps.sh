@@ -23,3 +23,14 @@ apt_install() {
 
 # qemu-user: the ARM agent binaries start under qemu-arm / qemu-aarch64 (scripts/test-arm.sh)
 apt_install qemu-user
+
+# mosquitto (and mosquitto_passwd): MQTT interop peer of edge/mqtt (TestMosquitto*)
+apt_install mosquitto
+
+# socat (pty pairs), mbpoll (libmodbus client) and pymodbus (Modbus server):
+# interop peers of edge/modbus (TestPymodbusInterop, TestMbpollInterop)
+apt_install socat mbpoll python3 python3-pip
+if ! python3 -c 'import pymodbus, serial, sys; sys.exit(pymodbus.__version__ != "3.16.1")' >/dev/null 2>&1; then
+  python3 -m pip install -q pymodbus==3.16.1 pyserial==3.5 \
+    || python3 -m pip install -q --break-system-packages pymodbus==3.16.1 pyserial==3.5
+fi

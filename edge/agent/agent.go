@@ -81,8 +81,8 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Agent, err er
 	}
 	a.fwd = edgesync.NewForwarder(a.nc, a.buf, edgesync.ForwarderOptions{
 		Edge: cfg.Edge.ID, Domain: cfg.Domain, MaxBatch: cfg.Forwarder.MaxBatch,
-		MaxBytesPerSecond: cfg.Forwarder.MaxBytesPerSecond,
-		AckTimeout:        cfg.Forwarder.AckTimeout.Std(), Logger: log,
+		MaxBytesPerSecond: cfg.Forwarder.MaxBytesPerSecond, LinkUp: a.leaf.HubConnected,
+		AckTimeout: cfg.Forwarder.AckTimeout.Std(), Logger: log,
 	})
 
 	if a.tr, err = transform.New(&cfg.Mappings); err != nil {

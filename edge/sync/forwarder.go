@@ -39,6 +39,9 @@ type ForwarderOptions struct {
 	// metered links. Batches are sent whole; the cap is kept on average by
 	// waiting after each batch.
 	MaxBytesPerSecond int
+	// LinkUp, when set, reports whether the link to the hub is up; a
+	// forwarder backing off retries at once when the link comes back.
+	LinkUp func() bool
 	// Logger receives events.
 	Logger *slog.Logger
 }
@@ -106,13 +109,8 @@ func (f *Forwarder) Run(ctx context.Context) error {
 	defer idle.Stop()
 	for {
 		if backoff > 0 {
-			d := backoff + rand.N(backoff/2+1)
-			t := time.NewTimer(d)
-			select {
-			case <-ctx.Done():
-				t.Stop()
+			if !f.wait(ctx, backoff+rand.N(backoff/2+1)) {
 				return nil
-			case <-t.C:
 			}
 		}
 		if ctx.Err() != nil {
@@ -146,6 +144,31 @@ func (f *Forwarder) Run(ctx context.Context) error {
 			f.log.Info("hub reachable again; draining the backlog")
 		}
 		backoff = 0
+	}
+}
+
+// wait sleeps for d, or until the hub link comes back up if it is down now;
+// it returns false when ctx ends.
+func (f *Forwarder) wait(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	var poll <-chan time.Time
+	if f.opts.LinkUp != nil && !f.opts.LinkUp() {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		poll = tick.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+			return true
+		case <-poll:
+			if f.opts.LinkUp() {
+				return true
+			}
+		}
 	}
 }
 

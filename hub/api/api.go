@@ -1,48 +1,113 @@
-// Package api serves the hub's REST API v2 (seed 000, section 3.3.1): the
-// same paths, request bodies and response shapes as the X-FLEX platform.
-// Successful responses are {"status":"success","data":…}; errors are
+// Package api serves the hub's REST API v2 (seed 000, section 3.3.1 and its
+// OpenAPI annex): the same paths, request bodies and response shapes as the
+// X-FLEX platform, so that tools written for it work unchanged. Successful
+// responses are {"status":"success","data":…}; errors are
 // {"status":"error","message":…} with the matching HTTP status.
+//
+// Every route is declared once, in the table of routes.go; the router and
+// the OpenAPI 3 document served at /api/v2/openapi.json are both built from
+// that table. Requests are authenticated by hub/auth (headers X-User-ID and
+// X-Auth-Token, or query parameters appId and keyId), rate limited per
+// credential and bounded in size. See docs/api.md.
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"runtime/debug"
 	"strconv"
+	"strings"
+	"sync"
+	"time"
 
+	"github.com/nats-io/nats.go"
+
+	"github.com/gridedge/gridedge/hub/auth"
 	"github.com/gridedge/gridedge/hub/store"
+	"github.com/gridedge/gridedge/hub/store/query"
 )
 
-// Limits of collection queries.
+// Prefix is the path every API route lives under.
+const Prefix = "/api/v2"
+
+// Defaults of Limits.
 const (
-	// DefaultLimit is the page size when the request gives no limit.
+	// DefaultLimit is the page size when a query gives no limit.
 	DefaultLimit = 1000
-	// MaxLimit is the largest page a request may ask for.
+	// MaxLimit is the largest page a query may ask for.
 	MaxLimit = 10000
+	// DefaultMaxBodyBytes bounds JSON request bodies.
+	DefaultMaxBodyBytes = 16 << 20
+	// DefaultMaxUploadBytes bounds file uploads (POST /resources).
+	DefaultMaxUploadBytes = 256 << 20
+	// DefaultTwitterEndpoint is where /notify/twitter posts (X API v2).
+	DefaultTwitterEndpoint = "https://api.twitter.com/2/tweets"
 )
 
-// Server serves the API.
+// Limits bound requests. Zero fields take the defaults above.
+type Limits struct {
+	// DefaultLimit is the page size of collection queries without a limit.
+	DefaultLimit int
+	// MaxLimit is the hard maximum page size.
+	MaxLimit int
+	// MaxBodyBytes bounds JSON request bodies (413 beyond).
+	MaxBodyBytes int64
+	// MaxUploadBytes bounds file uploads (413 beyond).
+	MaxUploadBytes int64
+}
+
+// RateLimit is a token bucket per credential (per user, per app, and per
+// client address for requests without credentials).
+type RateLimit struct {
+	// PerSecond is the sustained request rate; 0 disables rate limiting.
+	PerSecond float64
+	// Burst is the bucket size (default: twice PerSecond, at least 1).
+	Burst int
+}
+
+// Gateway configures POST /gateway, which forwards a request or message to
+// a NATS microservice with the caller's NATS credentials.
+type Gateway struct {
+	// Domain is prefixed to the subject the caller gives.
+	Domain string
+	// Dial connects to NATS with the caller's credentials (nats.UserInfo,
+	// nats.Token or nats.UserJWTAndSeed options); nil disables the gateway (503).
+	Dial func(ctx context.Context, opts ...nats.Option) (*nats.Conn, error)
+	// Timeout bounds a request (default 10s).
+	Timeout time.Duration
+}
+
+// Server serves the API. Set the fields, then call Handler once.
 type Server struct {
 	// Store is the hub store.
 	Store store.Store
+	// Auth authenticates requests and manages users and apps.
+	Auth *auth.Service
 	// Version is reported by /health.
 	Version string
-	// Logger receives request errors.
+	// Logger receives request errors (default slog.Default()).
 	Logger *slog.Logger
-}
+	// Limits bound request sizes and pages.
+	Limits Limits
+	// RateLimit limits requests per credential.
+	RateLimit RateLimit
+	// SMTP is the mail server of /notify/email (unset: 503).
+	SMTP SMTPConfig
+	// TwitterEndpoint is the URL /notify/twitter posts to (default DefaultTwitterEndpoint).
+	TwitterEndpoint string
+	// HTTPClient makes outgoing requests (default: a client with a 30s timeout).
+	HTTPClient *http.Client
+	// Gateway configures POST /gateway.
+	Gateway Gateway
 
-// Handler returns the API's HTTP handler, mounted at /api/v2/.
-func (s *Server) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/api/v2/health", s.health)
-	mux.HandleFunc("GET /api/v2/{layer}/{col}", s.findDocuments)
-	mux.HandleFunc("GET /api/v2/{layer}/{col}/{id}", s.getDocument)
-	mux.HandleFunc("/api/v2/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no such API path: %s %s", r.Method, r.URL.Path))
-	})
-	return mux
+	once    sync.Once
+	limiter *limiter
 }
 
 func (s *Server) log() *slog.Logger {
@@ -52,74 +117,280 @@ func (s *Server) log() *slog.Logger {
 	return s.Logger
 }
 
-// health answers any method, as the seed says.
-func (s *Server) health(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": s.Version})
+func (s *Server) init() {
+	s.once.Do(func() {
+		if s.Limits.DefaultLimit <= 0 {
+			s.Limits.DefaultLimit = DefaultLimit
+		}
+		if s.Limits.MaxLimit <= 0 {
+			s.Limits.MaxLimit = MaxLimit
+		}
+		s.Limits.DefaultLimit = min(s.Limits.DefaultLimit, s.Limits.MaxLimit)
+		if s.Limits.MaxBodyBytes <= 0 {
+			s.Limits.MaxBodyBytes = DefaultMaxBodyBytes
+		}
+		if s.Limits.MaxUploadBytes <= 0 {
+			s.Limits.MaxUploadBytes = DefaultMaxUploadBytes
+		}
+		if s.TwitterEndpoint == "" {
+			s.TwitterEndpoint = DefaultTwitterEndpoint
+		}
+		if s.HTTPClient == nil {
+			s.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+		}
+		if s.Gateway.Timeout <= 0 {
+			s.Gateway.Timeout = 10 * time.Second
+		}
+		s.limiter = newLimiter(s.RateLimit, time.Now)
+	})
 }
 
-func (s *Server) findDocuments(w http.ResponseWriter, r *http.Request) {
-	layer, col := r.PathValue("layer"), r.PathValue("col")
-	limit, err := intParam(r, "limit", DefaultLimit, 1, MaxLimit)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
+// Handler returns the API's HTTP handler, serving every path under /api/v2/.
+func (s *Server) Handler() http.Handler {
+	s.init()
+	mux := http.NewServeMux()
+	for _, rt := range s.routes() {
+		mux.Handle(rt.pattern(), s.wrap(rt))
 	}
-	skip, err := intParam(r, "skip", 0, 0, 1<<31-1)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	docs, err := s.Store.Find(r.Context(), layer, col, store.FindOptions{Skip: skip, Limit: limit})
-	if err != nil {
-		s.storeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": docs})
+	mux.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no such API path: %s %s", r.Method, r.URL.Path))
+	})
+	return mux
 }
 
-func (s *Server) getDocument(w http.ResponseWriter, r *http.Request) {
-	doc, err := s.Store.Get(r.Context(), r.PathValue("layer"), r.PathValue("col"), r.PathValue("id"))
+// handlerFunc serves one route for an authenticated (or anonymous) principal.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error
+
+// wrap adds, in order: panic recovery, the body limit, authentication,
+// the access check of the route, and rate limiting.
+func (s *Server) wrap(rt *route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log().Error("api: panic", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				writeError(w, http.StatusInternalServerError, "internal error; see the hub log")
+			}
+		}()
+		limit := s.Limits.MaxBodyBytes
+		if rt.upload {
+			limit = s.Limits.MaxUploadBytes
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		p, err := s.authenticate(r)
+		if err == nil && !s.limiter.allow(rateKey(p, r)) {
+			w.Header().Set("Retry-After", strconv.Itoa(s.limiter.retryAfter()))
+			err = httpErrorf(http.StatusTooManyRequests, "rate limit exceeded for %s; retry later", describe(p))
+		}
+		if err == nil {
+			err = rt.access.check(p)
+		}
+		if err == nil {
+			err = rt.h(w, r, p)
+		}
+		if err != nil {
+			s.writeErr(w, r, err)
+		}
+	})
+}
+
+func describe(p *auth.Principal) string {
+	if !p.Authenticated() {
+		return "this client address"
+	}
+	return fmt.Sprintf("%s %q", p.Kind, p.ID)
+}
+
+func rateKey(p *auth.Principal, r *http.Request) string {
+	if p.Authenticated() {
+		return p.RateKey()
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		s.storeError(w, err)
-		return
+		host = r.RemoteAddr
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": doc})
+	return "addr:" + host
 }
 
-func intParam(r *http.Request, name string, def, lo, hi int) (int, error) {
-	v := r.URL.Query().Get(name)
-	if v == "" {
-		return def, nil
+// credentials returns the id and secret of a request: headers X-User-ID
+// and X-Auth-Token, else query parameters appId and keyId (seed 3.3.1.3).
+func credentials(r *http.Request) (id, secret string) {
+	id, secret = r.Header.Get("X-User-ID"), r.Header.Get("X-Auth-Token")
+	if id == "" && secret == "" {
+		q := r.URL.Query()
+		id, secret = q.Get("appId"), q.Get("keyId")
 	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < lo || n > hi {
-		return 0, fmt.Errorf("query parameter %s=%q: want a whole number from %d to %d", name, v, lo, hi)
-	}
-	return n, nil
+	return id, secret
 }
 
-// storeError maps store errors to HTTP statuses.
-func (s *Server) storeError(w http.ResponseWriter, err error) {
+func (s *Server) authenticate(r *http.Request) (*auth.Principal, error) {
+	id, secret := credentials(r)
+	p, err := s.Auth.Authenticate(r.Context(), id, secret)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// access is who may call a route at all; per-layer checks come later.
+type access int
+
+const (
+	// open routes need no credentials (health, login, the OpenAPI document).
+	open access = iota
+	// authenticated routes need valid credentials, or grants for anonymous
+	// requests in the route's own check.
+	authenticated
+	// loggedIn routes need valid user or app credentials.
+	loggedIn
+	// adminOnly routes need an admin.
+	adminOnly
+)
+
+func (a access) check(p *auth.Principal) error {
+	switch a {
+	case loggedIn:
+		if !p.Authenticated() {
+			return errCredentials
+		}
+	case adminOnly:
+		if !p.Authenticated() {
+			return errCredentials
+		}
+		if !p.Admin {
+			return httpErrorf(http.StatusForbidden, "only admins may do this")
+		}
+	}
+	return nil
+}
+
+var errCredentials = httpErrorf(http.StatusUnauthorized,
+	"credentials required: send X-User-ID and X-Auth-Token headers (from /api/v2/login), or appId and keyId query parameters")
+
+// httpError is an error with its HTTP status.
+type httpError struct {
+	status int
+	msg    string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func httpErrorf(status int, format string, args ...any) error {
+	return &httpError{status, fmt.Sprintf(format, args...)}
+}
+
+// statusOf maps an error to its HTTP status.
+func statusOf(err error) int {
+	var he *httpError
+	var mbe *http.MaxBytesError
 	switch {
-	case errors.Is(err, store.ErrNotFound):
-		writeError(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, store.ErrConflict):
-		writeError(w, http.StatusConflict, err.Error())
-	case errors.Is(err, store.ErrInvalid):
-		writeError(w, http.StatusBadRequest, err.Error())
-	default:
-		s.log().Error("api: store error", "err", err)
-		writeError(w, http.StatusInternalServerError, "internal error; see the hub log")
+	case errors.As(err, &he):
+		return he.status
+	case errors.As(err, &mbe):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, auth.ErrUnauthorized):
+		return http.StatusUnauthorized
+	case errors.Is(err, auth.ErrForbidden):
+		return http.StatusForbidden
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, auth.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, store.ErrConflict), errors.Is(err, auth.ErrExists):
+		return http.StatusConflict
+	case errors.Is(err, store.ErrInvalid), errors.Is(err, auth.ErrInvalid),
+		errors.Is(err, query.ErrBadSelector), errors.Is(err, query.ErrBadSort),
+		errors.Is(err, query.ErrBadProjection), errors.Is(err, query.ErrBadUpdate):
+		return http.StatusBadRequest
 	}
+	return http.StatusInternalServerError
+}
+
+func (s *Server) writeErr(w http.ResponseWriter, r *http.Request, err error) {
+	status := statusOf(err)
+	msg := err.Error()
+	switch status {
+	case http.StatusInternalServerError:
+		s.log().Error("api: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		msg = "internal error; see the hub log"
+	case http.StatusRequestEntityTooLarge:
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			msg = fmt.Sprintf("request body larger than %d bytes", mbe.Limit)
+		}
+	case http.StatusUnauthorized:
+		if errors.Is(err, auth.ErrUnauthorized) {
+			msg = "unauthorized: " + strings.TrimPrefix(msg, "unauthorized: ")
+		}
+	}
+	writeError(w, status, msg)
+}
+
+// envelope is the API's answer, fields in the seed's order.
+type envelope struct {
+	Status  string `json:"status"`
+	Message string `json:"message,omitempty"`
+	Data    any    `json:"data,omitempty"`
+}
+
+// ordered is a JSON object that keeps its keys in the given order (the
+// seed's order: ok, insertedIds, err, errorIds).
+type ordered []kv
+
+type kv struct {
+	k string
+	v any
+}
+
+// MarshalJSON writes the pairs in order.
+func (o ordered) MarshalJSON() ([]byte, error) {
+	b := []byte{'{'}
+	for i, p := range o {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		k, _ := json.Marshal(p.k)
+		v, err := json.Marshal(p.v)
+		if err != nil {
+			return nil, err
+		}
+		b = append(append(append(b, k...), ':'), v...)
+	}
+	return append(b, '}'), nil
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]any{"status": "error", "message": msg})
+	writeJSON(w, status, envelope{Status: "error", Message: msg})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	_ = enc.Encode(v)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// success writes {"status":"success", "data": data} (data omitted when nil)
+// with an optional message.
+func success(w http.ResponseWriter, message string, data any) error {
+	writeJSON(w, http.StatusOK, envelope{Status: "success", Message: message, Data: data})
+	return nil
+}
+
+// readJSON decodes the request body into v; a bad body is a 400 saying why.
+func readJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		if errors.Is(err, io.EOF) {
+			return httpErrorf(http.StatusBadRequest, "request body is empty; want JSON")
+		}
+		return httpErrorf(http.StatusBadRequest, "invalid JSON body: %v", err)
+	}
+	if dec.More() {
+		return httpErrorf(http.StatusBadRequest, "invalid JSON body: data after the first value")
+	}
+	return nil
 }

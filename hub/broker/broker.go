@@ -12,10 +12,12 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gridedge/gridedge/shared/subject"
 )
@@ -26,6 +28,20 @@ type EdgeCredential struct {
 	ID string `json:"id"`
 	// Password is the edge's secret.
 	Password string `json:"password"`
+}
+
+// ClientUser is a NATS user for tools and services (and the REST /gateway).
+type ClientUser struct {
+	// User is the user name.
+	User string `json:"user"`
+	// Password is the password, plain or a bcrypt hash ("$2a$…").
+	Password string `json:"password"`
+	// Publish lists the subjects the user may publish to (wildcards allowed;
+	// empty: none). Replies to requests the user receives are always allowed.
+	Publish []string `json:"publish,omitempty"`
+	// Subscribe lists the subjects the user may subscribe to (empty: none
+	// but its own inbox).
+	Subscribe []string `json:"subscribe,omitempty"`
 }
 
 // Options configure the broker.
@@ -46,6 +62,8 @@ type Options struct {
 	StoreDir string
 	// Edges are the edges allowed to connect.
 	Edges []EdgeCredential
+	// Users are NATS users for tools and services.
+	Users []ClientUser
 	// Logger receives server notices.
 	Logger *slog.Logger
 }
@@ -73,6 +91,19 @@ func splitHostPort(hp string) (string, int, error) {
 		host = "0.0.0.0"
 	}
 	return host, port, nil
+}
+
+// hashPassword returns a bcrypt hash for nats-server, which then never holds
+// a plain-text password (a value that already is a bcrypt hash is kept).
+func hashPassword(pw string) (string, error) {
+	if strings.HasPrefix(pw, "$2a$") || strings.HasPrefix(pw, "$2b$") || strings.HasPrefix(pw, "$2y$") {
+		return pw, nil
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost+2)
+	if err != nil {
+		return "", fmt.Errorf("broker: hash a password: %w", err)
+	}
+	return string(h), nil
 }
 
 func randomSecret() string {
@@ -107,6 +138,28 @@ func Start(o Options) (*Broker, error) {
 		opts.Host, opts.Port = host, port
 	}
 	opts.Users = []*server.User{{Username: b.internalUser, Password: b.internalPass}}
+	seenUsers := map[string]bool{b.internalUser: true}
+	for _, e := range o.Edges {
+		seenUsers[e.ID] = true
+	}
+	for _, u := range o.Users {
+		if u.User == "" || u.Password == "" {
+			return nil, errors.New("broker: a NATS user needs a user name and a password")
+		}
+		if seenUsers[u.User] {
+			return nil, fmt.Errorf("broker: NATS user %q clashes with an edge or another user", u.User)
+		}
+		seenUsers[u.User] = true
+		pw, err := hashPassword(u.Password)
+		if err != nil {
+			return nil, err
+		}
+		opts.Users = append(opts.Users, &server.User{Username: u.User, Password: pw, Permissions: &server.Permissions{
+			Publish:   &server.SubjectPermission{Allow: append([]string{}, u.Publish...)},
+			Subscribe: &server.SubjectPermission{Allow: append([]string{"_INBOX.>"}, u.Subscribe...)},
+			Response:  &server.ResponsePermission{MaxMsgs: 1, Expires: time.Minute},
+		}})
+	}
 	if o.LeafListen != "" {
 		host, port, err := splitHostPort(o.LeafListen)
 		if err != nil {
@@ -146,9 +199,13 @@ func Start(o Options) (*Broker, error) {
 			// permissions to a leaf connection only when the leaf
 			// authenticates against the main user list (permissions on
 			// leafnode users are ignored).
+			pw, err := hashPassword(e.Password)
+			if err != nil {
+				return nil, err
+			}
 			opts.Users = append(opts.Users, &server.User{
 				Username:    e.ID,
-				Password:    e.Password,
+				Password:    pw,
 				Permissions: EdgePermissions(o.Domain, e.ID),
 			})
 		}

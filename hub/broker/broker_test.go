@@ -113,3 +113,40 @@ func TestStartRejectsBadEdges(t *testing.T) {
 		}
 	}
 }
+
+func TestClientUsersArePermissioned(t *testing.T) {
+	b, err := Start(Options{Domain: "d", ClientListen: "127.0.0.1:0", StoreDir: t.TempDir(), Logger: quiet,
+		Users: []ClientUser{{User: "tool", Password: "tool-secret", Publish: []string{"d.forecast.>"}, Subscribe: []string{"d.storage.changed.>"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Shutdown()
+	if _, err := nats.Connect(b.ClientURL(), nats.UserInfo("tool", "wrong")); err == nil {
+		t.Fatal("wrong password accepted")
+	}
+	nc, err := nats.Connect(b.ClientURL(), nats.UserInfo("tool", "tool-secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	hub, _ := b.Connect("test")
+	defer hub.Close()
+	got := make(chan string, 4)
+	hub.Subscribe("d.>", func(m *nats.Msg) { got <- m.Subject })
+	hub.Flush()
+	nc.Publish("d.ingest.e1", nil) // not allowed
+	nc.Publish("d.forecast.model.create", nil)
+	nc.Flush()
+	select {
+	case s := <-got:
+		if s != "d.forecast.model.create" {
+			t.Fatalf("hub received %q", s)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("allowed publish not received")
+	}
+	if _, err := Start(Options{Domain: "d", StoreDir: t.TempDir(), Logger: quiet, LeafListen: "127.0.0.1:0",
+		Edges: []EdgeCredential{{ID: "x", Password: "p"}}, Users: []ClientUser{{User: "x", Password: "q"}}}); err == nil {
+		t.Fatal("a user named like an edge was accepted")
+	}
+}

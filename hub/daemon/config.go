@@ -3,6 +3,7 @@ package daemon
 import (
 	"path/filepath"
 
+	"github.com/gridedge/gridedge/hub/api"
 	"github.com/gridedge/gridedge/hub/broker"
 	"github.com/gridedge/gridedge/hub/store"
 	"github.com/gridedge/gridedge/shared/config"
@@ -27,12 +28,28 @@ type Config struct {
 	Layers []store.Layer `json:"layers,omitempty"`
 	// LogLevel is debug, info (default), warn or error.
 	LogLevel string `json:"logLevel,omitempty"`
+	// Auth configures authentication and authorisation of the REST API.
+	Auth AuthConfig `json:"auth,omitempty"`
+	// Notify configures /api/v2/notify/email and /api/v2/notify/twitter.
+	Notify NotifyConfig `json:"notify,omitempty"`
+	// Gateway configures /api/v2/gateway.
+	Gateway GatewayConfig `json:"gateway,omitempty"`
 }
 
 // HTTPConfig configures the REST API listener.
 type HTTPConfig struct {
 	// Listen is host:port (default ":8080").
 	Listen string `json:"listen,omitempty"`
+	// RateLimit limits requests per credential (default 100/s, burst 200).
+	RateLimit RateLimitConfig `json:"rateLimit,omitempty"`
+	// DefaultLimit is the page size of queries without limit (default 1000).
+	DefaultLimit int `json:"defaultLimit,omitempty"`
+	// MaxLimit is the hard maximum page size (default 10000).
+	MaxLimit int `json:"maxLimit,omitempty"`
+	// MaxBodyBytes bounds JSON request bodies (default 16 MiB; 413 beyond).
+	MaxBodyBytes int64 `json:"maxBodyBytes,omitempty"`
+	// MaxUploadBytes bounds file uploads (default 256 MiB; 413 beyond).
+	MaxUploadBytes int64 `json:"maxUploadBytes,omitempty"`
 }
 
 // NATSConfig configures the embedded NATS server.
@@ -43,6 +60,20 @@ type NATSConfig struct {
 	LeafListen string `json:"leafListen,omitempty"`
 	// ServerName names the server (default "gridedge-hub").
 	ServerName string `json:"serverName,omitempty"`
+	// Users are NATS users for tools, services and the REST /gateway, with
+	// the subjects each may publish and subscribe to.
+	Users []broker.ClientUser `json:"users,omitempty"`
+	// LeafTLS makes the leaf-node listener require TLS (recommended on every
+	// link that leaves the host).
+	LeafTLS *TLSFiles `json:"leafTLS,omitempty"`
+}
+
+// TLSFiles names a PEM certificate and its key.
+type TLSFiles struct {
+	// CertFile is the certificate (chain), PEM.
+	CertFile string `json:"certFile"`
+	// KeyFile is the private key, PEM.
+	KeyFile string `json:"keyFile"`
 }
 
 // IngestConfig configures the ingest applier.
@@ -82,6 +113,7 @@ func (c *Config) Defaults() {
 	if c.LogLevel == "" {
 		c.LogLevel = "info"
 	}
+	c.apiDefaults()
 }
 
 // Validate reports every problem at once.
@@ -108,6 +140,8 @@ func (c *Config) Validate() error {
 		p := config.Index("layers", i)
 		if err := store.CheckName("layer", l.ID); err != nil {
 			es.Add(config.Join(p, "_id"), "%v", err)
+		} else if api.ReservedLayer(l.ID) {
+			es.Add(config.Join(p, "_id"), "layer name %q is reserved (it names an API path or the system layer)", l.ID)
 		}
 		for j, col := range l.Collections {
 			if err := store.CheckName("collection", col.Name); err != nil {
@@ -115,10 +149,14 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	c.apiValidate(&es)
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
 		es.Add("logLevel", "%q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	if t := c.NATS.LeafTLS; t != nil && (t.CertFile == "" || t.KeyFile == "") {
+		es.Add("nats.leafTLS", "certFile and keyFile are both required")
 	}
 	return es.Err()
 }

@@ -9,14 +9,18 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/gridedge/gridedge/hub/api"
+	"github.com/gridedge/gridedge/hub/auth"
 	"github.com/gridedge/gridedge/hub/broker"
+	"github.com/gridedge/gridedge/hub/fleet"
 	"github.com/gridedge/gridedge/hub/ingest"
 	"github.com/gridedge/gridedge/hub/store"
 	"github.com/gridedge/gridedge/hub/store/bolt"
@@ -31,6 +35,7 @@ type Hub struct {
 	br      *broker.Broker
 	nc      *nats.Conn
 	applier *ingest.Applier
+	auth    *auth.Service
 	httpSrv *http.Server
 	httpLn  net.Listener
 
@@ -41,7 +46,7 @@ type Hub struct {
 
 // Start starts a hub; stop it with Close.
 func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err error) {
-	h := &Hub{cfg: cfg, log: log, errc: make(chan error, 2)}
+	h := &Hub{cfg: cfg, log: log, errc: make(chan error, 3)}
 	defer func() {
 		if err != nil {
 			h.Close()
@@ -60,6 +65,9 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err erro
 			return nil, err
 		}
 	}
+	if err := startAuth(ctx, h); err != nil {
+		return nil, err
+	}
 	natsListen := cfg.NATS.Listen
 	if natsListen == "off" {
 		natsListen = ""
@@ -67,7 +75,8 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err erro
 	h.br, err = broker.Start(broker.Options{
 		Domain: cfg.Domain, ServerName: cfg.NATS.ServerName, ClientListen: natsListen,
 		LeafListen: cfg.NATS.LeafListen, StoreDir: filepath.Join(cfg.DataDir, "jetstream"),
-		Edges: cfg.Edges, Logger: log,
+		Edges: cfg.Edges, Users: cfg.NATS.Users, Logger: log,
+		LeafTLSCert: leafTLS(cfg).CertFile, LeafTLSKey: leafTLS(cfg).KeyFile,
 	})
 	if err != nil {
 		return nil, err
@@ -77,7 +86,8 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err erro
 	}
 	h.applier, err = ingest.New(ctx, h.nc, h.st, ingest.Options{
 		Domain: cfg.Domain, DuplicateWindow: cfg.Ingest.DuplicateWindow.Std(),
-		CreateMissing: *cfg.Ingest.CreateMissing, Logger: log,
+		CreateMissing: *cfg.Ingest.CreateMissing, Edges: edgeIDs(cfg.Edges), Logger: log,
+		AfterApply: crashFailpoint(log), ReservedLayer: api.ReservedLayer,
 	})
 	if err != nil {
 		return nil, err
@@ -85,15 +95,21 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err erro
 	if h.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
 		return nil, fmt.Errorf("listen for HTTP on %s: %w", cfg.HTTP.Listen, err)
 	}
-	a := &api.Server{Store: h.st, Version: version.String(), Logger: log}
-	h.httpSrv = &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	h.httpSrv = &http.Server{Handler: apiHandler(h, log), ReadHeaderTimeout: 10 * time.Second}
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	h.cancel = cancel
-	h.wg.Add(2)
+	fl := fleet.New(h.nc, h.st, cfg.Domain, h.applier.EdgeStats, log)
+	h.wg.Add(3)
 	go func() {
 		defer h.wg.Done()
 		if err := h.applier.Run(runCtx); err != nil {
+			h.errc <- err
+		}
+	}()
+	go func() {
+		defer h.wg.Done()
+		if err := fl.Run(runCtx); err != nil {
 			h.errc <- err
 		}
 	}()
@@ -106,6 +122,40 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err erro
 	log.Info("hub started", "version", version.String(), "http", h.HTTPAddr(), "nats", h.br.ClientURL(),
 		"leaf", h.br.LeafURL(), "domain", cfg.Domain, "data", cfg.DataDir)
 	return h, nil
+}
+
+// FailpointExitAfterApply names the environment variable of a test
+// failpoint: when set to N, the hub exits (status 3) right after committing
+// its N-th batch and before acknowledging it, as a crash would.
+const FailpointExitAfterApply = "GRIDEDGE_FAILPOINT_EXIT_AFTER_APPLY"
+
+func crashFailpoint(log *slog.Logger) func(uint64) {
+	n, err := strconv.ParseUint(os.Getenv(FailpointExitAfterApply), 10, 64)
+	if err != nil || n == 0 {
+		return nil
+	}
+	log.Warn("failpoint armed: the hub will exit between applying and acknowledging a batch", "batch", n)
+	return func(applied uint64) {
+		if applied >= n {
+			log.Error("failpoint: exiting after applying and before acknowledging", "batch", applied)
+			os.Exit(3)
+		}
+	}
+}
+
+func leafTLS(cfg *Config) TLSFiles {
+	if cfg.NATS.LeafTLS == nil {
+		return TLSFiles{}
+	}
+	return *cfg.NATS.LeafTLS
+}
+
+func edgeIDs(es []broker.EdgeCredential) []string {
+	ids := make([]string, len(es))
+	for i, e := range es {
+		ids[i] = e.ID
+	}
+	return ids
 }
 
 // HTTPAddr is the REST API's listen address.

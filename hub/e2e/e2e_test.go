@@ -53,12 +53,29 @@ func TestReadingTravelsToREST(t *testing.T) {
 		Status string           `json:"status"`
 		Data   []map[string]any `json:"data"`
 	}
-	if code, err := getJSON(s.url("/api/v2/site/meters"), &list); err != nil || code != 200 || list.Status != "success" || len(list.Data) != 1 {
+	if code, err := s.get("/api/v2/site/meters", &list); err != nil || code != 200 || list.Status != "success" || len(list.Data) != 1 {
 		t.Fatalf("GET collection: %d %v %+v", code, err, list)
 	}
-	// an unknown collection is a 404 with an error body
 	var e struct{ Status, Message string }
-	if code, err := getJSON(s.url("/api/v2/site/nope"), &e); err != nil || code != 404 || e.Status != "error" || e.Message == "" {
+	// without credentials: 401
+	if code, err := getJSON(s.url("/api/v2/site/meters"), &e); err != nil || code != 401 || e.Status != "error" {
+		t.Fatalf("GET without credentials: %d %v %+v", code, err, e)
+	}
+	// the edge's heartbeat is kept in system/edges
+	var edge struct {
+		Data map[string]any `json:"data"`
+	}
+	eventually(t, 10*time.Second, 100*time.Millisecond, "the edge's heartbeat in system/edges", func() bool {
+		code, err := s.get("/api/v2/system/edges/edge1", &edge)
+		return err == nil && code == 200 && edge.Data["heartbeat"] != nil
+	})
+	hb := edge.Data["heartbeat"].(map[string]any)
+	if hb["edge"] != "edge1" || hb["hub_connected"] != true || hb["version"] == "" {
+		t.Fatalf("heartbeat record %v", edge.Data)
+	}
+	// an unknown collection is a 404 with an error body
+	e = struct{ Status, Message string }{}
+	if code, err := s.get("/api/v2/site/nope", &e); err != nil || code != 404 || e.Status != "error" || e.Message == "" {
 		t.Fatalf("GET unknown collection: %d %v %+v", code, err, e)
 	}
 }
@@ -81,7 +98,7 @@ func TestHubDownAgentBuffers(t *testing.T) {
 	if s.agent.exited() {
 		t.Fatal("the agent exited while the hub was down")
 	}
-	s.hub = start(t, "gridedge-hub", s.hubArgs...)
+	s.restartHub(t)
 	eventually(t, 60*time.Second, 100*time.Millisecond, "the buffered value after the hub restart", func() bool {
 		v, _ := s.measurement("hvac", "SENSOR_ABC", "temperature")
 		return v == 777.0

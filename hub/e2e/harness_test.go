@@ -166,7 +166,19 @@ func writeFile(t testing.TB, dir, name, content string) string {
 
 // getJSON fetches url and decodes the body into v; it returns the status code.
 func getJSON(url string, v any) (int, error) {
-	resp, err := http.Get(url)
+	return getJSONAuth(url, nil, v)
+}
+
+// getJSONAuth is getJSON with request headers (credentials).
+func getJSONAuth(url string, headers map[string]string, v any) (int, error) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	for k, h := range headers {
+		req.Header.Set(k, h)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, err
 	}

@@ -2,10 +2,13 @@ package e2e
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -16,6 +19,8 @@ type stack struct {
 	httpPort, leafPort, modbusPort int
 	hub, agent, sim                *proc
 	hubArgs, agentArgs             []string
+	hubEnv                         []string
+	auth                           map[string]string // X-User-ID and X-Auth-Token
 	proxy                          *proxy
 }
 
@@ -99,18 +104,55 @@ logLevel: info
 	s.sim = start(t, "gridedge", "sim", "--settings", settings, "--listen", fmt.Sprintf("tcp://127.0.0.1:%d", s.modbusPort), "--log-level", "warn")
 	s.hubArgs = []string{"--config", hubCfg}
 	s.agentArgs = []string{"--config", agentCfg}
-	s.hub = startEnv(t, o.hubEnv, "gridedge-hub", s.hubArgs...)
+	s.hubEnv = []string{adminPasswordEnv}
+	s.hub = startEnv(t, append(append([]string{}, s.hubEnv...), o.hubEnv...), "gridedge-hub", s.hubArgs...)
 	eventually(t, 60*time.Second, 50*time.Millisecond, "the hub's REST API", func() bool {
 		var v map[string]any
 		code, err := getJSON(s.url("/api/v2/health"), &v)
 		return err == nil && code == 200
 	})
+	s.login(t)
 	s.agent = start(t, "gridedge-agent", s.agentArgs...)
 	return s
 }
 
+// adminPasswordEnv sets the password of the admin user the hub creates on first start.
+const adminPasswordEnv = "GRIDEDGE_ADMIN_PASSWORD=e2e-admin-password"
+
 func (s *stack) url(path string) string {
 	return fmt.Sprintf("http://127.0.0.1:%d%s", s.httpPort, path)
+}
+
+// login gets a token for admin; tokens are stored by the hub, so they
+// survive hub restarts.
+func (s *stack) login(t testing.TB) {
+	t.Helper()
+	body := strings.NewReader(`{"user":"admin","password":"e2e-admin-password"}`)
+	resp, err := http.Post(s.url("/api/v2/login"), "application/json", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Status string `json:"status"`
+		Data   struct {
+			AuthToken string `json:"authToken"`
+			UserID    string `json:"userId"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || r.Data.AuthToken == "" {
+		t.Fatalf("login: status %d, %v, %+v", resp.StatusCode, err, r)
+	}
+	s.auth = map[string]string{"X-User-ID": r.Data.UserID, "X-Auth-Token": r.Data.AuthToken}
+}
+
+// get fetches an API path with the admin's credentials.
+func (s *stack) get(path string, v any) (int, error) { return getJSONAuth(s.url(path), s.auth, v) }
+
+// restartHub starts the hub again after it stopped.
+func (s *stack) restartHub(t testing.TB) {
+	t.Helper()
+	s.hub = startEnv(t, s.hubEnv, "gridedge-hub", s.hubArgs...)
 }
 
 // measurement returns measurements.<name>.value of a document, or nil.
@@ -119,7 +161,7 @@ func (s *stack) measurement(col, id, name string) (any, error) {
 		Status string         `json:"status"`
 		Data   map[string]any `json:"data"`
 	}
-	code, err := getJSON(s.url("/api/v2/site/"+col+"/"+id), &resp)
+	code, err := s.get("/api/v2/site/"+col+"/"+id, &resp)
 	if err != nil || code != 200 {
 		return nil, fmt.Errorf("GET %s/%s: status %d, %v", col, id, code, err)
 	}

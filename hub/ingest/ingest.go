@@ -57,6 +57,10 @@ type Options struct {
 	// durable consumer, so that edges proceed independently while each
 	// edge's batches apply in order. Empty: one consumer for every edge.
 	Edges []string
+	// ReservedLayer reports layers edges may not write to (the hub's own
+	// "system" layer with users and tokens, names of API paths); a batch
+	// naming one goes to the dead-letter stream.
+	ReservedLayer func(layer string) bool
 	// AfterApply, when set, is called after a batch is committed to the
 	// store and before it is acknowledged: the failpoint that tests use to
 	// kill the hub between apply and ack.
@@ -233,7 +237,10 @@ func (a *Applier) Run(ctx context.Context) error {
 			Durable:       consumerName(e),
 			FilterSubject: filter,
 			AckPolicy:     jetstream.AckExplicitPolicy,
-			AckWait:       30 * time.Second,
+			// short, so that a batch in flight when a hub died is redelivered
+			// soon after the restart; a redelivery is skipped by the
+			// high-water mark, and slow applies send InProgress
+			AckWait:       5 * time.Second,
 			MaxAckPending: 1,
 			MaxDeliver:    -1,
 		})
@@ -327,6 +334,13 @@ func (a *Applier) apply(ctx context.Context, edge string, data []byte) error {
 	}
 	if b.Edge != edge {
 		return permanentError{fmt.Errorf("batch of edge %q published on the subject of edge %q", b.Edge, edge)}
+	}
+	if a.opts.ReservedLayer != nil {
+		for i := range b.Updates {
+			if l := b.Updates[i].Layer; a.opts.ReservedLayer(l) {
+				return permanentError{fmt.Errorf("update %d (seq %d) writes to layer %q, which is reserved for the hub", i, b.SeqFirst+uint64(i), l)}
+			}
+		}
 	}
 	res, err := a.st.ApplyBatch(ctx, &b, store.ApplyOptions{CreateMissing: a.opts.CreateMissing})
 	if errors.Is(err, store.ErrInvalid) || errors.Is(err, store.ErrNotFound) {

@@ -60,7 +60,7 @@ func setup(t *testing.T, edges []string) *fixture {
 	if err := st.PutLayer(ctx, store.Layer{ID: "site", Collections: []store.Collection{{Name: "meters"}}}); err != nil {
 		t.Fatal(err)
 	}
-	f.a, err = New(ctx, f.nc, st, Options{Domain: "d", Edges: edges, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	f.a, err = New(ctx, f.nc, st, Options{Domain: "d", Edges: edges, ReservedLayer: func(l string) bool { return l == "system" }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,6 +139,7 @@ func TestDeadLetters(t *testing.T) {
 		{"unknown field", "e1", []byte(`{"edge":"e1","seq_first":1,"seq_last":1,"updates":[],"extra":1}`), "unknown field"},
 		{"wrong edge", "e2", batchJSON("e1", 1, 1, "meters"), `published on the subject of edge "e2"`},
 		{"missing collection", "e1", batchJSON("e1", 1, 1, "nope"), "not found"},
+		{"reserved layer", "e1", reserved(batchJSON("e1", 1, 1, "meters")), `layer "system", which is reserved`},
 	}
 	for _, c := range cases {
 		f.publish(t, c.edge, c.data, "")
@@ -168,6 +169,15 @@ func TestDeadLetters(t *testing.T) {
 			t.Errorf("%s: reason %q does not say %q", c.name, r, c.reason)
 		}
 	}
+}
+
+// reserved rewrites a batch to write into layer system.
+func reserved(data []byte) []byte {
+	var b model.Batch
+	_ = json.Unmarshal(data, &b)
+	b.Updates[0].Layer = "system"
+	out, _ := json.Marshal(b)
+	return out
 }
 
 func contains(s, sub string) bool {

@@ -6,6 +6,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -58,8 +59,62 @@ type Collection struct {
 	Geo bool `json:"geo,omitempty"`
 	// Metrics lists the metric series kept for the collection.
 	Metrics []string `json:"metrics,omitempty"`
-	// Extra keeps other attributes of the seed's free-form collection object.
+	// Extra keeps other attributes of the seed's free-form collection object
+	// (e.g. publicFields, publish, track); they are stored and returned as
+	// attributes of the collection object itself.
 	Extra map[string]any `json:"-"`
+}
+
+// collectionFields are the attributes Collection has fields for.
+var collectionFields = map[string]bool{"name": true, "label": true, "geo": true, "metrics": true}
+
+// MarshalJSON writes the known attributes and the Extra ones side by side.
+func (c Collection) MarshalJSON() ([]byte, error) {
+	m := make(map[string]any, len(c.Extra)+4)
+	for k, v := range c.Extra {
+		if !collectionFields[k] {
+			m[k] = v
+		}
+	}
+	m["name"] = c.Name
+	if c.Label != "" {
+		m["label"] = c.Label
+	}
+	if c.Geo {
+		m["geo"] = c.Geo
+	}
+	if len(c.Metrics) > 0 {
+		m["metrics"] = c.Metrics
+	}
+	return json.Marshal(m)
+}
+
+// UnmarshalJSON reads the known attributes and keeps the others in Extra.
+func (c *Collection) UnmarshalJSON(b []byte) error {
+	type known struct {
+		Name    string   `json:"name"`
+		Label   string   `json:"label"`
+		Geo     bool     `json:"geo"`
+		Metrics []string `json:"metrics"`
+	}
+	var k known
+	if err := json.Unmarshal(b, &k); err != nil {
+		return fmt.Errorf("collection: %w", err)
+	}
+	var all map[string]any
+	if err := json.Unmarshal(b, &all); err != nil {
+		return fmt.Errorf("collection: %w", err)
+	}
+	*c = Collection{Name: k.Name, Label: k.Label, Geo: k.Geo, Metrics: k.Metrics}
+	for key, v := range all {
+		if !collectionFields[key] {
+			if c.Extra == nil {
+				c.Extra = map[string]any{}
+			}
+			c.Extra[key] = v
+		}
+	}
+	return nil
 }
 
 // Collection returns the collection named name, or nil.

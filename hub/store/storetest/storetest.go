@@ -55,6 +55,7 @@ func RunConfig(t *testing.T, c Config) {
 		fn   func(t *testing.T, st store.Store)
 	}{
 		{"Layers", s.testLayers},
+		{"LayerCollectionAttributes", s.testLayerCollectionAttributes},
 		{"DeleteLayer", s.testDeleteLayer},
 		{"NotFound", s.testNotFound},
 		{"Insert", s.testInsert},
@@ -1098,5 +1099,26 @@ func (s *suite) testRESTHistory(t *testing.T, st store.Store) {
 	}
 	if len(pts) != 3 || pts[0].Field != "measurements.p" || !pts[2].TS.Equal(t0.Add(2*time.Minute)) {
 		t.Fatalf("REST writes record measurement history: got %+v", pts)
+	}
+}
+
+// testLayerCollectionAttributes: the seed's free-form collection attributes
+// (publicFields, publish, …) are kept.
+func (s *suite) testLayerCollectionAttributes(t *testing.T, st store.Store) {
+	l := store.Layer{ID: "attrs", Collections: []store.Collection{{Name: "meters", Geo: true,
+		Extra: map[string]any{"publicFields": []any{"name"}, "publish": true}}}}
+	if err := st.PutLayer(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.Layer(ctx, "attrs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := got.Collection("meters")
+	if c == nil || !c.Geo || c.Extra["publish"] != true {
+		t.Fatalf("collection attributes lost: %+v", got.Collections)
+	}
+	if pf, _ := c.Extra["publicFields"].([]any); len(pf) != 1 || pf[0] != "name" {
+		t.Fatalf("publicFields: %v", c.Extra["publicFields"])
 	}
 }
