@@ -6,7 +6,7 @@ LDFLAGS := -s -w -X github.com/gridedge/gridedge/shared/version.Version=$(VERSIO
 BIN := bin
 MODULES := shared edge hub
 
-.PHONY: all build build-arm run test test-unit test-arm vet lint bench fmt clean
+.PHONY: all build build-arm run test test-unit test-arm vet lint bench soak fmt clean
 
 all: build
 
@@ -45,9 +45,15 @@ test-unit:
 test-arm: build-arm
 	@scripts/test-arm.sh $(BIN)
 
-## bench: every benchmark, figures printed as tables
+## bench: every benchmark, figures printed as tables (about 15 minutes)
 bench:
 	@for m in $(MODULES); do echo "== go test -bench in $$m"; (cd $$m && $(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 30m ./...) || exit 1; done
+	@echo "== scale: 500 Modbus TCP devices × 30 tags polled every second"
+	cd edge && GRIDEDGE_BENCH_SCALE=25s $(GO) test -run '^$$' -bench '^BenchmarkScale500$$' -benchtime 1x -count=1 -timeout 5m ./poller/
+
+## soak: the fault-injection scenarios, repeated (GRIDEDGE_SOAK_ROUNDS, default 5)
+soak: build
+	cd hub && for i in $$(seq 1 $${GRIDEDGE_SOAK_ROUNDS:-5}); do echo "== soak round $$i"; $(GO) test -count=1 -run 'TestFault' -timeout 30m ./e2e/ || exit 1; done
 
 fmt:
 	gofmt -w $(MODULES)
