@@ -316,6 +316,56 @@ func (b *Buffer) Ack(seq uint64) error {
 	return nil
 }
 
+// Rebase makes sure sequence numbers continue above hwm, the highest
+// sequence number the hub has applied for this edge. When the hub has seen
+// numbers this buffer never assigned (the buffer file was lost and
+// recreated), the queued updates are renumbered to follow hwm, so that the
+// hub does not skip them as replays. It returns by how much the sequence
+// moved (0 in the normal case, where hwm < NextSeq).
+func (b *Buffer) Rebase(hwm uint64) (uint64, error) {
+	var shift uint64
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		q, m := tx.Bucket(bucketQueue), tx.Bucket(bucketMeta)
+		next := getU64(m, keyNextSeq)
+		if hwm < next {
+			shift = 0
+			return nil
+		}
+		first := next // an empty queue: the next update gets hwm+1
+		if k, _ := q.Cursor().First(); k != nil {
+			first = binary.BigEndian.Uint64(k)
+		}
+		shift = hwm + 1 - first
+		type kv struct {
+			seq uint64
+			v   []byte
+		}
+		var all []kv
+		c := q.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			all = append(all, kv{binary.BigEndian.Uint64(k), bytes.Clone(v)})
+		}
+		// renumber from the highest down so new keys never collide with old ones
+		for i := len(all) - 1; i >= 0; i-- {
+			if err := q.Delete(seqKey(all[i].seq)); err != nil {
+				return err
+			}
+			if err := q.Put(seqKey(all[i].seq+shift), all[i].v); err != nil {
+				return err
+			}
+		}
+		return putU64(m, keyNextSeq, next+shift)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("buffer: continue sequence after %d: %w", hwm, err)
+	}
+	if shift > 0 {
+		b.log.Warn("the hub has applied sequence numbers this buffer never assigned (was the buffer file replaced?); renumbered the queued updates to follow them",
+			"hub_high_water_mark", hwm, "shift", shift)
+	}
+	return shift, nil
+}
+
 // TrimAge drops queued updates older than MaxAge (no-op without MaxAge) and
 // returns how many it dropped.
 func (b *Buffer) TrimAge(now time.Time) (uint64, error) {

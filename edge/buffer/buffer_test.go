@@ -216,3 +216,25 @@ func BenchmarkAppend(b *testing.B) {
 		})
 	}
 }
+
+func TestRebase(t *testing.T) {
+	b := open(t, filepath.Join(t.TempDir(), "b.db"), Options{})
+	now := time.Now()
+	b.Append(upd(0, now), upd(1, now), upd(2, now)) // seqs 1..3
+	// normal case: the hub has applied some of what we hold: nothing moves
+	if shift, err := b.Rebase(2); err != nil || shift != 0 {
+		t.Fatalf("Rebase(2): %d, %v", shift, err)
+	}
+	// the hub has seen up to 100: this buffer was recreated; continue above it
+	shift, err := b.Rebase(100)
+	if err != nil || shift != 100 {
+		t.Fatalf("Rebase(100): shift %d, %v; want 100", shift, err)
+	}
+	es, _ := b.Peek(10, 1<<20)
+	if len(es) != 3 || es[0].Seq != 101 || es[2].Seq != 103 || counterOf(t, es[0]) != 0 || counterOf(t, es[2]) != 2 {
+		t.Fatalf("after rebase: %d entries from %d", len(es), es[0].Seq)
+	}
+	if first, _ := b.Append(upd(3, now)); first != 104 {
+		t.Fatalf("next seq after rebase: %d, want 104", first)
+	}
+}

@@ -47,6 +47,7 @@ func BenchmarkBacklogReplay(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		answerHWM(b, hnc, "d", "e1", 0)
 		js, _ := jetstream.New(hnc)
 		ctx := context.Background()
 		stream, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "INGEST", Subjects: []string{subject.IngestAll("d")},

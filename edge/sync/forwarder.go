@@ -69,6 +69,8 @@ type Forwarder struct {
 
 	sent, batches, dups, failures atomic.Uint64
 	lastErr                       atomic.Value // string
+
+	aligned bool // the buffer's sequence was checked against the hub's high-water mark
 }
 
 // NewForwarder returns a forwarder publishing through nc.
@@ -221,7 +223,42 @@ func EncodeBatch(edge string, entries []buffer.Entry) []byte {
 	return b.Bytes()
 }
 
+// align asks the hub for its high-water mark of this edge and makes the
+// buffer's sequence continue above it (see buffer.Rebase). It runs once per
+// process, before the first batch.
+func (f *Forwarder) align(ctx context.Context) error {
+	rctx, cancel := context.WithTimeout(ctx, f.opts.AckTimeout)
+	defer cancel()
+	resp, err := f.nc.RequestWithContext(rctx, subject.EdgeControl(f.opts.Domain, f.opts.Edge, subject.ActionHWM), nil)
+	if err != nil {
+		return fmt.Errorf("ask the hub for its high-water mark: %w", err)
+	}
+	var r struct {
+		Edge  string `json:"edge"`
+		HWM   uint64 `json:"hwm"`
+		Error string `json:"error"`
+	}
+	if err := json.Unmarshal(resp.Data, &r); err != nil || r.Error != "" || r.Edge != f.opts.Edge {
+		return fmt.Errorf("ask the hub for its high-water mark: unexpected answer %q", resp.Data)
+	}
+	if _, err := f.buf.Rebase(r.HWM); err != nil {
+		return err
+	}
+	f.aligned = true
+	return nil
+}
+
 func (f *Forwarder) send(ctx context.Context, entries []buffer.Entry) error {
+	if !f.aligned {
+		if err := f.align(ctx); err != nil {
+			return err
+		}
+		// the numbers may have moved: read the batch again
+		var err error
+		if entries, err = f.buf.Peek(len(entries), f.opts.MaxBatchBytes); err != nil || len(entries) == 0 {
+			return err
+		}
+	}
 	// the buffer's sequence is contiguous, but drop-oldest may have removed
 	// the head while we read: only send a contiguous run
 	for i := 1; i < len(entries); i++ {

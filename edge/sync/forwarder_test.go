@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -32,6 +33,17 @@ func natsServer(t *testing.T, js bool) *server.Server {
 	}
 	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
 	return srv
+}
+
+// answerHWM answers the forwarder's high-water-mark request as the hub does.
+func answerHWM(t testing.TB, nc *nats.Conn, domain, edge string, hwm uint64) {
+	t.Helper()
+	_, err := nc.Subscribe(subject.EdgeControl(domain, edge, subject.ActionHWM), func(m *nats.Msg) {
+		m.Respond([]byte(fmt.Sprintf(`{"edge":%q,"hwm":%d}`, edge, hwm)))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 func fill(t *testing.T, buf *buffer.Buffer, n int) {
@@ -73,6 +85,7 @@ func TestForwarderDrainsInOrderAndDeletesAfterAck(t *testing.T) {
 	if f.Stats().Failures == 0 || f.Stats().LastError == "" {
 		t.Fatalf("stats do not report the failures: %+v", f.Stats())
 	}
+	answerHWM(t, nc, "d", "e1", 0)
 	js, _ := jetstream.New(nc)
 	s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "INGEST", Subjects: []string{subject.IngestAll("d")}})
 	if err != nil {
@@ -124,5 +137,50 @@ func TestEncodeBatchIsAValidBatch(t *testing.T) {
 	}
 	if b.Edge != `e"1` || b.SeqFirst != 7 || b.SeqLast != 8 || len(b.Updates) != 2 || b.Updates[1].Set["x"] != 2.0 {
 		t.Fatalf("decoded %+v", b)
+	}
+}
+
+// A recreated buffer (sequence restarting at 1) continues above the hub's
+// high-water mark instead of being skipped as replays.
+func TestForwarderContinuesAboveTheHubsHighWaterMark(t *testing.T) {
+	srv := natsServer(t, true)
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	answerHWM(t, nc, "d", "e1", 5000)
+	ctx := context.Background()
+	js, _ := jetstream.New(nc)
+	s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "INGEST", Subjects: []string{subject.IngestAll("d")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf, err := buffer.Open(filepath.Join(t.TempDir(), "b.db"), buffer.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer buf.Close()
+	fill(t, buf, 3)
+	f := NewForwarder(nc, buf, ForwarderOptions{Edge: "e1", Domain: "d", Logger: quiet})
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = f.Run(rctx) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if info, _ := s.Info(ctx); info.State.Msgs == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("batch not sent")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	m, _ := s.GetMsg(ctx, 1)
+	var b model.Batch
+	json.Unmarshal(m.Data, &b)
+	if b.SeqFirst != 5001 || b.SeqLast != 5003 {
+		t.Fatalf("batch %d-%d, want 5001-5003", b.SeqFirst, b.SeqLast)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -279,4 +280,22 @@ func TestFaultBufferBound(t *testing.T) {
 	if lost == 0 || lost > int(dropped)+2*timeoutSlack {
 		t.Fatalf("%d readings missing for %v dropped updates", lost, dropped)
 	}
+}
+
+// Scenario 6: the agent's buffer file is lost (a corrupt file moved aside, a
+// replaced gateway): the new buffer's sequence restarts, and the agent
+// continues above the hub's high-water mark instead of having its readings
+// skipped as replays.
+func TestFaultBufferFileLost(t *testing.T) {
+	skipShort(t)
+	s := startStackWith(t, stackOptions{period: faultPeriod})
+	time.Sleep(1500 * time.Millisecond)
+	s.agent.stop(t)
+	if err := os.Remove(filepath.Join(s.dir, "edge1", "buffer.db")); err != nil {
+		t.Fatal(err)
+	}
+	s.agent = start(t, "gridedge-agent", s.agentArgs...)
+	time.Sleep(1500 * time.Millisecond)
+	s.drain(t)
+	checkExactlyOnce(t, s.served(t), timeoutSlack)
 }

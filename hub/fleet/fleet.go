@@ -70,6 +70,11 @@ func (f *Fleet) Run(ctx context.Context) error {
 		return fmt.Errorf("fleet: subscribe to heartbeats: %w", err)
 	}
 	defer sub.Unsubscribe()
+	hwm, err := f.nc.Subscribe(subject.HWMAll(f.domain), func(m *nats.Msg) { f.answerHWM(ctx, m) })
+	if err != nil {
+		return fmt.Errorf("fleet: subscribe to high-water-mark requests: %w", err)
+	}
+	defer hwm.Unsubscribe()
 	for {
 		select {
 		case <-ctx.Done():
@@ -79,6 +84,22 @@ func (f *Fleet) Run(ctx context.Context) error {
 				f.log.Warn("fleet: heartbeat not recorded", "subject", m.Subject, "err", err)
 			}
 		}
+	}
+}
+
+// answerHWM tells an edge the highest sequence number applied for it, so
+// that an edge whose buffer was recreated continues above it.
+func (f *Fleet) answerHWM(ctx context.Context, m *nats.Msg) {
+	edge := subject.Token(m.Subject, 2)
+	resp := map[string]any{"edge": edge}
+	if n, err := f.st.HighWaterMark(ctx, edge); err != nil {
+		resp["error"] = err.Error()
+	} else {
+		resp["hwm"] = n
+	}
+	data, _ := json.Marshal(resp)
+	if err := m.Respond(data); err != nil {
+		f.log.Warn("fleet: answer high-water-mark request", "edge", edge, "err", err)
 	}
 }
 

@@ -24,6 +24,9 @@ const (
 	ActionRead      = "read"
 	ActionWrite     = "write"
 	ActionHeartbeat = "heartbeat"
+	// ActionHWM asks the hub for the highest sequence number it applied for
+	// the edge (request/reply; answer {"edge","hwm"}).
+	ActionHWM = "hwm"
 )
 
 // CheckToken reports whether s can be used as one subject token: not empty,
@@ -52,6 +55,9 @@ func IngestAll(domain string) string { return join(domain, ServiceIngest, "*") }
 func EdgeControl(domain, edge, action string) string {
 	return join(domain, ServiceEdge, edge, action)
 }
+
+// HWMAll matches the high-water-mark requests of every edge of a domain.
+func HWMAll(domain string) string { return join(domain, ServiceEdge, "*", ActionHWM) }
 
 // EdgeAll matches every subject of one edge: <domain>.edge.<edge>.>.
 func EdgeAll(domain, edge string) string { return join(domain, ServiceEdge, edge, ">") }
