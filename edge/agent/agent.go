@@ -372,14 +372,46 @@ func (a *Agent) Close() {
 	}
 }
 
-// Run starts the agent and runs it until ctx is done.
-func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
+// Reload applies what can change without a restart: the bad-data rules
+// (swapped atomically; rules that do not compile are refused and the
+// running ones stay). It reports, and does not apply, changes that need a
+// restart.
+func (a *Agent) Reload(cfg *Config) error {
+	if err := a.bd.Reload(cfg.Rules); err != nil {
+		return err
+	}
+	a.log.Info("bad-data rules reloaded", "rules", len(cfg.Rules))
+	old, _ := json.Marshal(a.withoutRules(a.cfg))
+	now, _ := json.Marshal(a.withoutRules(cfg))
+	if string(old) != string(now) {
+		a.log.Warn("the config has changes other than rules; they take effect after a restart")
+	}
+	return nil
+}
+
+func (a *Agent) withoutRules(c *Config) Config {
+	cp := *c
+	cp.Rules = nil
+	return cp
+}
+
+// Run starts the agent and runs it until ctx is done; every config sent on
+// reloads is applied with Reload.
+func Run(ctx context.Context, cfg *Config, log *slog.Logger, reloads <-chan *Config) error {
 	a, err := Start(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	<-ctx.Done()
-	log.Info("edge agent stopping")
-	return nil
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("edge agent stopping")
+			return nil
+		case c := <-reloads:
+			if err := a.Reload(c); err != nil {
+				log.Error("config reload refused; the running config stays", "err", err)
+			}
+		}
+	}
 }

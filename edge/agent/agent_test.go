@@ -173,3 +173,41 @@ func TestStandaloneAgentBuffersAndServesLiveReadings(t *testing.T) {
 		t.Fatalf("heartbeat %+v", st)
 	}
 }
+
+func TestReloadSwapsRulesAndRefusesBadOnes(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "settings.json", fmt.Sprintf(settingsDoc, freePort(t)))
+	base := "edge: {id: e1}\ndataDir: " + filepath.Join(dir, "data") + "\nnats: {listen: 'off'}\nsettingsFile: settings.json\n"
+	cfg, err := Load(write(t, dir, "a.yaml", base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := Start(context.Background(), cfg, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	good, err := Load(write(t, dir, "b.yaml", base+"rules:\n  - id: hot\n    match: {fields: [temperature]}\n    detect: {type: range, max: 80}\n    actions: [{type: flag}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Reload(good); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := a.Status()
+	if _, ok := st.Rules["hot"]; !ok {
+		t.Fatalf("rule not loaded: %v", st.Rules)
+	}
+	bad := *good
+	bad.Rules = append(bad.Rules, bad.Rules[0])
+	bad.Rules[1].ID = "broken"
+	bad.Rules[1].Detect.Type = "expression"
+	bad.Rules[1].Detect.Condition = "value >"
+	if err := a.Reload(&bad); err == nil || !strings.Contains(err.Error(), "broken") {
+		t.Fatalf("bad rule: %v", err)
+	}
+	st, _ = a.Status()
+	if _, ok := st.Rules["broken"]; ok || len(st.Rules) != 1 {
+		t.Fatalf("rules after a refused reload: %v", st.Rules)
+	}
+}

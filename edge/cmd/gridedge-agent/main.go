@@ -66,5 +66,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return agent.Run(ctx, cfg, logging.New(stderr, lvl, *logJSON))
+	log := logging.New(stderr, lvl, *logJSON)
+	// SIGHUP re-reads the config file and reloads what can change live
+	reloads := make(chan *agent.Config)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				c, err := agent.Load(*cfgPath)
+				if err != nil {
+					log.Error("SIGHUP: config not reloaded", "err", err)
+					continue
+				}
+				select {
+				case reloads <- c:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return agent.Run(ctx, cfg, log, reloads)
 }
