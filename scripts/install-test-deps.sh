@@ -41,3 +41,8 @@ if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then
   apt_install default-jdk-headless maven
 fi
 "$(dirname "$0")/mongo-server.sh" fetch
+
+# staticcheck for make lint (Go module proxy)
+if ! command -v staticcheck >/dev/null && [ ! -x "$(go env GOPATH)/bin/staticcheck" ]; then
+  go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+fi

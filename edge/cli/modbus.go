@@ -304,7 +304,7 @@ func runModbusWrite(ctx context.Context, env Env, args []string) error {
 	defer c.Close()
 	slave, addr := byte(*f.slave), v.Address.Register
 	switch {
-	case bits != nil && len(bits) == 1:
+	case len(bits) == 1:
 		err = c.WriteSingleCoil(ctx, slave, addr, bits[0])
 	case bits != nil:
 		err = c.WriteMultipleCoils(ctx, slave, addr, bits)

@@ -152,7 +152,7 @@ func parseURL(raw string) (endpoint, error) {
 		}
 		return ep, nil
 	case "":
-		return endpoint{}, fmt.Errorf("modbus url %q: missing scheme, want tcp://host[:port], rtuovertcp://host:port, rtu:///dev/... or ascii:///dev/...", raw)
+		return endpoint{}, fmt.Errorf("modbus url %q: missing scheme, want tcp://host[:port], rtuovertcp://host:port, rtu:///dev/ttyX or ascii:///dev/ttyX", raw)
 	default:
 		return endpoint{}, fmt.Errorf("modbus url %q: unknown scheme %q (supported: tcp, rtuovertcp, rtu, ascii)", raw, u.Scheme)
 	}

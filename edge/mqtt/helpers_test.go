@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -65,7 +64,6 @@ type brokerOptions struct {
 	addr  string      // "" for 127.0.0.1:0
 	users auth.Users  // nil: anyone may connect
 	tls   *tls.Config // nil: plain TCP
-	ready func(*mochi.Server)
 }
 
 // startBroker starts a mochi broker on opts.addr and closes it at cleanup.
@@ -107,7 +105,6 @@ func startBroker(t *testing.T, opts brokerOptions) *broker {
 type peer struct {
 	t    *testing.T
 	cli  *paho.Client
-	mu   sync.Mutex
 	msgs chan *paho.Publish
 }
 
@@ -279,7 +276,5 @@ func jsonEqual(t *testing.T, got, want []byte) {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
 }
-
-var errTest = errors.New("test error")
 
 func durationOf(d time.Duration) config.Duration { return config.Duration(d) }

@@ -196,12 +196,13 @@ func TestPublishKeepsLastValues(t *testing.T) {
 
 func TestPublishQueueDropsOldest(t *testing.T) {
 	s := loadSettings(t, "writes.json", "127.0.0.1:1")
-	b, err := New(s, nil, Options{QueueSize: 2})
+	_, err := New(s, nil, Options{QueueSize: 2})
 	if err == nil {
 		t.Fatal("New with subscriptions and no writer succeeded")
 	}
 	s.ModbusSlaves[0].MQTTSubscriptions = nil
-	if b, err = New(s, nil, Options{QueueSize: 2}); err != nil {
+	b, err := New(s, nil, Options{QueueSize: 2})
+	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range 5 {

@@ -293,6 +293,9 @@ func TestSeedResources(t *testing.T) {
 	jsonEq(t, "metadata answer", patched, map[string]any{"key": map[string]any{"_id": id},
 		"update": map[string]any{"$set": map[string]any{"metadata.creationTime": "2019-11-10T07:00:00.000Z"}}})
 	code, body, _ = e.send(e.request("GET", "/resources/"+id+"/info?fs=fs&key=id", nil, a))
+	if code != 200 {
+		t.Fatalf("info: %d %s", code, body)
+	}
 	json.Unmarshal(body, &info)
 	if info["metadata"].(map[string]any)["creationTime"] != "2019-11-10T07:00:00.000Z" {
 		t.Fatalf("metadata not kept: %s", body)

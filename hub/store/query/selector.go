@@ -494,13 +494,12 @@ func (p *eqPred) test(v any, exists bool) bool {
 // cmpPred is $gt/$gte/$lt/$lte with MongoDB's type bracketing: only values
 // of the operand's type bracket can match.
 type cmpPred struct {
-	val      any
-	num      float64 // val as float64 when it is a finite float64, for a fast path
-	isFloat  bool
-	kind     int
-	lt, eq   bool // accept Compare < 0 (lt) or > 0 (!lt); accept == 0 (eq)
-	nullOnly bool // $gte/$lte null: equality to null, which matches missing
-	never    bool // $gt/$lt null: nothing is in the null bracket but null
+	val     any
+	num     float64 // val as float64 when it is a finite float64, for a fast path
+	isFloat bool
+	kind    int
+	lt, eq  bool // accept Compare < 0 (lt) or > 0 (!lt); accept == 0 (eq)
+	never   bool // $gt/$lt null: nothing is in the null bracket but null
 }
 
 func newCmp(op string, v any) valuePred {
@@ -803,7 +802,7 @@ func (p *typePred) test(v any, exists bool) bool {
 // MongoDB Go driver: float64 is a double, int32-sized integers are int and
 // wider ones long, time.Time is a date.
 func bsonType(v any) int {
-	switch v.(type) {
+	switch n := v.(type) {
 	case float64, float32, json.Number:
 		return 1
 	case string:
@@ -819,7 +818,7 @@ func bsonType(v any) int {
 	case int8, int16, int32, uint8, uint16:
 		return 16
 	case int:
-		if n := v.(int); n >= math.MinInt32 && n <= math.MaxInt32 {
+		if n >= math.MinInt32 && n <= math.MaxInt32 {
 			return 16
 		}
 		return 18
