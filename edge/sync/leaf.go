@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/gridedge/gridedge/shared/natslog"
 	"github.com/gridedge/gridedge/shared/subject"
 )
 
@@ -107,7 +108,7 @@ func StartLeaf(o LeafOptions) (*Leaf, error) {
 	if err != nil {
 		return nil, fmt.Errorf("leaf: configure NATS server: %w", err)
 	}
-	srv.SetLoggerV2(&slogAdapter{log: o.Logger.With("component", "nats")}, false, false, false)
+	srv.SetLoggerV2(natslog.New(o.Logger), false, false, false)
 	go srv.Start()
 	if !srv.ReadyForConnections(10 * time.Second) {
 		srv.Shutdown()
@@ -137,12 +138,3 @@ func (l *Leaf) Shutdown() {
 	l.srv.Shutdown()
 	l.srv.WaitForShutdown()
 }
-
-type slogAdapter struct{ log *slog.Logger }
-
-func (a *slogAdapter) Noticef(format string, v ...any) { a.log.Debug(fmt.Sprintf(format, v...)) }
-func (a *slogAdapter) Warnf(format string, v ...any)   { a.log.Warn(fmt.Sprintf(format, v...)) }
-func (a *slogAdapter) Fatalf(format string, v ...any)  { a.log.Error(fmt.Sprintf(format, v...)) }
-func (a *slogAdapter) Errorf(format string, v ...any)  { a.log.Warn(fmt.Sprintf(format, v...)) }
-func (a *slogAdapter) Debugf(format string, v ...any)  { a.log.Debug(fmt.Sprintf(format, v...)) }
-func (a *slogAdapter) Tracef(format string, v ...any)  {}
