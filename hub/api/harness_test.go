@@ -19,6 +19,8 @@ import (
 	"github.com/gridedge/gridedge/hub/auth"
 	"github.com/gridedge/gridedge/hub/store"
 	"github.com/gridedge/gridedge/hub/store/bolt"
+	"github.com/gridedge/gridedge/hub/store/mongo"
+	"github.com/gridedge/gridedge/hub/store/mongo/mongotest"
 )
 
 const adminPassword = "admin-test-password"
@@ -44,7 +46,7 @@ func (c *fakeClock) Add(d time.Duration) {
 // env is a hub API on a real bolt store, served by httptest.
 type env struct {
 	t     testing.TB
-	st    *bolt.Store
+	st    store.Store
 	auth  *auth.Service
 	api   *Server
 	srv   *httptest.Server
@@ -60,15 +62,39 @@ type cred struct {
 
 var noCred = cred{}
 
-// newEnv starts an API with the layer "demo" (collections meters, sites)
-// and an admin logged in. configure may change the Server before start.
-func newEnv(t testing.TB, configure ...func(*Server)) *env {
+// backend is the store the tests run on: "bolt", or "mongo" (TestSeedOnMongo).
+var backend = "bolt"
+
+// openBackend opens an empty store of the current backend, closed at cleanup.
+func openBackend(t testing.TB) store.Store {
 	t.Helper()
+	if backend == "mongo" {
+		uri, _ := mongotest.URI(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		st, err := mongo.Open(ctx, uri, mongotest.DatabaseName())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = st.Database().Drop(context.Background())
+			_ = st.Close()
+		})
+		return st
+	}
 	st, err := bolt.Open(filepath.Join(t.TempDir(), "hub.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// newEnv starts an API with the layer "demo" (collections meters, sites)
+// and an admin logged in. configure may change the Server before start.
+func newEnv(t testing.TB, configure ...func(*Server)) *env {
+	t.Helper()
+	st := openBackend(t)
 	clock := &fakeClock{t: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	as := auth.New(st, auth.Options{BcryptCost: bcrypt.MinCost, TokenTTL: time.Hour, Now: clock.Now, Logger: log})

@@ -1,20 +1,13 @@
 package mongo
 
 import (
-	"bufio"
 	"context"
-	"fmt"
-	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gridedge/gridedge/hub/store"
+	"github.com/gridedge/gridedge/hub/store/mongo/mongotest"
 	"github.com/gridedge/gridedge/hub/store/storetest"
 	"github.com/gridedge/gridedge/shared/model"
 )
@@ -24,118 +17,13 @@ import (
 // for the whole package by scripts/mongo-server.sh. Without either they
 // skip, or fail when GRIDEDGE_REQUIRE_INTEROP=1.
 
-var (
-	srvOnce sync.Once
-	srv     struct {
-		uri   string
-		kind  string // "mongodb" or "mongo-java-server"
-		err   error
-		cmd   *exec.Cmd
-		stdin io.Closer
-	}
-	dbSeq atomic.Int64
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if srv.cmd != nil {
-		srv.stdin.Close() // the server exits when its stdin closes
-		done := make(chan struct{})
-		go func() { _ = srv.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = srv.cmd.Process.Kill()
-			<-done
-		}
-	}
+	mongotest.Stop()
 	os.Exit(code)
 }
 
-// repoRoot finds the directory holding scripts/mongo-server.sh.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "scripts", "mongo-server.sh")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("scripts/mongo-server.sh not found above the test directory")
-		}
-		dir = parent
-	}
-}
-
-func startServer() {
-	if uri := os.Getenv("GRIDEDGE_MONGODB_URI"); uri != "" {
-		srv.uri, srv.kind = uri, "mongodb"
-		return
-	}
-	srv.kind = "mongo-java-server"
-	root, err := repoRoot()
-	if err != nil {
-		srv.err = err
-		return
-	}
-	cmd := exec.Command(filepath.Join(root, "scripts", "mongo-server.sh"), "run")
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		srv.err = err
-		return
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		srv.err = err
-		return
-	}
-	if err := cmd.Start(); err != nil {
-		srv.err = fmt.Errorf("start scripts/mongo-server.sh: %w", err)
-		return
-	}
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		if sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-		_, _ = io.Copy(io.Discard, stdout)
-	}()
-	select {
-	case line, ok := <-lines:
-		if !ok || !strings.HasPrefix(line, "mongodb://") {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			srv.err = fmt.Errorf("scripts/mongo-server.sh did not print a URI (got %q): is Java 17 installed, could mvn fetch the jars?", line)
-			return
-		}
-		srv.uri, srv.cmd, srv.stdin = line, cmd, stdin
-	case <-time.After(3 * time.Minute):
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		srv.err = fmt.Errorf("scripts/mongo-server.sh printed no URI within 3 minutes")
-	}
-}
-
-// server returns the URI and kind of the server to test against, or skips
-// (fails under GRIDEDGE_REQUIRE_INTEROP=1).
-func server(tb testing.TB) (uri, kind string) {
-	tb.Helper()
-	srvOnce.Do(startServer)
-	if srv.err != nil {
-		msg := "no MongoDB for the mongo backend tests (set GRIDEDGE_MONGODB_URI, or install Java 17 and mvn for mongo-java-server): " + srv.err.Error()
-		if os.Getenv("GRIDEDGE_REQUIRE_INTEROP") == "1" {
-			tb.Fatal(msg)
-		}
-		tb.Skip(msg)
-	}
-	return srv.uri, srv.kind
-}
+func server(tb testing.TB) (uri, kind string) { return mongotest.URI(tb) }
 
 // openStore opens a store on a fresh database, dropped at cleanup.
 func openStore(tb testing.TB) *Store {
@@ -143,7 +31,7 @@ func openStore(tb testing.TB) *Store {
 	uri, _ := server(tb)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	name := fmt.Sprintf("gridedge_test_%d_%d", os.Getpid(), dbSeq.Add(1))
+	name := mongotest.DatabaseName()
 	s, err := Open(ctx, uri, name)
 	if err != nil {
 		tb.Fatal(err)
@@ -164,7 +52,7 @@ var javaServerGaps = map[string]string{
 func TestContract(t *testing.T) {
 	_, kind := server(t)
 	cfg := storetest.Config{Open: func(t *testing.T) store.Store { return openStore(t) }}
-	if kind == "mongo-java-server" {
+	if kind == mongotest.KindJavaServer {
 		cfg.Unsupported = javaServerGaps
 	}
 	storetest.RunConfig(t, cfg)
