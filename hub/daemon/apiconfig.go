@@ -13,6 +13,7 @@ import (
 
 	"github.com/gridedge/gridedge/hub/api"
 	"github.com/gridedge/gridedge/hub/auth"
+	"github.com/gridedge/gridedge/hub/store"
 	"github.com/gridedge/gridedge/shared/config"
 	"github.com/gridedge/gridedge/shared/version"
 )
@@ -193,7 +194,8 @@ func startAuth(ctx context.Context, h *Hub) error {
 func apiHandler(h *Hub, log *slog.Logger) http.Handler {
 	cfg := h.cfg
 	a := &api.Server{
-		Store: h.st, Auth: h.auth, Version: version.String(), Logger: log,
+		// REST writes announce themselves on <domain>.storage.changed.<layer>.<collection>
+		Store: store.WithChanges(h.st, h.publishChange), Auth: h.auth, Version: version.String(), Logger: log,
 		Limits: api.Limits{DefaultLimit: cfg.HTTP.DefaultLimit, MaxLimit: cfg.HTTP.MaxLimit,
 			MaxBodyBytes: cfg.HTTP.MaxBodyBytes, MaxUploadBytes: cfg.HTTP.MaxUploadBytes},
 		RateLimit: api.RateLimit{PerSecond: cfg.HTTP.RateLimit.PerSecond, Burst: cfg.HTTP.RateLimit.Burst},

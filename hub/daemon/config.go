@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"os"
 	"path/filepath"
 
 	"github.com/gridedge/gridedge/hub/api"
@@ -16,6 +17,8 @@ type Config struct {
 	Domain string `json:"domain,omitempty"`
 	// DataDir holds the store file and the JetStream directory (default ./data/hub).
 	DataDir string `json:"dataDir,omitempty"`
+	// Store chooses the store backend.
+	Store StoreConfig `json:"store,omitempty"`
 	// HTTP configures the REST API listener.
 	HTTP HTTPConfig `json:"http,omitempty"`
 	// NATS configures the embedded NATS server.
@@ -35,6 +38,20 @@ type Config struct {
 	// Gateway configures /api/v2/gateway.
 	Gateway GatewayConfig `json:"gateway,omitempty"`
 }
+
+// StoreConfig chooses the store backend.
+type StoreConfig struct {
+	// Backend is "bolt" (default: one file in dataDir) or "mongo".
+	Backend string `json:"backend,omitempty"`
+	// MongoURI is the MongoDB connection string (mongo backend; default the
+	// GRIDEDGE_MONGODB_URI environment variable).
+	MongoURI string `json:"mongoURI,omitempty"`
+	// Database is the MongoDB database (default "gridedge").
+	Database string `json:"database,omitempty"`
+}
+
+// EnvMongoURI is read when store.mongoURI is empty.
+const EnvMongoURI = "GRIDEDGE_MONGODB_URI"
 
 // HTTPConfig configures the REST API listener.
 type HTTPConfig struct {
@@ -93,6 +110,15 @@ func (c *Config) Defaults() {
 	}
 	if c.DataDir == "" {
 		c.DataDir = filepath.Join("data", "hub")
+	}
+	if c.Store.Backend == "" {
+		c.Store.Backend = "bolt"
+	}
+	if c.Store.Backend == "mongo" && c.Store.MongoURI == "" {
+		c.Store.MongoURI = os.Getenv(EnvMongoURI)
+	}
+	if c.Store.Database == "" {
+		c.Store.Database = "gridedge"
 	}
 	if c.HTTP.Listen == "" {
 		c.HTTP.Listen = ":8080"
@@ -154,6 +180,15 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		es.Add("logLevel", "%q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	switch c.Store.Backend {
+	case "bolt":
+	case "mongo":
+		if c.Store.MongoURI == "" {
+			es.Add("store.mongoURI", "is required for the mongo backend (or set %s)", EnvMongoURI)
+		}
+	default:
+		es.Add("store.backend", "%q is not bolt or mongo", c.Store.Backend)
 	}
 	if t := c.NATS.LeafTLS; t != nil && (t.CertFile == "" || t.KeyFile == "") {
 		es.Add("nats.leafTLS", "certFile and keyFile are both required")

@@ -4,6 +4,7 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +25,8 @@ import (
 	"github.com/gridedge/gridedge/hub/ingest"
 	"github.com/gridedge/gridedge/hub/store"
 	"github.com/gridedge/gridedge/hub/store/bolt"
+	"github.com/gridedge/gridedge/hub/store/mongo"
+	"github.com/gridedge/gridedge/shared/subject"
 	"github.com/gridedge/gridedge/shared/version"
 )
 
@@ -52,7 +55,7 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err erro
 			h.Close()
 		}
 	}()
-	if h.st, err = bolt.Open(filepath.Join(cfg.DataDir, "hub.db")); err != nil {
+	if h.st, err = openStore(ctx, cfg); err != nil {
 		return nil, err
 	}
 	for _, l := range cfg.Layers {
@@ -122,6 +125,31 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err erro
 	log.Info("hub started", "version", version.String(), "http", h.HTTPAddr(), "nats", h.br.ClientURL(),
 		"leaf", h.br.LeafURL(), "domain", cfg.Domain, "data", cfg.DataDir)
 	return h, nil
+}
+
+// openStore opens the configured backend.
+func openStore(ctx context.Context, cfg *Config) (store.Store, error) {
+	if cfg.Store.Backend == "mongo" {
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		st, err := mongo.Open(cctx, cfg.Store.MongoURI, cfg.Store.Database)
+		if err != nil {
+			return nil, fmt.Errorf("open the mongo store: %w", err)
+		}
+		return st, nil
+	}
+	return bolt.Open(filepath.Join(cfg.DataDir, "hub.db"))
+}
+
+// publishChange announces a committed REST write.
+func (h *Hub) publishChange(c store.Change) {
+	data, err := json.Marshal(c)
+	if err != nil {
+		return
+	}
+	if err := h.nc.Publish(subject.StorageChanged(h.cfg.Domain, c.Layer, c.Collection), data); err != nil {
+		h.log.Warn("publish change event", "err", err)
+	}
 }
 
 // FailpointExitAfterApply names the environment variable of a test
