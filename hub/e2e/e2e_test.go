@@ -176,3 +176,33 @@ func BenchmarkSimToREST(b *testing.B) {
 			lat[0].Round(time.Millisecond), lat[49].Round(time.Millisecond), lat[98].Round(time.Millisecond), lat[99].Round(time.Millisecond))
 	}
 }
+
+// TestBinariesAnswerVersionAndHelp: every binary answers --version and
+// --help, and an unknown flag ends with a message and a non-zero exit.
+func TestBinariesAnswerVersionAndHelp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binaries; skipped with -short")
+	}
+	for _, bin := range []string{"gridedge-hub", "gridedge-agent", "gridedge"} {
+		for _, tt := range []struct {
+			arg      string
+			wantCode int
+			want     string
+		}{
+			{"--version", 0, bin + " "},
+			{"--help", 0, "Usage"},
+			{"--no-such-flag", 2, "no-such-flag"},
+		} {
+			p := start(t, bin, tt.arg)
+			select {
+			case <-p.done:
+			case <-time.After(30 * time.Second):
+				t.Fatalf("%s %s did not exit", bin, tt.arg)
+			}
+			code := p.cmd.ProcessState.ExitCode()
+			if (tt.wantCode == 0) != (code == 0) || !strings.Contains(p.log.String(), tt.want) {
+				t.Errorf("%s %s: exit %d, output %q; want exit %d and %q", bin, tt.arg, code, p.log.String(), tt.wantCode, tt.want)
+			}
+		}
+	}
+}
