@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gridedge/gridedge/shared/expression"
 	"github.com/gridedge/gridedge/shared/model"
 )
 
@@ -59,7 +60,20 @@ type Engine struct {
 	docFields   map[docKey]map[string]float64
 	limitFields []string
 	stats       map[string]*RuleStats
-	scratch     []string
+	// layouts caches, per document, the fields of its latest update.
+	layouts     map[docKey]*layout
+	scratchVals []any
+}
+
+// layout is the set of fields of a document's update, with its
+// measurements in the order Process assesses them (sorted, so that
+// backfills and incidents come out in a stable order) and their states.
+// Successive updates of a document (every poll of a device) have the same
+// fields: Process then neither sorts nor looks fields up one by one.
+type layout struct {
+	keys   []string      // measurement keys, sorted, then the other keys
+	nMeas  int           // measurement keys in keys
+	states []*fieldState // per measurement key
 }
 
 type docKey struct{ layer, collection, id string }
@@ -106,7 +120,8 @@ type pending struct {
 
 // New compiles rules; see Reload for errors.
 func New(rules []Rule, opts Options) (*Engine, error) {
-	e := &Engine{opts: opts, fields: map[fieldKey]*fieldState{}, docFields: map[docKey]map[string]float64{}, stats: map[string]*RuleStats{}}
+	e := &Engine{opts: opts, fields: map[fieldKey]*fieldState{}, docFields: map[docKey]map[string]float64{}, stats: map[string]*RuleStats{},
+		layouts: map[docKey]*layout{}}
 	if err := e.Reload(rules); err != nil {
 		return nil, err
 	}
@@ -167,6 +182,14 @@ func (e *Engine) state(k *fieldKey) *fieldState {
 		st = &fieldState{}
 		e.fields[*k] = st
 	}
+	e.refresh(st, k)
+	return st
+}
+
+// refresh brings the field's matching rules up to date after a Reload:
+// the rules that apply to a field are found once per rule generation, not
+// on every reading.
+func (e *Engine) refresh(st *fieldState, k *fieldKey) {
 	if st.gen != e.gen {
 		old := st.rs
 		st.rules, st.rs = st.rules[:0], nil
@@ -185,7 +208,55 @@ func (e *Engine) state(k *fieldKey) *fieldState {
 		}
 		st.gen = e.gen
 	}
-	return st
+}
+
+// layoutOf returns the layout of u and fills vals with the values of its
+// measurement keys.
+func (e *Engine) layoutOf(u *model.Update, vals []any) (*layout, []any) {
+	dk := docKey{u.Layer, u.Collection, u.ID}
+	l := e.layouts[dk]
+	if l != nil && len(l.keys) == len(u.Set) {
+		// the same number of keys, all present: the same keys
+		vals = vals[:0]
+		same := true
+		for i, key := range l.keys {
+			v, ok := u.Set[key]
+			if !ok {
+				same = false
+				break
+			}
+			if i < l.nMeas {
+				vals = append(vals, v)
+			}
+		}
+		if same {
+			return l, vals
+		}
+	}
+	if l == nil { // else a new layout for the document: reuse the slices
+		l = &layout{}
+		e.layouts[dk] = l
+	}
+	l.keys, l.states = l.keys[:0], l.states[:0]
+	for key := range u.Set {
+		if strings.HasPrefix(key, model.MeasurementsPrefix) {
+			l.keys = append(l.keys, key)
+		}
+	}
+	slices.Sort(l.keys)
+	l.nMeas = len(l.keys)
+	for key := range u.Set {
+		if !strings.HasPrefix(key, model.MeasurementsPrefix) {
+			l.keys = append(l.keys, key)
+		}
+	}
+	vals = vals[:0]
+	for _, key := range l.keys[:l.nMeas] {
+		k := fieldKey{u.Layer, u.Collection, u.ID, key[len(model.MeasurementsPrefix):]}
+		l.states = append(l.states, e.state(&k))
+		vals = append(vals, u.Set[key])
+	}
+	return l, vals
 }
 
 // Process assesses every measurement of updates with the rules and returns
@@ -206,22 +277,17 @@ func (e *Engine) Process(updates []model.Update, now time.Time) []model.Update {
 		e.remember(u)
 		var before, after []model.Update
 		var set map[string]any // copy of u.Set once changed
-		names := e.scratch[:0]
-		for key := range u.Set {
-			if strings.HasPrefix(key, model.MeasurementsPrefix) {
-				names = append(names, key)
-			}
-		}
-		slices.Sort(names)
-		e.scratch = names
-		measurements := len(names)
-		for _, key := range names {
+		l, vals := e.layoutOf(u, e.scratchVals)
+		e.scratchVals = vals
+		measurements := l.nMeas
+		for j, key := range l.keys[:l.nMeas] {
 			k := fieldKey{u.Layer, u.Collection, u.ID, key[len(model.MeasurementsPrefix):]}
-			st := e.state(&k)
+			st := l.states[j]
+			e.refresh(st, &k)
 			if len(st.rules) == 0 {
 				continue
 			}
-			m, ok := readMeasurement(u.Set[key])
+			m, ok := readMeasurement(vals[j])
 			if !ok {
 				continue
 			}
@@ -245,6 +311,7 @@ func (e *Engine) Process(updates []model.Update, now time.Time) []model.Update {
 				set[key] = writeMeasurement(u.Set[key], &m)
 			}
 		}
+		clear(vals) // do not keep the update's values alive
 		if set == nil && before == nil && after == nil {
 			if changed {
 				out = append(out, *u)
@@ -464,17 +531,7 @@ func (e *Engine) detect(r *rule, st *fieldState, rs *ruleFieldState, k *fieldKey
 			return true, fmt.Sprintf("timestamp %s repeats or precedes the previous reading's (%s)", m.ts.UTC().Format(time.RFC3339Nano), st.rawTS.UTC().Format(time.RFC3339Nano))
 		}
 	case DetectExpression:
-		env := map[string]any{
-			"value": raw, "quality": m.quality, "timestamp": m.ts, "field": k.field,
-			"document": k.id, "collection": k.layer + "_" + k.collection,
-		}
-		if st.hasRaw {
-			env["previous"], env["previousTimestamp"], env["dt"] = st.raw, st.rawTS, m.ts.Sub(st.rawTS).Seconds()
-		}
-		if st.hasGood {
-			env["lastGood"] = st.good
-		}
-		v, err := r.cond.Eval(env)
+		v, err := e.evalCondition(r, st, k, m, raw)
 		if err != nil {
 			stats.Errors++
 			stats.LastError = err.Error()
@@ -485,6 +542,67 @@ func (e *Engine) detect(r *rule, st *fieldState, rs *ruleFieldState, k *fieldKey
 		}
 	}
 	return false, ""
+}
+
+// evalCondition evaluates an expression rule's condition on m. The
+// context is given positionally (EvalVars), computing only the variables
+// the condition uses, so that a reading costs no map.
+func (e *Engine) evalCondition(r *rule, st *fieldState, k *fieldKey, m *reading, raw any) (any, error) {
+	if !r.cond.VarsOnly() || len(r.condVars) > maxCondVars {
+		return r.cond.Eval(conditionEnv(st, k, m, raw))
+	}
+	var buf [maxCondVars]any
+	vals := buf[:len(r.condVars)]
+	for i, cv := range r.condVars {
+		var v any = expression.Undefined
+		switch cv {
+		case cvValue:
+			v = raw
+		case cvQuality:
+			v = m.quality
+		case cvTimestamp:
+			v = m.ts
+		case cvField:
+			v = k.field
+		case cvDocument:
+			v = k.id
+		case cvCollection:
+			v = k.layer + "_" + k.collection
+		case cvPrevious:
+			if st.hasRaw {
+				v = st.raw
+			}
+		case cvPreviousTimestamp:
+			if st.hasRaw {
+				v = st.rawTS
+			}
+		case cvDt:
+			if st.hasRaw {
+				v = m.ts.Sub(st.rawTS).Seconds()
+			}
+		case cvLastGood:
+			if st.hasGood {
+				v = st.good
+			}
+		}
+		vals[i] = v
+	}
+	return r.cond.EvalVars(vals)
+}
+
+// conditionEnv is the context of an expression condition as a map.
+func conditionEnv(st *fieldState, k *fieldKey, m *reading, raw any) map[string]any {
+	env := map[string]any{
+		"value": raw, "quality": m.quality, "timestamp": m.ts, "field": k.field,
+		"document": k.id, "collection": k.layer + "_" + k.collection,
+	}
+	if st.hasRaw {
+		env["previous"], env["previousTimestamp"], env["dt"] = st.raw, st.rawTS, m.ts.Sub(st.rawTS).Seconds()
+	}
+	if st.hasGood {
+		env["lastGood"] = st.good
+	}
+	return env
 }
 
 // exceeds reports how v moved too much from prev over dt, or "".

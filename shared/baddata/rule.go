@@ -158,6 +158,7 @@ type rule struct {
 	minF     float64
 	maxF     float64
 	cond     *expression.Program
+	condVars []condVar // what each of cond.Vars() is
 	discard  bool
 	replace  string // "" or a Replace* kind
 	value    any
@@ -170,13 +171,29 @@ type rule struct {
 	stats    *RuleStats // set by Reload
 }
 
-// changesValue tells whether the rule removes or replaces the value.
-func (r *rule) changesValue() bool { return r.discard || r.replace != "" }
+// condVar is a variable of an expression condition's context.
+type condVar uint8
+
+const (
+	cvValue condVar = iota + 1
+	cvQuality
+	cvTimestamp
+	cvPrevious
+	cvPreviousTimestamp
+	cvDt
+	cvLastGood
+	cvField
+	cvDocument
+	cvCollection
+)
+
+// maxCondVars is the number of condition variables.
+const maxCondVars = 10
 
 // conditionVars are the variables an expression condition may use.
-var conditionVars = map[string]bool{
-	"value": true, "quality": true, "timestamp": true, "previous": true, "previousTimestamp": true,
-	"dt": true, "lastGood": true, "field": true, "document": true, "collection": true,
+var conditionVars = map[string]condVar{
+	"value": cvValue, "quality": cvQuality, "timestamp": cvTimestamp, "previous": cvPrevious, "previousTimestamp": cvPreviousTimestamp,
+	"dt": cvDt, "lastGood": cvLastGood, "field": cvField, "document": cvDocument, "collection": cvCollection,
 }
 
 // which Detect fields apply to which detector
@@ -337,7 +354,9 @@ func compileRule(es *config.Errors, p string, r *Rule) *rule {
 			break
 		}
 		for _, v := range prog.Vars() {
-			if !conditionVars[v] {
+			cv, ok := conditionVars[v]
+			c.condVars = append(c.condVars, cv)
+			if !ok {
 				es.Add(config.Join(dp, "condition"), "uses unknown variable %q (known: dt, collection, document, field, lastGood, previous, previousTimestamp, quality, timestamp, value)", v)
 			}
 		}

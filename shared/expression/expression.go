@@ -3,6 +3,7 @@ package expression
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -76,6 +77,9 @@ type Program struct {
 	vars []string
 	prog *vm.Program
 	rt   *runtime
+	fast *fastNode // nil: the VM always runs (see fast.go)
+	// varsOnly: the program reads no context variable but vars (see VarsOnly).
+	varsOnly bool
 }
 
 // runtime holds what transforms need besides their arguments.
@@ -124,7 +128,15 @@ func Compile(src string, opts Options) (_ *Program, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("expression: %w: %w", errInternal, err)
 	}
-	return &Program{src: src, vars: g.vars, prog: prog, rt: rt}, nil
+	p := &Program{src: src, vars: g.vars, prog: prog, rt: rt, varsOnly: !g.relCtx}
+	if len(g.vars) <= maxFastVars {
+		idx := make(map[string]int, len(g.vars))
+		for i, name := range g.vars {
+			idx[name] = i
+		}
+		p.fast = fastCompile(root, idx)
+	}
+	return p, nil
 }
 
 // MustCompile is like Compile with default options but panics on error. It
@@ -153,7 +165,14 @@ var vmPool = sync.Pool{New: func() any { return new(vm.VM) }}
 // returned as float64; use EvalJSON to get JSON.stringify's output with
 // object keys in JavaScript order). Eval never panics.
 func (p *Program) Eval(env map[string]any) (any, error) {
-	v, err := p.eval(env)
+	if s, ok := p.evalFastMap(env); ok {
+		return s.export(), nil
+	}
+	var e any = env
+	if env == nil {
+		e = map[string]any{}
+	}
+	v, err := p.eval(e)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +182,11 @@ func (p *Program) Eval(env map[string]any) (any, error) {
 // EvalJSON evaluates the program and renders the result as JSON.stringify
 // does (object keys in insertion order, NaN, ±Inf and undefined as null).
 func (p *Program) EvalJSON(env map[string]any) ([]byte, error) {
-	v, err := p.eval(env)
+	var e any = env
+	if env == nil {
+		e = map[string]any{}
+	}
+	v, err := p.eval(e)
 	if err != nil {
 		return nil, err
 	}
@@ -174,15 +197,13 @@ func (p *Program) EvalJSON(env map[string]any) ([]byte, error) {
 	return b, nil
 }
 
-func (p *Program) eval(env map[string]any) (out any, err error) {
+// eval runs the VM; env is a map[string]any or a *varEnv, which lookupVar reads.
+func (p *Program) eval(env any) (out any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			out, err = nil, &EvalError{Msg: fmt.Sprintf("internal error: %v", r), Err: errInternal}
 		}
 	}()
-	if env == nil {
-		env = map[string]any{}
-	}
 	m := vmPool.Get().(*vm.VM)
 	v, err := m.Run(p.prog, env)
 	vmPool.Put(m)
@@ -190,6 +211,56 @@ func (p *Program) eval(env map[string]any) (out any, err error) {
 		return nil, p.evalError(err)
 	}
 	return v, nil
+}
+
+// Undefined is JavaScript's undefined: as a value given to EvalVars, it
+// marks a variable absent from the context.
+var Undefined = undefined
+
+// EvalVars is Eval with the context given positionally: vals[i] is the
+// value of the variable Vars()[i] (Undefined for one that is absent). It
+// spares callers on hot paths a map per evaluation: they resolve, once at
+// setup, where each variable comes from. vals is only read and must have
+// len(Vars()) elements; it does not escape, so callers may pass a buffer
+// on their stack.
+func (p *Program) EvalVars(vals []any) (any, error) {
+	if len(vals) != len(p.vars) {
+		err := fmt.Errorf("%w: EvalVars got %d values for %d variables", errInternal, len(vals), len(p.vars))
+		return nil, &EvalError{Msg: err.Error(), Err: err}
+	}
+	if s, ok := p.evalFastVals(vals); ok {
+		return s.export(), nil
+	}
+	v, err := p.eval(&varEnv{names: p.vars, vals: slices.Clone(vals)})
+	if err != nil {
+		return nil, err
+	}
+	return export(v), nil
+}
+
+// VarsOnly reports whether the expression reads nothing of its context
+// but Vars(), so that EvalVars always gives Eval's result. It is false for
+// an expression with a relative filter (objs[.a > 1]): for an element that
+// is falsy, JEXL reads a from the context, which EvalVars does not have.
+func (p *Program) VarsOnly() bool { return p.varsOnly }
+
+// NumVars is len(Vars()), without the copy.
+func (p *Program) NumVars() int { return len(p.vars) }
+
+// varEnv is the context of EvalVars: the program's variables and their values.
+type varEnv struct {
+	names []string
+	vals  []any
+}
+
+// get returns the value of variable name (few: a linear search is fastest).
+func (e *varEnv) get(name string) (any, bool) {
+	for i, n := range e.names {
+		if n == name {
+			return e.vals[i], true
+		}
+	}
+	return nil, false
 }
 
 func (p *Program) evalError(err error) error {
@@ -252,6 +323,8 @@ type gen struct {
 	used   map[string]bool
 	tmp    int
 	rel    int // depth of relative-filter predicates around the current node
+	// relCtx: a relative identifier may read the context (see VarsOnly).
+	relCtx bool
 }
 
 func (g *gen) call(pos int, name string, args ...ast.Node) ast.Node {
@@ -320,6 +393,7 @@ func (g *gen) node(n *node) ast.Node {
 		return g.variable(n.pos, n.name)
 	case nRel:
 		if g.rel > 0 {
+			g.relCtx = true
 			p := &ast.PointerNode{}
 			setLoc(p, n.pos)
 			return g.call(n.pos, "$rel", p, g.str(n.pos, n.name), g.ident(n.pos, "$env"))

@@ -198,8 +198,14 @@ func jsAdd(rt *runtime, a, b any) (any, error) {
 
 // lookupVar reads a context variable; a missing one is undefined.
 func lookupVar(env any, name string) any {
-	m, _ := env.(map[string]any)
-	v, ok := m[name]
+	var v any
+	var ok bool
+	switch e := env.(type) {
+	case map[string]any:
+		v, ok = e[name]
+	case *varEnv:
+		v, ok = e.get(name)
+	}
 	if !ok {
 		return undefined
 	}

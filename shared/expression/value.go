@@ -128,14 +128,6 @@ func objGet(v any, k string) (any, bool) {
 	return nil, false
 }
 
-func isObject(v any) bool {
-	switch v.(type) {
-	case *object, map[string]any:
-		return true
-	}
-	return false
-}
-
 // norm converts a caller-supplied Go value into an engine value (shallow:
 // elements of arrays and objects are normalized when they are read).
 func norm(v any) any {

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -46,8 +47,9 @@ type Stats struct {
 	Errors uint64 `json:"errors"`
 }
 
-// Transformer applies a Config. It is immutable after New and safe for
-// concurrent use.
+// Transformer applies a Config. Its configuration is immutable after New
+// (the only state added later is a cache of merged device and group
+// mappings) and it is safe for concurrent use.
 type Transformer struct {
 	devices map[string]*mapping // by device_id
 	groups  map[string]*mapping // by collection
@@ -62,12 +64,16 @@ type mapping struct {
 	attrs      []*attr
 	statics    []StaticAttribute
 	explicit   *explicit
-	group      *mapping // a device's group, resolved lazily by collection
+	plan       *plan    // the mapping alone
+	withGroup  sync.Map // *mapping (group) -> *plan, the device merged with a group
 }
 
 type attr struct {
 	src        string // measure name: object_id or name
 	name       string
+	key        string   // measurements.<name>
+	srcKey     string   // measurements.<src>
+	varKeys    []string // measurements.<var> for each of vars
 	objectID   string
 	prog       *expression.Program
 	vars       []string
@@ -128,13 +134,18 @@ func compileMapping(es *config.Errors, p, entityName, entityType string, attrs [
 	m := &mapping{entityName: entityName, entityType: entityType, statics: statics}
 	for i := range attrs {
 		a := &attrs[i]
-		ca := &attr{src: a.ObjectID, name: a.Name, objectID: a.ObjectID, skip: a.SkipValue, entityName: a.EntityName, entityType: a.EntityType}
+		ca := &attr{name: a.Name, key: model.MeasurementsPrefix + a.Name, objectID: a.ObjectID, skip: a.SkipValue, entityName: a.EntityName, entityType: a.EntityType}
+		ca.src = a.ObjectID
 		if ca.src == "" {
 			ca.src = a.Name
 		}
+		ca.srcKey = model.MeasurementsPrefix + ca.src
 		if a.Expression != "" {
 			if prog, err := expression.Compile(a.Expression, expression.Options{}); err == nil {
 				ca.prog, ca.vars = prog, prog.Vars()
+				for _, v := range ca.vars {
+					ca.varKeys = append(ca.varKeys, model.MeasurementsPrefix+v)
+				}
 			}
 		}
 		if a.EntityName != "" {
@@ -170,6 +181,7 @@ func compileMapping(es *config.Errors, p, entityName, entityType string, attrs [
 		}
 		m.explicit = ex
 	}
+	m.plan = newPlan(m.attrs, m.statics, m.explicit)
 	return m
 }
 
@@ -190,168 +202,409 @@ func (t *Transformer) Handles(d Document) bool {
 	return dev != nil || grp != nil
 }
 
+// plan is what applies to a device: its attributes (device first, then
+// the group's not overridden), static attributes and explicitAttrs. The
+// merge allocates, so it is done once per (device, group) pair.
+type plan struct {
+	attrs    []*attr
+	statics  []StaticAttribute
+	explicit *explicit
+	// consumed holds the measure names an attribute takes, which are not
+	// written under their own name.
+	consumed map[string]bool
+	exprs    int // attributes with an expression
+}
+
+func newPlan(attrs []*attr, statics []StaticAttribute, ex *explicit) *plan {
+	p := &plan{attrs: attrs, statics: statics, explicit: ex, consumed: make(map[string]bool, len(attrs))}
+	for _, a := range attrs {
+		p.consumed[a.src] = true
+		if a.prog != nil {
+			p.exprs++
+		}
+	}
+	return p
+}
+
+// emptyPlan is the plan of a device without mapping: every measure under
+// its own name.
+var emptyPlan = newPlan(nil, nil, nil)
+
+// planFor returns the plan of a device with mapping dev and group grp.
+func planFor(dev, grp *mapping) *plan {
+	switch {
+	case dev == nil && grp == nil:
+		return emptyPlan
+	case grp == nil:
+		return dev.plan
+	case dev == nil:
+		return grp.plan
+	}
+	if p, ok := dev.withGroup.Load(grp); ok {
+		return p.(*plan)
+	}
+	ex := dev.explicit
+	if ex == nil {
+		ex = grp.explicit
+	}
+	p, _ := dev.withGroup.LoadOrStore(grp, newPlan(mergeAttrs(dev.attrs, grp.attrs), mergeStatics(dev.statics, grp.statics), ex))
+	return p.(*plan)
+}
+
+// measure is what a reading holds for one measure name.
+type measure struct {
+	value      any
+	has        bool // value is present
+	quality    int
+	hasQuality bool
+	ts         time.Time
+	hasTS      bool
+	// orig is, for a reading read from an update, the Set value the
+	// measure came from, so that an unchanged measurement is written as
+	// the same interface value instead of being boxed again.
+	orig any
+}
+
+// source is a reading: a *Reading (Apply) or an update read in place
+// (Process), which spares Process the maps of ReadingOf. (A struct rather
+// than an interface, so that the callbacks given to it stay on the stack.)
+type source struct {
+	r *Reading      // Apply
+	u *model.Update // Process, when r is nil
+}
+
+func (s source) device() Document {
+	if s.r != nil {
+		return s.r.Device
+	}
+	return Document{Layer: s.u.Layer, Collection: s.u.Collection, ID: s.u.ID}
+}
+
+// size is an upper bound of the fields the source writes as they are.
+func (s source) size() int {
+	if s.r != nil {
+		return len(s.r.Values) + len(s.r.Extra)
+	}
+	return len(s.u.Set)
+}
+
+func (s source) ts() time.Time {
+	if s.r != nil {
+		return s.r.TS
+	}
+	return s.u.TS
+}
+
+// measure returns the value, quality and timestamp of a measure name (key
+// is its Set key); for a Reading each part is looked up on its own, as its
+// maps are independent.
+func (s source) measure(name, key string) measure {
+	if s.r != nil {
+		var m measure
+		m.value, m.has = s.r.Values[name]
+		m.quality, m.hasQuality = s.r.Quality[name]
+		m.ts, m.hasTS = s.r.Timestamps[name]
+		return m
+	}
+	v, ok := s.u.Set[key]
+	if !ok {
+		return measure{}
+	}
+	return measureOf(v)
+}
+
+// timestampField returns ts boxed, reusing the update's own
+// measurementsTimestamp when it holds the same time.
+func (s source) timestampField(ts time.Time) any {
+	if s.u != nil {
+		if v, ok := s.u.Set[model.MeasurementsTimestampField]; ok {
+			if t, ok := v.(time.Time); ok && t == ts { // same representation
+				return v
+			}
+		}
+	}
+	return ts
+}
+
+// measures calls f with every measure and the Set key it came from ("" for
+// a Reading).
+func (s source) measures(f func(name, key string, m measure)) {
+	if s.r != nil {
+		for name := range s.r.Values {
+			m := s.measure(name, "")
+			f(name, "", m)
+		}
+		return
+	}
+	for k, v := range s.u.Set {
+		if name, ok := strings.CutPrefix(k, model.MeasurementsPrefix); ok {
+			m := measureOf(v)
+			f(name, k, m)
+		}
+	}
+}
+
+// extra calls f with every other field to write as it is.
+func (s source) extra(f func(k string, v any)) {
+	if s.r != nil {
+		for k, v := range s.r.Extra {
+			f(k, v)
+		}
+		return
+	}
+	for k, v := range s.u.Set {
+		if !strings.HasPrefix(k, model.MeasurementsPrefix) && k != model.MeasurementsTimestampField {
+			f(k, v)
+		}
+	}
+}
+
+// measureOf reads the value of a measurements.<name> field (ReadingOf's
+// rules).
+func measureOf(v any) measure {
+	switch m := v.(type) {
+	case model.Measurement:
+		return measure{value: m.Value, has: true, quality: m.Quality, hasQuality: true, ts: m.Timestamp, hasTS: !m.Timestamp.IsZero(), orig: v}
+	case map[string]any:
+		r := measure{value: m["value"], has: true}
+		if q, ok := m["quality"].(int); ok {
+			r.quality, r.hasQuality = q, true
+		} else if q, ok := m["quality"].(float64); ok {
+			r.quality, r.hasQuality = int(q), true
+		}
+		return r
+	}
+	return measure{value: v, has: true}
+}
+
 // Apply turns a reading into document updates: the device's document
 // first, then other documents in order of (collection, id). A device
 // without mapping writes every measure under its own name.
 func (t *Transformer) Apply(r *Reading) []model.Update {
 	dev, grp := t.lookup(&r.Device)
-	target := r.Device
+	return t.apply(nil, dev, grp, source{r: r})
+}
+
+// apply is Apply for any source; it appends the updates to out.
+func (t *Transformer) apply(out []model.Update, dev, grp *mapping, src source) []model.Update {
+	p := planFor(dev, grp)
+	device, rts := src.device(), src.ts()
+	target := device
 	if dev != nil {
 		if dev.entityType != "" {
-			target.Layer, target.Collection = splitType(dev.entityType, r.Device.Layer)
+			target.Layer, target.Collection = splitType(dev.entityType, device.Layer)
 		}
 		if dev.entityName != "" {
 			target.ID = dev.entityName
 		}
 	}
-	// attributes: device first, then the group's not overridden
-	var attrs []*attr
-	var statics []StaticAttribute
-	var ex *explicit
-	if dev != nil {
-		attrs, statics, ex = dev.attrs, dev.statics, dev.explicit
+	typ := func() string { return target.Layer + "_" + target.Collection }
+
+	// The context of expressions, as a map, is only built for the
+	// expressions that need one (explicitAttrs and entity_name
+	// expressions, relative filters); attribute expressions get their
+	// variables one by one (resolve).
+	var ctx map[string]any
+	ctxMap := func() map[string]any {
+		if ctx == nil {
+			ctx = make(map[string]any, len(p.statics)+16)
+			for _, s := range p.statics {
+				ctx[s.Name] = s.Value
+			}
+			ctx["id"] = target.ID
+			ctx["type"] = typ()
+			src.measures(func(name, _ string, m measure) { ctx[name] = m.value })
+		}
+		return ctx
 	}
-	if grp != nil {
-		if ex == nil {
-			ex = grp.explicit
+	// resolve returns a context variable: a measure, else id or type,
+	// else a static attribute.
+	resolve := func(name string, m *measure) (any, bool) {
+		if m.has {
+			return m.value, true
 		}
-		if dev == nil {
-			attrs, statics = grp.attrs, grp.statics
-		} else {
-			attrs = mergeAttrs(attrs, grp.attrs)
-			statics = mergeStatics(statics, grp.statics)
+		switch name {
+		case "id":
+			return target.ID, true
+		case "type":
+			return typ(), true
 		}
+		for _, s := range p.statics {
+			if s.Name == name {
+				return s.Value, true
+			}
+		}
+		return nil, false
 	}
 
-	ctx := make(map[string]any, len(r.Values)+len(statics)+2)
-	for _, s := range statics {
-		ctx[s.Name] = s.Value
+	mode, list := t.explicitMode(p.explicit, ctxMap)
+	// the target's Set is built in place; other documents (multi-entity)
+	// are collected and sorted at the end
+	// the size hint: an attribute without expression takes the place of
+	// the measure it consumes, an expression may add one (an oversized map
+	// costs more groups to allocate)
+	size := len(p.attrs) + len(p.statics) + 1
+	if mode != selectDefined {
+		size = src.size() + p.exprs + len(p.statics) + 1
 	}
-	ctx["id"] = target.ID
-	ctx["type"] = target.Layer + "_" + target.Collection
-	for k, v := range r.Values {
-		ctx[k] = v
-	}
-
-	mode, list := t.explicitMode(ex, ctx)
-	docs := map[Document]map[string]model.Measurement{}
-	add := func(d Document, name string, m model.Measurement) {
-		ms := docs[d]
-		if ms == nil {
-			ms = map[string]model.Measurement{}
-			docs[d] = ms
-		}
-		ms[name] = m
-	}
-	consumed := make(map[string]bool, len(attrs))
-	for _, a := range attrs {
-		consumed[a.src] = true
+	set := make(map[string]any, size)
+	wrote := false // a measurement of the target
+	var others map[Document]map[string]model.Measurement
+	for _, a := range p.attrs {
 		if mode == selectList && !listed(list, a.name, a.objectID) {
 			continue
 		}
 		var (
 			v       any
 			ok      bool
+			orig    any // the input value, if v is written unchanged
 			quality = model.QualityGood
-			ts      = r.TS
+			ts      = rts
 		)
-		if a.prog != nil && allPresent(a.vars, ctx) {
-			res, err := a.prog.Eval(ctx)
-			if err != nil {
-				t.errors.Add(1)
-				continue
-			}
-			if equalSkip(res, a.skip) {
-				continue
-			}
-			v, ok = res, true
-			for _, name := range a.vars {
-				if q, has := r.Quality[name]; has && q != model.QualityGood && quality == model.QualityGood {
-					quality = q
+		if a.prog != nil {
+			var buf [8]any
+			vals := buf[:0]
+			evalQuality, evalTS := model.QualityGood, rts
+			present := true
+			for i, name := range a.vars {
+				m := src.measure(name, a.varKeys[i])
+				x, has := resolve(name, &m)
+				if !has {
+					present = false
+					break
 				}
-				if mt, has := r.Timestamps[name]; has && mt.After(ts) {
-					ts = mt
+				vals = append(vals, x)
+				if m.hasQuality && m.quality != model.QualityGood && evalQuality == model.QualityGood {
+					evalQuality = m.quality
+				}
+				if m.hasTS && m.ts.After(evalTS) {
+					evalTS = m.ts
 				}
 			}
-		} else if raw, has := r.Values[a.src]; has {
-			v, ok = raw, true
-			if q, has := r.Quality[a.src]; has {
-				quality = q
+			if present {
+				var res any
+				var err error
+				if a.prog.VarsOnly() {
+					res, err = a.prog.EvalVars(vals)
+				} else {
+					res, err = a.prog.Eval(ctxMap())
+				}
+				if err != nil {
+					t.errors.Add(1)
+					continue
+				}
+				if equalSkip(res, a.skip) {
+					continue
+				}
+				v, ok, quality, ts = res, true, evalQuality, evalTS
 			}
-			if mt, has := r.Timestamps[a.src]; has {
-				ts = mt
+		}
+		if !ok {
+			if m := src.measure(a.src, a.srcKey); m.has {
+				v, ok, orig = m.value, true, m.orig
+				if m.hasQuality {
+					quality = m.quality
+				}
+				if m.hasTS {
+					ts = m.ts
+				}
 			}
 		}
 		if !ok {
 			continue
 		}
-		d := target
-		if a.entityName != "" || a.entityType != "" {
-			d = r.Device
-			d.ID = target.ID
-			d.Layer, d.Collection = target.Layer, target.Collection
-			if a.entityType != "" {
-				d.Layer, d.Collection = splitType(a.entityType, target.Layer)
-			}
-			if a.entityName != "" {
-				d.ID = t.entityName(a, ctx)
-			}
+		mt := model.Measurement{Value: v, Quality: quality, Timestamp: ts.UTC()}
+		if a.entityName == "" && a.entityType == "" {
+			set[a.key] = reuse(orig, &mt)
+			wrote = true
+			continue
 		}
-		add(d, a.name, model.Measurement{Value: v, Quality: quality, Timestamp: ts.UTC()})
+		d := device
+		d.ID = target.ID
+		d.Layer, d.Collection = target.Layer, target.Collection
+		if a.entityType != "" {
+			d.Layer, d.Collection = splitType(a.entityType, target.Layer)
+		}
+		if a.entityName != "" {
+			d.ID = t.entityName(a, ctxMap)
+		}
+		if d == target {
+			set[a.key] = reuse(orig, &mt)
+			wrote = true
+			continue
+		}
+		if others == nil {
+			others = map[Document]map[string]model.Measurement{}
+		}
+		ms := others[d]
+		if ms == nil {
+			ms = map[string]model.Measurement{}
+			others[d] = ms
+		}
+		ms[a.name] = mt
 	}
 	if mode != selectDefined {
-		for name, v := range r.Values {
-			if consumed[name] || (mode == selectList && !listed(list, name, "")) {
-				continue
+		src.measures(func(name, key string, m measure) {
+			if p.consumed[name] || (mode == selectList && !listed(list, name, "")) {
+				return
 			}
-			m := model.Measurement{Value: v, Quality: model.QualityGood, Timestamp: r.TS.UTC()}
-			if q, has := r.Quality[name]; has {
-				m.Quality = q
+			mt := model.Measurement{Value: m.value, Quality: model.QualityGood, Timestamp: rts.UTC()}
+			if m.hasQuality {
+				mt.Quality = m.quality
 			}
-			if mt, has := r.Timestamps[name]; has {
-				m.Timestamp = mt.UTC()
+			if m.hasTS {
+				mt.Timestamp = m.ts.UTC()
 			}
-			add(target, name, m)
-		}
+			if key == "" {
+				key = model.MeasurementsPrefix + name
+			}
+			set[key] = reuse(m.orig, &mt)
+			wrote = true
+		})
 	}
 
-	out := make([]model.Update, 0, len(docs)+1)
-	if ms, ok := docs[target]; ok || len(statics) > 0 || len(r.Extra) > 0 {
-		var u model.Update
-		if ok {
-			u = model.MeasurementUpdate(target.Layer, target.Collection, target.ID, r.TS, ms)
-		} else {
-			u = model.Update{Layer: target.Layer, Collection: target.Collection, ID: target.ID, Set: map[string]any{}, TS: r.TS.UTC()}
-		}
-		for _, s := range statics {
-			if mode == selectList && !listed(list, s.Name, "") {
-				continue
-			}
-			u.Set[s.Name] = s.Value
-		}
-		for k, v := range r.Extra {
-			u.Set[k] = v
-		}
-		if len(u.Set) > 0 {
-			out = append(out, u)
-		}
-		delete(docs, target)
+	if wrote {
+		set[model.MeasurementsTimestampField] = src.timestampField(rts.UTC())
 	}
-	others := make([]Document, 0, len(docs))
-	for d := range docs {
-		others = append(others, d)
+	for _, s := range p.statics {
+		if mode == selectList && !listed(list, s.Name, "") {
+			continue
+		}
+		set[s.Name] = s.Value
 	}
-	sort.Slice(others, func(i, j int) bool {
-		a, b := others[i], others[j]
+	src.extra(func(k string, v any) { set[k] = v })
+	if len(set) > 0 {
+		out = append(out, model.Update{Layer: target.Layer, Collection: target.Collection, ID: target.ID, Set: set, TS: rts.UTC()})
+	}
+	if len(others) == 0 {
+		return out
+	}
+	docs := make([]Document, 0, len(others))
+	for d := range others {
+		docs = append(docs, d)
+	}
+	sort.Slice(docs, func(i, j int) bool {
+		a, b := docs[i], docs[j]
 		if a.Layer+"_"+a.Collection != b.Layer+"_"+b.Collection {
 			return a.Layer+"_"+a.Collection < b.Layer+"_"+b.Collection
 		}
 		return a.ID < b.ID
 	})
-	for _, d := range others {
-		out = append(out, model.MeasurementUpdate(d.Layer, d.Collection, d.ID, r.TS, docs[d]))
+	for _, d := range docs {
+		out = append(out, model.MeasurementUpdate(d.Layer, d.Collection, d.ID, rts, others[d]))
 	}
 	return out
+}
+
+// reuse returns orig when it holds exactly m (the same value, quality and
+// timestamp representation), else m boxed: writing an unchanged
+// measurement then costs no allocation.
+func reuse(orig any, m *model.Measurement) any {
+	if o, ok := orig.(model.Measurement); ok && o.Quality == m.Quality && o.Timestamp == m.Timestamp {
+		// o.Value is m.Value: both were read from orig
+		return orig
+	}
+	return *m
 }
 
 // Process is the pipeline stage: every update of a document that has a
@@ -365,7 +618,8 @@ func (t *Transformer) Process(updates []model.Update) []model.Update {
 	for i := range updates {
 		u := &updates[i]
 		d := Document{Layer: u.Layer, Collection: u.Collection, ID: u.ID}
-		if !t.Handles(d) {
+		dev, grp := t.lookup(&d)
+		if dev == nil && grp == nil {
 			if changed {
 				out = append(out, *u)
 			}
@@ -375,7 +629,8 @@ func (t *Transformer) Process(updates []model.Update) []model.Update {
 			changed = true
 			out = append(make([]model.Update, 0, len(updates)+2), updates[:i]...)
 		}
-		out = append(out, t.Apply(ReadingOf(u))...)
+		// the same as t.Apply(ReadingOf(u)), read in place
+		out = t.apply(out, dev, grp, source{u: u})
 	}
 	if !changed {
 		return updates
@@ -387,34 +642,22 @@ func (t *Transformer) Process(updates []model.Update) []model.Update {
 func ReadingOf(u *model.Update) *Reading {
 	r := &Reading{Device: Document{Layer: u.Layer, Collection: u.Collection, ID: u.ID}, TS: u.TS,
 		Values: make(map[string]any, len(u.Set)), Quality: make(map[string]int, len(u.Set)), Timestamps: make(map[string]time.Time, len(u.Set))}
-	for k, v := range u.Set {
-		name, isM := strings.CutPrefix(k, model.MeasurementsPrefix)
-		switch {
-		case isM:
-			switch m := v.(type) {
-			case model.Measurement:
-				r.Values[name], r.Quality[name] = m.Value, m.Quality
-				if !m.Timestamp.IsZero() {
-					r.Timestamps[name] = m.Timestamp
-				}
-			case map[string]any:
-				r.Values[name] = m["value"]
-				if q, ok := m["quality"].(int); ok {
-					r.Quality[name] = q
-				} else if q, ok := m["quality"].(float64); ok {
-					r.Quality[name] = int(q)
-				}
-			default:
-				r.Values[name] = v
-			}
-		case k == model.MeasurementsTimestampField:
-		default:
-			if r.Extra == nil {
-				r.Extra = map[string]any{}
-			}
-			r.Extra[k] = v
+	src := source{u: u}
+	src.measures(func(name, _ string, m measure) {
+		r.Values[name] = m.value
+		if m.hasQuality {
+			r.Quality[name] = m.quality
 		}
-	}
+		if m.hasTS {
+			r.Timestamps[name] = m.ts
+		}
+	})
+	src.extra(func(k string, v any) {
+		if r.Extra == nil {
+			r.Extra = map[string]any{}
+		}
+		r.Extra[k] = v
+	})
 	return r
 }
 
@@ -428,7 +671,8 @@ const (
 )
 
 // explicitMode resolves explicitAttrs for one reading.
-func (t *Transformer) explicitMode(ex *explicit, ctx map[string]any) (selection, []any) {
+// ctx returns the reading's context; it is built only when needed.
+func (t *Transformer) explicitMode(ex *explicit, ctx func() map[string]any) (selection, []any) {
 	if ex == nil {
 		return selectAll, nil
 	}
@@ -441,7 +685,7 @@ func (t *Transformer) explicitMode(ex *explicit, ctx map[string]any) (selection,
 	case explicitList:
 		return selectList, ex.list
 	}
-	v, err := ex.prog.Eval(ctx)
+	v, err := ex.prog.Eval(ctx())
 	if err != nil {
 		t.errors.Add(1)
 		return selectAll, nil
@@ -458,9 +702,9 @@ func (t *Transformer) explicitMode(ex *explicit, ctx map[string]any) (selection,
 }
 
 // entityName evaluates an attribute's entity_name.
-func (t *Transformer) entityName(a *attr, ctx map[string]any) string {
+func (t *Transformer) entityName(a *attr, ctx func() map[string]any) string {
 	if a.entityProg != nil {
-		if v, err := a.entityProg.Eval(ctx); err == nil {
+		if v, err := a.entityProg.Eval(ctx()); err == nil {
 			switch tv := v.(type) {
 			case string:
 				if tv != "" {
@@ -480,15 +724,6 @@ func splitType(t, defLayer string) (string, string) {
 		return l, c
 	}
 	return defLayer, t
-}
-
-func allPresent(vars []string, ctx map[string]any) bool {
-	for _, v := range vars {
-		if _, ok := ctx[v]; !ok {
-			return false
-		}
-	}
-	return true
 }
 
 // equalSkip compares an expression result with skipValue (nil matches

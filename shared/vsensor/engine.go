@@ -3,6 +3,7 @@ package vsensor
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,6 +33,7 @@ type Engine struct {
 	byDoc   map[docKey][]int // indexes into refs
 	trig    []bool           // per sensor, scratch for Observe/Poll
 	trigTS  []time.Time
+	ctx     evalCtx // scratch for compute, which calls are serialised
 }
 
 // SensorStats counts what happened to one sensor.
@@ -281,6 +283,12 @@ func (c *compiler) node(path string, v any) node {
 				return constNode{}
 			}
 			sn.prog = p
+			if p.VarsOnly() {
+				sn.varArgs = make([]int, 0, p.NumVars())
+				for _, v := range p.Vars() {
+					sn.varArgs = append(sn.varArgs, slices.Index(sn.names, v))
+				}
+			}
 		}
 		return sn
 	case map[string]any:
@@ -503,7 +511,11 @@ func (e *Engine) feed(u *model.Update, now time.Time) bool {
 
 // compute evaluates s; poll allows defaults for unknown properties.
 func (e *Engine) compute(s *sensor, ts time.Time, poll bool) (model.Update, error) {
-	c := evalCtx{e: e, ts: ts.UTC(), poll: poll, vars: make([]any, len(s.vars))}
+	// the engine's context, reused: compute runs under e.mu and outputs
+	// never reference the context itself
+	c := &e.ctx
+	*c = evalCtx{e: e, ts: ts.UTC(), poll: poll, vars: append(c.vars[:0], make([]any, len(s.vars))...)}
+	defer clear(c.vars) // do not keep the values alive
 	fail := func(err error) (model.Update, error) {
 		if errors.Is(err, ErrMissing) {
 			s.stats.Missing++
@@ -514,7 +526,7 @@ func (e *Engine) compute(s *sensor, ts time.Time, poll bool) (model.Update, erro
 		return model.Update{}, err
 	}
 	for i, v := range s.vars {
-		x, err := v.eval(&c)
+		x, err := v.eval(c)
 		if err != nil {
 			return fail(fmt.Errorf("virtual sensor %s: var: %w", s.name, err))
 		}
@@ -522,7 +534,7 @@ func (e *Engine) compute(s *sensor, ts time.Time, poll bool) (model.Update, erro
 	}
 	set := make(map[string]any, len(s.fields))
 	for _, f := range s.fields {
-		x, err := f.node.eval(&c)
+		x, err := f.node.eval(c)
 		if err != nil {
 			return fail(fmt.Errorf("virtual sensor %s: %s: %w", s.name, f.key, err))
 		}
@@ -538,6 +550,9 @@ type evalCtx struct {
 	ts   time.Time
 	poll bool
 	vars []any
+	// tsBoxed is ts as an interface value, boxed once per computation
+	// rather than once per {timestamp}.
+	tsBoxed any
 }
 
 // arg is a compiled placeholder.
@@ -551,7 +566,10 @@ type arg struct {
 func (c *evalCtx) value(a *arg) (any, error) {
 	switch a.kind {
 	case argTimestamp:
-		return c.ts, nil
+		if c.tsBoxed == nil {
+			c.tsBoxed = c.ts
+		}
+		return c.tsBoxed, nil
 	case argVar:
 		return c.vars[a.idx], nil
 	default:
@@ -616,6 +634,9 @@ type strNode struct {
 	args  []arg
 	names []string
 	prog  *expression.Program
+	// varArgs maps each of prog.Vars() to its index in args (-1: not a
+	// placeholder), for EvalVars; nil when prog needs a map context.
+	varArgs []int
 }
 
 func (n *strNode) eval(c *evalCtx) (any, error) {
@@ -623,15 +644,37 @@ func (n *strNode) eval(c *evalCtx) (any, error) {
 		v, err := c.value(&n.args[0])
 		return cloneValue(v), err
 	}
-	env := make(map[string]any, len(n.args))
+	if n.varArgs == nil {
+		env := make(map[string]any, len(n.args))
+		for i := range n.args {
+			v, err := c.value(&n.args[i])
+			if err != nil {
+				return nil, err
+			}
+			env[n.names[i]] = v
+		}
+		return n.prog.Eval(env)
+	}
+	// no map per evaluation: the values by placeholder (in order, so that
+	// the first missing one is reported), then by variable
+	var abuf, vbuf [8]any
+	args := abuf[:0]
 	for i := range n.args {
 		v, err := c.value(&n.args[i])
 		if err != nil {
 			return nil, err
 		}
-		env[n.names[i]] = v
+		args = append(args, v)
 	}
-	return n.prog.Eval(env)
+	vals := vbuf[:0]
+	for _, ai := range n.varArgs {
+		if ai < 0 {
+			vals = append(vals, expression.Undefined)
+		} else {
+			vals = append(vals, args[ai])
+		}
+	}
+	return n.prog.EvalVars(vals)
 }
 
 // descend reads the dotted path inside v: objects, measurements and
