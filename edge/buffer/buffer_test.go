@@ -238,3 +238,26 @@ func TestRebase(t *testing.T) {
 		t.Fatalf("next seq after rebase: %d, want 104", first)
 	}
 }
+
+// BenchmarkAppendConcurrent: 64 pollers appending one update each at a
+// time, under the default durability (fsync per commit): group commit puts
+// concurrent appends into one transaction.
+func BenchmarkAppendConcurrent(b *testing.B) {
+	buf, err := Open(filepath.Join(b.TempDir(), "b.db"), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer buf.Close()
+	u := upd(1, time.Now())
+	b.SetParallelism(32) // × GOMAXPROCS goroutines
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := buf.Append(u); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "updates/s")
+}
