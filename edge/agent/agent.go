@@ -22,6 +22,7 @@ import (
 	edgesync "github.com/gridedge/gridedge/edge/sync"
 	"github.com/gridedge/gridedge/shared/baddata"
 	"github.com/gridedge/gridedge/shared/model"
+	"github.com/gridedge/gridedge/shared/settings"
 	"github.com/gridedge/gridedge/shared/subject"
 	"github.com/gridedge/gridedge/shared/transform"
 	"github.com/gridedge/gridedge/shared/version"
@@ -119,7 +120,7 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Agent, err er
 			}
 			// one client per bus/host: its requests are serialised, which is
 			// what a half-duplex RS-485 bus or a TCP gateway needs
-			if c, err = modbus.NewClient(u, modbus.ClientOptions{Timeout: timeout, Logger: log}); err != nil {
+			if c, err = modbus.NewClient(u, modbus.ClientOptions{Timeout: timeout, MaxInFlight: maxInFlight(s, u), Logger: log}); err != nil {
 				return nil, fmt.Errorf("slave %d (%s): %w", i, u, err)
 			}
 			a.clients[u] = c
@@ -142,7 +143,7 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Agent, err er
 				}
 				return a.store(ctx, us)
 			},
-			Bus:    a.buses[u],
+			Bus:    pollBus(a.buses[u], maxInFlight(s, u)),
 			Logger: log,
 		}))
 	}
@@ -189,6 +190,26 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Agent, err er
 	log.Info("edge agent started", "version", version.String(), "edge", cfg.Edge.ID, "hub", cfg.Hub.URL,
 		"slaves", len(a.pollers), "local_nats", listen, "data", cfg.DataDir)
 	return a, nil
+}
+
+// maxInFlight is the largest maxInFlight of the slaves behind one URL.
+func maxInFlight(s *settings.Settings, url string) int {
+	n := 1
+	for i := range s.ModbusSlaves {
+		if SlaveURL(&s.ModbusSlaves[i]) == url {
+			n = max(n, s.ModbusSlaves[i].MaxInFlight)
+		}
+	}
+	return n
+}
+
+// pollBus is the bus lock polls take: none when the device accepts several
+// requests in flight, so that the slaves behind it are polled concurrently.
+func pollBus(l *bus.Lock, inFlight int) poller.Bus {
+	if inFlight > 1 {
+		return nil
+	}
+	return l
 }
 
 // writeBus runs fn with slave i's client while holding its bus at high

@@ -24,10 +24,22 @@ type ClientOptions struct {
 	DialTimeout time.Duration
 	// Logger receives debug logs about connections; default: discard.
 	Logger *slog.Logger
+	// MaxInFlight is how many requests may be outstanding at once on the
+	// device's connection; default 1: requests are serialised. Values
+	// above 1 are only for tcp:// devices that accept pipelined requests
+	// (MBAP transaction ids tell the responses apart); NewClient refuses
+	// them for serial lines and gateways. See "Several requests in flight"
+	// in the package documentation.
+	MaxInFlight int
 }
 
+// maxInFlightLimit bounds ClientOptions.MaxInFlight, far beyond what
+// devices allow, below the 65536 transaction ids.
+const maxInFlightLimit = 1024
+
 // Client talks to one device URL. It is safe for concurrent use; requests
-// are serialised, with at most one in flight. It connects lazily on the first
+// are serialised, with at most one in flight (unless
+// ClientOptions.MaxInFlight allows more on TCP). It connects lazily on the first
 // request and reconnects after an I/O error or timeout: a timed-out
 // connection is closed, so a late reply can never be taken as the answer to
 // the next request, and replies with another transaction id are discarded.
@@ -45,6 +57,9 @@ type Client struct {
 	closed bool
 	// broadcast: unit 0 is the serial line's broadcast address.
 	broadcast bool
+	// mux, when MaxInFlight > 1, carries every request instead of sem and
+	// tr (which is then nil).
+	mux *tcpMux
 }
 
 // NewClient returns a client for rawURL. It does not connect or open
@@ -82,6 +97,12 @@ func NewClient(rawURL string, opts ClientOptions) (*Client, error) {
 	if opts.Timeout < 0 || opts.DialTimeout < 0 {
 		return nil, fmt.Errorf("modbus client %s: negative timeout (timeout %v, dial timeout %v)", rawURL, opts.Timeout, opts.DialTimeout)
 	}
+	if opts.MaxInFlight < 0 || opts.MaxInFlight > maxInFlightLimit {
+		return nil, fmt.Errorf("modbus client %s: MaxInFlight %d out of range 0..%d", rawURL, opts.MaxInFlight, maxInFlightLimit)
+	}
+	if opts.MaxInFlight > 1 && ep.scheme != schemeTCP {
+		return nil, fmt.Errorf("modbus client %s: MaxInFlight %d needs a tcp:// device: %s framing has no transaction id, so only one request may be in flight", rawURL, opts.MaxInFlight, ep.scheme)
+	}
 	if opts.Timeout == 0 {
 		opts.Timeout = DefaultTimeout
 	}
@@ -96,6 +117,10 @@ func NewClient(rawURL string, opts ClientOptions) (*Client, error) {
 	c := &Client{url: rawURL, timeout: opts.Timeout, log: log, sem: make(chan struct{}, 1)}
 	switch ep.scheme {
 	case schemeTCP:
+		if opts.MaxInFlight > 1 {
+			c.mux = newTCPMux(ep.addr, opts.DialTimeout, opts.MaxInFlight, log)
+			break
+		}
 		c.tr = newTCPTransport(ep.addr, opts.DialTimeout, log)
 	case schemeRTUOverTCP:
 		c.broadcast = true
@@ -123,9 +148,13 @@ func NewClient(rawURL string, opts ClientOptions) (*Client, error) {
 // URL returns the device URL the client was created with.
 func (c *Client) URL() string { return c.url }
 
-// Close closes the connection, waiting for a request in flight to end.
-// Requests after Close fail.
+// Close closes the connection, waiting for a request in flight to end
+// (with MaxInFlight > 1, outstanding requests fail with net.ErrClosed
+// instead). Requests after Close fail.
 func (c *Client) Close() error {
+	if c.mux != nil {
+		return c.mux.close()
+	}
 	c.sem <- struct{}{}
 	defer func() { <-c.sem }()
 	if c.closed {
@@ -140,6 +169,13 @@ func (c *Client) Close() error {
 func (c *Client) do(ctx context.Context, unit byte, req PDU, parse func(PDU) error) error {
 	if err := ctx.Err(); err != nil {
 		return ctxError(ctx, err)
+	}
+	if c.mux != nil {
+		resp, err := c.mux.roundTrip(ctx, unit, req, c.timeout)
+		if err != nil {
+			return err
+		}
+		return parse(resp)
 	}
 	select {
 	case c.sem <- struct{}{}:

@@ -15,6 +15,7 @@
 //     and the client's TCP transport.
 //   - client.go: Client, which validates arguments, serialises requests and
 //     maps responses to Go values and typed errors.
+//   - tcpmux.go: the Modbus TCP transport with several requests in flight.
 //   - server.go, memory.go: Server, Handler and Memory.
 //   - rtu.go, ascii.go: RTU framing (CRC-16, frame length from the
 //     function code, t1.5/t3.5 timing, LineTime) and ASCII framing (LRC),
@@ -34,6 +35,26 @@
 // discards interrupted ones, with a floor of 20 ms because a Linux tty,
 // and USB adapters even more, cannot time single characters (see
 // silenceFloor); the CRC rejects what the timer cannot.
+//
+// Several requests in flight: by default a Client has one request
+// outstanding at a time, on every transport. ClientOptions.MaxInFlight = N
+// > 1 (tcp:// only: serial framing has no transaction id) lets up to N
+// requests be outstanding on the device's one connection, for devices that
+// accept pipelined requests (the Server does: it answers the requests of a
+// connection in order). A request takes one of N slots, then, under a lock
+// that also serialises dialling, registers a call under a fresh
+// transaction id and writes its frame. A reader goroutine per connection
+// hands each response to the call with its transaction id, whatever the
+// order; a response with an unknown id (a late reply to a request that
+// timed out or was cancelled) is discarded. A request that times out or
+// whose context ends fails alone and forgets its id. But when a request
+// times out and nothing at all has come back since it was sent, the device
+// is taken to be gone: the connection is closed, every outstanding request
+// fails with an error wrapping ErrTimeout, and the next request dials
+// again. A connection that fails (closed by the device, malformed frame)
+// fails every outstanding request the same way; the reader goroutine ends
+// with its connection, and Close fails outstanding requests with
+// net.ErrClosed and waits for it.
 //
 // Errors: exception responses are *ExceptionError values that match the
 // sentinels ErrIllegalDataAddress etc. with errors.Is; a request with no

@@ -155,19 +155,10 @@ func (t *tcpTransport) roundTrip(ctx context.Context, unit byte, req PDU, timeou
 }
 
 func (t *tcpTransport) dial(ctx context.Context) error {
-	d := net.Dialer{Timeout: t.dialTimeout}
-	conn, err := d.DialContext(ctx, "tcp", t.addr)
+	conn, err := dialTCP(ctx, t.addr, t.dialTimeout, t.log)
 	if err != nil {
-		if ctx.Err() != nil {
-			return ctxError(ctx, fmt.Errorf("dial %s: %w", t.addr, err))
-		}
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			return fmt.Errorf("dial %s: %w: %w", t.addr, ErrTimeout, err)
-		}
-		return fmt.Errorf("dial %s: %w", t.addr, err)
+		return err
 	}
-	t.log.Debug("modbus connected", "addr", t.addr, "local", conn.LocalAddr().String())
 	t.conn = conn
 	if t.br == nil {
 		t.br = bufio.NewReaderSize(conn, 2*maxTCPADU)
@@ -175,6 +166,25 @@ func (t *tcpTransport) dial(ctx context.Context) error {
 		t.br.Reset(conn)
 	}
 	return nil
+}
+
+// dialTCP connects to addr, classifying failures as the Client reports
+// them.
+func dialTCP(ctx context.Context, addr string, timeout time.Duration, log *slog.Logger) (net.Conn, error) {
+	d := net.Dialer{Timeout: timeout}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctxError(ctx, fmt.Errorf("dial %s: %w", addr, err))
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return nil, fmt.Errorf("dial %s: %w: %w", addr, ErrTimeout, err)
+		}
+		return nil, fmt.Errorf("dial %s: %w", addr, err)
+	}
+	log.Debug("modbus connected", "addr", addr, "local", conn.LocalAddr().String())
+	return conn, nil
 }
 
 // ctxError returns err for a request ended by ctx, wrapping ErrTimeout too
@@ -243,7 +253,12 @@ func (t *tcpTransport) exchange(ctx context.Context, unit byte, req PDU, timeout
 // ioError classifies a read or write error. first reports that nothing of
 // the response had been read yet (so a closed connection may be stale).
 func (t *tcpTransport) ioError(ctx context.Context, op string, err error, first bool) error {
-	err = fmt.Errorf("%s %s: %w", op, t.addr, err)
+	return classifyIOError(ctx, t.addr, op, err, first)
+}
+
+// classifyIOError is ioError for any connection to addr.
+func classifyIOError(ctx context.Context, addr, op string, err error, first bool) error {
+	err = fmt.Errorf("%s %s: %w", op, addr, err)
 	if ctx.Err() != nil {
 		return ctxError(ctx, err)
 	}

@@ -299,6 +299,9 @@ type Slave struct {
 	// MaxRegisters caps the registers read in one request (GridEdge
 	// extension; default 125, the protocol maximum).
 	MaxRegisters int `json:"maxRegisters,omitempty"`
+	// MaxInFlight lets up to this many requests be outstanding at once on a
+	// Modbus TCP device that supports it (GridEdge extension; default 1).
+	MaxInFlight int `json:"maxInFlight,omitempty"`
 	// MaxGap is how many unused registers the poller may read to join two
 	// variables into one request (GridEdge extension; default 8).
 	MaxGap *int `json:"maxGap,omitempty"`
@@ -547,6 +550,12 @@ func (s *Settings) validateSlave(es *config.Errors, p string, sl *Slave) {
 	}
 	if sl.MaxRegisters < 0 || sl.MaxRegisters > 125 {
 		es.Add(config.Join(p, "maxRegisters"), "%d is out of range 1..125", sl.MaxRegisters)
+	}
+	if sl.MaxInFlight < 0 || sl.MaxInFlight > 64 {
+		es.Add(config.Join(p, "maxInFlight"), "%d is out of range 1..64", sl.MaxInFlight)
+	}
+	if sl.MaxInFlight > 1 && (sl.IP == "" || (sl.Protocol != "" && sl.Protocol != "tcp")) {
+		es.Add(config.Join(p, "maxInFlight"), "several requests in flight need Modbus TCP (serial framings have no transaction id)")
 	}
 	if sl.MaxGap != nil && (*sl.MaxGap < 0 || *sl.MaxGap > 124) {
 		es.Add(config.Join(p, "maxGap"), "%d is out of range 0..124", *sl.MaxGap)

@@ -70,6 +70,8 @@ func TestValidationNamesEveryProblem(t *testing.T) {
 			[]string{`modbusMaps.M[0].order: "ACBD"`, "modbusMaps.M[0].address: a bit address applies to registers"}},
 		{"address past the end", `{"modbusMaps":{"M":[{"name":"f","type":"holding","address":65534,"datatype":"64float"}]},"modbusSlaves":[]}`,
 			[]string{"runs past the last address"}},
+		{"pipelining needs TCP", `{"modbusMaps":{"M":[]},"modbusSlaves":[{"serialPort":"/dev/ttyUSB0","baudRate":9600,"slaveId":1,"map":"M","maxInFlight":4}]}`,
+			[]string{"modbusSlaves[0].maxInFlight: several requests in flight need Modbus TCP"}},
 		{"strict decoding", `{"modbusMaps":{"M":[{"name":"a","type":"holding","adress":0,"datatype":"16int"}]},"modbusSlaves":[]}`,
 			[]string{"modbusMaps.M[0].adress: unknown field"}},
 	}
