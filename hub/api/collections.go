@@ -485,25 +485,19 @@ func allHaveIDs(docs []store.Document) bool {
 }
 
 func (s *Server) insert(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	t, err := s.collectionFor(r.Context(), p, r.PathValue("layer"), r.PathValue("collection"), auth.Write)
-	if err != nil {
-		return err
-	}
-	docs, _, err := readDocs(r)
-	if err != nil {
-		return err
-	}
-	res, err := s.Store.Insert(r.Context(), t.layer, t.col, docs)
-	if err != nil {
-		return err
-	}
-	if res.OK == 0 && res.Err > 0 {
-		return s.failed(r.Context(), t, docs, res, "inserted", http.StatusConflict)
-	}
-	return success(w, "Item(s) inserted", writeData(res, "insertedIds"))
+	return s.writeMany(w, r, p, s.Store.Insert, "inserted", "insertedIds", http.StatusConflict)
 }
 
 func (s *Server) updateMany(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	return s.writeMany(w, r, p, s.Store.UpdateMany, "updated", "updatedIds", http.StatusNotFound)
+}
+
+// writeMany serves the seed's multi-document writes (POST and PATCH on
+// /:layer/:col): partial success is a success with err/errorIds; when every
+// document failed, the answer is an error with failStatus.
+func (s *Server) writeMany(w http.ResponseWriter, r *http.Request, p *auth.Principal,
+	write func(ctx context.Context, layer, col string, docs []store.Document) (store.WriteResult, error),
+	verb, idsKey string, failStatus int) error {
 	t, err := s.collectionFor(r.Context(), p, r.PathValue("layer"), r.PathValue("collection"), auth.Write)
 	if err != nil {
 		return err
@@ -512,14 +506,14 @@ func (s *Server) updateMany(w http.ResponseWriter, r *http.Request, p *auth.Prin
 	if err != nil {
 		return err
 	}
-	res, err := s.Store.UpdateMany(r.Context(), t.layer, t.col, docs)
+	res, err := write(r.Context(), t.layer, t.col, docs)
 	if err != nil {
 		return err
 	}
 	if res.OK == 0 && res.Err > 0 {
-		return s.failed(r.Context(), t, docs, res, "updated", http.StatusNotFound)
+		return s.failed(r.Context(), t, docs, res, verb, failStatus)
 	}
-	return success(w, "Item(s) updated", writeData(res, "updatedIds"))
+	return success(w, "Item(s) "+verb, writeData(res, idsKey))
 }
 
 func (s *Server) deleteMany(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
