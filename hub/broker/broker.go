@@ -138,7 +138,11 @@ func Start(o Options) (*Broker, error) {
 		}
 		opts.Host, opts.Port = host, port
 	}
-	opts.Users = []*server.User{{Username: b.internalUser, Password: b.internalPass}}
+	internalHash, err := hashPassword(b.internalPass)
+	if err != nil {
+		return nil, err
+	}
+	opts.Users = []*server.User{{Username: b.internalUser, Password: internalHash}}
 	seenUsers := map[string]bool{b.internalUser: true}
 	for _, e := range o.Edges {
 		seenUsers[e.ID] = true

@@ -63,6 +63,9 @@ type Engine struct {
 	// layouts caches, per document, the fields of its latest update.
 	layouts     map[docKey]*layout
 	scratchVals []any
+	// doc is docFields of the document whose update Process assesses
+	// (looked up once per update rather than once per range rule)
+	doc map[string]float64
 }
 
 // layout is the set of fields of a document's update, with its
@@ -74,6 +77,8 @@ type layout struct {
 	keys   []string      // measurement keys, sorted, then the other keys
 	nMeas  int           // measurement keys in keys
 	states []*fieldState // per measurement key
+	// doc is the document's docFields once known (never replaced after)
+	doc map[string]float64
 }
 
 type docKey struct{ layer, collection, id string }
@@ -96,6 +101,8 @@ type fieldState struct {
 	emitted    any
 	lastSeen   time.Time
 	pending    []pending
+	// staleReported tells whether any rs[i].staleReported may be set
+	staleReported bool
 }
 
 // ruleFieldState is what one rule keeps for one measurement.
@@ -279,6 +286,10 @@ func (e *Engine) Process(updates []model.Update, now time.Time) []model.Update {
 		var set map[string]any // copy of u.Set once changed
 		l, vals := e.layoutOf(u, e.scratchVals)
 		e.scratchVals = vals
+		if l.doc == nil && len(e.limitFields) > 0 {
+			l.doc = e.docFields[docKey{u.Layer, u.Collection, u.ID}]
+		}
+		e.doc = l.doc
 		measurements := l.nMeas
 		for j, key := range l.keys[:l.nMeas] {
 			k := fieldKey{u.Layer, u.Collection, u.ID, key[len(model.MeasurementsPrefix):]}
@@ -312,6 +323,7 @@ func (e *Engine) Process(updates []model.Update, now time.Time) []model.Update {
 			}
 		}
 		clear(vals) // do not keep the update's values alive
+		e.doc = nil
 		if set == nil && before == nil && after == nil {
 			if changed {
 				out = append(out, *u)
@@ -359,6 +371,42 @@ type reading struct {
 	ts      time.Time
 	num     float64
 	isNum   bool
+
+	// what several rules derive from the reading and the field's state,
+	// computed once, on first use (derived says which)
+	derived   uint8
+	good      float64       // the last good value, as a number
+	goodIsNum bool          // good is set
+	sinceGood time.Duration // ts - the last good value's
+	ahead     time.Duration // ts - now
+	behind    time.Duration // now - ts
+}
+
+const (
+	derivedGood uint8 = 1 << iota
+	derivedNow
+)
+
+// lastGood returns the last good value as a number and the time since it
+// (ok false when there is none, or it is not a number).
+func (m *reading) lastGood(st *fieldState) (float64, time.Duration, bool) {
+	if m.derived&derivedGood == 0 {
+		m.derived |= derivedGood
+		if st.hasGood {
+			m.good, m.goodIsNum = toFloat(st.good)
+			m.sinceGood = m.ts.Sub(st.goodTS)
+		}
+	}
+	return m.good, m.sinceGood, m.goodIsNum
+}
+
+// relative returns ts - now and now - ts.
+func (m *reading) relative(now time.Time) (ahead, behind time.Duration) {
+	if m.derived&derivedNow == 0 {
+		m.derived |= derivedNow
+		m.ahead, m.behind = m.ts.Sub(now), now.Sub(m.ts)
+	}
+	return m.ahead, m.behind
 }
 
 // assess runs the rule chain on one reading and updates the field's state.
@@ -428,8 +476,11 @@ func (e *Engine) assess(st *fieldState, k *fieldKey, m *reading, now time.Time, 
 	}
 	st.hasRaw, st.raw, st.rawTS = true, raw, m.ts
 	st.lastSeen = now
-	for i := range st.rs {
-		st.rs[i].staleReported = false
+	if st.staleReported {
+		for i := range st.rs {
+			st.rs[i].staleReported = false
+		}
+		st.staleReported = false
 	}
 	if res != drop {
 		st.hasEmitted, st.emitted = true, m.value
@@ -474,8 +525,8 @@ func (e *Engine) backfill(st *fieldState, k *fieldKey, m *reading, before *[]mod
 // detect runs r's detector on m.
 func (e *Engine) detect(r *rule, st *fieldState, rs *ruleFieldState, k *fieldKey, m *reading, raw any, now time.Time, stats *RuleStats) (bool, string) {
 	d := &r.det
-	switch d.Type {
-	case DetectRange:
+	switch r.kind {
+	case detRange:
 		if !m.isNum {
 			return false, ""
 		}
@@ -485,21 +536,21 @@ func (e *Engine) detect(r *rule, st *fieldState, rs *ruleFieldState, k *fieldKey
 		if hi, ok := e.limit(k, d.Max, d.MaxField, r.maxF); ok && m.num > hi {
 			return true, fmt.Sprintf("%v is above the maximum %v", m.num, hi)
 		}
-	case DetectRate:
+	case detRate:
 		if !m.isNum || !st.hasGood {
 			return false, ""
 		}
-		g, ok := toFloat(st.good)
+		g, dt, ok := m.lastGood(st)
 		if !ok {
 			return false, ""
 		}
-		if why := exceeds(d, m.num, g, m.ts.Sub(st.goodTS)); why != "" {
+		if why := exceeds(d, m.num, g, dt); why != "" {
 			if p, ok := toFloat(st.raw); ok && rs.lastBad && exceeds(d, m.num, p, m.ts.Sub(st.rawTS)) == "" {
 				return false, "" // agrees with the previous (flagged) reading: a level shift
 			}
 			return true, why + " since the last good value"
 		}
-	case DetectFlatline:
+	case detFlatline:
 		if !m.isNum {
 			rs.runSet = false
 			return false, ""
@@ -515,22 +566,23 @@ func (e *Engine) detect(r *rule, st *fieldState, rs *ruleFieldState, k *fieldKey
 		if d.Duration > 0 && m.ts.Sub(rs.runSince) >= d.Duration.Std() {
 			return true, fmt.Sprintf("unchanged for %v", m.ts.Sub(rs.runSince))
 		}
-	case DetectNaN:
+	case detNaN:
 		if m.isNum && (math.IsNaN(m.num) || math.IsInf(m.num, 0)) {
 			return true, fmt.Sprintf("value is %v", m.num)
 		}
-	case DetectTimestamp:
-		if d.MaxFuture > 0 && m.ts.Sub(now) > d.MaxFuture.Std() {
-			return true, fmt.Sprintf("timestamp %s is %v in the future", m.ts.UTC().Format(time.RFC3339Nano), m.ts.Sub(now))
+	case detTimestamp:
+		ahead, behind := m.relative(now)
+		if d.MaxFuture > 0 && ahead > d.MaxFuture.Std() {
+			return true, fmt.Sprintf("timestamp %s is %v in the future", m.ts.UTC().Format(time.RFC3339Nano), ahead)
 		}
-		if d.MaxPast > 0 && now.Sub(m.ts) > d.MaxPast.Std() {
-			return true, fmt.Sprintf("timestamp %s is %v in the past", m.ts.UTC().Format(time.RFC3339Nano), now.Sub(m.ts))
+		if d.MaxPast > 0 && behind > d.MaxPast.Std() {
+			return true, fmt.Sprintf("timestamp %s is %v in the past", m.ts.UTC().Format(time.RFC3339Nano), behind)
 		}
-	case DetectDuplicate:
+	case detDuplicate:
 		if st.hasRaw && (m.ts.Equal(st.rawTS) || (d.OutOfOrder && m.ts.Before(st.rawTS))) {
 			return true, fmt.Sprintf("timestamp %s repeats or precedes the previous reading's (%s)", m.ts.UTC().Format(time.RFC3339Nano), st.rawTS.UTC().Format(time.RFC3339Nano))
 		}
-	case DetectExpression:
+	case detExpression:
 		v, err := e.evalCondition(r, st, k, m, raw)
 		if err != nil {
 			stats.Errors++
@@ -623,7 +675,7 @@ func exceeds(d *Detect, v, prev float64, dt time.Duration) string {
 // known, else the fixed limit.
 func (e *Engine) limit(k *fieldKey, fixed *float64, field string, factor float64) (float64, bool) {
 	if field != "" {
-		if v, ok := e.docFields[docKey{k.layer, k.collection, k.id}][field]; ok {
+		if v, ok := e.doc[field]; ok { // e.doc is k's document's docFields
 			return v * factor, true
 		}
 		if e.opts.Field != nil {
@@ -695,10 +747,11 @@ func (e *Engine) Tick(now time.Time) []model.Update {
 		}
 		for i, r := range st.rules {
 			rs := &st.rs[i]
-			if r.det.Type != DetectStale || rs.staleReported || now.Sub(st.lastSeen) <= r.det.After.Std() {
+			if r.kind != detStale || rs.staleReported || now.Sub(st.lastSeen) <= r.det.After.Std() {
 				continue
 			}
 			rs.staleReported = true
+			st.staleReported = true
 			stats := r.stats
 			stats.Evaluated++
 			stats.Detected++

@@ -149,8 +149,30 @@ type Action struct {
 	Cooldown config.Duration `json:"cooldown,omitempty"`
 }
 
+// detector is Detect.Type as a number, so that assessing a reading
+// switches on an integer rather than compares strings.
+type detector uint8
+
+const (
+	detOther detector = iota
+	detRange
+	detRate
+	detFlatline
+	detStale
+	detNaN
+	detTimestamp
+	detDuplicate
+	detExpression
+)
+
+var detectors = map[string]detector{
+	DetectRange: detRange, DetectRate: detRate, DetectFlatline: detFlatline, DetectStale: detStale,
+	DetectNaN: detNaN, DetectTimestamp: detTimestamp, DetectDuplicate: detDuplicate, DetectExpression: detExpression,
+}
+
 // compiled rule
 type rule struct {
+	kind     detector // det.Type
 	id       string
 	src      *Rule
 	match    Match
@@ -270,7 +292,7 @@ func compile(rules []Rule, base string) ([]*rule, config.Errors) {
 
 func compileRule(es *config.Errors, p string, r *Rule) *rule {
 	n := len(*es)
-	c := &rule{id: r.ID, src: r, match: r.Match, det: r.Detect, minF: 1, maxF: 1, flag: -1}
+	c := &rule{kind: detectors[r.Detect.Type], id: r.ID, src: r, match: r.Match, det: r.Detect, minF: 1, maxF: 1, flag: -1}
 	for field, list := range map[string][]string{"collections": r.Match.Collections, "documents": r.Match.Documents, "fields": r.Match.Fields} {
 		for j, g := range list {
 			if _, err := path.Match(g, ""); err != nil {

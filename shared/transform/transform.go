@@ -191,8 +191,12 @@ func (t *Transformer) Stats() Stats { return Stats{Errors: t.errors.Load()} }
 // lookup returns the device's mappings: its device mapping and its group
 // (either may be nil).
 func (t *Transformer) lookup(d *Document) (dev, grp *mapping) {
-	dev = t.devices[d.ID]
-	grp = t.groups[d.Layer+"_"+d.Collection]
+	if len(t.devices) > 0 {
+		dev = t.devices[d.ID]
+	}
+	if len(t.groups) > 0 { // spares the key's concatenation and hash
+		grp = t.groups[d.Layer+"_"+d.Collection]
+	}
 	return dev, grp
 }
 
@@ -311,19 +315,6 @@ func (s source) measure(name, key string) measure {
 		return measure{}
 	}
 	return measureOf(v)
-}
-
-// timestampField returns ts boxed, reusing the update's own
-// measurementsTimestamp when it holds the same time.
-func (s source) timestampField(ts time.Time) any {
-	if s.u != nil {
-		if v, ok := s.u.Set[model.MeasurementsTimestampField]; ok {
-			if t, ok := v.(time.Time); ok && t == ts { // same representation
-				return v
-			}
-		}
-	}
-	return ts
 }
 
 // measures calls f with every measure and the Set key it came from ("" for
@@ -543,36 +534,72 @@ func (t *Transformer) apply(out []model.Update, dev, grp *mapping, src source) [
 		}
 		ms[a.name] = mt
 	}
-	if mode != selectDefined {
-		src.measures(func(name, key string, m measure) {
-			if p.consumed[name] || (mode == selectList && !listed(list, name, "")) {
-				return
-			}
-			mt := model.Measurement{Value: m.value, Quality: model.QualityGood, Timestamp: rts.UTC()}
-			if m.hasQuality {
-				mt.Quality = m.quality
-			}
-			if m.hasTS {
-				mt.Timestamp = m.ts.UTC()
-			}
-			if key == "" {
-				key = model.MeasurementsPrefix + name
-			}
-			set[key] = reuse(m.orig, &mt)
-			wrote = true
-		})
-	}
-
-	if wrote {
-		set[model.MeasurementsTimestampField] = src.timestampField(rts.UTC())
-	}
-	for _, s := range p.statics {
-		if mode == selectList && !listed(list, s.Name, "") {
-			continue
+	// passthrough writes a measure that no attribute consumes under its
+	// own name
+	passthrough := func(name, key string, m *measure) {
+		if (len(p.consumed) > 0 && p.consumed[name]) || (mode == selectList && !listed(list, name, "")) {
+			return
 		}
-		set[s.Name] = s.Value
+		mt := model.Measurement{Value: m.value, Quality: model.QualityGood, Timestamp: rts.UTC()}
+		if m.hasQuality {
+			mt.Quality = m.quality
+		}
+		if m.hasTS {
+			mt.Timestamp = m.ts.UTC()
+		}
+		if key == "" {
+			key = model.MeasurementsPrefix + name
+		}
+		set[key] = reuse(m.orig, &mt)
+		wrote = true
 	}
-	src.extra(func(k string, v any) { set[k] = v })
+	statics := func() {
+		for _, s := range p.statics {
+			if mode == selectList && !listed(list, s.Name, "") {
+				continue
+			}
+			set[s.Name] = s.Value
+		}
+	}
+	if src.r != nil {
+		if mode != selectDefined {
+			src.measures(func(name, key string, m measure) { passthrough(name, key, &m) })
+		}
+		if wrote {
+			set[model.MeasurementsTimestampField] = rts.UTC()
+		}
+		statics()
+		src.extra(func(k string, v any) { set[k] = v })
+	} else {
+		// An update is read in one pass: its measures (passed through),
+		// its measurementsTimestamp and its other fields. The order of the
+		// writes is that of the Reading case above: static attributes (no
+		// measurement key, nor measurementsTimestamp, by validation) before
+		// the update's other fields, which override them.
+		statics()
+		var uts any // the update's measurementsTimestamp
+		for k, v := range src.u.Set {
+			if name, ok := strings.CutPrefix(k, model.MeasurementsPrefix); ok {
+				if mode != selectDefined {
+					m := measureOf(v)
+					passthrough(name, k, &m)
+				}
+				continue
+			}
+			if k == model.MeasurementsTimestampField {
+				uts = v
+				continue
+			}
+			set[k] = v
+		}
+		if wrote {
+			ts := rts.UTC()
+			if t, ok := uts.(time.Time); !ok || t != ts { // else the same representation: reuse it
+				uts = ts
+			}
+			set[model.MeasurementsTimestampField] = uts
+		}
+	}
 	if len(set) > 0 {
 		out = append(out, model.Update{Layer: target.Layer, Collection: target.Collection, ID: target.ID, Set: set, TS: rts.UTC()})
 	}
@@ -627,7 +654,9 @@ func (t *Transformer) Process(updates []model.Update) []model.Update {
 		}
 		if !changed {
 			changed = true
-			out = append(make([]model.Update, 0, len(updates)+2), updates[:i]...)
+			// at most one update per update: only multi-entity mappings
+			// (rare) make it grow
+			out = append(make([]model.Update, 0, len(updates)), updates[:i]...)
 		}
 		// the same as t.Apply(ReadingOf(u)), read in place
 		out = t.apply(out, dev, grp, source{u: u})
