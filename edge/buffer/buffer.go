@@ -293,11 +293,25 @@ func (b *Buffer) Peek(max int, maxBytes int) ([]Entry, error) {
 
 // Ack deletes every queued update with a sequence number up to and including
 // seq: the hub has acknowledged them.
-func (b *Buffer) Ack(seq uint64) error {
+func (b *Buffer) Ack(seq uint64) error { return b.ack(0, seq) }
+
+func (b *Buffer) ack(first, seq uint64) error {
 	err := b.db.Update(func(tx *bolt.Tx) error {
 		q, m := tx.Bucket(bucketQueue), tx.Bucket(bucketMeta)
 		count, bytesNow := getU64(m, keyCount), getU64(m, keyBytes)
 		c := q.Cursor()
+		if first > 0 && seq >= first {
+			present := uint64(0)
+			for k, _ := c.Seek(seqKey(first)); k != nil && binary.BigEndian.Uint64(k) <= seq; k, _ = c.Next() {
+				present++
+			}
+			if gone := seq - first + 1 - present; gone > 0 {
+				d := getU64(m, keyDropped)
+				if err := putU64(m, keyDropped, d-min(gone, d)); err != nil {
+					return err
+				}
+			}
+		}
 		for k, v := c.First(); k != nil && binary.BigEndian.Uint64(k) <= seq; k, v = c.First() {
 			count--
 			bytesNow -= uint64(len(v))
@@ -364,6 +378,15 @@ func (b *Buffer) Rebase(hwm uint64) (uint64, error) {
 			"hub_high_water_mark", hwm, "shift", shift)
 	}
 	return shift, nil
+}
+
+// AckBatch acknowledges a batch the hub has taken: like Ack(last), and
+// entries of [first, last] that are already gone were deleted by the
+// overflow or age policy after the batch was read; they reached the hub all
+// the same, so they are taken off the drop count. (Only those policies and
+// acknowledgements delete entries, and acknowledgements come in order.)
+func (b *Buffer) AckBatch(first, last uint64) error {
+	return b.ack(first, last)
 }
 
 // TrimAge drops queued updates older than MaxAge (no-op without MaxAge) and

@@ -261,3 +261,28 @@ func BenchmarkAppendConcurrent(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "updates/s")
 }
+
+// Entries of a batch in flight that drop-oldest deletes before the hub's
+// acknowledgement reached the hub all the same: not counted as dropped.
+func TestAckBatchUncountsDropsOfTheSentBatch(t *testing.T) {
+	b := open(t, filepath.Join(t.TempDir(), "b.db"), Options{MaxUpdates: 4})
+	now := time.Now()
+	b.Append(upd(0, now), upd(1, now), upd(2, now), upd(3, now)) // 1..4
+	sent, _ := b.Peek(3, 1<<20)                                    // the forwarder sends 1..3
+	b.Append(upd(4, now), upd(5, now))                             // drops 1 and 2 meanwhile
+	if st, _ := b.Stats(); st.Dropped != 2 {
+		t.Fatalf("dropped %d, want 2", st.Dropped)
+	}
+	if err := b.AckBatch(sent[0].Seq, sent[len(sent)-1].Seq); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := b.Stats()
+	if st.Dropped != 0 || st.Depth != 3 || st.FirstSeq != 4 {
+		t.Fatalf("after the ack: %+v; want nothing dropped, 4..6 queued", st)
+	}
+	// real drops stay counted
+	b.Append(upd(6, now), upd(7, now), upd(8, now)) // 7..9 in: drops 4 and 5
+	if st, _ := b.Stats(); st.Dropped != 2 {
+		t.Fatalf("dropped %d, want 2", st.Dropped)
+	}
+}

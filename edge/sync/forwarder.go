@@ -290,7 +290,7 @@ func (f *Forwarder) send(ctx context.Context, entries []buffer.Entry) error {
 	if ack.Stream == "" {
 		return fmt.Errorf("publish batch %s: answer %q is not a JetStream acknowledgement", b.MsgID(), resp.Data)
 	}
-	if err := f.buf.Ack(b.SeqLast); err != nil {
+	if err := f.buf.AckBatch(b.SeqFirst, b.SeqLast); err != nil {
 		// the hub has it; a resend is de-duplicated, so this only costs traffic
 		return fmt.Errorf("batch %s acknowledged but not deleted locally: %w", b.MsgID(), err)
 	}

@@ -177,6 +177,10 @@ func Start(o Options) (*Broker, error) {
 			}
 		}
 		opts.LeafNode.Host, opts.LeafNode.Port = host, port
+		// Edges use the URL they are configured with. Advertised addresses
+		// would make them reconnect to the hub's own (often internal, NATed
+		// or proxied) listen address instead.
+		opts.LeafNode.NoAdvertise = true
 		b.leafHost, b.leafPort = host, port
 		if o.LeafTLSCert != "" || o.LeafTLSKey != "" {
 			tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: o.LeafTLSCert, KeyFile: o.LeafTLSKey})

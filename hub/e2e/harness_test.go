@@ -114,7 +114,7 @@ func startEnv(t testing.TB, env []string, name string, args ...string) *proc {
 	go func() { _ = p.cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
 		p.stop(t)
-		if t.Failed() {
+		if t.Failed() || os.Getenv("GRIDEDGE_E2E_LOGS") == "1" {
 			t.Logf("--- output of %s %s:\n%s", name, strings.Join(args, " "), p.log.String())
 		}
 	})
