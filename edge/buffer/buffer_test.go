@@ -268,8 +268,8 @@ func TestAckBatchUncountsDropsOfTheSentBatch(t *testing.T) {
 	b := open(t, filepath.Join(t.TempDir(), "b.db"), Options{MaxUpdates: 4})
 	now := time.Now()
 	b.Append(upd(0, now), upd(1, now), upd(2, now), upd(3, now)) // 1..4
-	sent, _ := b.Peek(3, 1<<20)                                    // the forwarder sends 1..3
-	b.Append(upd(4, now), upd(5, now))                             // drops 1 and 2 meanwhile
+	sent, _ := b.Peek(3, 1<<20)                                  // the forwarder sends 1..3
+	b.Append(upd(4, now), upd(5, now))                           // drops 1 and 2 meanwhile
 	if st, _ := b.Stats(); st.Dropped != 2 {
 		t.Fatalf("dropped %d, want 2", st.Dropped)
 	}
