@@ -265,26 +265,7 @@ func equal(a, b any) bool {
 // fan out over an array's elements ("items.sku" with items an array) is not
 // found, because it has no single value (selectors handle that case).
 func Get(doc map[string]any, path string) (any, bool) {
-	var cur any = doc
-	for part := range strings.SplitSeq(path, ".") {
-		switch c := cur.(type) {
-		case map[string]any:
-			v, ok := c[part]
-			if !ok {
-				return nil, false
-			}
-			cur = v
-		case []any:
-			i, ok := arrayIndex(part)
-			if !ok || i >= len(c) {
-				return nil, false
-			}
-			cur = c[i]
-		default:
-			return nil, false
-		}
-	}
-	return cur, true
+	return lookup(doc, strings.Split(path, "."))
 }
 
 // arrayIndex parses a path component as a non-negative array index. Like
