@@ -19,14 +19,14 @@ import (
 	"github.com/gridedge/gridedge/edge/modbus"
 	"github.com/gridedge/gridedge/edge/mqtt"
 	"github.com/gridedge/gridedge/edge/poller"
-	edgesync "github.com/gridedge/gridedge/edge/sync"
-	"github.com/gridedge/gridedge/shared/baddata"
+	"github.com/gridedge/gridedge/edge/settings"
+	"github.com/gridedge/gridedge/edge/uplink"
 	"github.com/gridedge/gridedge/shared/model"
-	"github.com/gridedge/gridedge/shared/settings"
+	"github.com/gridedge/gridedge/shared/pipeline/baddata"
+	"github.com/gridedge/gridedge/shared/pipeline/transform"
+	"github.com/gridedge/gridedge/shared/pipeline/vsensor"
 	"github.com/gridedge/gridedge/shared/subject"
-	"github.com/gridedge/gridedge/shared/transform"
 	"github.com/gridedge/gridedge/shared/version"
-	"github.com/gridedge/gridedge/shared/vsensor"
 )
 
 // Agent is a running edge agent.
@@ -34,9 +34,9 @@ type Agent struct {
 	cfg     *Config
 	log     *slog.Logger
 	buf     *buffer.Buffer
-	leaf    *edgesync.Leaf
+	leaf    *uplink.Leaf
 	nc      *nats.Conn
-	fwd     *edgesync.Forwarder
+	fwd     *uplink.Forwarder
 	clients map[string]*modbus.Client
 	buses   map[string]*bus.Lock // one per client: a bus or gateway
 	pollers []*poller.Poller
@@ -69,7 +69,7 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Agent, err er
 	if listen == "off" {
 		listen = ""
 	}
-	a.leaf, err = edgesync.StartLeaf(edgesync.LeafOptions{
+	a.leaf, err = uplink.StartLeaf(uplink.LeafOptions{
 		Edge: cfg.Edge.ID, HubURL: cfg.Hub.URL, User: cfg.Hub.User, Password: cfg.Hub.Password,
 		CAFile: cfg.Hub.CAFile, ServerName: cfg.Hub.ServerName,
 		LocalListen: listen, Logger: log,
@@ -80,7 +80,7 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Agent, err er
 	if a.nc, err = a.leaf.Connect("gridedge-agent-"+cfg.Edge.ID, cfg.Edge.ID); err != nil {
 		return nil, err
 	}
-	a.fwd = edgesync.NewForwarder(a.nc, a.buf, edgesync.ForwarderOptions{
+	a.fwd = uplink.NewForwarder(a.nc, a.buf, uplink.ForwarderOptions{
 		Edge: cfg.Edge.ID, Domain: cfg.Domain, MaxBatch: cfg.Forwarder.MaxBatch,
 		MaxBytesPerSecond: cfg.Forwarder.MaxBytesPerSecond, LinkUp: a.leaf.HubConnected,
 		AckTimeout: cfg.Forwarder.AckTimeout.Std(), Logger: log,
@@ -339,7 +339,7 @@ type Status struct {
 	// OldestUnsentAge is the age in seconds of the oldest buffered update (0 when empty).
 	OldestUnsentAge float64 `json:"oldest_unsent_age"`
 	// Forwarder counts what was sent.
-	Forwarder edgesync.ForwarderStats `json:"forwarder"`
+	Forwarder uplink.ForwarderStats `json:"forwarder"`
 	// Slaves describe polling per device.
 	Slaves []poller.Stats `json:"slaves"`
 	// Rules count the actions of each bad-data rule.

@@ -12,12 +12,12 @@ import (
 
 	"github.com/gridedge/gridedge/edge/buffer"
 	"github.com/gridedge/gridedge/edge/mqtt"
-	"github.com/gridedge/gridedge/shared/baddata"
+	"github.com/gridedge/gridedge/edge/settings"
 	"github.com/gridedge/gridedge/shared/config"
-	"github.com/gridedge/gridedge/shared/settings"
+	"github.com/gridedge/gridedge/shared/pipeline/baddata"
+	"github.com/gridedge/gridedge/shared/pipeline/transform"
+	"github.com/gridedge/gridedge/shared/pipeline/vsensor"
 	"github.com/gridedge/gridedge/shared/subject"
-	"github.com/gridedge/gridedge/shared/transform"
-	"github.com/gridedge/gridedge/shared/vsensor"
 )
 
 // Config is the agent's configuration file (JSON or YAML). The X-FLEX

@@ -13,9 +13,9 @@ import (
 
 	"github.com/gridedge/gridedge/edge/modbus"
 	"github.com/gridedge/gridedge/edge/poller"
+	"github.com/gridedge/gridedge/edge/settings"
 	"github.com/gridedge/gridedge/shared/config"
 	"github.com/gridedge/gridedge/shared/logging"
-	"github.com/gridedge/gridedge/shared/settings"
 )
 
 // modbusFlags are the flags common to modbus read and write.

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/gridedge/gridedge/edge/modbus"
+	"github.com/gridedge/gridedge/edge/settings"
 	"github.com/gridedge/gridedge/edge/sim"
 	"github.com/gridedge/gridedge/shared/logging"
-	"github.com/gridedge/gridedge/shared/settings"
 )
 
 func runSim(ctx context.Context, env Env, args []string) error {

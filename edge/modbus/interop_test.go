@@ -29,7 +29,7 @@ import (
 
 	"github.com/gridedge/gridedge/edge/modbus"
 	"github.com/gridedge/gridedge/edge/poller"
-	"github.com/gridedge/gridedge/shared/settings"
+	"github.com/gridedge/gridedge/edge/settings"
 )
 
 // needTool skips (or fails, with GRIDEDGE_REQUIRE_INTEROP=1) when ok is false.

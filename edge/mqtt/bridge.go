@@ -20,8 +20,8 @@ import (
 	"github.com/eclipse/paho.golang/autopaho"
 	"github.com/eclipse/paho.golang/paho"
 
+	"github.com/gridedge/gridedge/edge/settings"
 	"github.com/gridedge/gridedge/shared/model"
-	"github.com/gridedge/gridedge/shared/settings"
 )
 
 // publishTimeout bounds one publication (waiting for PUBACK/PUBCOMP).

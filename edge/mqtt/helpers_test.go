@@ -20,8 +20,8 @@ import (
 	"github.com/mochi-mqtt/server/v2/listeners"
 
 	"github.com/gridedge/gridedge/edge/modbus"
+	"github.com/gridedge/gridedge/edge/settings"
 	"github.com/gridedge/gridedge/shared/config"
-	"github.com/gridedge/gridedge/shared/settings"
 )
 
 // waitTimeout bounds every wait for something asynchronous; tests never

@@ -26,9 +26,9 @@ import (
 
 	"github.com/gridedge/gridedge/edge/modbus"
 	"github.com/gridedge/gridedge/edge/poller"
+	"github.com/gridedge/gridedge/edge/settings"
 	"github.com/gridedge/gridedge/shared/config"
 	"github.com/gridedge/gridedge/shared/model"
-	"github.com/gridedge/gridedge/shared/settings"
 )
 
 // pollOnce polls slave 0 of s on dev with the real poller, as the agent does.

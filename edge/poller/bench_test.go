@@ -34,8 +34,8 @@ import (
 
 	"github.com/gridedge/gridedge/edge/modbus"
 	"github.com/gridedge/gridedge/edge/poller"
+	"github.com/gridedge/gridedge/edge/settings"
 	"github.com/gridedge/gridedge/shared/model"
-	"github.com/gridedge/gridedge/shared/settings"
 )
 
 var discard = slog.New(slog.DiscardHandler)

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/gridedge/gridedge/shared/settings"
+	"github.com/gridedge/gridedge/edge/settings"
 )
 
 // Errors returned by Decode, DecodeBits, Encode, EncodeMasked, EncodeBit and

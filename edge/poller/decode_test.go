@@ -12,7 +12,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/gridedge/gridedge/shared/settings"
+	"github.com/gridedge/gridedge/edge/settings"
 )
 
 func f64p(f float64) *float64 { return &f }

@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/gridedge/gridedge/edge/poller"
-	"github.com/gridedge/gridedge/shared/settings"
+	"github.com/gridedge/gridedge/edge/settings"
 )
 
 // mapsDir is the device library (modbus-maps/ at the repository root).

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/gridedge/gridedge/shared/settings"
+	"github.com/gridedge/gridedge/edge/settings"
 )
 
 // at returns a variable of table and datatype at address addr ("12" or "12.3").

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/gridedge/gridedge/edge/modbus"
+	"github.com/gridedge/gridedge/edge/settings"
 	"github.com/gridedge/gridedge/shared/model"
-	"github.com/gridedge/gridedge/shared/settings"
 )
 
 // Device is what the poller needs of a Modbus client.

@@ -21,7 +21,7 @@ import (
 
 	"github.com/gridedge/gridedge/edge/modbus"
 	"github.com/gridedge/gridedge/edge/poller"
-	"github.com/gridedge/gridedge/shared/settings"
+	"github.com/gridedge/gridedge/edge/settings"
 )
 
 // Simulator animates a Memory.

@@ -6,7 +6,7 @@ import (
 
 	"github.com/gridedge/gridedge/shared/config"
 	"github.com/gridedge/gridedge/shared/model"
-	"github.com/gridedge/gridedge/shared/transform"
+	"github.com/gridedge/gridedge/shared/pipeline/transform"
 )
 
 // pipelineFields are the 11 measurement names the benchmark's transform

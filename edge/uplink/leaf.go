@@ -1,8 +1,8 @@
-// Package sync connects an edge agent to its hub: an embedded NATS server
+// Package uplink connects an edge agent to its hub: an embedded NATS server
 // that is a leaf node of the hub (so local substation apps keep a real-time
 // bus while the WAN is down), and a forwarder that drains the store-and-forward
 // buffer into the hub's INGEST stream, deleting only what the hub acknowledged.
-package sync
+package uplink
 
 import (
 	"crypto/tls"

@@ -6,7 +6,7 @@ import (
 
 	"github.com/gridedge/gridedge/shared/config"
 	"github.com/gridedge/gridedge/shared/model"
-	"github.com/gridedge/gridedge/shared/transform"
+	"github.com/gridedge/gridedge/shared/pipeline/transform"
 )
 
 // BenchmarkTypicalReading is issue 5's target as stated: "transforms +
