@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gridedge/gridedge/edge/codec"
 	"github.com/gridedge/gridedge/edge/modbus"
-	"github.com/gridedge/gridedge/edge/poller"
 	"github.com/gridedge/gridedge/edge/settings"
 	"github.com/gridedge/gridedge/shared/config"
 	"github.com/gridedge/gridedge/shared/logging"
@@ -135,7 +135,7 @@ func runModbusRead(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	span := poller.SpanOf(v)
+	span := codec.SpanOf(v)
 	switch {
 	case *count < 1:
 		return f.usageError("--count %d must be at least 1", *count)
@@ -212,9 +212,9 @@ func readValues(ctx context.Context, c *modbus.Client, slave byte, v *settings.V
 				err error
 			)
 			if bits != nil {
-				x, err = poller.DecodeBits(v, bits[i*span:(i+1)*span])
+				x, err = codec.DecodeBits(v, bits[i*span:(i+1)*span])
 			} else {
-				x, err = poller.Decode(v, "", regs[i*span:(i+1)*span])
+				x, err = codec.Decode(v, "", regs[i*span:(i+1)*span])
 			}
 			if err != nil {
 				return nil, fmt.Errorf("value %d at %s %d: %w", done+i, v.Type, int(addr)+i*span, err)
@@ -290,9 +290,9 @@ func runModbusWrite(ctx context.Context, env Env, args []string) error {
 		bits       []bool
 	)
 	if isBitTable(v.Type) {
-		bits, err = poller.EncodeBits(v, val)
+		bits, err = codec.EncodeBits(v, val)
 	} else {
-		regs, mask, err = poller.EncodeMasked(v, "", val)
+		regs, mask, err = codec.EncodeMasked(v, "", val)
 	}
 	if err != nil {
 		return f.usageError("--value %q: %v", *value, err)
@@ -319,7 +319,7 @@ func runModbusWrite(ctx context.Context, env Env, args []string) error {
 			if rerr != nil {
 				return fmt.Errorf("%s: read before write: %w", c.URL(), rerr)
 			}
-			regs = poller.Merge(cur, regs, mask)
+			regs = codec.Merge(cur, regs, mask)
 		}
 		if len(regs) == 1 {
 			err = c.WriteSingleRegister(ctx, slave, addr, regs[0])

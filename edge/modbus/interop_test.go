@@ -27,8 +27,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gridedge/gridedge/edge/codec"
 	"github.com/gridedge/gridedge/edge/modbus"
-	"github.com/gridedge/gridedge/edge/poller"
 	"github.com/gridedge/gridedge/edge/settings"
 )
 
@@ -274,11 +274,11 @@ func checkPymodbus(t *testing.T, url string, vals []typedValue, nregs int) {
 		if tv.Table == "input" {
 			read = c.ReadInputRegisters
 		}
-		regs, err := read(ctx, 1, v.Address.Register, uint16(poller.SpanOf(v)))
+		regs, err := read(ctx, 1, v.Address.Register, uint16(codec.SpanOf(v)))
 		if err != nil {
 			t.Fatalf("%s: %v", v.Name, err)
 		}
-		got, err := poller.Decode(v, "", regs)
+		got, err := codec.Decode(v, "", regs)
 		if err != nil {
 			t.Errorf("%s: decode %04X: %v", v.Name, regs, err)
 			continue
@@ -329,7 +329,7 @@ func checkPymodbus(t *testing.T, url string, vals []typedValue, nregs int) {
 	}
 	// A value written with our encoder, read back.
 	v := &settings.Variable{Name: "w", Type: "holding", Address: settings.Address{Register: w + 5}, Datatype: "32float", Order: "CDAB"}
-	enc, err := poller.Encode(v, "", 230.25)
+	enc, err := codec.Encode(v, "", 230.25)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,7 +338,7 @@ func checkPymodbus(t *testing.T, url string, vals []typedValue, nregs int) {
 	}
 	if regs, err := c.ReadHoldingRegisters(ctx, 1, w+5, 2); err != nil {
 		t.Error(err)
-	} else if got, _ := poller.Decode(v, "", regs); got != 230.25 {
+	} else if got, _ := codec.Decode(v, "", regs); got != 230.25 {
 		t.Errorf("float written and read back = %v", got)
 	}
 

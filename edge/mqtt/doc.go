@@ -52,7 +52,7 @@
 //   - the engineering value is outside the entry's "min"/"max" ([ErrOutOfBounds]);
 //   - the datatype cannot hold it, it is not an integer for an integer type,
 //     a string is not one of the translation labels, or its JSON type does not
-//     fit the variable (the poller's ErrRange, ErrNotIntegral, ErrUnknownLabel,
+//     fit the variable (the codec's ErrRange, ErrNotIntegral, ErrUnknownLabel,
 //     ErrValueType, ErrDatatype).
 //
 // A payload that is not a JSON object of variables is refused as a whole

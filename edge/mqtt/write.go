@@ -8,13 +8,13 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/gridedge/gridedge/edge/codec"
 	"github.com/gridedge/gridedge/edge/modbus"
-	"github.com/gridedge/gridedge/edge/poller"
 	"github.com/gridedge/gridedge/edge/settings"
 )
 
-// Errors of write commands. Encoding errors come from the poller package
-// (poller.ErrRange, ErrNotIntegral, ErrUnknownLabel, ErrValueType,
+// Errors of write commands. Encoding errors come from the codec package
+// (codec.ErrRange, ErrNotIntegral, ErrUnknownLabel, ErrValueType,
 // ErrDatatype), wrapped.
 var (
 	// ErrUnknownVariable means the command names a variable that is not in
@@ -128,7 +128,7 @@ func (w *DeviceWriter) Write(ctx context.Context, slave int, v *settings.Variabl
 }
 
 func writeRegisters(ctx context.Context, dev Device, unit byte, order string, v *settings.Variable, value any) (old, new any, err error) {
-	regs, mask, err := poller.EncodeMasked(v, order, value)
+	regs, mask, err := codec.EncodeMasked(v, order, value)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -137,8 +137,8 @@ func writeRegisters(ctx context.Context, dev Device, unit byte, order string, v 
 	if err != nil {
 		return nil, nil, fmt.Errorf("read current value: %w", err)
 	}
-	old, _ = poller.Decode(v, order, cur) // an undecodable old value does not stop the write
-	out := poller.Merge(cur, regs, mask)
+	old, _ = codec.Decode(v, order, cur) // an undecodable old value does not stop the write
+	out := codec.Merge(cur, regs, mask)
 	if n == 1 {
 		err = dev.WriteSingleRegister(ctx, unit, addr, out[0])
 	} else {
@@ -151,7 +151,7 @@ func writeRegisters(ctx context.Context, dev Device, unit byte, order string, v 
 	if err != nil {
 		return old, nil, fmt.Errorf("read back: %w", err)
 	}
-	new, _ = poller.Decode(v, order, back)
+	new, _ = codec.Decode(v, order, back)
 	for i := range back {
 		if back[i]&mask[i] != out[i]&mask[i] {
 			return old, new, fmt.Errorf("%w: register %d reads 0x%04X, wrote 0x%04X (mask 0x%04X)",
@@ -162,7 +162,7 @@ func writeRegisters(ctx context.Context, dev Device, unit byte, order string, v 
 }
 
 func writeCoils(ctx context.Context, dev Device, unit byte, v *settings.Variable, value any) (old, new any, err error) {
-	bits, err := poller.EncodeBits(v, value)
+	bits, err := codec.EncodeBits(v, value)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -171,7 +171,7 @@ func writeCoils(ctx context.Context, dev Device, unit byte, v *settings.Variable
 	if err != nil {
 		return nil, nil, fmt.Errorf("read current value: %w", err)
 	}
-	old, _ = poller.DecodeBits(v, cur)
+	old, _ = codec.DecodeBits(v, cur)
 	if n == 1 {
 		err = dev.WriteSingleCoil(ctx, unit, addr, bits[0])
 	} else {
@@ -184,7 +184,7 @@ func writeCoils(ctx context.Context, dev Device, unit byte, v *settings.Variable
 	if err != nil {
 		return old, nil, fmt.Errorf("read back: %w", err)
 	}
-	new, _ = poller.DecodeBits(v, back)
+	new, _ = codec.DecodeBits(v, back)
 	for i := range back {
 		if back[i] != bits[i] {
 			return old, new, fmt.Errorf("%w: coil %d reads %t, wrote %t", ErrVerify, int(addr)+i, back[i], bits[i])
@@ -215,9 +215,9 @@ func CheckWrite(s *settings.Settings, slave int, v *settings.Variable, value any
 	}
 	var err error
 	if v.Type == settings.TypeCoil {
-		_, err = poller.EncodeBits(v, value)
+		_, err = codec.EncodeBits(v, value)
 	} else {
-		_, _, err = poller.EncodeMasked(v, s.ModbusSlaves[slave].Order, value)
+		_, _, err = codec.EncodeMasked(v, s.ModbusSlaves[slave].Order, value)
 	}
 	if err != nil {
 		return err // already names the variable

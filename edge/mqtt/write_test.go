@@ -12,8 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gridedge/gridedge/edge/codec"
 	"github.com/gridedge/gridedge/edge/modbus"
-	"github.com/gridedge/gridedge/edge/poller"
 	"github.com/gridedge/gridedge/edge/settings"
 )
 
@@ -245,15 +245,15 @@ func TestWriteRefused(t *testing.T) {
 		{"above max", `{"bounded": 100}`, map[string]string{"bounded": "above max 30"}, ErrOutOfBounds},
 		{"below min", `{"bounded": 1}`, map[string]string{"bounded": "below min 5"}, ErrOutOfBounds},
 		{"label above max", `{"boundedMode": "FAN"}`, map[string]string{"boundedMode": "above max 2"}, ErrOutOfBounds},
-		{"datatype range", `{"i16": 40000}`, map[string]string{"i16": "out of range"}, poller.ErrRange},
-		{"negative unsigned", `{"temperature": -1}`, map[string]string{"temperature": "out of range"}, poller.ErrRange},
-		{"float overflow", `{"f32": 1e39}`, map[string]string{"f32": "overflows"}, poller.ErrRange},
-		{"unknown label", `{"mode": "TURBO"}`, map[string]string{"mode": "unknown translation label"}, poller.ErrUnknownLabel},
-		{"not integral", `{"temperature": 21.5}`, map[string]string{"temperature": "not an integer"}, poller.ErrNotIntegral},
-		{"coil not 0 or 1", `{"pump": 2}`, map[string]string{"pump": "out of range"}, poller.ErrRange},
-		{"coil bits count", `{"valves": [true]}`, map[string]string{"valves": "out of range"}, poller.ErrRange},
-		{"wrong type", `{"temperature": "warm"}`, map[string]string{"temperature": "wrong value type"}, poller.ErrValueType},
-		{"null", `{"temperature": null}`, map[string]string{"temperature": "wrong value type"}, poller.ErrValueType},
+		{"datatype range", `{"i16": 40000}`, map[string]string{"i16": "out of range"}, codec.ErrRange},
+		{"negative unsigned", `{"temperature": -1}`, map[string]string{"temperature": "out of range"}, codec.ErrRange},
+		{"float overflow", `{"f32": 1e39}`, map[string]string{"f32": "overflows"}, codec.ErrRange},
+		{"unknown label", `{"mode": "TURBO"}`, map[string]string{"mode": "unknown translation label"}, codec.ErrUnknownLabel},
+		{"not integral", `{"temperature": 21.5}`, map[string]string{"temperature": "not an integer"}, codec.ErrNotIntegral},
+		{"coil not 0 or 1", `{"pump": 2}`, map[string]string{"pump": "out of range"}, codec.ErrRange},
+		{"coil bits count", `{"valves": [true]}`, map[string]string{"valves": "out of range"}, codec.ErrRange},
+		{"wrong type", `{"temperature": "warm"}`, map[string]string{"temperature": "wrong value type"}, codec.ErrValueType},
+		{"null", `{"temperature": null}`, map[string]string{"temperature": "wrong value type"}, codec.ErrValueType},
 		{"one bad of several", `{"temperature": 21, "bounded": 100, "mode": "FAN"}`,
 			map[string]string{"bounded": "above max", "temperature": "another variable of the command was refused (bounded)",
 				"mode": "another variable of the command was refused"}, ErrOutOfBounds},

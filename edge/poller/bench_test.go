@@ -32,6 +32,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/gridedge/gridedge/edge/codec"
 	"github.com/gridedge/gridedge/edge/modbus"
 	"github.com/gridedge/gridedge/edge/poller"
 	"github.com/gridedge/gridedge/edge/settings"
@@ -56,7 +57,7 @@ const (
 )
 
 // seedPanasonic is the map of seed 000, section 3.3.5.1, with the register
-// image of testdata/decode/panasonic.json's first case.
+// image of ../codec/testdata/panasonic.json's first case.
 const seedPanasonic = `{"modbusMaps": {"PANASONIC": [
   {"name": "temperature", "type": "holding", "address": 1, "datatype": "16uint", "factor": 1},
   {"name": "luminance", "type": "holding", "address": 2, "datatype": "16int", "factor": 10},
@@ -154,7 +155,7 @@ func costs(d benchDevice) mapCost {
 			continue
 		}
 		mc.values++
-		n := poller.SpanOf(v)
+		n := codec.SpanOf(v)
 		naive = append(naive, exchange{v.Type, n})
 		for r := range n {
 			used[exchange{v.Type, int(v.Address.Register) + r}] = true
@@ -395,7 +396,7 @@ func BenchmarkMapDecode(b *testing.B) {
 			b.ResetTimer()
 			for b.Loop() {
 				for _, x := range vals {
-					if _, err := poller.Decode(x.v, "", x.raw); err != nil {
+					if _, err := codec.Decode(x.v, "", x.raw); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -1,4 +1,4 @@
-// Package poller schedules Modbus reads of the slaves of a SETTINGS document,
-// coalesces registers into requests, and decodes datatypes into engineering
-// values.
+// Package poller schedules Modbus reads of the slaves of a SETTINGS document
+// and coalesces registers into requests; package codec decodes what each
+// request returns into engineering values.
 package poller

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gridedge/gridedge/edge/codec"
 	"github.com/gridedge/gridedge/edge/poller"
 	"github.com/gridedge/gridedge/edge/settings"
 )
@@ -164,7 +165,7 @@ func decodeImage(tb testing.TB, vars []settings.Variable, opts poller.PlanOption
 				tb.Errorf("%s: not within request %s", v.Name, r)
 				continue
 			}
-			val, err := poller.Decode(v, "", raw)
+			val, err := codec.Decode(v, "", raw)
 			if err != nil {
 				tb.Errorf("%s: %v", v.Name, err)
 				continue

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/gridedge/gridedge/edge/codec"
 	"github.com/gridedge/gridedge/edge/settings"
 )
 
@@ -115,7 +116,7 @@ func Plan(vars []settings.Variable, opts PlanOptions) []Request {
 	items := make([]item, 0, len(vars))
 	for _, table := range planTables {
 		maxSpan := maxRegs
-		if isBitTable(table) {
+		if table == settings.TypeCoil || table == settings.TypeDiscrete {
 			maxSpan = maxBits
 		}
 		items = items[:0]
@@ -125,7 +126,7 @@ func Plan(vars []settings.Variable, opts PlanOptions) []Request {
 				continue
 			}
 			start := int(v.Address.Register)
-			items = append(items, item{i, start, start + SpanOf(v), v.Datatype == settings.DatatypeIgnore})
+			items = append(items, item{i, start, start + codec.SpanOf(v), v.Datatype == settings.DatatypeIgnore})
 		}
 		slices.SortStableFunc(items, func(a, b item) int { return cmp.Compare(a.start, b.start) })
 
@@ -199,7 +200,7 @@ func SplitRequest(r Request, vars []settings.Variable) (a, b Request, ok bool) {
 		for _, i := range idx {
 			v := &vars[i]
 			lo = min(lo, int(v.Address.Register))
-			hi = max(hi, int(v.Address.Register)+SpanOf(v))
+			hi = max(hi, int(v.Address.Register)+codec.SpanOf(v))
 		}
 		h.Start, h.Count = uint16(lo), uint16(min(hi-lo, 0xFFFF))
 		return h
@@ -235,7 +236,7 @@ func ExtractBits(r Request, v *settings.Variable, bits []bool) []bool {
 
 func varRange(r Request, v *settings.Variable, n int) (lo, hi int, ok bool) {
 	lo = int(v.Address.Register) - int(r.Start)
-	hi = lo + SpanOf(v)
+	hi = lo + codec.SpanOf(v)
 	if v.Type != r.Table || lo < 0 || hi > n {
 		return 0, 0, false
 	}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/gridedge/gridedge/edge/codec"
 	"github.com/gridedge/gridedge/edge/settings"
 )
 
@@ -138,8 +139,8 @@ func checkRequest(t *testing.T, r Request, vars []settings.Variable) {
 	prev := -1
 	for _, i := range r.Vars {
 		v := &vars[i]
-		if v.Type != r.Table || int(v.Address.Register) < int(r.Start) || int(v.Address.Register)+SpanOf(v) > int(r.Start)+int(r.Count) {
-			t.Errorf("%v: variable %d (%s at %v, %d) outside the request", r, i, v.Type, v.Address, SpanOf(v))
+		if v.Type != r.Table || int(v.Address.Register) < int(r.Start) || int(v.Address.Register)+codec.SpanOf(v) > int(r.Start)+int(r.Count) {
+			t.Errorf("%v: variable %d (%s at %v, %d) outside the request", r, i, v.Type, v.Address, codec.SpanOf(v))
 		}
 		if int(v.Address.Register) < prev {
 			t.Errorf("%v: variables not in address order", r)

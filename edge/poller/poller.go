@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gridedge/gridedge/edge/codec"
 	"github.com/gridedge/gridedge/edge/modbus"
 	"github.com/gridedge/gridedge/edge/settings"
 	"github.com/gridedge/gridedge/shared/model"
@@ -356,9 +357,9 @@ func (p *Poller) read(ctx context.Context, r Request, ms map[string]model.Measur
 		var val any
 		var derr error
 		if bits != nil {
-			val, derr = DecodeBits(v, ExtractBits(r, v, bits))
+			val, derr = codec.DecodeBits(v, ExtractBits(r, v, bits))
 		} else {
-			val, derr = Decode(v, p.o.Slave.Order, Extract(r, v, regs))
+			val, derr = codec.Decode(v, p.o.Slave.Order, Extract(r, v, regs))
 		}
 		if derr != nil {
 			decodeErrs = append(decodeErrs, fmt.Errorf("decode %s: %w", v.Name, derr))

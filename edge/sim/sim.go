@@ -19,8 +19,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gridedge/gridedge/edge/codec"
 	"github.com/gridedge/gridedge/edge/modbus"
-	"github.com/gridedge/gridedge/edge/poller"
 	"github.com/gridedge/gridedge/edge/settings"
 )
 
@@ -155,21 +155,21 @@ func (s *Simulator) write(sv *simVar, value any) error {
 	t := tableOf(sv.v.Type)
 	if t == modbus.Coils || t == modbus.DiscreteInputs {
 		if sv.v.Datatype == settings.DatatypeBits && sv.v.RegisterCount() > 1 {
-			bits, err := poller.EncodeBits(&sv.v, value)
+			bits, err := codec.EncodeBits(&sv.v, value)
 			if err != nil {
 				return err
 			}
 			s.mem.SetBits(sv.unit, t, sv.v.Address.Register, bits...)
 			return nil
 		}
-		b, err := poller.EncodeBit(&sv.v, value)
+		b, err := codec.EncodeBit(&sv.v, value)
 		if err != nil {
 			return err
 		}
 		s.mem.SetBits(sv.unit, t, sv.v.Address.Register, b)
 		return nil
 	}
-	regs, mask, err := poller.EncodeMasked(&sv.v, sv.order, value)
+	regs, mask, err := codec.EncodeMasked(&sv.v, sv.order, value)
 	if err != nil {
 		return err
 	}

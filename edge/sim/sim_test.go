@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gridedge/gridedge/edge/codec"
 	"github.com/gridedge/gridedge/edge/modbus"
-	"github.com/gridedge/gridedge/edge/poller"
 	"github.com/gridedge/gridedge/edge/settings"
 )
 
@@ -48,13 +48,13 @@ func value(t *testing.T, sim *Simulator, s *settings.Settings, unit byte, mapNam
 		}
 		table := tableOf(v.Type)
 		if table == modbus.Coils || table == modbus.DiscreteInputs {
-			val, err := poller.DecodeBits(v, sim.Memory().Bits(unit, table, v.Address.Register, uint16(v.RegisterCount())))
+			val, err := codec.DecodeBits(v, sim.Memory().Bits(unit, table, v.Address.Register, uint16(v.RegisterCount())))
 			if err != nil {
 				t.Fatal(err)
 			}
 			return val
 		}
-		val, err := poller.Decode(v, "", sim.Memory().Registers(unit, table, v.Address.Register, uint16(v.RegisterCount())))
+		val, err := codec.Decode(v, "", sim.Memory().Registers(unit, table, v.Address.Register, uint16(v.RegisterCount())))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,10 @@
-package poller
+// Package codec converts between the raw Modbus registers (or coils) of an
+// X-FLEX SETTINGS variable and its engineering value: Decode and DecodeBits
+// for reads, Encode, EncodeMasked, EncodeBit and EncodeBits for writes, per
+// the variable's table, datatype, byte order, shift, mask, factor, offset
+// and translation. It does no I/O: the poller, the MQTT writer, the CLI and
+// the simulator call it with registers they read or are about to write.
+package codec
 
 import (
 	"errors"
@@ -172,7 +178,7 @@ func EncodeMasked(v *settings.Variable, slaveOrder string, value any) (regs, mas
 // have the same length (Merge panics otherwise).
 func Merge(current, regs, mask []uint16) []uint16 {
 	if len(current) != len(regs) || len(regs) != len(mask) {
-		panic(fmt.Sprintf("poller.Merge: lengths %d, %d, %d differ", len(current), len(regs), len(mask)))
+		panic(fmt.Sprintf("codec.Merge: lengths %d, %d, %d differ", len(current), len(regs), len(mask)))
 	}
 	out := make([]uint16, len(current))
 	for i := range current {

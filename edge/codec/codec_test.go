@@ -1,4 +1,4 @@
-package poller
+package codec
 
 import (
 	"encoding/json"
@@ -250,7 +250,8 @@ func TestDecodeVectors(t *testing.T) {
 }
 
 // TestDecodePanasonic decodes the seed's PANASONIC example map
-// (testdata/decode/panasonic.json) through the whole chain.
+// (testdata/panasonic.json): each case's registers start at the lowest
+// address of the map, and each variable decodes from its own span of them.
 func TestDecodePanasonic(t *testing.T) {
 	var golden struct {
 		Map   []settings.Variable `json:"map"`
@@ -259,22 +260,30 @@ func TestDecodePanasonic(t *testing.T) {
 			Want      map[string]any `json:"want"`
 		} `json:"cases"`
 	}
-	data, err := os.ReadFile(filepath.Join("testdata", "decode", "panasonic.json"))
+	data, err := os.ReadFile(filepath.Join("testdata", "panasonic.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := json.Unmarshal(data, &golden); err != nil {
 		t.Fatal(err)
 	}
-	reqs := Plan(golden.Map, PlanOptions{})
-	if len(reqs) != 1 {
-		t.Fatalf("Plan = %v, want one request", reqs)
+	if len(golden.Map) == 0 {
+		t.Fatal("testdata/panasonic.json: empty map")
+	}
+	first := golden.Map[0].Address.Register
+	for _, v := range golden.Map {
+		first = min(first, v.Address.Register)
 	}
 	for _, c := range golden.Cases {
 		got := map[string]any{}
-		for _, i := range reqs[0].Vars {
+		for i := range golden.Map {
 			v := &golden.Map[i]
-			val, err := Decode(v, "", Extract(reqs[0], v, c.Registers))
+			lo := int(v.Address.Register - first)
+			hi := lo + SpanOf(v)
+			if hi > len(c.Registers) {
+				t.Fatalf("registers %v: %s needs registers %d..%d", c.Registers, v.Name, lo, hi-1)
+			}
+			val, err := Decode(v, "", c.Registers[lo:hi])
 			if err != nil {
 				t.Fatalf("registers %v: %v", c.Registers, err)
 			}
