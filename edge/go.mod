@@ -2,10 +2,14 @@ module github.com/gridedge/gridedge/edge
 
 go 1.26.8
 
-require github.com/gridedge/gridedge/shared v0.0.0
+require (
+	github.com/grid-x/modbus v0.0.0-20240503115206-582f2ab60a18
+	github.com/gridedge/gridedge/shared v0.0.0
+)
 
 require (
 	github.com/expr-lang/expr v1.17.8 // indirect
+	github.com/grid-x/serial v0.0.0-20211107191517-583c7356b3aa // indirect
 	golang.org/x/net v0.60.0 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
