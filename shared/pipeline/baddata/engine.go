@@ -298,10 +298,11 @@ func (e *Engine) Process(updates []model.Update, now time.Time) []model.Update {
 			if len(st.rules) == 0 {
 				continue
 			}
-			m, ok := readMeasurement(vals[j])
+			mm, ok := model.MeasurementOf(vals[j])
 			if !ok {
 				continue
 			}
+			m := reading{value: mm.Value, quality: mm.Quality, ts: mm.Timestamp}
 			if m.ts.IsZero() {
 				m.ts = u.TS
 			}
@@ -393,7 +394,7 @@ func (m *reading) lastGood(st *fieldState) (float64, time.Duration, bool) {
 	if m.derived&derivedGood == 0 {
 		m.derived |= derivedGood
 		if st.hasGood {
-			m.good, m.goodIsNum = toFloat(st.good)
+			m.good, m.goodIsNum = model.Float(st.good)
 			m.sinceGood = m.ts.Sub(st.goodTS)
 		}
 	}
@@ -411,7 +412,7 @@ func (m *reading) relative(now time.Time) (ahead, behind time.Duration) {
 
 // assess runs the rule chain on one reading and updates the field's state.
 func (e *Engine) assess(st *fieldState, k *fieldKey, m *reading, now time.Time, before, after *[]model.Update) result {
-	m.num, m.isNum = toFloat(m.value)
+	m.num, m.isNum = model.Float(m.value)
 	res := keep
 	anyBad := false
 	raw := m.value
@@ -506,7 +507,7 @@ func replacement(r *rule, st *fieldState) (any, bool) {
 // backfill emits the withheld readings of st, interpolated between the last
 // good reading and m.
 func (e *Engine) backfill(st *fieldState, k *fieldKey, m *reading, before *[]model.Update) {
-	g0, ok0 := toFloat(st.good)
+	g0, ok0 := model.Float(st.good)
 	for _, p := range st.pending {
 		v := m.value
 		if m.isNum && st.hasGood && ok0 {
@@ -545,7 +546,7 @@ func (e *Engine) detect(r *rule, st *fieldState, rs *ruleFieldState, k *fieldKey
 			return false, ""
 		}
 		if why := exceeds(d, m.num, g, dt); why != "" {
-			if p, ok := toFloat(st.raw); ok && rs.lastBad && exceeds(d, m.num, p, m.ts.Sub(st.rawTS)) == "" {
+			if p, ok := model.Float(st.raw); ok && rs.lastBad && exceeds(d, m.num, p, m.ts.Sub(st.rawTS)) == "" {
 				return false, "" // agrees with the previous (flagged) reading: a level shift
 			}
 			return true, why + " since the last good value"
@@ -680,7 +681,7 @@ func (e *Engine) limit(k *fieldKey, fixed *float64, field string, factor float64
 		}
 		if e.opts.Field != nil {
 			if v, ok := e.opts.Field(k.layer, k.collection, k.id, field); ok {
-				if f, ok := toFloat(v); ok {
+				if f, ok := model.Float(v); ok {
 					return f * factor, true
 				}
 			}
@@ -699,10 +700,10 @@ func (e *Engine) remember(u *model.Update) {
 		if !ok {
 			continue
 		}
-		if mv, isM := readMeasurement(v); isM {
-			v = mv.value
+		if mv, isM := model.MeasurementOf(v); isM {
+			v = mv.Value
 		}
-		n, ok := toFloat(v)
+		n, ok := model.Float(v)
 		if !ok {
 			continue
 		}
@@ -827,36 +828,6 @@ func jsonSafe(v any) any {
 	return v
 }
 
-// readMeasurement reads a {value, quality, timestamp} measurement.
-func readMeasurement(v any) (reading, bool) {
-	switch t := v.(type) {
-	case model.Measurement:
-		return reading{value: t.Value, quality: t.Quality, ts: t.Timestamp}, true
-	case *model.Measurement:
-		if t == nil {
-			return reading{}, false
-		}
-		return reading{value: t.Value, quality: t.Quality, ts: t.Timestamp}, true
-	case map[string]any:
-		val, ok := t["value"]
-		if !ok {
-			return reading{}, false
-		}
-		m := reading{value: val, quality: model.QualityGood}
-		if q, ok := toFloat(t["quality"]); ok {
-			m.quality = int(q)
-		}
-		switch ts := t["timestamp"].(type) {
-		case time.Time:
-			m.ts = ts
-		case string:
-			m.ts, _ = time.Parse(time.RFC3339Nano, ts)
-		}
-		return m, true
-	}
-	return reading{}, false
-}
-
 // writeMeasurement returns orig (a measurement in either form) with m's
 // value and quality.
 func writeMeasurement(orig any, m *reading) any {
@@ -875,37 +846,6 @@ func writeMeasurement(orig any, m *reading) any {
 		return c
 	}
 	return orig
-}
-
-// toFloat converts numbers (not numeric strings) to float64.
-func toFloat(v any) (float64, bool) {
-	switch n := v.(type) {
-	case float64:
-		return n, true
-	case float32:
-		return float64(n), true
-	case int:
-		return float64(n), true
-	case int64:
-		return float64(n), true
-	case int32:
-		return float64(n), true
-	case int16:
-		return float64(n), true
-	case int8:
-		return float64(n), true
-	case uint:
-		return float64(n), true
-	case uint64:
-		return float64(n), true
-	case uint32:
-		return float64(n), true
-	case uint16:
-		return float64(n), true
-	case uint8:
-		return float64(n), true
-	}
-	return 0, false
 }
 
 // truthy is JavaScript's truthiness of an expression result.

@@ -351,19 +351,12 @@ func (s source) extra(f func(k string, v any)) {
 }
 
 // measureOf reads the value of a measurements.<name> field (ReadingOf's
-// rules).
+// rules): a measurement in any of its forms (model.MeasurementOf, whose
+// map form defaults the quality to good), else a plain value of good
+// quality at the reading's time.
 func measureOf(v any) measure {
-	switch m := v.(type) {
-	case model.Measurement:
+	if m, ok := model.MeasurementOf(v); ok {
 		return measure{value: m.Value, has: true, quality: m.Quality, hasQuality: true, ts: m.Timestamp, hasTS: !m.Timestamp.IsZero(), orig: v}
-	case map[string]any:
-		r := measure{value: m["value"], has: true}
-		if q, ok := m["quality"].(int); ok {
-			r.quality, r.hasQuality = q, true
-		} else if q, ok := m["quality"].(float64); ok {
-			r.quality, r.hasQuality = int(q), true
-		}
-		return r
 	}
 	return measure{value: v, has: true}
 }
@@ -761,23 +754,11 @@ func equalSkip(v, skip any) bool {
 	if skip == nil || v == nil {
 		return v == nil && skip == nil
 	}
-	if a, ok := toFloat(v); ok {
-		b, ok := toFloat(skip)
+	if a, ok := model.Float(v); ok {
+		b, ok := model.Float(skip)
 		return ok && a == b
 	}
 	return reflect.DeepEqual(v, skip)
-}
-
-func toFloat(v any) (float64, bool) {
-	switch n := v.(type) {
-	case float64:
-		return n, true
-	case int:
-		return float64(n), true
-	case int64:
-		return float64(n), true
-	}
-	return 0, false
 }
 
 // listed tells whether an explicitAttrs array names the attribute.

@@ -690,13 +690,6 @@ func descend(v any, path string) (any, bool) {
 				return nil, false
 			}
 			v = x
-		case model.Measurement:
-			v = measurementField(&t, seg)
-		case *model.Measurement:
-			if t == nil {
-				return nil, false
-			}
-			v = measurementField(t, seg)
 		case []any:
 			i, err := strconv.Atoi(seg)
 			if err != nil || i < 0 || i >= len(t) {
@@ -704,7 +697,12 @@ func descend(v any, path string) (any, bool) {
 			}
 			v = t[i]
 		default:
-			return nil, false
+			// a Measurement or *Measurement (a map one is walked above)
+			m, ok := model.MeasurementOf(v)
+			if !ok {
+				return nil, false
+			}
+			v = measurementField(&m, seg)
 		}
 		if v == nil && path != "" {
 			return nil, false
