@@ -14,14 +14,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/gridedge/gridedge/shared/model"
 )
 
 // FieldError is one problem at one field path.
@@ -187,20 +191,6 @@ func describe(v any) string {
 	}
 }
 
-func asFloat(v any) (float64, bool) {
-	switch n := v.(type) {
-	case int:
-		return float64(n), true
-	case int64:
-		return float64(n), true
-	case uint64:
-		return float64(n), true
-	case float64:
-		return n, true
-	}
-	return 0, false
-}
-
 // check compares the generic value v with the Go type t and records problems.
 func check(es *Errors, path string, v any, t reflect.Type) {
 	if v == nil {
@@ -246,7 +236,7 @@ func check(es *Errors, path string, v any, t reflect.Type) {
 		}
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		f, ok := asFloat(v)
+		f, ok := model.Float(v)
 		if !ok || f != math.Trunc(f) {
 			es.Add(path, "want a whole number, got %s", describe(v))
 			return
@@ -262,7 +252,7 @@ func check(es *Errors, path string, v any, t reflect.Type) {
 			}
 		}
 	case reflect.Float32, reflect.Float64:
-		if _, ok := asFloat(v); !ok {
+		if _, ok := model.Float(v); !ok {
 			es.Add(path, "want a number, got %s", describe(v))
 		}
 	case reflect.Slice, reflect.Array:
@@ -284,7 +274,7 @@ func check(es *Errors, path string, v any, t reflect.Type) {
 			es.Add(path, "want an object, got %s", describe(v))
 			return
 		}
-		keys := sortedKeys(m)
+		keys := slices.Sorted(maps.Keys(m))
 		for _, k := range keys {
 			check(es, Join(path, k), m[k], t.Elem())
 		}
@@ -295,7 +285,7 @@ func check(es *Errors, path string, v any, t reflect.Type) {
 			return
 		}
 		fields := structFields(t)
-		for _, k := range sortedKeys(m) {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			f, ok := fields[k]
 			if !ok {
 				es.Add(Join(path, k), "unknown field (known fields: %s)", knownList(fields))
@@ -310,15 +300,6 @@ func check(es *Errors, path string, v any, t reflect.Type) {
 
 func isUint(k reflect.Kind) bool {
 	return k >= reflect.Uint && k <= reflect.Uint64
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // structFields maps JSON names to fields, following embedded structs as encoding/json does.
