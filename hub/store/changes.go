@@ -2,9 +2,61 @@ package store
 
 import (
 	"context"
+	"slices"
 
 	"github.com/gridedge/gridedge/hub/store/query"
 )
+
+// Change operations.
+const (
+	// OpInsert: a document was created.
+	OpInsert = "insert"
+	// OpUpdate: fields of a document changed.
+	OpUpdate = "update"
+	// OpDelete: a document was removed.
+	OpDelete = "delete"
+	// OpDrop: every document of the collection was removed (DeleteLayer);
+	// ID is empty.
+	OpDrop = "drop"
+)
+
+// Change describes one committed write, for change events published on
+// <domain>.storage.changed.<layer>.<collection>.
+type Change struct {
+	// Op is OpInsert, OpUpdate, OpDelete or OpDrop.
+	Op string `json:"op"`
+	// Layer and Collection name the collection.
+	Layer string `json:"layer"`
+	// Collection: see Layer.
+	Collection string `json:"collection"`
+	// ID is the document's _id.
+	ID string `json:"id"`
+	// Fields are the changed field paths (update), or the top-level fields
+	// of the new document (insert); sorted; the maintained _updated is not
+	// listed.
+	Fields []string `json:"fields,omitempty"`
+}
+
+// TopFields returns the sorted top-level fields of doc other than _id and
+// _updated (the Fields of an insert Change).
+func TopFields(doc Document) []string {
+	out := make([]string, 0, len(doc))
+	for k := range doc {
+		if k != FieldID && k != FieldUpdated {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// MergeFields returns the sorted union of two lists of field paths, for a
+// Change that several writes to one document make.
+func MergeFields(a, b []string) []string {
+	out := append(slices.Clone(a), b...)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
 
 // WithChanges returns s with every committed write reported to publish,
 // after the write returned: Insert, UpdateByID, UpdateMany, DeleteByID,

@@ -4,7 +4,7 @@ import (
 	"math"
 	"sort"
 
-	"github.com/gridedge/gridedge/hub/store/query"
+	"github.com/gridedge/gridedge/shared/model"
 )
 
 // EarthRadius is the sphere radius in metres that Near uses, the one
@@ -68,8 +68,8 @@ func geometryDistance(g map[string]any, lon, lat float64, depth int) (float64, b
 			if len(arr) < 2 {
 				return
 			}
-			x, ok1 := number(arr[0])
-			y, ok2 := number(arr[1])
+			x, ok1 := model.Float(arr[0])
+			y, ok2 := model.Float(arr[1])
 			if !ok1 || !ok2 {
 				return
 			}
@@ -84,20 +84,6 @@ func geometryDistance(g map[string]any, lon, lat float64, depth int) (float64, b
 	}
 	visit(g["coordinates"], level)
 	return best, found
-}
-
-func number(v any) (float64, bool) {
-	switch n := v.(type) {
-	case float64:
-		return n, true
-	case int32:
-		return float64(n), true
-	case int64:
-		return float64(n), true
-	case int:
-		return float64(n), true
-	}
-	return 0, false
 }
 
 // FinishNear keeps the documents within maxMeters of (lon, lat), orders
@@ -135,52 +121,4 @@ func FinishNear(docs []Document, lon, lat, maxMeters float64, opts FindOptions) 
 		out[i] = h.doc
 	}
 	return Page(out, opts, false)
-}
-
-// Page applies opts to documents that already match opts.Selector: sorts
-// them when sorted is true (by opts.Sort then _id, or by _id), then skips,
-// limits and projects. It returns a non-nil slice.
-func Page(docs []Document, opts FindOptions, sorted bool) []Document {
-	if sorted {
-		SortDocs(docs, opts.Sort)
-	}
-	if opts.Skip > 0 {
-		if opts.Skip >= len(docs) {
-			docs = nil
-		} else {
-			docs = docs[opts.Skip:]
-		}
-	}
-	if opts.Limit > 0 && len(docs) > opts.Limit {
-		docs = docs[:opts.Limit]
-	}
-	out := make([]Document, len(docs))
-	for i, d := range docs {
-		out[i] = Project(d, opts.Projection)
-	}
-	return out
-}
-
-// SortDocs orders docs by spec then _id (nil spec: by _id).
-func SortDocs(docs []Document, spec query.SortSpec) {
-	full := make(query.SortSpec, 0, len(spec)+1)
-	full = append(full, spec...)
-	hasID := false
-	for _, k := range spec {
-		if k.Field == FieldID {
-			hasID = true
-		}
-	}
-	if !hasID {
-		full = append(full, query.SortKey{Field: FieldID})
-	}
-	full.Sort(docs)
-}
-
-// Project applies p to doc (nil: doc itself).
-func Project(doc Document, p *query.Projection) Document {
-	if p == nil {
-		return doc
-	}
-	return p.Apply(doc)
 }

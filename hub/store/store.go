@@ -6,148 +6,16 @@ package store
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/gridedge/gridedge/hub/store/query"
 	"github.com/gridedge/gridedge/shared/model"
 )
 
-// Sentinel errors; backends wrap them so callers decide with errors.Is.
-var (
-	// ErrNotFound: the layer, collection or document does not exist.
-	ErrNotFound = errors.New("not found")
-	// ErrConflict: a document with that _id exists already.
-	ErrConflict = errors.New("conflict")
-	// ErrInvalid: the request is malformed (bad name, bad document).
-	ErrInvalid = errors.New("invalid")
-)
-
 // Document is a schema-free document. Only "_id" is required; the store
 // maintains "_updated" (time.Time of the last write) and "_expired".
 type Document = map[string]any
-
-// Layer is a system or data domain (seed 3.1.2.1), stored in _layers.
-type Layer struct {
-	// ID is the layer's identifier (_id).
-	ID string `json:"_id"`
-	// Label is a short human name.
-	Label string `json:"label,omitempty"`
-	// Description says what the layer holds.
-	Description string `json:"description,omitempty"`
-	// Owner is the owning user or organisation.
-	Owner string `json:"owner,omitempty"`
-	// Category groups layers, e.g. "energy".
-	Category string `json:"category,omitempty"`
-	// Collections are the collections the layer manages.
-	Collections []Collection `json:"collections"`
-	// Config holds free-form layer settings.
-	Config map[string]any `json:"config,omitempty"`
-}
-
-// Collection describes one collection of a layer.
-type Collection struct {
-	// Name is the collection's name inside the layer.
-	Name string `json:"name"`
-	// Label is a short human name.
-	Label string `json:"label,omitempty"`
-	// Geo tells whether documents carry a GeoJSON geometry.
-	Geo bool `json:"geo,omitempty"`
-	// Metrics lists the metric series kept for the collection.
-	Metrics []string `json:"metrics,omitempty"`
-	// Extra keeps other attributes of the seed's free-form collection object
-	// (e.g. publicFields, publish, track); they are stored and returned as
-	// attributes of the collection object itself.
-	Extra map[string]any `json:"-"`
-}
-
-// collectionFields are the attributes Collection has fields for.
-var collectionFields = map[string]bool{"name": true, "label": true, "geo": true, "metrics": true}
-
-// MarshalJSON writes the known attributes and the Extra ones side by side.
-func (c Collection) MarshalJSON() ([]byte, error) {
-	m := make(map[string]any, len(c.Extra)+4)
-	for k, v := range c.Extra {
-		if !collectionFields[k] {
-			m[k] = v
-		}
-	}
-	m["name"] = c.Name
-	if c.Label != "" {
-		m["label"] = c.Label
-	}
-	if c.Geo {
-		m["geo"] = c.Geo
-	}
-	if len(c.Metrics) > 0 {
-		m["metrics"] = c.Metrics
-	}
-	return json.Marshal(m)
-}
-
-// UnmarshalJSON reads the known attributes and keeps the others in Extra.
-func (c *Collection) UnmarshalJSON(b []byte) error {
-	type known struct {
-		Name    string   `json:"name"`
-		Label   string   `json:"label"`
-		Geo     bool     `json:"geo"`
-		Metrics []string `json:"metrics"`
-	}
-	var k known
-	if err := json.Unmarshal(b, &k); err != nil {
-		return fmt.Errorf("collection: %w", err)
-	}
-	var all map[string]any
-	if err := json.Unmarshal(b, &all); err != nil {
-		return fmt.Errorf("collection: %w", err)
-	}
-	*c = Collection{Name: k.Name, Label: k.Label, Geo: k.Geo, Metrics: k.Metrics}
-	for key, v := range all {
-		if !collectionFields[key] {
-			if c.Extra == nil {
-				c.Extra = map[string]any{}
-			}
-			c.Extra[key] = v
-		}
-	}
-	return nil
-}
-
-// Collection returns the collection named name, or nil.
-func (l *Layer) Collection(name string) *Collection {
-	for i := range l.Collections {
-		if l.Collections[i].Name == name {
-			return &l.Collections[i]
-		}
-	}
-	return nil
-}
-
-// CheckName reports whether s can name a layer (what = "layer") or a
-// collection: letters, digits, '-' and, for collections only, '_'.
-func CheckName(what, s string) error {
-	if s == "" {
-		return fmt.Errorf("%w: %s name is empty", ErrInvalid, what)
-	}
-	if len(s) > 64 {
-		return fmt.Errorf("%w: %s name %q is longer than 64 characters", ErrInvalid, what, s)
-	}
-	for _, r := range s {
-		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || (r == '_' && what != "layer")
-		if !ok {
-			return fmt.Errorf("%w: %s name %q may only hold letters, digits and '-'%s", ErrInvalid, what, s,
-				map[bool]string{true: "", false: " and '_'"}[what == "layer"])
-		}
-	}
-	return nil
-}
-
-// StoreName is the store name of a collection: <layer>_<collection>.
-func StoreName(layer, collection string) string { return layer + "_" + collection }
 
 // FindOptions narrow a query. Zero values mean "everything, by _id".
 type FindOptions struct {
@@ -206,89 +74,6 @@ func (r *WriteResult) Succeed(c Change) {
 	r.OK++
 	r.IDs = append(r.IDs, c.ID)
 	r.Changes = append(r.Changes, c)
-}
-
-// FileInfo describes a stored file ("resource", seed 3.3.1.2.16-21). The
-// JSON form is GridFS's files document.
-type FileInfo struct {
-	// ID is the file's id; PutFile generates one when empty.
-	ID string `json:"_id"`
-	// Filename is the file's name; several files may share one.
-	Filename string `json:"filename"`
-	// ContentType is the media type; it is also kept as metadata.type, as
-	// the seed's platform did, and filters GET /resources?type=.
-	ContentType string `json:"contentType,omitempty"`
-	// Length is the size in bytes.
-	Length int64 `json:"length"`
-	// ChunkSize is the size of the stored chunks in bytes.
-	ChunkSize int64 `json:"chunkSize"`
-	// UploadDate is when the upload completed.
-	UploadDate time.Time `json:"uploadDate"`
-	// MD5 is the hex MD5 of the content.
-	MD5 string `json:"md5"`
-	// Metadata holds free-form attributes.
-	Metadata map[string]any `json:"metadata,omitempty"`
-}
-
-// DefaultBucket is the files bucket that exists initially (seed: "fs").
-const DefaultBucket = "fs"
-
-// FileChunkSize is the chunk size both backends store files in (GridFS's
-// default, 255 KiB).
-const FileChunkSize = 255 * 1024
-
-// Point is one historical value of one field of one document.
-type Point struct {
-	// ID is the document's _id.
-	ID string `json:"_id"`
-	// Field is the dotted field path.
-	Field string `json:"field"`
-	// TS is the time the value is for.
-	TS time.Time `json:"timestamp"`
-	// Value is the value written (for a measurement, its {value, quality, timestamp}).
-	Value any `json:"value"`
-}
-
-// HistoryQuery selects history points of one collection.
-type HistoryQuery struct {
-	// ID restricts to one document ("" = all).
-	ID string
-	// Field restricts to one field path ("" = all).
-	Field string
-	// From and To bound TS (inclusive); zero means unbounded.
-	From, To time.Time
-	// Limit caps the number returned (0: no limit).
-	Limit int
-}
-
-// Change operations.
-const (
-	// OpInsert: a document was created.
-	OpInsert = "insert"
-	// OpUpdate: fields of a document changed.
-	OpUpdate = "update"
-	// OpDelete: a document was removed.
-	OpDelete = "delete"
-	// OpDrop: every document of the collection was removed (DeleteLayer);
-	// ID is empty.
-	OpDrop = "drop"
-)
-
-// Change describes one committed write, for change events published on
-// <domain>.storage.changed.<layer>.<collection>.
-type Change struct {
-	// Op is OpInsert, OpUpdate, OpDelete or OpDrop.
-	Op string `json:"op"`
-	// Layer and Collection name the collection.
-	Layer string `json:"layer"`
-	// Collection: see Layer.
-	Collection string `json:"collection"`
-	// ID is the document's _id.
-	ID string `json:"id"`
-	// Fields are the changed field paths (update), or the top-level fields
-	// of the new document (insert); sorted; the maintained _updated is not
-	// listed.
-	Fields []string `json:"fields,omitempty"`
 }
 
 // ApplyOptions tune ApplyBatch.
@@ -404,28 +189,4 @@ type Store interface {
 
 	// Close releases the store.
 	Close() error
-}
-
-// SetPath sets a dotted path in doc, creating intermediate objects; a
-// non-object in the way is replaced, as MongoDB's $set would refuse — we
-// report it instead.
-func SetPath(doc Document, path string, v any) error {
-	parts := strings.Split(path, ".")
-	cur := doc
-	for i, p := range parts[:len(parts)-1] {
-		next, ok := cur[p]
-		if !ok || next == nil {
-			m := map[string]any{}
-			cur[p] = m
-			cur = m
-			continue
-		}
-		m, ok := next.(map[string]any)
-		if !ok {
-			return fmt.Errorf("%w: cannot set %q: %q is not an object", ErrInvalid, path, strings.Join(parts[:i+1], "."))
-		}
-		cur = m
-	}
-	cur[parts[len(parts)-1]] = v
-	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -175,7 +177,7 @@ func (s *Store) ApplyBatch(ctx context.Context, b *model.Batch, opts store.Apply
 				fields = append(fields, f)
 			}
 			if j, ok := changed[key]; ok {
-				res.Changes[j].Fields = union(res.Changes[j].Fields, fields)
+				res.Changes[j].Fields = store.MergeFields(res.Changes[j].Fields, fields)
 				continue
 			}
 			sort.Strings(fields)
@@ -196,18 +198,14 @@ func (s *Store) ApplyBatch(ctx context.Context, b *model.Batch, opts store.Apply
 	return res, nil
 }
 
+// ensureCollection makes layer/col exist (store.EnsureCollection).
 func ensureCollection(tx *bbolt.Tx, layer, col string, res *store.ApplyResult) error {
 	l, err := getLayer(tx, layer)
-	if errors.Is(err, store.ErrNotFound) {
-		l = &store.Layer{ID: layer, Label: layer, Description: "created by the ingest applier"}
-		res.Created = append(res.Created, layer)
-	} else if err != nil {
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	if l.Collection(col) == nil {
-		l.Collections = append(l.Collections, store.Collection{Name: col})
-		res.Created = append(res.Created, store.StoreName(layer, col))
-	}
+	l, _ = store.EnsureCollection(l, layer, col, res)
+	// stored even when unchanged: putLayer also creates a missing bucket
 	return putLayer(tx, l)
 }
 
@@ -238,7 +236,7 @@ func (c *coll) load(id string) (*pendingDoc, error) {
 
 // apply writes one edge update into the pending document and the history.
 func (pd *pendingDoc) apply(u *model.Update, seq uint64) error {
-	for _, path := range sortedKeys(u.Set) {
+	for _, path := range slices.Sorted(maps.Keys(u.Set)) {
 		if strings.HasPrefix(path, "_") {
 			return fmt.Errorf("%w: field %q is maintained by the hub", store.ErrInvalid, path)
 		}
@@ -261,13 +259,4 @@ func (pd *pendingDoc) apply(u *model.Update, seq uint64) error {
 		}
 	}
 	return nil
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -44,7 +44,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -159,24 +158,13 @@ func getLayer(tx *bbolt.Tx, id string) (*store.Layer, error) {
 }
 
 func putLayer(tx *bbolt.Tx, l *store.Layer) error {
-	if err := store.CheckName("layer", l.ID); err != nil {
+	if err := store.ValidateLayer(l); err != nil {
 		return err
 	}
-	seen := map[string]bool{}
 	for _, c := range l.Collections {
-		if err := store.CheckName("collection", c.Name); err != nil {
-			return err
-		}
-		if seen[c.Name] {
-			return fmt.Errorf("%w: collection %q is listed twice", store.ErrInvalid, c.Name)
-		}
-		seen[c.Name] = true
 		if _, err := tx.CreateBucketIfNotExists(collBucket(l.ID, c.Name)); err != nil {
 			return err
 		}
-	}
-	if l.Collections == nil {
-		l.Collections = []store.Collection{}
 	}
 	data, err := json.Marshal(l)
 	if err != nil {
@@ -359,10 +347,4 @@ func (s *Store) update(ctx context.Context, what string, fn func(tx *bbolt.Tx) e
 		return fmt.Errorf("store: %s: %w", what, err)
 	}
 	return nil
-}
-
-// isDocError tells errors that fail one document of a multi-document write
-// (the others go on) from errors that abort the transaction.
-func isDocError(err error) bool {
-	return errors.Is(err, store.ErrInvalid) || errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound)
 }

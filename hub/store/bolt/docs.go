@@ -282,7 +282,7 @@ func (s *Store) Insert(ctx context.Context, layer, col string, docs []store.Docu
 				res.Succeed(store.Change{Op: store.OpInsert, Layer: layer, Collection: col, ID: id, Fields: store.TopFields(doc)})
 				continue
 			}
-			if !isDocError(err) {
+			if !store.IsDocumentError(err) {
 				return err
 			}
 			res.Fail(id, err)
@@ -381,7 +381,7 @@ func (s *Store) UpdateMany(ctx context.Context, layer, col string, docs []store.
 				res.Succeed(store.Change{Op: store.OpUpdate, Layer: layer, Collection: col, ID: id, Fields: nonNil(changed)})
 				continue
 			}
-			if !isDocError(err) {
+			if !store.IsDocumentError(err) {
 				return err
 			}
 			res.Fail(id, err)
@@ -495,7 +495,7 @@ func (s *Store) Bulk(ctx context.Context, layer, col string, docs []store.Docume
 					}
 					if err == nil {
 						if prev, ok := before[id]; ok && !written[id] {
-							ch.Fields = union(prev, store.TopFields(in))
+							ch.Fields = store.MergeFields(prev, store.TopFields(in))
 						}
 						written[id] = true
 						res.Succeed(ch)
@@ -515,14 +515,14 @@ func (s *Store) Bulk(ctx context.Context, layer, col string, docs []store.Docume
 					}
 					ch := store.Change{Op: store.OpInsert, Layer: layer, Collection: col, ID: id, Fields: store.TopFields(doc)}
 					if prev, ok := before[id]; ok {
-						ch.Op, ch.Fields = store.OpUpdate, union(prev, ch.Fields)
+						ch.Op, ch.Fields = store.OpUpdate, store.MergeFields(prev, ch.Fields)
 					}
 					written[id] = true
 					res.Succeed(ch)
 					continue
 				}
 			}
-			if !isDocError(err) {
+			if !store.IsDocumentError(err) {
 				return err
 			}
 			res.Fail(id, err)
@@ -557,10 +557,4 @@ func clearDocs(tx *bbolt.Tx, layer, col string) error {
 		}
 	}
 	return nil
-}
-
-func union(a, b []string) []string {
-	out := append(slices.Clone(a), b...)
-	slices.Sort(out)
-	return slices.Compact(out)
 }

@@ -11,7 +11,6 @@ import (
 	"io"
 	"sort"
 	"sync"
-	"time"
 
 	bbolt "go.etcd.io/bbolt"
 
@@ -153,22 +152,11 @@ func (s *Store) PutFile(ctx context.Context, bucket string, info store.FileInfo,
 }
 
 func putInfo(files *bbolt.Bucket, info store.FileInfo) error {
-	enc, err := encodeValue(fileInfoDoc(info))
+	enc, err := encodeValue(store.FileInfoDocument(info))
 	if err != nil {
 		return err
 	}
 	return files.Put([]byte(info.ID), enc)
-}
-
-// fileInfoDoc and docFileInfo convert through a document so that dates in
-// metadata round-trip as they do in documents.
-func fileInfoDoc(info store.FileInfo) map[string]any {
-	md := map[string]any{}
-	for k, v := range info.Metadata {
-		md[k] = v
-	}
-	return map[string]any{"_id": info.ID, "filename": info.Filename, "contentType": info.ContentType, "length": info.Length,
-		"chunkSize": info.ChunkSize, "uploadDate": info.UploadDate, "md5": info.MD5, "metadata": md}
 }
 
 func decodeInfo(v []byte) (store.FileInfo, error) {
@@ -176,21 +164,7 @@ func decodeInfo(v []byte) (store.FileInfo, error) {
 	if err != nil {
 		return store.FileInfo{}, err
 	}
-	var info store.FileInfo
-	info.ID, _ = d["_id"].(string)
-	info.Filename, _ = d["filename"].(string)
-	info.ContentType, _ = d["contentType"].(string)
-	l, _ := d["length"].(float64)
-	info.Length = int64(l)
-	cs, _ := d["chunkSize"].(float64)
-	info.ChunkSize = int64(cs)
-	info.UploadDate, _ = d["uploadDate"].(time.Time)
-	info.MD5, _ = d["md5"].(string)
-	info.Metadata, _ = d["metadata"].(map[string]any)
-	if info.Metadata == nil {
-		info.Metadata = map[string]any{}
-	}
-	return info, nil
+	return store.FileInfoOf(d), nil
 }
 
 // lookup finds a file by id, else by filename (latest upload).

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -151,7 +153,7 @@ func (s *Store) ApplyBatch(ctx context.Context, b *model.Batch, opts store.Apply
 		u := &b.Updates[i]
 		key := u.Layer + "\x00" + u.Collection + "\x00" + u.ID
 		op := current[key]
-		for _, path := range sortedKeys(u.Set) {
+		for _, path := range slices.Sorted(maps.Keys(u.Set)) {
 			if strings.HasPrefix(path, "_") {
 				return store.ApplyResult{}, fmt.Errorf("%s: update seq %d: %w: field %q is maintained by the hub", what, seq, store.ErrInvalid, path)
 			}
@@ -206,7 +208,7 @@ func (s *Store) ApplyBatch(ctx context.Context, b *model.Batch, opts store.Apply
 			fields := append([]string(nil), op.fields...)
 			sort.Strings(fields)
 			if j, ok := changeIdx[key]; ok {
-				res.Changes[j].Fields = union(res.Changes[j].Fields, fields)
+				res.Changes[j].Fields = store.MergeFields(res.Changes[j].Fields, fields)
 				continue
 			}
 			kind := store.OpUpdate
@@ -214,7 +216,7 @@ func (s *Store) ApplyBatch(ctx context.Context, b *model.Batch, opts store.Apply
 				kind = store.OpInsert
 			}
 			changeIdx[key] = len(res.Changes)
-			res.Changes = append(res.Changes, store.Change{Op: kind, Layer: op.layer, Collection: op.col, ID: op.id, Fields: union(nil, fields)})
+			res.Changes = append(res.Changes, store.Change{Op: kind, Layer: op.layer, Collection: op.col, ID: op.id, Fields: store.MergeFields(nil, fields)})
 		}
 	}
 	// 3. the high-water mark
@@ -247,42 +249,28 @@ func (s *Store) applyOp(ctx context.Context, edge string, op *docOp, now time.Ti
 }
 
 // ensureCollection checks that layer/col exists, creating it with
-// createMissing.
+// createMissing (store.EnsureCollection). cache holds the layers read.
 func (s *Store) ensureCollection(ctx context.Context, cache map[string]*store.Layer, layer, col string, createMissing bool, res *store.ApplyResult) error {
-	l, ok := cache[layer]
-	if !ok {
+	l, cached := cache[layer]
+	if !cached {
 		var err error
 		l, err = s.layer(ctx, layer)
-		if errors.Is(err, store.ErrNotFound) && createMissing {
-			l = &store.Layer{ID: layer, Label: layer, Description: "created by the ingest applier"}
-			if err = s.putLayer(ctx, l); err != nil {
-				return err
-			}
-			res.Created = append(res.Created, layer)
-		} else if err != nil {
+		if err != nil && !(createMissing && errors.Is(err, store.ErrNotFound)) {
 			return err
 		}
-		cache[layer] = l
+		// l is nil when the layer is missing and may be created
 	}
-	if l.Collection(col) != nil {
+	if l != nil && l.Collection(col) != nil {
+		cache[layer] = l
 		return nil
 	}
 	if !createMissing {
 		return fmt.Errorf("collection %q of layer %q: %w", col, layer, store.ErrNotFound)
 	}
-	l.Collections = append(l.Collections, store.Collection{Name: col})
+	l, _ = store.EnsureCollection(l, layer, col, res)
 	if err := s.putLayer(ctx, l); err != nil {
 		return err
 	}
-	res.Created = append(res.Created, store.StoreName(layer, col))
+	cache[layer] = l
 	return nil
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

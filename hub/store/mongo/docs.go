@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -401,7 +402,7 @@ func (s *Store) UpdateMany(ctx context.Context, layer, col string, docs []store.
 			pts = append(pts, store.MeasurementPoints(id, after, changed, now)...)
 			continue
 		}
-		if !isDocError(err) {
+		if !store.IsDocumentError(err) {
 			return res, fmt.Errorf("store: update in %s: %w", c.Name(), err)
 		}
 		res.Fail(id, err)
@@ -410,10 +411,6 @@ func (s *Store) UpdateMany(ctx context.Context, layer, col string, docs []store.
 		return res, fmt.Errorf("store: update in %s: %w", c.Name(), err)
 	}
 	return res, nil
-}
-
-func isDocError(err error) bool {
-	return errors.Is(err, store.ErrInvalid) || errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound)
 }
 
 // DeleteByID removes one document.
@@ -572,7 +569,7 @@ func (s *Store) Bulk(ctx context.Context, layer, col string, docs []store.Docume
 				if upd, o.err = store.SetUpdate(in); o.err == nil {
 					o.change.Fields, after, o.err = s.updateOne(ctx, c, o.id, upd, now)
 				}
-				if o.err != nil && !isDocError(o.err) {
+				if o.err != nil && !store.IsDocumentError(o.err) {
 					return res, fmt.Errorf("store: bulk into %s: %w", c.Name(), o.err)
 				}
 				if o.err == nil {
@@ -586,7 +583,7 @@ func (s *Store) Bulk(ctx context.Context, layer, col string, docs []store.Docume
 		}
 		o.change = store.Change{Op: store.OpInsert, Layer: layer, Collection: col, ID: o.id, Fields: store.TopFields(o.doc)}
 		if prev, ok := before[o.id]; ok {
-			o.change.Op, o.change.Fields = store.OpUpdate, union(prev, o.change.Fields)
+			o.change.Op, o.change.Fields = store.OpUpdate, store.MergeFields(prev, o.change.Fields)
 		}
 		exists[o.id] = true
 		queue = append(queue, i)
@@ -612,7 +609,7 @@ func (s *Store) Bulk(ctx context.Context, layer, col string, docs []store.Docume
 			gone = append(gone, id)
 		}
 	}
-	sortStrings(gone)
+	slices.Sort(gone)
 	for _, id := range gone {
 		res.Changes = append(res.Changes, store.Change{Op: store.OpDelete, Layer: layer, Collection: col, ID: id})
 	}

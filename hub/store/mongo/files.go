@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/mongo"
@@ -35,24 +34,7 @@ func (s *Store) bucket(ctx context.Context, name string) (*gridfs.Bucket, string
 	return b, name, nil
 }
 
-func decodeFile(r bson.M) store.FileInfo {
-	d := fromMap(r)
-	var info store.FileInfo
-	info.ID, _ = d["_id"].(string)
-	info.Filename, _ = d["filename"].(string)
-	info.ContentType, _ = d["contentType"].(string)
-	l, _ := d["length"].(float64)
-	info.Length = int64(l)
-	cs, _ := d["chunkSize"].(float64)
-	info.ChunkSize = int64(cs)
-	info.UploadDate, _ = d["uploadDate"].(time.Time)
-	info.MD5, _ = d["md5"].(string)
-	info.Metadata, _ = d["metadata"].(map[string]any)
-	if info.Metadata == nil {
-		info.Metadata = map[string]any{}
-	}
-	return info
-}
+func decodeFile(r bson.M) store.FileInfo { return store.FileInfoOf(fromMap(r)) }
 
 // lookup finds a file by id, else the latest upload with that filename.
 func lookup(ctx context.Context, b *gridfs.Bucket, bucket, key string) (store.FileInfo, error) {

@@ -202,26 +202,6 @@ func (s *Store) collection(ctx context.Context, layer, col string) (*mongo.Colle
 	return s.db.Collection(store.StoreName(layer, col)), nil
 }
 
-func checkLayer(l *store.Layer) error {
-	if err := store.CheckName("layer", l.ID); err != nil {
-		return err
-	}
-	seen := map[string]bool{}
-	for _, c := range l.Collections {
-		if err := store.CheckName("collection", c.Name); err != nil {
-			return err
-		}
-		if seen[c.Name] {
-			return fmt.Errorf("%w: collection %q is listed twice", store.ErrInvalid, c.Name)
-		}
-		seen[c.Name] = true
-	}
-	if l.Collections == nil {
-		l.Collections = []store.Collection{}
-	}
-	return nil
-}
-
 // PutLayer creates or replaces a layer and the indexes of its collections.
 func (s *Store) PutLayer(ctx context.Context, l store.Layer) error {
 	if err := s.putLayer(ctx, &l); err != nil {
@@ -231,7 +211,7 @@ func (s *Store) PutLayer(ctx context.Context, l store.Layer) error {
 }
 
 func (s *Store) putLayer(ctx context.Context, l *store.Layer) error {
-	if err := checkLayer(l); err != nil {
+	if err := store.ValidateLayer(l); err != nil {
 		return err
 	}
 	data, err := json.Marshal(l)

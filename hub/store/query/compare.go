@@ -2,11 +2,14 @@ package query
 
 import (
 	"encoding/json"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gridedge/gridedge/shared/model"
 )
 
 // Canonical type ranks, in MongoDB's comparison/sort order ("Comparison/Sort
@@ -46,40 +49,6 @@ func rank(v any) int {
 		return rankDate
 	}
 	return rankOther
-}
-
-// toFloat converts any numeric Go value to float64.
-func toFloat(v any) (float64, bool) {
-	switch n := v.(type) {
-	case float64:
-		return n, true
-	case float32:
-		return float64(n), true
-	case int:
-		return float64(n), true
-	case int8:
-		return float64(n), true
-	case int16:
-		return float64(n), true
-	case int32:
-		return float64(n), true
-	case int64:
-		return float64(n), true
-	case uint:
-		return float64(n), true
-	case uint8:
-		return float64(n), true
-	case uint16:
-		return float64(n), true
-	case uint32:
-		return float64(n), true
-	case uint64:
-		return float64(n), true
-	case json.Number:
-		f, err := n.Float64()
-		return f, err == nil
-	}
-	return 0, false
 }
 
 // toInt64 returns v as int64 when v is a Go integer type.
@@ -176,8 +145,8 @@ func compareNumbers(a, b any) int {
 			return 0
 		}
 	}
-	x, _ := toFloat(a)
-	y, _ := toFloat(b)
+	x, _ := model.Float(a)
+	y, _ := model.Float(b)
 	xn, yn := math.IsNaN(x), math.IsNaN(y)
 	switch {
 	case xn && yn:
@@ -195,7 +164,7 @@ func compareNumbers(a, b any) int {
 }
 
 func compareObjects(a, b map[string]any) int {
-	ka, kb := sortedKeys(a), sortedKeys(b)
+	ka, kb := slices.Sorted(maps.Keys(a)), slices.Sorted(maps.Keys(b))
 	for i := 0; i < len(ka) && i < len(kb); i++ {
 		va, vb := a[ka[i]], b[kb[i]]
 		if c := cmpInt(rank(va), rank(vb)); c != 0 {
@@ -209,15 +178,6 @@ func compareObjects(a, b map[string]any) int {
 		}
 	}
 	return cmpInt(len(ka), len(kb))
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // equal reports whether a and b are equal in MongoDB's sense: same type
@@ -380,7 +340,7 @@ func parseDate(v any) (time.Time, error) {
 			return time.UnixMilli(ms).UTC(), nil
 		}
 	default:
-		if f, ok := toFloat(v); ok && !math.IsNaN(f) && !math.IsInf(f, 0) {
+		if f, ok := model.Float(v); ok && !math.IsNaN(f) && !math.IsInf(f, 0) {
 			return time.UnixMilli(int64(f)).UTC(), nil
 		}
 	}

@@ -1,6 +1,9 @@
 package query
 
-import "slices"
+import (
+	"maps"
+	"slices"
+)
 
 // IDs reports whether the selector pins _id to a finite set of string ids,
 // so a store can look documents up by key instead of scanning: _id equality
@@ -78,7 +81,7 @@ func idConstraint(v any) ([]string, bool) {
 		}
 		var set []string
 		pinned := false
-		for _, op := range sortedKeys(x) {
+		for _, op := range slices.Sorted(maps.Keys(x)) {
 			arg := x[op]
 			var ids []string
 			switch op {

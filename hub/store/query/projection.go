@@ -2,7 +2,11 @@ package query
 
 import (
 	"encoding/json"
+	"maps"
+	"slices"
 	"strings"
+
+	"github.com/gridedge/gridedge/shared/model"
 )
 
 // Projection selects the fields of documents returned by a query, with
@@ -58,7 +62,7 @@ func parseProjectionMap(m map[string]any) (*Projection, error) {
 	}
 	p := &Projection{tree: &projNode{children: map[string]*projNode{}}, fields: map[string]bool{}}
 	mode := 0 // 1 include, -1 exclude
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		on, err := projFlag(k, m[k])
 		if err != nil {
 			return nil, err
@@ -111,7 +115,7 @@ func projFlag(k string, v any) (bool, error) {
 	case map[string]any:
 		return false, projErr("projection operators are not supported (field %q)", k)
 	}
-	if f, ok := toFloat(v); ok {
+	if f, ok := model.Float(v); ok {
 		return f != 0, nil
 	}
 	return false, projErr("field %q: projection values must be 0/1 or true/false, not %s", k, typeName(v))

@@ -2,9 +2,13 @@ package query
 
 import (
 	"encoding/json"
+	"maps"
 	"math"
 	"regexp"
+	"slices"
 	"strings"
+
+	"github.com/gridedge/gridedge/shared/model"
 )
 
 // Selector is a compiled MongoDB query selector. It is immutable and safe
@@ -139,7 +143,7 @@ func (n *fieldNode) match(root any) bool {
 // compileDoc compiles a query document. prefix is the path of the enclosing
 // $elemMatch, used only in error messages.
 func compileDoc(sel map[string]any, prefix string) (node, error) {
-	keys := sortedKeys(sel)
+	keys := slices.Sorted(maps.Keys(sel))
 	nodes := make(andNode, 0, len(keys))
 	for _, k := range keys {
 		v := sel[k]
@@ -265,7 +269,7 @@ func compileField(path string, parts []string, v any, expand bool) (node, error)
 // operator is a separate condition on the path, so for arrays different
 // elements may satisfy different operators, as in MongoDB.
 func compileOps(path string, parts []string, ops map[string]any, expand bool) (node, error) {
-	keys := sortedKeys(ops)
+	keys := slices.Sorted(maps.Keys(ops))
 	nodes := make(andNode, 0, len(keys))
 	field := func(expandLeaf bool, p valuePred) node {
 		return &fieldNode{parts: parts, expand: expand && expandLeaf, pred: p}
@@ -394,7 +398,7 @@ func truthy(v any) (bool, bool) {
 	case nil:
 		return false, true
 	}
-	if f, ok := toFloat(v); ok {
+	if f, ok := model.Float(v); ok {
 		return f != 0, true
 	}
 	return false, false
@@ -615,7 +619,7 @@ func (p regexPred) test(v any, exists bool) bool {
 type sizePred struct{ n int }
 
 func newSize(path string, arg any) (valuePred, error) {
-	f, ok := toFloat(arg)
+	f, ok := model.Float(arg)
 	if !ok {
 		return nil, selErr(path, "$size needs a number, not %s", typeName(arg))
 	}
@@ -641,8 +645,8 @@ func newMod(path string, arg any) (valuePred, error) {
 	if !ok || len(arr) != 2 {
 		return nil, selErr(path, "$mod needs an array [divisor, remainder]")
 	}
-	d, ok1 := toFloat(arr[0])
-	r, ok2 := toFloat(arr[1])
+	d, ok1 := model.Float(arr[0])
+	r, ok2 := model.Float(arr[1])
 	if !ok1 || !ok2 || !finite(d) || !finite(r) {
 		return nil, selErr(path, "$mod divisor and remainder must be finite numbers")
 	}
@@ -661,7 +665,7 @@ func (p modPred) test(v any, exists bool) bool {
 	if i, ok := toInt64(v); ok {
 		return i%p.div == p.rem
 	}
-	f, ok := toFloat(v)
+	f, ok := model.Float(v)
 	if !ok || !finite(f) || math.Abs(f) >= 1<<63 {
 		return false
 	}
@@ -762,7 +766,7 @@ func newType(path string, arg any) (valuePred, error) {
 			}
 			p.codes = append(p.codes, code)
 		default:
-			f, ok := toFloat(t)
+			f, ok := model.Float(t)
 			if !ok || f != math.Trunc(f) {
 				return nil, selErr(path, "$type needs a type name or number, not %s", typeName(t))
 			}

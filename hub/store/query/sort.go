@@ -3,9 +3,12 @@ package query
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/gridedge/gridedge/shared/model"
 )
 
 // SortKey is one field of a sort specification.
@@ -43,7 +46,7 @@ func ParseSort(v any) (SortSpec, error) {
 		return parseSortString(x)
 	case map[string]any:
 		spec := make(SortSpec, 0, len(x))
-		for _, k := range sortedKeys(x) {
+		for _, k := range slices.Sorted(maps.Keys(x)) {
 			key, err := sortKey(k, x[k])
 			if err != nil {
 				return nil, err
@@ -167,7 +170,7 @@ func sortKey(field string, dir any) (SortKey, error) {
 	case map[string]any:
 		return SortKey{}, sortErr("sort on %q: $meta sorts are not supported", field)
 	default:
-		if f, ok := toFloat(dir); ok && math.Abs(f) == 1 {
+		if f, ok := model.Float(dir); ok && math.Abs(f) == 1 {
 			return SortKey{Field: field, Desc: f < 0}, nil
 		}
 	}

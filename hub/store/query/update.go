@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/gridedge/gridedge/shared/model"
 )
 
 // maxArrayPad bounds how far $set may extend an array with nulls
@@ -86,7 +88,7 @@ func planUpdate(doc, update map[string]any) ([]action, error) {
 	}
 	ops := update
 	var opKey, plainKey string
-	for _, k := range sortedKeys(update) {
+	for _, k := range slices.Sorted(maps.Keys(update)) {
 		if strings.HasPrefix(k, "$") {
 			if opKey == "" {
 				opKey = k
@@ -104,7 +106,7 @@ func planUpdate(doc, update map[string]any) ([]action, error) {
 	var actions []action
 	var targets [][]string
 	var targetNames []string
-	for _, op := range sortedKeys(ops) {
+	for _, op := range slices.Sorted(maps.Keys(ops)) {
 		if !updateOps[op] {
 			return nil, updErr("", "unknown update operator %q", op)
 		}
@@ -115,7 +117,7 @@ func planUpdate(doc, update map[string]any) ([]action, error) {
 		if op == "$setOnInsert" {
 			continue
 		}
-		for _, f := range sortedKeys(fields) {
+		for _, f := range slices.Sorted(maps.Keys(fields)) {
 			parts, err := updatePath(f)
 			if err != nil {
 				return nil, err
@@ -201,7 +203,7 @@ func identical(a, b any) bool {
 func (a action) validate() error {
 	switch a.op {
 	case "$inc", "$mul":
-		if _, ok := toFloat(a.arg); !ok {
+		if _, ok := model.Float(a.arg); !ok {
 			return updErr(a.field, "%s needs a number, not %s", a.op, typeName(a.arg))
 		}
 	case "$push":
@@ -227,7 +229,7 @@ func (a action) validate() error {
 			return updErr(a.field, "$pullAll needs an array, not %s", typeName(a.arg))
 		}
 	case "$pop":
-		if f, ok := toFloat(a.arg); !ok || (f != 1 && f != -1) {
+		if f, ok := model.Float(a.arg); !ok || (f != 1 && f != -1) {
 			return updErr(a.field, "$pop needs 1 or -1")
 		}
 	case "$rename":
@@ -281,7 +283,7 @@ func validatePushMods(field string, m map[string]any) error {
 		switch k {
 		case "$each":
 		case "$position", "$slice":
-			f, ok := toFloat(v)
+			f, ok := model.Float(v)
 			if !ok || f != math.Trunc(f) {
 				return updErr(field, "%s needs an integer", k)
 			}
@@ -475,8 +477,8 @@ func arith(op string, cur, arg any) any {
 		}
 		return x * y
 	}
-	f, _ := toFloat(cur)
-	g, _ := toFloat(arg)
+	f, _ := model.Float(cur)
+	g, _ := model.Float(arg)
 	if op == "$inc" {
 		return f + g
 	}
@@ -543,7 +545,7 @@ func (a action) arrayOp(doc map[string]any, cur any, found bool) (bool, error) {
 		if len(arr) == 0 {
 			return false, nil
 		}
-		f, _ := toFloat(a.arg)
+		f, _ := model.Float(a.arg)
 		out := slices.Clone(arr[1:])
 		if f == 1 {
 			out = slices.Clone(arr[:len(arr)-1])
@@ -564,7 +566,7 @@ func (a action) push(doc map[string]any, arr []any) (bool, error) {
 	out := slices.Clone(arr)
 	pos := len(out)
 	if p, ok := mods["$position"]; ok {
-		f, _ := toFloat(p)
+		f, _ := model.Float(p)
 		pos = int(f)
 		if pos < 0 {
 			pos = max(len(out)+pos, 0)
@@ -577,7 +579,7 @@ func (a action) push(doc map[string]any, arr []any) (bool, error) {
 		slices.SortStableFunc(out, cmp)
 	}
 	if s, ok := mods["$slice"]; ok {
-		f, _ := toFloat(s)
+		f, _ := model.Float(s)
 		n := int(f)
 		switch {
 		case n >= 0 && n < len(out):
@@ -599,7 +601,7 @@ func (a action) push(doc map[string]any, arr []any) (bool, error) {
 // the elements themselves, {field: ±1, ...} sorts object elements by those
 // fields (in lexical field order, as the map has no order).
 func pushSorter(field string, v any) (func(a, b any) int, error) {
-	if f, ok := toFloat(v); ok && math.Abs(f) == 1 {
+	if f, ok := model.Float(v); ok && math.Abs(f) == 1 {
 		return func(a, b any) int {
 			c := Compare(a, b)
 			if f < 0 {
