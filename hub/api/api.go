@@ -36,51 +36,15 @@ import (
 // Prefix is the path every API route lives under.
 const Prefix = "/api/v2"
 
-// Defaults of Limits.
-const (
-	// DefaultLimit is the page size when a query gives no limit.
-	DefaultLimit = 1000
-	// MaxLimit is the largest page a query may ask for.
-	MaxLimit = 10000
-	// DefaultMaxBodyBytes bounds JSON request bodies.
-	DefaultMaxBodyBytes = 16 << 20
-	// DefaultMaxUploadBytes bounds file uploads (POST /resources).
-	DefaultMaxUploadBytes = 256 << 20
-	// DefaultTwitterEndpoint is where /notify/twitter posts (X API v2).
-	DefaultTwitterEndpoint = "https://api.twitter.com/2/tweets"
-)
-
-// Limits bound requests. Zero fields take the defaults above.
-type Limits struct {
-	// DefaultLimit is the page size of collection queries without a limit.
-	DefaultLimit int
-	// MaxLimit is the hard maximum page size.
-	MaxLimit int
-	// MaxBodyBytes bounds JSON request bodies (413 beyond).
-	MaxBodyBytes int64
-	// MaxUploadBytes bounds file uploads (413 beyond).
-	MaxUploadBytes int64
-}
-
-// RateLimit is a token bucket per credential (per user, per app, and per
-// client address for requests without credentials).
-type RateLimit struct {
-	// PerSecond is the sustained request rate; 0 disables rate limiting.
-	PerSecond float64
-	// Burst is the bucket size (default: twice PerSecond, at least 1).
-	Burst int
-}
-
-// Gateway configures POST /gateway, which forwards a request or message to
-// a NATS microservice with the caller's NATS credentials.
+// Gateway is what POST /gateway needs at run time to forward a request or
+// message to a NATS microservice with the caller's NATS credentials; its
+// timeout is configured in Config.Gateway.
 type Gateway struct {
 	// Domain is prefixed to the subject the caller gives.
 	Domain string
 	// Dial connects to NATS with the caller's credentials (nats.UserInfo,
 	// nats.Token or nats.UserJWTAndSeed options); nil disables the gateway (503).
 	Dial func(ctx context.Context, opts ...nats.Option) (*nats.Conn, error)
-	// Timeout bounds a request (default 10s).
-	Timeout time.Duration
 }
 
 // Server serves the API. Set the fields, then call Handler once.
@@ -93,17 +57,13 @@ type Server struct {
 	Version string
 	// Logger receives request errors (default slog.Default()).
 	Logger *slog.Logger
-	// Limits bound request sizes and pages.
-	Limits Limits
-	// RateLimit limits requests per credential.
-	RateLimit RateLimit
-	// SMTP is the mail server of /notify/email (unset: 503).
-	SMTP SMTPConfig
-	// TwitterEndpoint is the URL /notify/twitter posts to (default DefaultTwitterEndpoint).
-	TwitterEndpoint string
+	// Config is the API's configuration: limits, rate limits, notify and
+	// gateway settings. Handler fills unset fields with their defaults
+	// (Config.Defaults); the caller validates it first.
+	Config Config
 	// HTTPClient makes outgoing requests (default: a client with a 30s timeout).
 	HTTPClient *http.Client
-	// Gateway configures POST /gateway.
+	// Gateway connects POST /gateway to NATS.
 	Gateway Gateway
 
 	once    sync.Once
@@ -119,29 +79,14 @@ func (s *Server) log() *slog.Logger {
 
 func (s *Server) init() {
 	s.once.Do(func() {
-		if s.Limits.DefaultLimit <= 0 {
-			s.Limits.DefaultLimit = DefaultLimit
-		}
-		if s.Limits.MaxLimit <= 0 {
-			s.Limits.MaxLimit = MaxLimit
-		}
-		s.Limits.DefaultLimit = min(s.Limits.DefaultLimit, s.Limits.MaxLimit)
-		if s.Limits.MaxBodyBytes <= 0 {
-			s.Limits.MaxBodyBytes = DefaultMaxBodyBytes
-		}
-		if s.Limits.MaxUploadBytes <= 0 {
-			s.Limits.MaxUploadBytes = DefaultMaxUploadBytes
-		}
-		if s.TwitterEndpoint == "" {
-			s.TwitterEndpoint = DefaultTwitterEndpoint
-		}
+		s.Config.Defaults()
+		// Validate rejects a default page larger than the maximum; a Server
+		// configured in code gets the maximum instead.
+		s.Config.HTTP.DefaultLimit = min(s.Config.HTTP.DefaultLimit, s.Config.HTTP.MaxLimit)
 		if s.HTTPClient == nil {
 			s.HTTPClient = &http.Client{Timeout: 30 * time.Second}
 		}
-		if s.Gateway.Timeout <= 0 {
-			s.Gateway.Timeout = 10 * time.Second
-		}
-		s.limiter = newLimiter(s.RateLimit, time.Now)
+		s.limiter = newLimiter(s.Config.HTTP.RateLimit, time.Now)
 	})
 }
 
@@ -174,9 +119,9 @@ func (s *Server) wrap(rt *route) http.Handler {
 				writeError(w, http.StatusInternalServerError, "internal error; see the hub log")
 			}
 		}()
-		limit := s.Limits.MaxBodyBytes
+		limit := s.Config.HTTP.MaxBodyBytes
 		if rt.upload {
-			limit = s.Limits.MaxUploadBytes
+			limit = s.Config.HTTP.MaxUploadBytes
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		p, err := s.authenticate(r)

@@ -8,7 +8,6 @@ import (
 	"math"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -170,7 +169,7 @@ func (s *Server) findOptions(r *http.Request, t *target) (store.FindOptions, err
 	if o.Projection, err = projectionParam(q.Get("fields")); err != nil {
 		return o, err
 	}
-	if o.Limit, err = intParam(q, "limit", s.Limits.DefaultLimit, 1, s.Limits.MaxLimit); err != nil {
+	if o.Limit, err = intParam(q, "limit", s.Config.HTTP.DefaultLimit, 1, s.Config.HTTP.MaxLimit); err != nil {
 		return o, err
 	}
 	if o.Skip, err = intParam(q, "skip", 0, 0, math.MaxInt32); err != nil {
@@ -743,14 +742,4 @@ func (s *Server) near(w http.ResponseWriter, r *http.Request, p *auth.Principal)
 		return err
 	}
 	return page(w, r, t, o, docs)
-}
-
-// sortedKeys returns m's keys in order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

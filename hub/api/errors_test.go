@@ -97,7 +97,7 @@ func TestError409(t *testing.T) {
 }
 
 func TestError413(t *testing.T) {
-	e := newEnv(t, func(s *Server) { s.Limits.MaxBodyBytes = 1024; s.Limits.MaxUploadBytes = 2048 })
+	e := newEnv(t, func(s *Server) { s.Config.HTTP.MaxBodyBytes = 1024; s.Config.HTTP.MaxUploadBytes = 2048 })
 	big := `{"_id":"big","pad":"` + strings.Repeat("x", 2000) + `"}`
 	e.wantError("POST", "/demo/meters", big, e.admin, 413, "larger than 1024 bytes")
 	code, body, _ := e.send(uploadReq(t, e, "/resources?fs=fs", "big.bin", strings.Repeat("y", 4096), e.admin))
@@ -112,7 +112,7 @@ func TestError413(t *testing.T) {
 }
 
 func TestError429(t *testing.T) {
-	e := newEnv(t, func(s *Server) { s.RateLimit = RateLimit{PerSecond: 0.001, Burst: 3} })
+	e := newEnv(t, func(s *Server) { s.Config.HTTP.RateLimit = RateLimitConfig{PerSecond: 0.001, Burst: 3} })
 	app := e.addApp(map[string]Perm{"demo": PermRead}, true)
 	for i := range 3 {
 		if code, _ := e.do("GET", "/demo/meters", nil, app); code != 200 {

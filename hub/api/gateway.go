@@ -118,10 +118,10 @@ func (s *Server) gateway(w http.ResponseWriter, r *http.Request, p *auth.Princip
 	}
 	// Permission violations arrive asynchronously: they end the request at
 	// once instead of letting it time out.
-	ctx, cancel := context.WithTimeoutCause(r.Context(), s.Gateway.Timeout, errGatewayTimeout)
+	ctx, cancel := context.WithTimeoutCause(r.Context(), s.Config.Gateway.Timeout.Std(), errGatewayTimeout)
 	defer cancel()
 	asyncErr := make(chan error, 1)
-	opts = append(opts, nats.Name("gridedge-gateway "+p.ID), nats.Timeout(s.Gateway.Timeout), nats.NoReconnect(),
+	opts = append(opts, nats.Name("gridedge-gateway "+p.ID), nats.Timeout(s.Config.Gateway.Timeout.Std()), nats.NoReconnect(),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			select {
 			case asyncErr <- err:
@@ -140,7 +140,7 @@ func (s *Server) gateway(w http.ResponseWriter, r *http.Request, p *auth.Princip
 		if err := nc.Publish(full, params); err != nil {
 			return httpErrorf(http.StatusBadGateway, "publish to %s: %v", full, err)
 		}
-		if err := nc.FlushTimeout(s.Gateway.Timeout); err != nil {
+		if err := nc.FlushTimeout(s.Config.Gateway.Timeout.Std()); err != nil {
 			return httpErrorf(http.StatusBadGateway, "publish to %s: %v", full, err)
 		}
 		// A violation is reported after the flush's PONG at the latest.
@@ -173,7 +173,7 @@ func (s *Server) gateway(w http.ResponseWriter, r *http.Request, p *auth.Princip
 	case errors.Is(err, nats.ErrNoResponders):
 		return httpErrorf(http.StatusBadGateway, "no service answers on %s", full)
 	case errors.Is(err, nats.ErrTimeout), errors.Is(context.Cause(ctx), errGatewayTimeout):
-		return httpErrorf(http.StatusGatewayTimeout, "no reply on %s within %s", full, s.Gateway.Timeout)
+		return httpErrorf(http.StatusGatewayTimeout, "no reply on %s within %s", full, s.Config.Gateway.Timeout.Std())
 	case err != nil:
 		return httpErrorf(http.StatusBadGateway, "request on %s: %v", full, err)
 	}

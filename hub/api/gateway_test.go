@@ -8,6 +8,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	"github.com/gridedge/gridedge/shared/config"
 )
 
 // startNATS starts an in-process nats-server with a user allowed on
@@ -56,7 +58,8 @@ func startNATS(t *testing.T) (url string, published chan []byte) {
 func TestGateway(t *testing.T) {
 	url, published := startNATS(t)
 	e := newEnv(t, func(s *Server) {
-		s.Gateway = Gateway{Domain: "xflex", Timeout: 2 * time.Second,
+		s.Config.Gateway.Timeout = config.Duration(2 * time.Second)
+		s.Gateway = Gateway{Domain: "xflex",
 			Dial: func(ctx context.Context, opts ...nats.Option) (*nats.Conn, error) { return nats.Connect(url, opts...) }}
 	})
 	user := e.addUser("alice", nil)

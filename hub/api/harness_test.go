@@ -107,6 +107,7 @@ func newEnv(t testing.TB, configure ...func(*Server)) *env {
 		t.Fatal(err)
 	}
 	s := &Server{Store: st, Auth: as, Version: "v-test", Logger: log}
+	s.Config.HTTP.RateLimit.Off = true // TestError429 turns it on
 	for _, c := range configure {
 		c(s)
 	}

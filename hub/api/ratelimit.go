@@ -11,7 +11,7 @@ import (
 // limiter keeps one token bucket per credential. Buckets idle for longer
 // than idleAfter are dropped, so the map does not grow without bound.
 type limiter struct {
-	cfg RateLimit
+	cfg RateLimitConfig
 	now func() time.Time
 
 	mu        sync.Mutex
@@ -26,7 +26,10 @@ type bucket struct {
 
 const idleAfter = 10 * time.Minute
 
-func newLimiter(cfg RateLimit, now func() time.Time) *limiter {
+func newLimiter(cfg RateLimitConfig, now func() time.Time) *limiter {
+	if cfg.Off {
+		cfg.PerSecond = 0
+	}
 	if cfg.PerSecond > 0 && cfg.Burst <= 0 {
 		cfg.Burst = max(1, int(math.Ceil(2*cfg.PerSecond)))
 	}

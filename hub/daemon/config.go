@@ -1,26 +1,30 @@
 package daemon
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 
 	"github.com/gridedge/gridedge/hub/api"
 	"github.com/gridedge/gridedge/hub/broker"
+	"github.com/gridedge/gridedge/hub/listen"
 	"github.com/gridedge/gridedge/hub/store"
 	"github.com/gridedge/gridedge/shared/config"
 	"github.com/gridedge/gridedge/shared/subject"
 )
 
-// Config is the hub's configuration file (JSON or YAML).
+// Config is the hub's configuration file (JSON or YAML). The REST API's
+// sections (http, auth, notify, gateway) belong to hub/api, whose Config is
+// embedded here: its fields sit at the top level of the file.
 type Config struct {
+	// Config is the REST API's configuration: http, auth, notify and gateway.
+	api.Config
 	// Domain names the deployment in every NATS subject (default "gridedge").
 	Domain string `json:"domain,omitempty"`
 	// DataDir holds the store file and the JetStream directory (default ./data/hub).
 	DataDir string `json:"dataDir,omitempty"`
 	// Store chooses the store backend.
 	Store StoreConfig `json:"store,omitempty"`
-	// HTTP configures the REST API listener.
-	HTTP HTTPConfig `json:"http,omitempty"`
 	// NATS configures the embedded NATS server.
 	NATS NATSConfig `json:"nats,omitempty"`
 	// Edges are the edge agents allowed to connect, with their credentials.
@@ -31,12 +35,6 @@ type Config struct {
 	Layers []store.Layer `json:"layers,omitempty"`
 	// LogLevel is debug, info (default), warn or error.
 	LogLevel string `json:"logLevel,omitempty"`
-	// Auth configures authentication and authorisation of the REST API.
-	Auth AuthConfig `json:"auth,omitempty"`
-	// Notify configures /api/v2/notify/email and /api/v2/notify/twitter.
-	Notify NotifyConfig `json:"notify,omitempty"`
-	// Gateway configures /api/v2/gateway.
-	Gateway GatewayConfig `json:"gateway,omitempty"`
 }
 
 // StoreConfig chooses the store backend.
@@ -53,28 +51,14 @@ type StoreConfig struct {
 // EnvMongoURI is read when store.mongoURI is empty.
 const EnvMongoURI = "GRIDEDGE_MONGODB_URI"
 
-// HTTPConfig configures the REST API listener.
-type HTTPConfig struct {
-	// Listen is host:port (default ":8080").
-	Listen string `json:"listen,omitempty"`
-	// RateLimit limits requests per credential (default 100/s, burst 200).
-	RateLimit RateLimitConfig `json:"rateLimit,omitempty"`
-	// DefaultLimit is the page size of queries without limit (default 1000).
-	DefaultLimit int `json:"defaultLimit,omitempty"`
-	// MaxLimit is the hard maximum page size (default 10000).
-	MaxLimit int `json:"maxLimit,omitempty"`
-	// MaxBodyBytes bounds JSON request bodies (default 16 MiB; 413 beyond).
-	MaxBodyBytes int64 `json:"maxBodyBytes,omitempty"`
-	// MaxUploadBytes bounds file uploads (default 256 MiB; 413 beyond).
-	MaxUploadBytes int64 `json:"maxUploadBytes,omitempty"`
-}
-
 // NATSConfig configures the embedded NATS server.
 type NATSConfig struct {
-	// Listen is host:port for NATS clients (default ":4222"; "off" disables it).
-	Listen string `json:"listen,omitempty"`
-	// LeafListen is host:port for edge leaf nodes (default ":7422").
-	LeafListen string `json:"leafListen,omitempty"`
+	// Listen is host:port for NATS clients (default ":4222"; "off" disables
+	// it: in-process clients still work).
+	Listen listen.Addr `json:"listen,omitempty"`
+	// LeafListen is host:port for edge leaf nodes (default ":7422"; "off"
+	// disables it).
+	LeafListen listen.Addr `json:"leafListen,omitempty"`
 	// ServerName names the server (default "gridedge-hub").
 	ServerName string `json:"serverName,omitempty"`
 	// Users are NATS users for tools, services and the REST /gateway, with
@@ -120,15 +104,8 @@ func (c *Config) Defaults() {
 	if c.Store.Database == "" {
 		c.Store.Database = "gridedge"
 	}
-	if c.HTTP.Listen == "" {
-		c.HTTP.Listen = ":8080"
-	}
-	if c.NATS.Listen == "" {
-		c.NATS.Listen = ":4222"
-	}
-	if c.NATS.LeafListen == "" {
-		c.NATS.LeafListen = ":7422"
-	}
+	c.NATS.Listen = c.NATS.Listen.Or(":4222")
+	c.NATS.LeafListen = c.NATS.LeafListen.Or(":7422")
 	if c.NATS.ServerName == "" {
 		c.NATS.ServerName = "gridedge-hub"
 	}
@@ -139,7 +116,7 @@ func (c *Config) Defaults() {
 	if c.LogLevel == "" {
 		c.LogLevel = "info"
 	}
-	c.apiDefaults()
+	c.Config.Defaults()
 }
 
 // Validate reports every problem at once.
@@ -175,7 +152,21 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
-	c.apiValidate(&es)
+	// The API's paths already start at the top of the file.
+	var apiErrs config.Errors
+	if err := c.Config.Validate(); errors.As(err, &apiErrs) {
+		es = append(es, apiErrs...)
+	} else if err != nil {
+		es.Add("", "%v", err)
+	}
+	for _, l := range []struct {
+		path string
+		addr listen.Addr
+	}{{"nats.listen", c.NATS.Listen}, {"nats.leafListen", c.NATS.LeafListen}} {
+		if err := l.addr.Check(); err != nil {
+			es.Add(l.path, "%v", err)
+		}
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:

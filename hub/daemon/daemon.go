@@ -71,13 +71,9 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err erro
 	if err := startAuth(ctx, h); err != nil {
 		return nil, err
 	}
-	natsListen := cfg.NATS.Listen
-	if natsListen == "off" {
-		natsListen = ""
-	}
 	h.br, err = broker.Start(broker.Options{
-		Domain: cfg.Domain, ServerName: cfg.NATS.ServerName, ClientListen: natsListen,
-		LeafListen: cfg.NATS.LeafListen, StoreDir: filepath.Join(cfg.DataDir, "jetstream"),
+		Domain: cfg.Domain, ServerName: cfg.NATS.ServerName, ClientListen: cfg.NATS.Listen.HostPort(),
+		LeafListen: cfg.NATS.LeafListen.HostPort(), StoreDir: filepath.Join(cfg.DataDir, "jetstream"),
 		Edges: cfg.Edges, Users: cfg.NATS.Users, Logger: log,
 		LeafTLSCert: leafTLS(cfg).CertFile, LeafTLSKey: leafTLS(cfg).KeyFile,
 	})
@@ -95,15 +91,17 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err erro
 	if err != nil {
 		return nil, err
 	}
-	if h.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
-		return nil, fmt.Errorf("listen for HTTP on %s: %w", cfg.HTTP.Listen, err)
+	if cfg.HTTP.Listen.Enabled() {
+		if h.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen.HostPort()); err != nil {
+			return nil, fmt.Errorf("listen for HTTP on %s: %w", cfg.HTTP.Listen, err)
+		}
+		h.httpSrv = &http.Server{Handler: apiHandler(h, log), ReadHeaderTimeout: 10 * time.Second}
 	}
-	h.httpSrv = &http.Server{Handler: apiHandler(h, log), ReadHeaderTimeout: 10 * time.Second}
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	h.cancel = cancel
 	fl := fleet.New(h.nc, h.st, cfg.Domain, h.applier.EdgeStats, log)
-	h.wg.Add(3)
+	h.wg.Add(2)
 	go func() {
 		defer h.wg.Done()
 		if err := h.applier.Run(runCtx); err != nil {
@@ -116,12 +114,15 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err erro
 			h.errc <- err
 		}
 	}()
-	go func() {
-		defer h.wg.Done()
-		if err := h.httpSrv.Serve(h.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			h.errc <- fmt.Errorf("HTTP server: %w", err)
-		}
-	}()
+	if h.httpSrv != nil {
+		h.wg.Add(1)
+		go func() {
+			defer h.wg.Done()
+			if err := h.httpSrv.Serve(h.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				h.errc <- fmt.Errorf("HTTP server: %w", err)
+			}
+		}()
+	}
 	log.Info("hub started", "version", version.String(), "http", h.HTTPAddr(), "nats", h.br.ClientURL(),
 		"leaf", h.br.LeafURL(), "domain", cfg.Domain, "data", cfg.DataDir)
 	return h, nil
@@ -186,8 +187,13 @@ func edgeIDs(es []broker.EdgeCredential) []string {
 	return ids
 }
 
-// HTTPAddr is the REST API's listen address.
-func (h *Hub) HTTPAddr() string { return h.httpLn.Addr().String() }
+// HTTPAddr is the REST API's listen address ("" when http.listen is off).
+func (h *Hub) HTTPAddr() string {
+	if h.httpLn == nil {
+		return ""
+	}
+	return h.httpLn.Addr().String()
+}
 
 // LeafURL is the URL edges connect to.
 func (h *Hub) LeafURL() string { return h.br.LeafURL() }
@@ -197,9 +203,6 @@ func (h *Hub) Store() store.Store { return h.st }
 
 // Broker is the embedded NATS server.
 func (h *Hub) Broker() *broker.Broker { return h.br }
-
-// Applier is the ingest applier.
-func (h *Hub) Applier() *ingest.Applier { return h.applier }
 
 // Err reports a fatal error of a hub component.
 func (h *Hub) Err() <-chan error { return h.errc }

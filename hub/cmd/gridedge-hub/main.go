@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/gridedge/gridedge/hub/daemon"
+	"github.com/gridedge/gridedge/hub/listen"
 	"github.com/gridedge/gridedge/shared/logging"
 	"github.com/gridedge/gridedge/shared/version"
 )
@@ -36,9 +37,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfgPath := fs.String("config", "", "hub config file, JSON or YAML (default: built-in defaults)")
 	check := fs.Bool("check-config", false, "load and validate the config, then exit")
 	showVersion := fs.Bool("version", false, "print the version and exit")
-	httpAddr := fs.String("http", "", "REST API listen address (overrides http.listen; default :8080)")
-	natsAddr := fs.String("nats", "", "NATS client listen address (overrides nats.listen; default :4222)")
-	leafAddr := fs.String("leaf", "", "leaf-node listen address (overrides nats.leafListen; default :7422)")
+	httpAddr := fs.String("http", "", "REST API listen address or off (overrides http.listen; default :8080)")
+	natsAddr := fs.String("nats", "", "NATS client listen address or off (overrides nats.listen; default :4222)")
+	leafAddr := fs.String("leaf", "", "leaf-node listen address or off (overrides nats.leafListen; default :7422)")
 	dataDir := fs.String("data", "", "data directory (overrides dataDir; default ./data/hub)")
 	logJSON := fs.Bool("log-json", false, "log in JSON instead of text")
 	fs.Usage = func() {
@@ -59,17 +60,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *httpAddr != "" {
-		cfg.HTTP.Listen = *httpAddr
-	}
-	if *natsAddr != "" {
-		cfg.NATS.Listen = *natsAddr
-	}
-	if *leafAddr != "" {
-		cfg.NATS.LeafListen = *leafAddr
-	}
+	cfg.HTTP.Listen = listen.Addr(*httpAddr).Or(cfg.HTTP.Listen)
+	cfg.NATS.Listen = listen.Addr(*natsAddr).Or(cfg.NATS.Listen)
+	cfg.NATS.LeafListen = listen.Addr(*leafAddr).Or(cfg.NATS.LeafListen)
 	if *dataDir != "" {
 		cfg.DataDir = *dataDir
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("config with the flags applied: %w", err)
 	}
 	if *check {
 		fmt.Fprintf(stdout, "config %s is valid: domain %s, %d edges, %d layers\n", *cfgPath, cfg.Domain, len(cfg.Edges), len(cfg.Layers))

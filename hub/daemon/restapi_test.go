@@ -7,76 +7,14 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 
-	"github.com/gridedge/gridedge/hub/auth"
+	"github.com/gridedge/gridedge/hub/listen"
 	"github.com/gridedge/gridedge/hub/store"
 )
-
-func TestAPIConfigValidate(t *testing.T) {
-	cases := []struct {
-		yaml string
-		want []string
-	}{
-		{"layers:\n  - _id: config\n", []string{"layers[0]._id", "reserved"}},
-		{"layers:\n  - _id: system\n", []string{"reserved"}},
-		{"auth:\n  anonymous:\n    demo: write\n", []string{"auth.anonymous.demo", "public or read"}},
-		{"auth:\n  anonymous:\n    demo: everything\n", []string{"auth.anonymous.demo"}},
-		{"auth:\n  tokenTTL: 1s\n", []string{"auth.tokenTTL"}},
-		{"notify:\n  smtp:\n    host: mail\n    tls: ssl\n", []string{"notify.smtp.tls"}},
-		{"notify:\n  twitterEndpoint: ftp://x\n", []string{"notify.twitterEndpoint"}},
-		{"http:\n  defaultLimit: 20000\n", []string{"http.defaultLimit"}},
-		{"http:\n  rateLimit:\n    perSecond: -1\n", []string{"http.rateLimit.perSecond"}},
-		{"auth:\n  unknownKey: 1\n", []string{"unknownKey"}},
-	}
-	for _, c := range cases {
-		p := filepath.Join(t.TempDir(), "hub.yaml")
-		if err := os.WriteFile(p, []byte(c.yaml), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		_, err := Load(p)
-		if err == nil {
-			t.Errorf("%q: no error, want %v", c.yaml, c.want)
-			continue
-		}
-		for _, w := range c.want {
-			if !strings.Contains(err.Error(), w) {
-				t.Errorf("%q: error %q does not mention %q", c.yaml, err, w)
-			}
-		}
-	}
-	// A complete, valid configuration.
-	p := filepath.Join(t.TempDir(), "hub.yaml")
-	os.WriteFile(p, []byte(`
-http:
-  rateLimit: {perSecond: 50, burst: 10}
-  maxLimit: 500
-  maxBodyBytes: 1048576
-auth:
-  tokenTTL: 2h
-  anonymous: {demo: public}
-notify:
-  smtp: {host: smtp.example.com, port: 587, username: hub, password: $SMTP_PASSWORD, from: hub@example.com}
-  twitterEndpoint: https://api.twitter.com/2/tweets
-gateway: {timeout: 5s}
-`), 0o600)
-	cfg, err := Load(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.HTTP.DefaultLimit != 500 || cfg.Auth.Anonymous["demo"] != auth.Public || cfg.Auth.TokenTTL.Std().Hours() != 2 {
-		t.Fatalf("loaded %+v", cfg)
-	}
-	t.Setenv("SMTP_PASSWORD", "from-env")
-	if secret(cfg.Notify.SMTP.Password) != "from-env" {
-		t.Fatal("$NAME secrets are read from the environment")
-	}
-}
 
 // syncBuffer is a goroutine-safe log sink.
 type syncBuffer struct {
@@ -98,9 +36,9 @@ func (s *syncBuffer) String() string {
 
 func testConfig(t *testing.T, dir string) *Config {
 	t.Helper()
-	cfg := &Config{DataDir: dir, HTTP: HTTPConfig{Listen: "127.0.0.1:0"},
-		NATS:   NATSConfig{Listen: "127.0.0.1:-1", LeafListen: "127.0.0.1:0"},
+	cfg := &Config{DataDir: dir, NATS: NATSConfig{Listen: "127.0.0.1:-1", LeafListen: "127.0.0.1:0"},
 		Layers: []store.Layer{{ID: "demo", Collections: []store.Collection{{Name: "meters"}}}}}
+	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.Defaults()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
@@ -194,5 +132,27 @@ func TestStartGeneratesAdminPassword(t *testing.T) {
 	code, res := call(t, "POST", "http://"+h.HTTPAddr()+"/api/v2/login", map[string]any{"user": "admin", "password": m[1]}, nil)
 	if code != 200 {
 		t.Fatalf("login with the generated password: %d %v", code, res)
+	}
+}
+
+// TestStartListenersOff: "off" disables the REST API and the leaf-node
+// listener; the hub still runs.
+func TestStartListenersOff(t *testing.T) {
+	t.Setenv(EnvAdminPassword, "demo-admin-password")
+	cfg := testConfig(t, t.TempDir())
+	cfg.HTTP.Listen, cfg.NATS.LeafListen = listen.Off, listen.Off
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	h, err := Start(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if got := h.HTTPAddr(); got != "" {
+		t.Errorf("HTTPAddr: got %q, want none", got)
+	}
+	if got := h.LeafURL(); got != "" {
+		t.Errorf("LeafURL: got %q, want none", got)
 	}
 }

@@ -1,0 +1,64 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/gridedge/gridedge/hub/api"
+	"github.com/gridedge/gridedge/hub/auth"
+	"github.com/gridedge/gridedge/hub/store"
+	"github.com/gridedge/gridedge/shared/version"
+)
+
+// EnvAdminPassword names the environment variable that sets the password of
+// the admin user created on the hub's first start. Without it, a password
+// is generated and logged once.
+const EnvAdminPassword = "GRIDEDGE_ADMIN_PASSWORD"
+
+// startAuth creates the auth service and bootstraps the admin user. It
+// must run before anything else writes the system layer.
+func startAuth(ctx context.Context, h *Hub) error {
+	opts := h.cfg.Auth.AuthOptions()
+	opts.Logger = h.log
+	h.auth = auth.New(h.st, opts)
+	generated, err := h.auth.Bootstrap(ctx, os.Getenv(EnvAdminPassword))
+	if err != nil {
+		return err
+	}
+	if generated != "" {
+		// Printed once: the hash is all the hub keeps.
+		h.log.Warn("first start: created user admin with a generated password; change it with PATCH /api/v2/users/admin (set "+
+			EnvAdminPassword+" to choose it instead)", "user", auth.AdminUser, "password", generated)
+	}
+	return nil
+}
+
+// apiHandler builds the REST API handler from the API's own configuration
+// and what the hub provides at run time (store, auth, NATS).
+func apiHandler(h *Hub, log *slog.Logger) http.Handler {
+	a := &api.Server{
+		// REST writes announce themselves on <domain>.storage.changed.<layer>.<collection>
+		Store: store.WithChanges(h.st, h.publishChange), Auth: h.auth, Version: version.String(), Logger: log,
+		Config:  h.cfg.Config,
+		Gateway: api.Gateway{Domain: h.cfg.Domain},
+	}
+	if h.cfg.NATS.Listen.Enabled() {
+		url := h.br.ClientURL()
+		a.Gateway.Dial = func(ctx context.Context, opts ...nats.Option) (*nats.Conn, error) {
+			nc, err := nats.Connect(url, opts...)
+			if err != nil {
+				return nil, fmt.Errorf("gateway: %w", err)
+			}
+			return nc, nil
+		}
+	}
+	return a.Handler()
+}
+
+// Auth is the hub's authentication service (users, tokens, apps).
+func (h *Hub) Auth() *auth.Service { return h.auth }
