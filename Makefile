@@ -53,6 +53,8 @@ bench:
 	@for m in $(MODULES); do echo "== go test -bench in $$m"; (cd $$m && $(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 30m ./...) || exit 1; done
 	@echo "== scale: 500 Modbus TCP devices × 30 tags polled every second"
 	cd edge && GRIDEDGE_BENCH_SCALE=25s $(GO) test -run '^$$' -bench '^BenchmarkScale500$$' -benchtime 1x -count=1 -timeout 5m ./poller/
+	@echo "== e2e scale: real agent, hub and simulator; 500 Modbus TCP devices × 30 tags every second, then an idle agent (2 devices)"
+	cd hub && GRIDEDGE_BENCH_SCALE_E2E=60s $(GO) test -run '^$$' -bench '^Benchmark(ScaleAgent|IdleAgent)$$' -benchtime 1x -count=1 -timeout 20m ./e2e/
 
 ## soak: the fault-injection scenarios, repeated (GRIDEDGE_SOAK_ROUNDS, default 5)
 soak: build

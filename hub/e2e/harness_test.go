@@ -41,22 +41,29 @@ func binaries(t testing.TB) string {
 		if bins.err != nil {
 			return
 		}
-		root := repoRoot()
-		for _, b := range []struct{ module, pkg string }{
-			{"hub", "./cmd/gridedge-hub"}, {"edge", "./cmd/gridedge-agent"}, {"edge", "./cmd/gridedge"},
-		} {
-			args := append([]string{"build", "-C", filepath.Join(root, b.module), "-o", bins.dir + "/"}, buildFlags...)
-			cmd := exec.Command("go", append(args, b.pkg)...)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				bins.err = fmt.Errorf("go build %s: %v\n%s", b.pkg, err, out)
-				return
-			}
-		}
+		bins.err = buildBinaries(bins.dir, nil, buildFlags)
 	})
 	if bins.err != nil {
 		t.Fatal(bins.err)
 	}
 	return bins.dir
+}
+
+// buildBinaries builds gridedge-hub, gridedge-agent and gridedge into dir
+// with extra environment variables and go build flags.
+func buildBinaries(dir string, env, flags []string) error {
+	root := repoRoot()
+	for _, b := range []struct{ module, pkg string }{
+		{"hub", "./cmd/gridedge-hub"}, {"edge", "./cmd/gridedge-agent"}, {"edge", "./cmd/gridedge"},
+	} {
+		args := append([]string{"build", "-C", filepath.Join(root, b.module), "-o", dir + "/"}, flags...)
+		cmd := exec.Command("go", append(args, b.pkg)...)
+		cmd.Env = append(os.Environ(), env...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build %s: %v\n%s", b.pkg, err, out)
+		}
+	}
+	return nil
 }
 
 // freePort returns a TCP port free on 127.0.0.1 right now.
@@ -104,8 +111,14 @@ func start(t testing.TB, name string, args ...string) *proc {
 // startEnv runs a binary with extra environment variables.
 func startEnv(t testing.TB, env []string, name string, args ...string) *proc {
 	t.Helper()
+	return startFrom(t, binaries(t), env, name, args...)
+}
+
+// startFrom runs the binary name from directory dir with extra environment variables.
+func startFrom(t testing.TB, dir string, env []string, name string, args ...string) *proc {
+	t.Helper()
 	p := &proc{name: name, log: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(filepath.Join(binaries(t), name), args...)
+	p.cmd = exec.Command(filepath.Join(dir, name), args...)
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
