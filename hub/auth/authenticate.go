@@ -1,0 +1,54 @@
+package auth
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+
+	"github.com/gridedge/gridedge/hub/store"
+)
+
+// Authenticate checks credentials: a user name with a login token, or an
+// appId with its keyId. Empty id and secret give the anonymous principal.
+func (s *Service) Authenticate(ctx context.Context, id, secret string) (*Principal, error) {
+	if id == "" && secret == "" {
+		return Anonymous(s.opts.Anonymous), nil
+	}
+	if id == "" || secret == "" {
+		return nil, fmt.Errorf("%w: send both X-User-ID and X-Auth-Token (or appId and keyId)", ErrUnauthorized)
+	}
+	h := hashSecret(secret)
+	tok, err := s.st.Get(ctx, SystemLayer, TokensCollection, h)
+	switch {
+	case err == nil:
+		if uid, _ := tok["userId"].(string); uid != id {
+			return nil, fmt.Errorf("%w: the token does not belong to user %q", ErrUnauthorized, id)
+		}
+		if exp, ok := asTime(tok["expires"]); !ok || !s.opts.Now().Before(exp) {
+			_ = s.st.DeleteByID(ctx, SystemLayer, TokensCollection, h)
+			return nil, fmt.Errorf("%w: the token has expired; log in again", ErrUnauthorized)
+		}
+		d, err := s.userDoc(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			return nil, fmt.Errorf("%w: user %q no longer exists", ErrUnauthorized, id)
+		} else if err != nil {
+			return nil, err
+		}
+		admin, _ := d["admin"].(bool)
+		return &Principal{ID: id, Kind: KindUser, Admin: admin, Grants: grantsFromDoc(d["grants"]), TokenHash: h}, nil
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, fmt.Errorf("auth: authenticate: %w", err)
+	}
+	app, err := s.st.Get(ctx, SystemLayer, AppsCollection, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: unknown or expired credentials", ErrUnauthorized)
+	} else if err != nil {
+		return nil, fmt.Errorf("auth: authenticate: %w", err)
+	}
+	want, _ := app[fieldKeyHash].(string)
+	if subtle.ConstantTimeCompare([]byte(want), []byte(h)) != 1 {
+		return nil, fmt.Errorf("%w: unknown or expired credentials", ErrUnauthorized)
+	}
+	return &Principal{ID: id, Kind: KindApp, Grants: grantsFromDoc(app["grants"])}, nil
+}
