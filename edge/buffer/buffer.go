@@ -8,6 +8,14 @@
 // grouped into one transaction (group commit), so throughput does not depend on
 // one fsync per reading.
 //
+// Encoding: updates are stored in the compact binary form of shared/wire
+// (a few bytes per reading), and those bytes are what the forwarder sends.
+// The strings they refer to (layers, collections, ids, field names) live in
+// the file's dictionary bucket, written in the same transaction as the
+// updates that first use them; ids are never reused. A file written by an
+// earlier version holds JSON updates: Peek converts them as they are read,
+// so the backlog drains after an upgrade.
+//
 // Bounds: the queue holds at most MaxUpdates updates and MaxBytes bytes, and
 // updates older than MaxAge; past a bound the overflow policy applies
 // (drop-oldest or reject-new) and every dropped update is counted.
@@ -28,6 +36,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/gridedge/gridedge/shared/model"
+	"github.com/gridedge/gridedge/shared/wire"
 )
 
 // Overflow policies.
@@ -39,17 +48,13 @@ const (
 	RejectNew = "reject-new"
 )
 
-// Sentinel errors.
-var (
-	// ErrFull is returned by Append under the reject-new policy when the queue is full.
-	ErrFull = errors.New("buffer full")
-	// ErrClosed is returned after Close.
-	ErrClosed = errors.New("buffer closed")
-)
+// ErrFull is returned by Append under the reject-new policy when the queue is full.
+var ErrFull = errors.New("buffer full")
 
 var (
 	bucketQueue = []byte("queue")
 	bucketMeta  = []byte("meta")
+	bucketDict  = []byte("dict") // string id (8 bytes big-endian) → string
 	keyNextSeq  = []byte("next_seq")
 	keyCount    = []byte("count")
 	keyBytes    = []byte("bytes")
@@ -61,7 +66,7 @@ var (
 type Options struct {
 	// MaxUpdates bounds the number of queued updates (default 10,000,000).
 	MaxUpdates uint64
-	// MaxBytes bounds the encoded size of queued updates (default 1 GiB).
+	// MaxBytes bounds the encoded (wire) size of queued updates (default 1 GiB).
 	MaxBytes uint64
 	// MaxAge drops updates older than this when trimming (0: no age bound).
 	MaxAge time.Duration
@@ -78,8 +83,9 @@ type Options struct {
 type Entry struct {
 	// Seq is the update's sequence number.
 	Seq uint64
-	// Data is the JSON encoding of the model.Update.
-	Data json.RawMessage
+	// Data is the update encoded by wire.AppendUpdate; its strings are in
+	// the buffer's dictionary (Buffer.Strings).
+	Data []byte
 }
 
 // Stats describe the queue.
@@ -106,9 +112,89 @@ type Buffer struct {
 	opts Options
 	log  *slog.Logger
 
+	dict *dict
+
 	mu       sync.Mutex
 	notify   chan struct{}
 	overflow bool // inside an overflow episode (for logging once)
+}
+
+// dict is the buffer's string dictionary: the in-memory copy of the dict
+// bucket plus the ids assigned since, which the next append transaction
+// writes.
+type dict struct {
+	mu      sync.Mutex
+	mem     wire.MemDict
+	pending map[uint64]string // assigned, not known to be committed
+}
+
+// ID implements wire.Dict; d.mu must be held.
+func (d *dict) ID(s string) uint64 {
+	n := d.mem.Len()
+	id := d.mem.ID(s)
+	if id == n {
+		d.pending[id] = s
+	}
+	return id
+}
+
+// String implements wire.Strings.
+func (d *dict) String(id uint64) (string, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.mem.String(id)
+}
+
+// encode encodes updates into one allocation.
+func (d *dict) encode(updates []model.Update) ([][]byte, uint64, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	buf := make([]byte, 0, 256*len(updates))
+	ends := make([]int, len(updates))
+	var err error
+	for i := range updates {
+		if buf, err = wire.AppendUpdate(buf, &updates[i], d); err != nil {
+			return nil, 0, fmt.Errorf("encode update %d: %w", i, err)
+		}
+		ends[i] = len(buf)
+	}
+	enc := make([][]byte, len(updates))
+	start := 0
+	for i, end := range ends {
+		enc[i] = buf[start:end:end]
+		start = end
+	}
+	return enc, uint64(len(buf)), nil
+}
+
+// persist writes the pending dictionary entries in tx and returns their ids.
+func (d *dict) persist(tx *bolt.Tx) ([]uint64, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.pending) == 0 {
+		return nil, nil
+	}
+	bk := tx.Bucket(bucketDict)
+	ids := make([]uint64, 0, len(d.pending))
+	for id, s := range d.pending {
+		if err := bk.Put(seqKey(id), []byte(s)); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// committed forgets pending ids that a commit wrote.
+func (d *dict) committed(ids []uint64) {
+	if len(ids) == 0 {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, id := range ids {
+		delete(d.pending, id)
+	}
 }
 
 // Open opens (or creates) the queue file path.
@@ -136,8 +222,28 @@ func Open(path string, opts Options) (*Buffer, error) {
 		return nil, fmt.Errorf("buffer: open %s: %w (if the file is corrupt, move it aside and the agent starts a new queue; see docs/operations.md)", path, err)
 	}
 	db.MaxBatchDelay = 2 * time.Millisecond
+	d := &dict{pending: map[uint64]string{}}
+	legacy := false
 	err = db.Update(func(tx *bolt.Tx) error {
-		if _, err := tx.CreateBucketIfNotExists(bucketQueue); err != nil {
+		q, err := tx.CreateBucketIfNotExists(bucketQueue)
+		if err != nil {
+			return err
+		}
+		if _, v := q.Cursor().First(); len(v) > 0 && v[0] == '{' {
+			legacy = true
+		}
+		dk, err := tx.CreateBucketIfNotExists(bucketDict)
+		if err != nil {
+			return err
+		}
+		err = dk.ForEach(func(k, v []byte) error {
+			if len(k) != 8 {
+				return fmt.Errorf("dictionary key %x is not 8 bytes", k)
+			}
+			d.mem.Add(binary.BigEndian.Uint64(k), string(v))
+			return nil
+		})
+		if err != nil {
 			return err
 		}
 		m, err := tx.CreateBucketIfNotExists(bucketMeta)
@@ -153,8 +259,15 @@ func Open(path string, opts Options) (*Buffer, error) {
 		db.Close()
 		return nil, fmt.Errorf("buffer: initialise %s: %w", path, err)
 	}
-	return &Buffer{db: db, opts: opts, log: opts.Logger, notify: make(chan struct{}, 1)}, nil
+	if legacy {
+		opts.Logger.Info("buffer holds updates in the JSON format of an earlier version; they are converted as they are sent", "file", path)
+	}
+	return &Buffer{db: db, opts: opts, log: opts.Logger, notify: make(chan struct{}, 1), dict: d}, nil
 }
+
+// Strings looks up the strings that queued entries refer to; the forwarder
+// puts the ones a batch uses into the batch (wire.AppendBatch).
+func (b *Buffer) Strings() wire.Strings { return b.dict }
 
 // Close closes the file.
 func (b *Buffer) Close() error { return b.db.Close() }
@@ -187,20 +300,22 @@ func (b *Buffer) Append(updates ...model.Update) (first uint64, err error) {
 	if len(updates) == 0 {
 		return 0, nil
 	}
-	enc := make([][]byte, len(updates))
-	var size uint64
-	for i := range updates {
-		if enc[i], err = json.Marshal(&updates[i]); err != nil {
-			return 0, fmt.Errorf("buffer: encode update %d: %w", i, err)
-		}
-		size += uint64(len(enc[i]))
+	enc, size, err := b.dict.encode(updates)
+	if err != nil {
+		return 0, fmt.Errorf("buffer: %w", err)
 	}
 	var dropped uint64
+	var dictIDs []uint64
 	err = b.db.Batch(func(tx *bolt.Tx) error {
 		q, m := tx.Bucket(bucketQueue), tx.Bucket(bucketMeta)
+		q.FillPercent = 1.0 // appends are sequential: fill pages, do not split them in half
 		count, bytesNow := getU64(m, keyCount), getU64(m, keyBytes)
 		n := uint64(len(updates))
-		dropped, first = 0, 0 // Batch may run fn again
+		dropped, first, dictIDs = 0, 0, nil // Batch may run fn again
+		var err error
+		if dictIDs, err = b.dict.persist(tx); err != nil {
+			return err
+		}
 		if count+n > b.opts.MaxUpdates || bytesNow+size > b.opts.MaxBytes {
 			if b.opts.Overflow == RejectNew {
 				return putU64(m, keyRejected, getU64(m, keyRejected)+n)
@@ -240,6 +355,7 @@ func (b *Buffer) Append(updates ...model.Update) (first uint64, err error) {
 	if err != nil {
 		return 0, fmt.Errorf("buffer: append %d updates: %w", len(updates), err)
 	}
+	b.dict.committed(dictIDs)
 	if first == 0 {
 		b.episode(true, "buffer full: rejecting new updates (policy reject-new)", len(updates))
 		return 0, ErrFull
@@ -271,6 +387,7 @@ func (b *Buffer) episode(over bool, msg string, n int) {
 
 // Peek returns up to max queued entries in sequence order, and at most
 // maxBytes of data (but always at least one entry when the queue is not empty).
+// Entries an earlier version stored as JSON are returned converted.
 func (b *Buffer) Peek(max int, maxBytes int) ([]Entry, error) {
 	var out []Entry
 	err := b.db.View(func(tx *bolt.Tx) error {
@@ -281,7 +398,16 @@ func (b *Buffer) Peek(max int, maxBytes int) ([]Entry, error) {
 				break
 			}
 			total += len(v)
-			out = append(out, Entry{Seq: binary.BigEndian.Uint64(k), Data: bytes.Clone(v)})
+			e := Entry{Seq: binary.BigEndian.Uint64(k)}
+			if len(v) > 0 && v[0] == '{' {
+				var err error
+				if e.Data, err = b.convert(v); err != nil {
+					return fmt.Errorf("entry %d: %w", e.Seq, err)
+				}
+			} else {
+				e.Data = bytes.Clone(v)
+			}
+			out = append(out, e)
 		}
 		return nil
 	})
@@ -289,6 +415,36 @@ func (b *Buffer) Peek(max int, maxBytes int) ([]Entry, error) {
 		return nil, fmt.Errorf("buffer: read queue: %w", err)
 	}
 	return out, nil
+}
+
+// convert re-encodes an update stored as JSON by an earlier version. The
+// decoded JSON re-encodes to what the hub decoded from it before; the ids
+// it assigns are persisted by the next append (a batch carries its strings,
+// so the hub does not depend on that).
+func (b *Buffer) convert(v []byte) ([]byte, error) {
+	var u model.Update
+	if err := json.Unmarshal(v, &u); err != nil {
+		return nil, fmt.Errorf("decode an update stored as JSON by an earlier version: %w", err)
+	}
+	b.dict.mu.Lock()
+	defer b.dict.mu.Unlock()
+	data, err := wire.AppendUpdate(nil, &u, b.dict)
+	if err != nil {
+		return nil, fmt.Errorf("convert an update stored as JSON by an earlier version: %w", err)
+	}
+	return data, nil
+}
+
+// entryTS is the TS of a stored update, in either format.
+func entryTS(v []byte) (time.Time, error) {
+	if len(v) > 0 && v[0] == '{' {
+		var u struct {
+			TS time.Time `json:"ts"`
+		}
+		err := json.Unmarshal(v, &u)
+		return u.TS, err
+	}
+	return wire.UpdateTS(v)
 }
 
 // Ack deletes every queued update with a sequence number up to and including
@@ -340,6 +496,7 @@ func (b *Buffer) Rebase(hwm uint64) (uint64, error) {
 	var shift uint64
 	err := b.db.Update(func(tx *bolt.Tx) error {
 		q, m := tx.Bucket(bucketQueue), tx.Bucket(bucketMeta)
+		q.FillPercent = 1.0
 		next := getU64(m, keyNextSeq)
 		if hwm < next {
 			shift = 0
@@ -402,10 +559,7 @@ func (b *Buffer) TrimAge(now time.Time) (uint64, error) {
 		count, bytesNow := getU64(m, keyCount), getU64(m, keyBytes)
 		c := q.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.First() {
-			var u struct {
-				TS time.Time `json:"ts"`
-			}
-			if json.Unmarshal(v, &u) == nil && !u.TS.Before(cutoff) {
+			if ts, err := entryTS(v); err == nil && !ts.Before(cutoff) {
 				break
 			}
 			count--
@@ -445,11 +599,8 @@ func (b *Buffer) Stats() (Stats, error) {
 		s.Dropped, s.Rejected = getU64(m, keyDropped), getU64(m, keyRejected)
 		if k, v := q.Cursor().First(); k != nil {
 			s.FirstSeq = binary.BigEndian.Uint64(k)
-			var u struct {
-				TS time.Time `json:"ts"`
-			}
-			if json.Unmarshal(v, &u) == nil {
-				s.OldestTS = u.TS
+			if ts, err := entryTS(v); err == nil {
+				s.OldestTS = ts
 			}
 		}
 		return nil

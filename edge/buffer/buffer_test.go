@@ -1,7 +1,6 @@
 package buffer
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gridedge/gridedge/shared/model"
+	"github.com/gridedge/gridedge/shared/wire"
 )
 
 func upd(i int, ts time.Time) model.Update {
@@ -28,10 +28,10 @@ func open(t *testing.T, path string, opts Options) *Buffer {
 	return b
 }
 
-func counterOf(t *testing.T, e Entry) int {
+func counterOf(t *testing.T, b *Buffer, e Entry) int {
 	t.Helper()
-	var u model.Update
-	if err := json.Unmarshal(e.Data, &u); err != nil {
+	u, err := wire.DecodeUpdate(e.Data, b.Strings())
+	if err != nil {
 		t.Fatalf("decode entry %d: %v", e.Seq, err)
 	}
 	m := u.Set["measurements.counter"].(map[string]any)
@@ -55,7 +55,7 @@ func TestAppendPeekAckAndRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(es) != 4 || es[0].Seq != 1 || es[3].Seq != 4 || counterOf(t, es[3]) != 3 {
+	if len(es) != 4 || es[0].Seq != 1 || es[3].Seq != 4 || counterOf(t, b, es[3]) != 3 {
 		t.Fatalf("peek: got %d entries starting %d", len(es), es[0].Seq)
 	}
 	if err := b.Ack(4); err != nil {
@@ -116,7 +116,7 @@ func TestOverflowPolicies(t *testing.T) {
 				t.Fatalf("ErrFull returned %d times, want %d", full, tt.wantReject)
 			}
 			es, _ := b.Peek(100, 1<<20)
-			if got := counterOf(t, es[0]); got != tt.wantFirst {
+			if got := counterOf(t, b, es[0]); got != tt.wantFirst {
 				t.Fatalf("oldest kept: got counter %d, want %d", got, tt.wantFirst)
 			}
 			// drop count equals exactly what is missing
@@ -168,7 +168,7 @@ func TestConcurrentAppendsKeepEveryUpdateOnce(t *testing.T) {
 		if e.Seq != uint64(i+1) {
 			t.Fatalf("entry %d has seq %d: sequence has a hole", i, e.Seq)
 		}
-		c := counterOf(t, e)
+		c := counterOf(t, b, e)
 		if seen[c] {
 			t.Fatalf("counter %d stored twice", c)
 		}
@@ -231,7 +231,7 @@ func TestRebase(t *testing.T) {
 		t.Fatalf("Rebase(100): shift %d, %v; want 100", shift, err)
 	}
 	es, _ := b.Peek(10, 1<<20)
-	if len(es) != 3 || es[0].Seq != 101 || es[2].Seq != 103 || counterOf(t, es[0]) != 0 || counterOf(t, es[2]) != 2 {
+	if len(es) != 3 || es[0].Seq != 101 || es[2].Seq != 103 || counterOf(t, b, es[0]) != 0 || counterOf(t, b, es[2]) != 2 {
 		t.Fatalf("after rebase: %d entries from %d", len(es), es[0].Seq)
 	}
 	if first, _ := b.Append(upd(3, now)); first != 104 {

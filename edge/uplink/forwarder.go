@@ -1,14 +1,12 @@
 package uplink
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	"github.com/gridedge/gridedge/edge/buffer"
 	"github.com/gridedge/gridedge/shared/model"
 	"github.com/gridedge/gridedge/shared/subject"
+	"github.com/gridedge/gridedge/shared/wire"
 )
 
 // ForwarderOptions configure a Forwarder. Zero values take the defaults.
@@ -202,25 +201,17 @@ type pubAck struct {
 	} `json:"error"`
 }
 
-// EncodeBatch writes the batch JSON for entries without decoding them.
-func EncodeBatch(edge string, entries []buffer.Entry) []byte {
-	var b bytes.Buffer
-	b.WriteString(`{"edge":`)
-	e, _ := json.Marshal(edge)
-	b.Write(e)
-	b.WriteString(`,"seq_first":`)
-	b.WriteString(strconv.FormatUint(entries[0].Seq, 10))
-	b.WriteString(`,"seq_last":`)
-	b.WriteString(strconv.FormatUint(entries[len(entries)-1].Seq, 10))
-	b.WriteString(`,"updates":[`)
-	for i, en := range entries {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.Write(en.Data)
+// EncodeBatch writes the binary batch (shared/wire) of consecutive buffer
+// entries: their bytes as buffered, with the dictionary strings they use
+// (looked up in strs, the buffer's Strings), without decoding them.
+func EncodeBatch(edge string, entries []buffer.Entry, strs wire.Strings) ([]byte, error) {
+	data := make([][]byte, len(entries))
+	size := 64 + len(edge)
+	for i := range entries {
+		data[i] = entries[i].Data
+		size += len(entries[i].Data) + 3
 	}
-	b.WriteString("]}")
-	return b.Bytes()
+	return wire.AppendBatch(make([]byte, 0, size+size/8), edge, entries[0].Seq, data, strs)
 }
 
 // align asks the hub for its high-water mark of this edge and makes the
@@ -269,7 +260,11 @@ func (f *Forwarder) send(ctx context.Context, entries []buffer.Entry) error {
 	}
 	b := model.Batch{Edge: f.opts.Edge, SeqFirst: entries[0].Seq, SeqLast: entries[len(entries)-1].Seq}
 	msg := nats.NewMsg(subject.Ingest(f.opts.Domain, f.opts.Edge))
-	msg.Data = EncodeBatch(f.opts.Edge, entries)
+	var err error
+	if msg.Data, err = EncodeBatch(f.opts.Edge, entries, f.buf.Strings()); err != nil {
+		// a damaged buffer file: stop here rather than skip updates
+		return fmt.Errorf("build batch %s from the buffer: %w", b.MsgID(), err)
+	}
 	msg.Header.Set(nats.MsgIdHdr, b.MsgID())
 	rctx, cancel := context.WithTimeout(ctx, f.opts.AckTimeout)
 	defer cancel()

@@ -1,8 +1,8 @@
 package uplink
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +17,7 @@ import (
 	"github.com/gridedge/gridedge/edge/buffer"
 	"github.com/gridedge/gridedge/shared/model"
 	"github.com/gridedge/gridedge/shared/subject"
+	"github.com/gridedge/gridedge/shared/wire"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -111,8 +112,8 @@ func TestForwarderDrainsInOrderAndDeletesAfterAck(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var b model.Batch
-		if err := json.Unmarshal(m.Data, &b); err != nil {
+		b, err := wire.DecodeBatch(m.Data)
+		if err != nil {
 			t.Fatal(err)
 		}
 		if err := b.Validate(); err != nil {
@@ -128,15 +129,40 @@ func TestForwarderDrainsInOrderAndDeletesAfterAck(t *testing.T) {
 	}
 }
 
+// A batch carries the entries as buffered and the strings they use; the hub
+// decodes it to the updates that were appended.
 func TestEncodeBatchIsAValidBatch(t *testing.T) {
-	entries := []buffer.Entry{{Seq: 7, Data: json.RawMessage(`{"layer":"a","collection":"b","id":"c","set":{"x":1},"ts":"2024-01-01T00:00:00Z"}`)},
-		{Seq: 8, Data: json.RawMessage(`{"layer":"a","collection":"b","id":"c","set":{"x":2},"ts":"2024-01-01T00:00:01Z"}`)}}
-	var b model.Batch
-	if err := json.Unmarshal(EncodeBatch(`e"1`, entries), &b); err != nil {
+	buf, err := buffer.Open(filepath.Join(t.TempDir(), "b.db"), buffer.Options{NoSync: true})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if b.Edge != `e"1` || b.SeqFirst != 7 || b.SeqLast != 8 || len(b.Updates) != 2 || b.Updates[1].Set["x"] != 2.0 {
+	defer buf.Close()
+	ts := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	buf.Append(model.Update{Layer: "skip", Collection: "me", ID: "x", Set: map[string]any{"y": 0}, TS: ts})
+	buf.Ack(1)
+	buf.Append(
+		model.Update{Layer: "a", Collection: "b", ID: "c", Set: map[string]any{"x": 1}, TS: ts},
+		model.Update{Layer: "a", Collection: "b", ID: "c", Set: map[string]any{"x": 2}, TS: ts.Add(time.Second)})
+	entries, err := buf.Peek(10, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := EncodeBatch(`e"1`, entries, buf.Strings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := wire.DecodeBatch(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if b.Edge != `e"1` || b.SeqFirst != 2 || b.SeqLast != 3 || len(b.Updates) != 2 || b.Updates[1].Set["x"] != 2.0 || b.Updates[0].Layer != "a" {
 		t.Fatalf("decoded %+v", b)
+	}
+	if bytes.Contains(data, []byte("skip")) {
+		t.Errorf("the batch carries strings its updates do not use: %q", data)
 	}
 }
 
@@ -178,8 +204,10 @@ func TestForwarderContinuesAboveTheHubsHighWaterMark(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	m, _ := s.GetMsg(ctx, 1)
-	var b model.Batch
-	json.Unmarshal(m.Data, &b)
+	b, err := wire.DecodeBatch(m.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if b.SeqFirst != 5001 || b.SeqLast != 5003 {
 		t.Fatalf("batch %d-%d, want 5001-5003", b.SeqFirst, b.SeqLast)
 	}

@@ -86,7 +86,7 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err erro
 	h.applier, err = ingest.New(ctx, h.nc, h.st, ingest.Options{
 		Domain: cfg.Domain, DuplicateWindow: cfg.Ingest.DuplicateWindow.Std(),
 		CreateMissing: *cfg.Ingest.CreateMissing, Edges: edgeIDs(cfg.Edges), Logger: log,
-		AfterApply: crashFailpoint(log), ReservedLayer: api.ReservedLayer,
+		AfterApply: crashFailpoint(log), ReservedLayer: api.ReservedLayer, Changes: h.publishChange,
 	})
 	if err != nil {
 		return nil, err

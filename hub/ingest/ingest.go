@@ -5,7 +5,14 @@
 // replayed batch change nothing even after the window has passed. A batch that
 // cannot be parsed or applied goes to the DEADLETTER stream with the reason and
 // is acknowledged, so it never blocks the stream. Every committed write is
-// announced on <domain>.storage.changed.<layer>.<collection>.
+// reported to Options.Changes, the hook through which REST writes are
+// announced too (the hub publishes on <domain>.storage.changed.<layer>.<collection>).
+//
+// Batches come in two formats, told apart by their first byte: the binary
+// batch of shared/wire (magic 0xC7 'G' 'W'), which agents send since the
+// buffer stores that encoding, and the JSON batch {edge, seq_first,
+// seq_last, updates} ('{'), which older agents send; both are applied alike,
+// so agents can be upgraded after the hub, one at a time.
 package ingest
 
 import (
@@ -25,6 +32,7 @@ import (
 	"github.com/gridedge/gridedge/hub/store"
 	"github.com/gridedge/gridedge/shared/model"
 	"github.com/gridedge/gridedge/shared/subject"
+	"github.com/gridedge/gridedge/shared/wire"
 )
 
 // Stream and consumer names.
@@ -61,6 +69,10 @@ type Options struct {
 	// "system" layer with users and tokens, names of API paths); a batch
 	// naming one goes to the dead-letter stream.
 	ReservedLayer func(layer string) bool
+	// Changes, when set, receives the document changes of every committed
+	// batch (store.ApplyResult.Changes), after the commit; the hub passes
+	// the same function that announces REST writes (see store.WithChanges).
+	Changes func(store.Change)
 	// AfterApply, when set, is called after a batch is committed to the
 	// store and before it is acknowledged: the failpoint that tests use to
 	// kill the hub between apply and ack.
@@ -103,7 +115,6 @@ type EdgeStats struct {
 
 // Applier consumes INGEST.
 type Applier struct {
-	nc   *nats.Conn
 	js   jetstream.JetStream
 	st   store.Store
 	opts Options
@@ -113,9 +124,6 @@ type Applier struct {
 
 	mu      sync.Mutex
 	perEdge map[string]*EdgeStats
-	// Applied is called after each committed batch (may be nil); tests and
-	// the heartbeat bookkeeping use it.
-	Applied func(b *model.Batch, res store.ApplyResult)
 }
 
 // New creates (or updates) the streams and the durable consumer.
@@ -157,7 +165,7 @@ func New(ctx context.Context, nc *nats.Conn, st store.Store, o Options) (*Applie
 	if err != nil {
 		return nil, fmt.Errorf("ingest: create stream %s: %w", DeadLetterName, err)
 	}
-	return &Applier{nc: nc, js: js, st: st, opts: o, log: o.Logger, perEdge: map[string]*EdgeStats{}}, nil
+	return &Applier{js: js, st: st, opts: o, log: o.Logger, perEdge: map[string]*EdgeStats{}}, nil
 }
 
 // Stats returns the counters.
@@ -227,7 +235,7 @@ func (a *Applier) Run(ctx context.Context) error {
 		a.log.Info("ingest: removed the consumer of an edge no longer configured", "consumer", n)
 	}
 	var wg sync.WaitGroup
-	errc := make(chan error, len(edges))
+	defer wg.Wait()
 	for _, e := range edges {
 		filter := subject.IngestAll(a.opts.Domain)
 		if e != "" {
@@ -250,17 +258,15 @@ func (a *Applier) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := a.consume(ctx, cons); err != nil {
-				errc <- err
-			}
+			a.consume(ctx, cons)
 		}()
 	}
-	wg.Wait()
-	close(errc)
-	return <-errc
+	return nil
 }
 
-func (a *Applier) consume(ctx context.Context, cons jetstream.Consumer) error {
+// consume applies the batches of one consumer until ctx is done; fetch
+// errors are retried, so it has nothing to return.
+func (a *Applier) consume(ctx context.Context, cons jetstream.Consumer) {
 	for ctx.Err() == nil {
 		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(time.Second))
 		if err != nil {
@@ -278,7 +284,6 @@ func (a *Applier) consume(ctx context.Context, cons jetstream.Consumer) error {
 			a.log.Debug("ingest: fetch", "err", err)
 		}
 	}
-	return nil
 }
 
 func sleep(ctx context.Context, d time.Duration) {
@@ -322,12 +327,31 @@ func (a *Applier) handle(ctx context.Context, msg jetstream.Msg) {
 	}
 }
 
-func (a *Applier) apply(ctx context.Context, edge string, data []byte) error {
+// decodeBatch decodes a binary (shared/wire) or JSON batch.
+func decodeBatch(data []byte) (model.Batch, error) {
 	var b model.Batch
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&b); err != nil {
-		return permanentError{fmt.Errorf("malformed batch JSON: %w", err)}
+	switch {
+	case wire.IsBatch(data):
+		var err error
+		if b, err = wire.DecodeBatch(data); err != nil {
+			return b, fmt.Errorf("malformed binary batch: %w", err)
+		}
+	case len(data) > 0 && data[0] == '{':
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&b); err != nil {
+			return b, fmt.Errorf("malformed batch JSON: %w", err)
+		}
+	default:
+		return b, fmt.Errorf("not a batch: %d bytes starting % .4X, neither the binary format nor JSON", len(data), data[:min(len(data), 4)])
+	}
+	return b, nil
+}
+
+func (a *Applier) apply(ctx context.Context, edge string, data []byte) error {
+	b, err := decodeBatch(data)
+	if err != nil {
+		return permanentError{err}
 	}
 	if err := b.Validate(); err != nil {
 		return permanentError{err}
@@ -367,14 +391,10 @@ func (a *Applier) apply(ctx context.Context, edge string, data []byte) error {
 	for _, c := range res.Created {
 		a.log.Info("ingest: created missing layer or collection", "name", c, "edge", b.Edge)
 	}
-	for _, c := range res.Changes {
-		data, _ := json.Marshal(c)
-		if err := a.nc.Publish(subject.StorageChanged(a.opts.Domain, c.Layer, c.Collection), data); err != nil {
-			a.log.Warn("ingest: publish change event", "err", err)
+	if a.opts.Changes != nil {
+		for _, c := range res.Changes {
+			a.opts.Changes(c)
 		}
-	}
-	if a.Applied != nil {
-		a.Applied(&b, res)
 	}
 	return nil
 }

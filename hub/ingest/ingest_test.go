@@ -6,7 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +18,7 @@ import (
 	"github.com/gridedge/gridedge/hub/store/bolt"
 	"github.com/gridedge/gridedge/shared/model"
 	"github.com/gridedge/gridedge/shared/subject"
+	"github.com/gridedge/gridedge/shared/wire"
 )
 
 func startNATS(t *testing.T) *nats.Conn {
@@ -40,12 +41,17 @@ func startNATS(t *testing.T) *nats.Conn {
 }
 
 type fixture struct {
-	nc      *nats.Conn
-	js      jetstream.JetStream
-	st      store.Store
-	a       *Applier
-	applied atomic.Int64
+	nc *nats.Conn
+	js jetstream.JetStream
+	st store.Store
+	a  *Applier
+
+	mu      sync.Mutex
+	changes []store.Change
 }
+
+// batches is how many batches the applier has applied.
+func (f *fixture) batches() uint64 { return f.a.Stats().Batches }
 
 func setup(t *testing.T, edges []string) *fixture {
 	t.Helper()
@@ -60,11 +66,16 @@ func setup(t *testing.T, edges []string) *fixture {
 	if err := st.PutLayer(ctx, store.Layer{ID: "site", Collections: []store.Collection{{Name: "meters"}}}); err != nil {
 		t.Fatal(err)
 	}
-	f.a, err = New(ctx, f.nc, st, Options{Domain: "d", Edges: edges, ReservedLayer: func(l string) bool { return l == "system" }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	changes := func(c store.Change) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.changes = append(f.changes, c)
+	}
+	f.a, err = New(ctx, f.nc, st, Options{Domain: "d", Edges: edges, ReservedLayer: func(l string) bool { return l == "system" },
+		Changes: changes, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.a.Applied = func(*model.Batch, store.ApplyResult) { f.applied.Add(1) }
 	f.js, _ = jetstream.New(f.nc)
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -81,6 +92,33 @@ func batchJSON(edge string, first uint64, n int, col string) []byte {
 			map[string]model.Measurement{"v": {Value: float64(first) + float64(i), Quality: 1, Timestamp: ts}}))
 	}
 	data, _ := json.Marshal(b)
+	return data
+}
+
+// batchWire is batchJSON's batch as an agent sends it (shared/wire).
+func batchWire(t *testing.T, edge string, first uint64, n int, col string) []byte {
+	t.Helper()
+	var b model.Batch
+	if err := json.Unmarshal(batchJSON(edge, first, n, col), &b); err != nil {
+		t.Fatal(err)
+	}
+	for i := range b.Updates {
+		// as the agent has it: a measurement, not its JSON form
+		m := b.Updates[i].Set["measurements.v"].(map[string]any)
+		b.Updates[i].Set["measurements.v"] = model.Measurement{Value: m["value"], Quality: 1, Timestamp: b.Updates[i].TS}
+	}
+	var d wire.MemDict
+	enc := make([][]byte, len(b.Updates))
+	for i := range b.Updates {
+		var err error
+		if enc[i], err = wire.AppendUpdate(nil, &b.Updates[i], &d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data, err := wire.AppendBatch(nil, edge, first, enc, &d)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return data
 }
 
@@ -117,7 +155,7 @@ func TestAppliesAndDeduplicates(t *testing.T) {
 	}
 	// outside the de-dup window (no msg id): the high-water mark skips it
 	f.publish(t, "e1", batchJSON("e1", 1, 3, "meters"), "")
-	wait(t, "two batches applied", func() bool { return f.applied.Load() == 2 })
+	wait(t, "two batches applied", func() bool { return f.batches() == 2 })
 	s := f.a.EdgeStats("e1")
 	if s.Applied != 3 || s.Skipped != 3 || s.LastSeq != 3 {
 		t.Fatalf("edge stats: %+v", s)
@@ -140,13 +178,15 @@ func TestDeadLetters(t *testing.T) {
 		{"wrong edge", "e2", batchJSON("e1", 1, 1, "meters"), `published on the subject of edge "e2"`},
 		{"missing collection", "e1", batchJSON("e1", 1, 1, "nope"), "not found"},
 		{"reserved layer", "e1", reserved(batchJSON("e1", 1, 1, "meters")), `layer "system", which is reserved`},
+		{"truncated binary batch", "e1", batchWire(t, "e1", 1, 2, "meters")[:40], "malformed binary batch"},
+		{"neither format", "e2", []byte("hello"), "not a batch: 5 bytes starting 68 65 6C 6C"},
 	}
 	for _, c := range cases {
 		f.publish(t, c.edge, c.data, "")
 	}
 	// a good batch after the bad ones is still applied: they never block
 	f.publish(t, "e1", batchJSON("e1", 1, 1, "meters"), "")
-	wait(t, "the good batch", func() bool { return f.applied.Load() == 1 })
+	wait(t, "the good batch", func() bool { return f.batches() == 1 })
 	wait(t, "dead letters", func() bool { return f.a.Stats().DeadLetters == uint64(len(cases)) })
 	cons, err := f.js.OrderedConsumer(context.Background(), DeadLetterName, jetstream.OrderedConsumerConfig{})
 	if err != nil {
@@ -196,11 +236,43 @@ func TestEdgesProceedIndependently(t *testing.T) {
 		f.publish(t, "e2", batchJSON("e2", uint64(i*2+1), 2, "meters"), "")
 		f.publish(t, "e1", batchJSON("e1", uint64(i+1), 1, "meters"), "")
 	}
-	wait(t, "all batches", func() bool { return f.applied.Load() == 10 })
+	wait(t, "all batches", func() bool { return f.batches() == 10 })
 	if s := f.a.EdgeStats("e2"); s.LastSeq != 10 || s.Applied != 10 || s.Missing != 0 {
 		t.Fatalf("e2 stats: %+v", s)
 	}
 	if hwm, _ := f.st.HighWaterMark(context.Background(), "e1"); hwm != 5 {
 		t.Fatalf("e1 high-water mark %d, want 5", hwm)
+	}
+}
+
+// Agents send binary batches; older agents JSON ones: both apply, in
+// sequence, and the documents each batch wrote are reported to Options.Changes.
+func TestAppliesBinaryAndJSONBatches(t *testing.T) {
+	f := setup(t, []string{"e1"})
+	f.publish(t, "e1", batchWire(t, "e1", 1, 2, "meters"), "e1:1-2")
+	f.publish(t, "e1", batchJSON("e1", 3, 1, "meters"), "e1:3-3")
+	f.publish(t, "e1", batchWire(t, "e1", 4, 1, "meters"), "e1:4-4")
+	wait(t, "three batches", func() bool { return f.batches() == 3 })
+	if s := f.a.EdgeStats("e1"); s.Applied != 4 || s.LastSeq != 4 || s.Missing != 0 || s.DeadLetters != 0 {
+		t.Fatalf("edge stats: %+v", s)
+	}
+	doc, err := f.st.Get(context.Background(), "site", "meters", "M1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := doc["measurements"].(map[string]any)
+	v, _ := m["v"].(map[string]any)
+	if got, want := v["value"], 4.0; got != want {
+		t.Errorf("measurements.v.value = %v, want %v (from the last, binary, batch)", got, want)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.changes) != 3 || f.changes[0].Op != store.OpInsert {
+		t.Fatalf("%d change events, want an insert and two updates (one per batch and document): %+v", len(f.changes), f.changes)
+	}
+	for _, c := range f.changes {
+		if c.Layer != "site" || c.Collection != "meters" || c.ID != "M1" {
+			t.Errorf("change event %+v, want site/meters/M1", c)
+		}
 	}
 }
