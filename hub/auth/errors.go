@@ -1,19 +1,19 @@
 package auth
 
-import (
-	"errors"
-)
+import "errors"
 
-// Sentinel errors; callers decide with errors.Is.
+// Sentinel errors, wrapped with context; callers decide with errors.Is.
 var (
-	// ErrUnauthorized: missing, wrong, expired or revoked credentials.
+	// ErrUnauthorized is returned when credentials are missing, wrong,
+	// expired or revoked.
 	ErrUnauthorized = errors.New("unauthorized")
-	// ErrForbidden: the credentials are valid but do not allow the action.
+	// ErrForbidden is returned when valid credentials do not allow the action.
 	ErrForbidden = errors.New("forbidden")
-	// ErrNotFound: no such user or app.
+	// ErrNotFound is returned when no user or app has the given id.
 	ErrNotFound = errors.New("not found")
-	// ErrExists: a user or app with that id exists already.
+	// ErrExists is returned when a user or app with that id exists already.
 	ErrExists = errors.New("already exists")
-	// ErrInvalid: a malformed user name, password, permission or grant.
+	// ErrInvalid is returned for a malformed user name, password,
+	// permission or grant.
 	ErrInvalid = errors.New("invalid")
 )
