@@ -8,27 +8,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/gridedge/gridedge/edge/agent"
+	"github.com/gridedge/gridedge/shared/command"
 	"github.com/gridedge/gridedge/shared/logging"
 	"github.com/gridedge/gridedge/shared/version"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if errors.Is(err, flag.ErrHelp) {
-		return
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "gridedge-agent:", err)
-		os.Exit(1)
-	}
-}
+func main() { command.Main("gridedge-agent", run) }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("gridedge-agent", flag.ContinueOnError)
@@ -68,28 +55,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log := logging.New(stderr, lvl, *logJSON)
 	// SIGHUP re-reads the config file and reloads what can change live
-	reloads := make(chan *agent.Config)
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hup:
-				c, err := agent.Load(*cfgPath)
-				if err != nil {
-					log.Error("SIGHUP: config not reloaded", "err", err)
-					continue
-				}
-				select {
-				case reloads <- c:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}
-	}()
+	reloads := command.Reloads(ctx, log, func() (*agent.Config, error) { return agent.Load(*cfgPath) })
 	return agent.Run(ctx, cfg, log, reloads)
 }

@@ -4,32 +4,18 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/gridedge/gridedge/hub/daemon"
 	"github.com/gridedge/gridedge/hub/listen"
+	"github.com/gridedge/gridedge/shared/command"
 	"github.com/gridedge/gridedge/shared/logging"
 	"github.com/gridedge/gridedge/shared/version"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if errors.Is(err, flag.ErrHelp) {
-		return
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "gridedge-hub:", err)
-		os.Exit(1)
-	}
-}
+func main() { command.Main("gridedge-hub", run) }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("gridedge-hub", flag.ContinueOnError)
