@@ -66,6 +66,9 @@ type Server struct {
 	// Gateway connects POST /gateway to NATS.
 	Gateway Gateway
 
+	// now is the clock of throttles (default time.Now); tests set a fake one.
+	now func() time.Time
+
 	once    sync.Once
 	limiter *limiter
 }

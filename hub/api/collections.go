@@ -37,6 +37,12 @@ func (s *Server) collectionFor(ctx context.Context, p *auth.Principal, layer, co
 	if err := s.checkLayer(p, layer, need); err != nil {
 		return nil, err
 	}
+	if t.system && need > auth.Read {
+		// Users and apps change only through /users and /apps, which check
+		// names, hash passwords, keep an admin and revoke tokens.
+		return nil, httpErrorf(http.StatusForbidden,
+			"layer %q is read-only through collection routes; manage users with /users and apps with /apps", layer)
+	}
 	l, err := s.Store.Layer(ctx, layer)
 	if err != nil {
 		return nil, err

@@ -13,6 +13,11 @@ import (
 	"github.com/gridedge/gridedge/hub/notify"
 )
 
+// NotifyGrant is the grant key that allows POST /notify/email: a user or
+// app needs write on it ({"notify": "write"}); admins have it. "notify"
+// names an API path, so no layer can take that name.
+const NotifyGrant = "notify"
+
 // emailMessage is the subset of Nodemailer message options the hub sends.
 type emailMessage struct {
 	From    string          `json:"from"`

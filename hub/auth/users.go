@@ -13,6 +13,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gridedge/gridedge/hub/store"
+	"github.com/gridedge/gridedge/hub/store/query"
 )
 
 // User is a user as the API shows it (no password hash).
@@ -170,6 +171,11 @@ func (s *Service) UpdateUser(ctx context.Context, name string, u UserUpdate) (*U
 		if name == AdminUser && !*u.Admin {
 			return nil, fmt.Errorf("%w: the %q user keeps the admin role", ErrInvalid, AdminUser)
 		}
+		if wasAdmin, _ := d["admin"].(bool); wasAdmin && !*u.Admin {
+			if err := s.keepAnAdmin(ctx, name); err != nil {
+				return nil, err
+			}
+		}
 		set["admin"] = *u.Admin
 	}
 	if u.Profile != nil {
@@ -204,6 +210,9 @@ func (s *Service) DeleteUser(ctx context.Context, name string) error {
 	if name == AdminUser {
 		return fmt.Errorf("%w: the %q user cannot be deleted", ErrInvalid, AdminUser)
 	}
+	if err := s.keepAnAdmin(ctx, name); err != nil {
+		return err
+	}
 	if err := s.st.DeleteByID(ctx, SystemLayer, UsersCollection, name); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("%w: user %q", ErrNotFound, name)
@@ -211,6 +220,29 @@ func (s *Service) DeleteUser(ctx context.Context, name string) error {
 		return fmt.Errorf("auth: delete user %q: %w", name, err)
 	}
 	return s.revokeTokens(ctx, name)
+}
+
+// keepAnAdmin refuses to remove or demote name when no other admin would
+// be left. The check and the change are not one transaction: two admins
+// demoting each other at the same instant could still both succeed.
+func (s *Service) keepAnAdmin(ctx context.Context, name string) error {
+	sel, err := query.CompileSelector(map[string]any{"admin": true})
+	if err != nil {
+		return fmt.Errorf("auth: count admins: %w", err)
+	}
+	docs, err := s.st.Find(ctx, SystemLayer, UsersCollection, store.FindOptions{Selector: sel, Limit: 2})
+	if err != nil {
+		return fmt.Errorf("auth: count admins: %w", err)
+	}
+	for _, d := range docs {
+		if id, _ := d["_id"].(string); id != name {
+			return nil
+		}
+	}
+	if len(docs) == 0 {
+		return nil // name is no admin: nothing to keep
+	}
+	return fmt.Errorf("%w: %q is the last admin; make another user admin first", ErrInvalid, name)
 }
 
 func userFromDoc(d store.Document) *User {
