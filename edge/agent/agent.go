@@ -44,6 +44,7 @@ type Agent struct {
 	bd      *baddata.Engine
 	vs      *vsensor.Engine
 	bridge  *mqtt.Bridge
+	pipe    *pipeline
 	started time.Time
 
 	cancel context.CancelFunc
@@ -108,6 +109,11 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Agent, err er
 			return nil, fmt.Errorf("mqtt: %w", err)
 		}
 	}
+	a.pipe = &pipeline{tr: a.tr, bd: a.bd, vs: a.vs, buf: a.buf, live: leafBus{a.leaf, a.nc},
+		domain: cfg.Domain, edge: cfg.Edge.ID, now: time.Now, log: log}
+	if a.bridge != nil {
+		a.pipe.status = a.bridge
+	}
 	n := len(s.ModbusSlaves)
 	for i := range s.ModbusSlaves {
 		sl := &s.ModbusSlaves[i]
@@ -136,12 +142,7 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Agent, err er
 			Period:   period,
 			Offset:   period * time.Duration(i) / time.Duration(max(n, 1)), // stagger
 			Sink: func(ctx context.Context, us []model.Update) error {
-				if a.bridge != nil {
-					for _, u := range us {
-						a.bridge.Publish(slave, u)
-					}
-				}
-				return a.store(ctx, us)
+				return a.pipe.Process(ctx, slave, us)
 			},
 			Bus:    pollBus(a.buses[u], maxInFlight(s, u)),
 			Logger: log,
@@ -228,19 +229,6 @@ func (a *Agent) writeBus(ctx context.Context, i int, fn func(ctx context.Context
 	return fn(ctx, c)
 }
 
-// store is the pollers' sink: the reading pipeline (measurement
-// transformation → bad-data rules → virtual sensors), then the durable
-// buffer, then live readings on the local bus.
-func (a *Agent) store(ctx context.Context, updates []model.Update) error {
-	now := time.Now()
-	updates = a.tr.Process(updates)
-	updates = a.bd.Process(updates, now)
-	if a.vs != nil {
-		updates = append(updates, a.vs.Observe(updates, now)...)
-	}
-	return a.buffer(updates)
-}
-
 // tickLoop drives the time-based parts of the pipeline: stale-data rules,
 // interpolation deadlines and poll-mode virtual sensors.
 func (a *Agent) tickLoop(ctx context.Context) {
@@ -251,39 +239,24 @@ func (a *Agent) tickLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			us := a.bd.Tick(now)
-			if a.vs != nil {
-				us = append(us, a.vs.Observe(us, now)...)
-				us = append(us, a.vs.Poll(now)...)
-			}
-			if len(us) > 0 {
-				if err := a.buffer(us); err != nil {
-					a.log.Error("storing rule and virtual-sensor outputs failed", "err", err)
-				}
+			if err := a.pipe.Tick(now); err != nil {
+				a.log.Error("storing rule and virtual-sensor outputs failed", "err", err)
 			}
 		}
 	}
 }
 
-// buffer appends to the store-and-forward queue and publishes live readings.
-func (a *Agent) buffer(updates []model.Update) error {
-	if len(updates) == 0 {
-		return nil
-	}
-	model.ReplaceNonFinite(updates)
-	if _, err := a.buf.Append(updates...); err != nil {
-		return err
-	}
-	for i := range updates {
-		u := &updates[i]
-		data, err := json.Marshal(u)
-		if err != nil {
-			continue
-		}
-		_ = a.nc.Publish(subject.Live(a.cfg.Domain, a.cfg.Edge.ID, u.Layer, u.Collection, u.ID), data)
-	}
-	return nil
+// leafBus is the live bus of the embedded server: interest is the
+// server's, publishing goes through the agent's in-process connection.
+type leafBus struct {
+	leaf *uplink.Leaf
+	nc   *nats.Conn
 }
+
+var _ liveBus = leafBus{}
+
+func (b leafBus) Interest(subj string) bool              { return b.leaf.Interest(subj) }
+func (b leafBus) Publish(subj string, data []byte) error { return b.nc.Publish(subj, data) }
 
 func (a *Agent) trimLoop(ctx context.Context) {
 	t := time.NewTicker(time.Minute)

@@ -127,6 +127,18 @@ func (l *Leaf) Connect(name, edge string) (*nats.Conn, error) {
 	return nc, nil
 }
 
+// Interest reports whether anything subscribes to subj on the edge's bus: a
+// local app, or a subscription the hub propagated over the leaf link. The
+// hub propagates only subscriptions to what the edge may publish to it (its
+// ingest and control subjects and reply inboxes, see
+// hub/broker.EdgePermissions), so live subjects have interest only while a
+// local app listens — unless a hub-side client subscribes to a wildcard that
+// also covers those subjects, such as ">", which nats-server propagates
+// whole. Publishers use it to skip encoding messages nobody receives.
+func (l *Leaf) Interest(subj string) bool {
+	return l.srv.GlobalAccount().SubscriptionInterest(subj)
+}
+
 // HubConnected reports whether the leaf link to the hub is up.
 func (l *Leaf) HubConnected() bool { return l.srv.NumLeafNodes() > 0 }
 
