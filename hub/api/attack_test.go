@@ -3,12 +3,12 @@ package api
 import (
 	"context"
 	"math/rand/v2"
-	"strconv"
-	"time"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gridedge/gridedge/hub/auth"
 	"github.com/gridedge/gridedge/hub/notify"
@@ -94,8 +94,10 @@ func TestAttackSystemLayerThroughCollectionRoutes(t *testing.T) {
 func TestAttackStolenTokenTakesOverAccount(t *testing.T) {
 	e := newEnv(t)
 	alice := e.addUser("alice", map[string]Perm{"demo": PermRead})
-	if _, err := e.auth.AddUser(t.Context(), newUser("bob", "bob-password", "bob@x.test")); err != nil {
-		t.Fatal(err)
+	for _, u := range []auth.NewUser{newUser("bob", "bob-password", "bob@x.test"), newUser("dave@x.test", "dave-password", "")} {
+		if _, err := e.auth.AddUser(t.Context(), u); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	// The thief has alice's token but not her password.
@@ -125,7 +127,7 @@ func TestAttackStolenTokenTakesOverAccount(t *testing.T) {
 		{"BOB@X.Test", http.StatusConflict},
 		{"not an address", http.StatusBadRequest},
 		{"Bob <bob2@x.test>", http.StatusBadRequest},
-		{"bob", http.StatusConflict}, // another user's name: login would be ambiguous
+		{"Dave@x.test", http.StatusConflict}, // another user's name: login would be ambiguous
 	}
 	for _, c := range cases {
 		code, res := e.do("PATCH", "/users/alice", map[string]any{"email": c.email}, alice)

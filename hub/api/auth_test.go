@@ -149,7 +149,7 @@ func TestTokenLifecycle(t *testing.T) {
 
 	// A new password revokes every token of the user.
 	c1, c2 := e.login("alice", "alice-password"), e.login("alice", "alice-password")
-	e.must("PATCH", "/users/alice", map[string]any{"password": "a brand new password"}, c1)
+	e.must("PATCH", "/users/alice", map[string]any{"password": "a brand new password", "currentPassword": "alice-password"}, c1)
 	e.wantError("GET", "/me", nil, c2, 401, "unauthorized")
 	e.login("alice", "a brand new password")
 

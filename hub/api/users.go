@@ -112,10 +112,16 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request, p *auth.Princip
 
 func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	id := r.PathValue("id")
-	var upd auth.UserUpdate
-	if err := readJSON(r, &upd); err != nil {
+	var req struct {
+		auth.UserUpdate
+		// CurrentPassword is required when users change their own password.
+		CurrentPassword string `json:"currentPassword"`
+	}
+	if err := readJSON(r, &req); err != nil {
 		return err
 	}
+	upd := req.UserUpdate
+	self := p.Kind == auth.KindUser && p.ID == id
 	if !p.Admin {
 		if p.Kind != auth.KindUser || p.ID != id {
 			return httpErrorf(http.StatusForbidden, "only admins may change other users")
@@ -124,9 +130,21 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, p *auth.Princ
 			return httpErrorf(http.StatusForbidden, "only admins may change roles and grants")
 		}
 	}
+	if upd.Password != nil && self {
+		// A stolen token alone must not take the account over.
+		if req.CurrentPassword == "" {
+			return httpErrorf(http.StatusForbidden, "changing your own password needs currentPassword")
+		}
+		if err := s.throttledPassword(r, id, func() error { return s.Auth.VerifyPassword(r.Context(), id, req.CurrentPassword) }); err != nil {
+			return err
+		}
+	}
 	u, err := s.Auth.UpdateUser(r.Context(), id, upd)
 	if err != nil {
 		return err
+	}
+	if upd.Password != nil && !self {
+		s.log().Warn("audit: password reset by an admin", "user", id, "by", p.ID, "kind", p.Kind)
 	}
 	s.log().Info("user updated", "user", id, "by", p.ID)
 	return success(w, "User updated", u)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/mail"
 	"strings"
 	"time"
 
@@ -74,8 +75,14 @@ func (s *Service) AddUser(ctx context.Context, u NewUser) (*User, error) {
 	if err := CheckGrants(u.Grants); err != nil {
 		return nil, err
 	}
+	if err := checkEmail(u.Email); err != nil {
+		return nil, err
+	}
 	if _, err := s.st.Get(ctx, SystemLayer, AppsCollection, u.Name); err == nil {
 		return nil, fmt.Errorf("%w: %q is an appId", ErrExists, u.Name)
+	}
+	if err := s.checkLoginNames(ctx, u.Name, u.Name, u.Email); err != nil {
+		return nil, err
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(u.Password), s.opts.BcryptCost)
 	if err != nil {
@@ -165,6 +172,12 @@ func (s *Service) UpdateUser(ctx context.Context, name string, u UserUpdate) (*U
 		set[fieldPasswordHash] = string(hash)
 	}
 	if u.Email != nil {
+		if err := checkEmail(*u.Email); err != nil {
+			return nil, err
+		}
+		if err := s.checkLoginNames(ctx, name, "", *u.Email); err != nil {
+			return nil, err
+		}
 		set["email"] = *u.Email
 	}
 	if u.Admin != nil {
@@ -220,6 +233,66 @@ func (s *Service) DeleteUser(ctx context.Context, name string) error {
 		return fmt.Errorf("auth: delete user %q: %w", name, err)
 	}
 	return s.revokeTokens(ctx, name)
+}
+
+// checkEmail accepts "" (no address) or a bare address: "bob@x.test", not
+// "Bob <bob@x.test>" nor anything mail.ParseAddress rejects.
+func checkEmail(email string) error {
+	if email == "" {
+		return nil
+	}
+	a, err := mail.ParseAddress(email)
+	if err != nil || a.Name != "" || a.Address != email || len(email) > 254 {
+		return fmt.Errorf("%w: e-mail %q is not a bare address such as name@example.org", ErrInvalid, email)
+	}
+	return nil
+}
+
+// checkLoginNames refuses, for the user self, a new name or e-mail that
+// another user already logs in with: login takes a name or an e-mail, so
+// both share one namespace, compared without regard to case. Empty
+// arguments are not checked. A scan of the users is cheap: a hub has few.
+func (s *Service) checkLoginNames(ctx context.Context, self, newName, newEmail string) error {
+	if newName == "" && newEmail == "" {
+		return nil
+	}
+	docs, err := s.st.Find(ctx, SystemLayer, UsersCollection, store.FindOptions{})
+	if err != nil {
+		return fmt.Errorf("auth: check e-mail addresses: %w", err)
+	}
+	for _, d := range docs {
+		id, _ := d["_id"].(string)
+		if id == self && newName == "" {
+			continue // the user's own current name and address
+		}
+		email, _ := d["email"].(string)
+		for _, taken := range []string{id, email} {
+			if taken == "" {
+				continue
+			}
+			if newEmail != "" && strings.EqualFold(taken, newEmail) && id != self {
+				return fmt.Errorf("%w: e-mail %q is taken by another user", ErrExists, newEmail)
+			}
+			if newName != "" && taken == email && strings.EqualFold(taken, newName) {
+				return fmt.Errorf("%w: %q is another user's e-mail address", ErrExists, newName)
+			}
+		}
+	}
+	return nil
+}
+
+// VerifyPassword checks the password of the user name; it is what a user
+// gives to change its own password. A wrong password is ErrForbidden.
+func (s *Service) VerifyPassword(ctx context.Context, name, password string) error {
+	d, err := s.userDoc(ctx, name)
+	if err != nil {
+		return err
+	}
+	hash, _ := d[fieldPasswordHash].(string)
+	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
+		return fmt.Errorf("%w: the current password is wrong", ErrForbidden)
+	}
+	return nil
 }
 
 // keepAnAdmin refuses to remove or demote name when no other admin would

@@ -93,15 +93,20 @@ func mapStrings(d map[string]any) []string {
 
 func TestLogin(t *testing.T) {
 	ctx := context.Background()
-	s, _, _ := bootstrapped(t, Options{})
+	s, st, _ := bootstrapped(t, Options{})
 	for _, u := range []NewUser{
 		{Name: "alice", Email: "alice@x.test", Password: "alice-password"},
 		{Name: "bob", Email: "shared@x.test", Password: "bob-password"},
-		{Name: "carol", Email: "shared@x.test", Password: "carol-password"},
+		{Name: "carol", Password: "carol-password"},
 	} {
 		if _, err := s.AddUser(ctx, u); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// AddUser refuses a taken e-mail; a database written before that rule
+	// may still hold one twice.
+	if _, err := st.UpdateByID(ctx, SystemLayer, UsersCollection, "carol", map[string]any{"$set": map[string]any{"email": "shared@x.test"}}); err != nil {
+		t.Fatal(err)
 	}
 	cases := []struct {
 		name, user, password string
