@@ -74,6 +74,38 @@ func layerJSON(l *store.Layer) map[string]any {
 	return out
 }
 
+// publicLayerJSON is the layer as callers with only public access see it:
+// no layer config and no collection attributes beyond name, label, geo,
+// metrics and publicFields (reading configuration needs read).
+func publicLayerJSON(l *store.Layer) map[string]any {
+	out := layerJSON(l)
+	delete(out, "config")
+	cols := make([]any, 0, len(l.Collections))
+	for _, c := range l.Collections {
+		cm := map[string]any{"name": c.Name}
+		if c.Label != "" {
+			cm["label"] = c.Label
+		}
+		if c.Geo {
+			cm["geo"] = true
+		}
+		if pf, ok := c.Extra["publicFields"]; ok {
+			cm["publicFields"] = pf
+		}
+		cols = append(cols, cm)
+	}
+	out["collections"] = cols
+	return out
+}
+
+// layerFor is the layer as p may see it.
+func layerFor(p *auth.Principal, l *store.Layer) map[string]any {
+	if p.Can(l.ID, auth.Read) {
+		return layerJSON(l)
+	}
+	return publicLayerJSON(l)
+}
+
 // applyLayer sets the attributes present in m on l.
 func applyLayer(l *store.Layer, m map[string]any) error {
 	str := func(k string, dst *string) error {
@@ -137,7 +169,7 @@ func (s *Server) listLayers(w http.ResponseWriter, r *http.Request, p *auth.Prin
 	out := []any{}
 	for i := range ls {
 		if p.Admin || (ls[i].ID != auth.SystemLayer && p.Access(ls[i].ID) > auth.None) {
-			out = append(out, layerJSON(&ls[i]))
+			out = append(out, layerFor(p, &ls[i]))
 		}
 	}
 	return success(w, "", out)
@@ -152,7 +184,7 @@ func (s *Server) getLayer(w http.ResponseWriter, r *http.Request, p *auth.Princi
 	if err != nil {
 		return err
 	}
-	return success(w, "", layerJSON(l))
+	return success(w, "", layerFor(p, l))
 }
 
 func (s *Server) createLayer(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
@@ -240,9 +272,8 @@ func (s *Server) getConfig(w http.ResponseWriter, r *http.Request, p *auth.Princ
 
 func (s *Server) putConfig(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	layer, item := r.PathValue("layer"), r.PathValue("item")
-	if err := s.checkLayer(p, layer, auth.Write); err != nil {
-		return err
-	}
+	// The route is admin-only: a collection's configuration decides what
+	// public callers see (publicFields), which a writer must not widen.
 	if layer == auth.SystemLayer {
 		return httpErrorf(http.StatusForbidden, "layer %q is managed by the hub", layer)
 	}

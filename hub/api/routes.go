@@ -174,9 +174,10 @@ func (s *Server) routes() []*route {
 					map[string]any{"name": "document_3"}}, "init": false}}},
 			h: s.bulk},
 
-		{method: http.MethodGet, path: "/config/{layer}/{item}", op: "config_get", tag: "config", summary: "Get a collection or serie configuration", access: authenticated, resp: respDoc, h: s.getConfig},
-		{method: http.MethodPut, path: "/config/{layer}/{item}", op: "config_put", tag: "config", summary: "Update a collection or serie configuration", access: authenticated, resp: respStatus,
-			desc: "Replaces the configuration of a collection of the layer, or adds the collection when the layer has none of that name (write permission on the layer).",
+		{method: http.MethodGet, path: "/config/{layer}/{item}", op: "config_get", tag: "config", summary: "Get a collection or serie configuration", access: authenticated, resp: respDoc,
+			desc: "Needs read permission on the layer.", h: s.getConfig},
+		{method: http.MethodPut, path: "/config/{layer}/{item}", op: "config_put", tag: "config", summary: "Update a collection or serie configuration", access: adminOnly, resp: respStatus,
+			desc: "Replaces the configuration of a collection of the layer, or adds the collection when the layer has none of that name (admins only: the configuration sets publicFields).",
 			body: &body{schema: objectSchema("Collection or serie configuration"), examples: map[string]any{"config": map[string]any{
 				"name": "measures", "geo": false, "publish": []any{"all", "custom"}, "http": false,
 				"track": map[string]any{"schema": map[string]any{"mRID": " ", "timestamp": " ", "measures": map[string]any{}, "status": " "}}, "activity": true}}},
@@ -189,7 +190,8 @@ func (s *Server) routes() []*route {
 				examples: map[string]any{"layer": map[string]any{"_id": "gridflex", "label": "GridFlex", "category": "energy",
 					"collections": []any{map[string]any{"name": "generators", "publicFields": []any{"name", "geometry"}}}}}},
 			h: s.createLayer},
-		{method: http.MethodGet, path: "/layers/{id}", op: "layers_id_get", tag: "layers", summary: "Get a layer", access: loggedIn, resp: respDoc, h: s.getLayer},
+		{method: http.MethodGet, path: "/layers/{id}", op: "layers_id_get", tag: "layers", summary: "Get a layer", access: loggedIn, resp: respDoc,
+			desc: "Callers with only public access get no layer config and, per collection, only name, label, geo and publicFields.", h: s.getLayer},
 		{method: http.MethodPatch, path: "/layers/{id}", op: "layers_id_patch", tag: "layers", summary: "Modify a layer", access: adminOnly, resp: respDoc,
 			desc: "Replaces the attributes given (label, description, owner, category, collections, config); _id cannot change.",
 			body: &body{schema: objectSchema("Layer attributes to replace"), examples: map[string]any{"label": map[string]any{"label": "GridFlex pilot"}}},

@@ -18,8 +18,8 @@ const (
 	Public
 	// Read reads whole documents.
 	Read
-	// Write reads, inserts, updates and deletes documents and changes the
-	// layer's collection configuration (PUT /config).
+	// Write reads, inserts, updates and deletes documents. Changing a
+	// collection's configuration (PUT /config) needs an admin.
 	Write
 )
 
