@@ -125,6 +125,7 @@ type Buffer struct {
 type dict struct {
 	mu      sync.Mutex
 	mem     wire.MemDict
+	enc     wire.Encoder      // with Dict = the dict itself
 	pending map[uint64]string // assigned, not known to be committed
 }
 
@@ -153,7 +154,7 @@ func (d *dict) encode(updates []model.Update) ([][]byte, uint64, error) {
 	ends := make([]int, len(updates))
 	var err error
 	for i := range updates {
-		if buf, err = wire.AppendUpdate(buf, &updates[i], d); err != nil {
+		if buf, err = d.enc.AppendUpdate(buf, &updates[i]); err != nil {
 			return nil, 0, fmt.Errorf("encode update %d: %w", i, err)
 		}
 		ends[i] = len(buf)
@@ -223,6 +224,7 @@ func Open(path string, opts Options) (*Buffer, error) {
 	}
 	db.MaxBatchDelay = 2 * time.Millisecond
 	d := &dict{pending: map[uint64]string{}}
+	d.enc.Dict = d
 	legacy := false
 	err = db.Update(func(tx *bolt.Tx) error {
 		q, err := tx.CreateBucketIfNotExists(bucketQueue)
@@ -428,7 +430,7 @@ func (b *Buffer) convert(v []byte) ([]byte, error) {
 	}
 	b.dict.mu.Lock()
 	defer b.dict.mu.Unlock()
-	data, err := wire.AppendUpdate(nil, &u, b.dict)
+	data, err := b.dict.enc.AppendUpdate(nil, &u)
 	if err != nil {
 		return nil, fmt.Errorf("convert an update stored as JSON by an earlier version: %w", err)
 	}

@@ -199,21 +199,65 @@ func shortest32(f float32) float64 {
 	return d
 }
 
+// Encoder encodes updates with a dictionary and remembers which float64
+// values it found float32-exact: that test formats and parses a decimal,
+// the largest cost of encoding, and sensor values repeat. It is not safe
+// for concurrent use.
+type Encoder struct {
+	// Dict assigns the string ids.
+	Dict  Dict
+	exact *exactCache
+}
+
+// exactCache is a direct-mapped cache of float32Exact results.
+type exactCache [1 << 12]struct {
+	bits  uint64
+	state uint8 // 0 empty, 1 exact, 2 not exact
+}
+
+func (c *exactCache) float32Exact(v float64) bool {
+	bits := math.Float64bits(v)
+	slot := &c[(bits*0x9E3779B97F4A7C15)>>52]
+	if slot.state != 0 && slot.bits == bits {
+		return slot.state == 1
+	}
+	ok := float32Exact(v)
+	slot.bits, slot.state = bits, 2
+	if ok {
+		slot.state = 1
+	}
+	return ok
+}
+
 // encoder holds the state of encoding one update.
 type encoder struct {
 	dict  Dict
+	exact *exactCache
 	ts    time.Time
 	tsOff int
 }
 
 // AppendUpdate appends the encoding of u to dst, taking string ids from d.
 // It fails (and d may have new ids) for values JSON cannot encode either.
+// An [Encoder] does the same faster for a stream of updates.
 func AppendUpdate(dst []byte, u *model.Update, d Dict) ([]byte, error) {
+	return appendUpdate(dst, u, d, nil)
+}
+
+// AppendUpdate appends the encoding of u to dst, taking string ids from e.Dict.
+func (e *Encoder) AppendUpdate(dst []byte, u *model.Update) ([]byte, error) {
+	if e.exact == nil {
+		e.exact = new(exactCache)
+	}
+	return appendUpdate(dst, u, e.Dict, e.exact)
+}
+
+func appendUpdate(dst []byte, u *model.Update, d Dict, exact *exactCache) ([]byte, error) {
 	ts, off, err := canonicalTime(u.TS)
 	if err != nil {
 		return dst, fmt.Errorf("encode update %s/%s/%s: ts: %w", u.Layer, u.Collection, u.ID, err)
 	}
-	e := encoder{dict: d, ts: ts, tsOff: off}
+	e := encoder{dict: d, exact: exact, ts: ts, tsOff: off}
 	dst = append(dst, Version)
 	dst = binary.AppendUvarint(dst, d.ID(jsonString(u.Layer)))
 	dst = binary.AppendUvarint(dst, d.ID(jsonString(u.Collection)))
@@ -313,7 +357,7 @@ func (e *encoder) appendValue(dst []byte, v any) ([]byte, error) {
 		}
 		return append(dst, kindFalse), nil
 	case float64:
-		return appendFloat64(dst, t)
+		return e.appendFloat64(dst, t)
 	case float32:
 		if math.IsNaN(float64(t)) || math.IsInf(float64(t), 0) {
 			return dst, fmt.Errorf("%v: %w", t, ErrUnsupported)
@@ -369,14 +413,20 @@ func appendUint(dst []byte, u uint64) ([]byte, error) {
 	return binary.LittleEndian.AppendUint64(append(dst, kindFloat64), math.Float64bits(float64(u))), nil
 }
 
-func appendFloat64(dst []byte, v float64) ([]byte, error) {
+func (e *encoder) appendFloat64(dst []byte, v float64) ([]byte, error) {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return dst, fmt.Errorf("%v: %w", v, ErrUnsupported)
 	}
 	if v == math.Trunc(v) && math.Abs(v) <= 1<<53 && !(v == 0 && math.Signbit(v)) {
 		return binary.AppendVarint(append(dst, kindInt), int64(v)), nil
 	}
-	if float32Exact(v) {
+	exact := false
+	if e.exact != nil {
+		exact = e.exact.float32Exact(v)
+	} else {
+		exact = float32Exact(v)
+	}
+	if exact {
 		return binary.LittleEndian.AppendUint32(append(dst, kindFloat32), math.Float32bits(float32(v))), nil
 	}
 	return binary.LittleEndian.AppendUint64(append(dst, kindFloat64), math.Float64bits(v)), nil
