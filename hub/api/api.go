@@ -18,8 +18,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -69,8 +69,10 @@ type Server struct {
 	// now is the clock of throttles (default time.Now); tests set a fake one.
 	now func() time.Time
 
-	once    sync.Once
-	limiter *limiter
+	once     sync.Once
+	limiter  *limiter
+	throttle *throttle
+	proxies  []netip.Prefix
 }
 
 func (s *Server) log() *slog.Logger {
@@ -90,6 +92,15 @@ func (s *Server) init() {
 			s.HTTPClient = &http.Client{Timeout: 30 * time.Second}
 		}
 		s.limiter = newLimiter(s.Config.HTTP.RateLimit, time.Now)
+		s.throttle = newThrottle(s.Config.Auth.LoginThrottle)
+		// Validate rejects bad entries; a Server configured in code skips them.
+		for _, v := range s.Config.HTTP.TrustedProxies {
+			if ps, err := parseProxies([]string{v}); err == nil {
+				s.proxies = append(s.proxies, ps...)
+			} else {
+				s.log().Error("api: ignoring a trusted proxy", "err", err)
+			}
+		}
 	})
 }
 
@@ -128,7 +139,12 @@ func (s *Server) wrap(rt *route) http.Handler {
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		p, err := s.authenticate(r)
-		if err == nil && !s.limiter.allow(rateKey(p, r)) {
+		if err != nil && !s.limiter.allow("addr:"+s.clientIP(r)) {
+			// Failed authentications count against the client's address.
+			err = httpErrorf(http.StatusTooManyRequests, "rate limit exceeded for this client address; retry later")
+			w.Header().Set("Retry-After", strconv.Itoa(s.limiter.retryAfter()))
+		}
+		if err == nil && !s.limiter.allow(s.rateKey(p, r)) {
 			w.Header().Set("Retry-After", strconv.Itoa(s.limiter.retryAfter()))
 			err = httpErrorf(http.StatusTooManyRequests, "rate limit exceeded for %s; retry later", describe(p))
 		}
@@ -151,15 +167,11 @@ func describe(p *auth.Principal) string {
 	return fmt.Sprintf("%s %q", p.Kind, p.ID)
 }
 
-func rateKey(p *auth.Principal, r *http.Request) string {
+func (s *Server) rateKey(p *auth.Principal, r *http.Request) string {
 	if p.Authenticated() {
 		return p.RateKey()
 	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	return "addr:" + host
+	return "addr:" + s.clientIP(r)
 }
 
 // credentials returns the id and secret of a request: headers X-User-ID
@@ -221,12 +233,14 @@ var errCredentials = httpErrorf(http.StatusUnauthorized,
 type httpError struct {
 	status int
 	msg    string
+	// retryAfter, in seconds, is sent as Retry-After when positive.
+	retryAfter int
 }
 
 func (e *httpError) Error() string { return e.msg }
 
 func httpErrorf(status int, format string, args ...any) error {
-	return &httpError{status, fmt.Sprintf(format, args...)}
+	return &httpError{status: status, msg: fmt.Sprintf(format, args...)}
 }
 
 // statusOf maps an error to its HTTP status.
@@ -257,6 +271,9 @@ func statusOf(err error) int {
 func (s *Server) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 	status := statusOf(err)
 	msg := err.Error()
+	if he := (*httpError)(nil); errors.As(err, &he) && he.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(he.retryAfter))
+	}
 	switch status {
 	case http.StatusInternalServerError:
 		s.log().Error("api: request failed", "method", r.Method, "path", r.URL.Path, "err", err)

@@ -40,6 +40,10 @@ type HTTPConfig struct {
 	MaxBodyBytes int64 `json:"maxBodyBytes,omitempty"`
 	// MaxUploadBytes bounds file uploads (default 256 MiB; 413 beyond).
 	MaxUploadBytes int64 `json:"maxUploadBytes,omitempty"`
+	// TrustedProxies are the addresses or CIDR prefixes of reverse proxies
+	// whose X-Forwarded-For header names the client (default none: the
+	// header is ignored and the peer's address is the client's).
+	TrustedProxies []string `json:"trustedProxies,omitempty"`
 }
 
 // RateLimitConfig is a token bucket per credential (per user, per app, and
@@ -64,6 +68,29 @@ type AuthConfig struct {
 	Anonymous map[string]auth.Perm `json:"anonymous,omitempty"`
 	// BcryptCost is the bcrypt work factor of password hashes (default 10).
 	BcryptCost int `json:"bcryptCost,omitempty"`
+	// LoginThrottle locks out accounts and clients that fail password
+	// checks too often (login, and a user changing its own password).
+	LoginThrottle LoginThrottleConfig `json:"loginThrottle,omitempty"`
+}
+
+// LoginThrottleConfig counts failed password checks per account and per
+// client address; from the limit on, further attempts are refused with 429
+// and Retry-After before any bcrypt comparison, for Lockout, doubling with
+// every further failure up to MaxLockout. Counts are forgotten after
+// MaxLockout without failure; a successful login clears the account's.
+type LoginThrottleConfig struct {
+	// PerAccount is the failures per account (user name or e-mail) before a
+	// lock-out (default 10).
+	PerAccount int `json:"perAccount,omitempty"`
+	// PerClient is the failures per client address before a lock-out
+	// (default 30).
+	PerClient int `json:"perClient,omitempty"`
+	// Lockout is the first lock-out (default 1m).
+	Lockout config.Duration `json:"lockout,omitempty"`
+	// MaxLockout caps the lock-out (default 15m).
+	MaxLockout config.Duration `json:"maxLockout,omitempty"`
+	// Off disables the throttle.
+	Off bool `json:"off,omitempty"`
 }
 
 // GatewayConfig configures POST /api/v2/gateway.
@@ -118,6 +145,19 @@ func (c *Config) Defaults() {
 	if c.Auth.BcryptCost == 0 {
 		c.Auth.BcryptCost = DefaultBcryptCost
 	}
+	lt := &c.Auth.LoginThrottle
+	if lt.PerAccount == 0 {
+		lt.PerAccount = 10
+	}
+	if lt.PerClient == 0 {
+		lt.PerClient = 30
+	}
+	if lt.Lockout == 0 {
+		lt.Lockout = config.Duration(time.Minute)
+	}
+	if lt.MaxLockout == 0 {
+		lt.MaxLockout = config.Duration(15 * time.Minute)
+	}
 	c.Notify.Defaults()
 	if c.Gateway.Timeout == 0 {
 		c.Gateway.Timeout = config.Duration(DefaultGatewayTimeout)
@@ -151,6 +191,19 @@ func (c *Config) Validate() error {
 	}
 	if c.Auth.BcryptCost < 4 || c.Auth.BcryptCost > 31 {
 		es.Add("auth.bcryptCost", "%d is not in 4..31", c.Auth.BcryptCost)
+	}
+	if _, err := parseProxies(c.HTTP.TrustedProxies); err != nil {
+		es.Add("http.trustedProxies", "%v", err)
+	}
+	lt := c.Auth.LoginThrottle
+	if lt.PerAccount < 1 {
+		es.Add("auth.loginThrottle.perAccount", "%d is below 1", lt.PerAccount)
+	}
+	if lt.PerClient < 1 {
+		es.Add("auth.loginThrottle.perClient", "%d is below 1", lt.PerClient)
+	}
+	if lt.Lockout.Std() <= 0 || lt.MaxLockout.Std() < lt.Lockout.Std() {
+		es.Add("auth.loginThrottle", "lockout (%s) must be positive and at most maxLockout (%s)", lt.Lockout.Std(), lt.MaxLockout.Std())
 	}
 	if err := auth.CheckGrants(c.Auth.Anonymous); err != nil {
 		es.Add("auth.anonymous", "%v", err)

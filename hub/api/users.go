@@ -33,7 +33,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, _ *auth.Principal
 	if user == "" || req.Password == "" {
 		return httpErrorf(http.StatusBadRequest, "login needs user and password")
 	}
-	sess, err := s.Auth.Login(r.Context(), user, req.Password)
+	var sess *auth.Session
+	err := s.throttledPassword(r, user, func() (err error) {
+		sess, err = s.Auth.Login(r.Context(), user, req.Password)
+		return err
+	})
 	if err != nil {
 		return err
 	}
