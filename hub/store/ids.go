@@ -57,9 +57,10 @@ func DocID(doc Document) (string, error) {
 	return id, nil
 }
 
-// PrepareInsert returns the document to store for an insert: normalised,
-// with an _id (generated when absent), _updated = now and _expired false
-// unless given. The id is returned too (also on error when known).
+// PrepareInsert returns the document to store for an insert: checked with
+// CheckDocument (no internal field but _id and _expired), normalised, with
+// an _id (generated when absent), _updated = now and _expired false unless
+// given. The id is returned too (also on error when known).
 func PrepareInsert(doc Document, now time.Time) (Document, string, error) {
 	id, err := DocID(doc)
 	if err != nil {
@@ -67,6 +68,9 @@ func PrepareInsert(doc Document, now time.Time) (Document, string, error) {
 	}
 	if id == "" {
 		id = NewID()
+	}
+	if err := CheckDocument(doc); err != nil {
+		return nil, id, fmt.Errorf("document %q: %w", id, err)
 	}
 	n, err := Normalize(doc)
 	if err != nil {

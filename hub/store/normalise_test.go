@@ -138,6 +138,9 @@ func TestPrepareInsert(t *testing.T) {
 		{"generated id", Document{"n": 1}, "", false, false},
 		{"bad id", Document{FieldID: 5.0}, "", nil, true},
 		{"bad value keeps id", Document{FieldID: "M2", "c": make(chan int)}, "M2", nil, true},
+		{"internal field", Document{FieldID: "M3", FieldSeq: map[string]any{"e1": 1e15}}, "M3", nil, true},
+		{"internal dotted key", Document{FieldID: "M3", FieldSeq + ".e1": 1e15}, "M3", nil, true},
+		{"_updated given", Document{FieldID: "M3", FieldUpdated: now}, "M3", nil, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

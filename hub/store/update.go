@@ -26,21 +26,18 @@ func SetUpdate(doc Document) (map[string]any, error) {
 }
 
 // CheckUpdate validates an update document before a backend applies it:
-// it must not touch _updated (the store maintains it) or _id. The update
-// syntax itself is checked by query.ApplyUpdate.
+// every field it writes, through plain fields and every operator (both
+// sides of $rename), must pass CheckWritable, so that a caller cannot
+// touch _updated (the store maintains it) or the store's internal fields
+// (_seq). Changing _id is refused by query.ApplyUpdate, which also checks
+// the update syntax.
 func CheckUpdate(update map[string]any) error {
 	if len(update) == 0 {
 		return fmt.Errorf("%w: empty update", ErrInvalid)
 	}
-	check := func(f string) error {
-		if f == FieldUpdated || strings.HasPrefix(f, FieldUpdated+".") {
-			return fmt.Errorf("%w: field %q is maintained by the store", ErrInvalid, f)
-		}
-		return nil
-	}
 	for k, v := range update {
 		if !strings.HasPrefix(k, "$") {
-			if err := check(k); err != nil {
+			if err := CheckWritable(k); err != nil {
 				return err
 			}
 			continue
@@ -50,13 +47,13 @@ func CheckUpdate(update map[string]any) error {
 			continue // query.ApplyUpdate reports it
 		}
 		for f, arg := range fields {
-			if err := check(f); err != nil {
-				return err
+			if err := CheckWritable(f); err != nil {
+				return fmt.Errorf("%s: %w", k, err)
 			}
 			if k == "$rename" {
 				if s, ok := arg.(string); ok {
-					if err := check(s); err != nil {
-						return err
+					if err := CheckWritable(s); err != nil {
+						return fmt.Errorf("%s: %w", k, err)
 					}
 				}
 			}

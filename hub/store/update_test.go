@@ -90,7 +90,17 @@ func TestCheckUpdate(t *testing.T) {
 		{"$unset inside _updated", map[string]any{"$unset": map[string]any{FieldUpdated + ".x": ""}}, true},
 		{"$rename onto _updated", map[string]any{"$rename": map[string]any{"a": FieldUpdated}}, true},
 		{"$rename from _updated", map[string]any{"$rename": map[string]any{FieldUpdated: "a"}}, true},
-		{"similar name", map[string]any{"$set": map[string]any{FieldUpdated + "By": "me"}}, false},
+		{"similar name is internal too", map[string]any{"$set": map[string]any{FieldUpdated + "By": "me"}}, true},
+		{"internal name below a field", map[string]any{"$set": map[string]any{"a." + FieldSeq: 1.0}}, false},
+		{"plain _seq", map[string]any{FieldSeq + ".e1": 1e15}, true},
+		{"$set _seq", map[string]any{"$set": map[string]any{FieldSeq + ".e1": 1e15}}, true},
+		{"$inc _seq", map[string]any{"$inc": map[string]any{FieldSeq + ".e1": 1.0}}, true},
+		{"$unset _seq", map[string]any{"$unset": map[string]any{FieldSeq: ""}}, true},
+		{"$push _seq", map[string]any{"$push": map[string]any{FieldSeq: 1.0}}, true},
+		{"$rename onto _seq", map[string]any{"$rename": map[string]any{"a": FieldSeq}}, true},
+		{"$rename from _seq", map[string]any{"$rename": map[string]any{FieldSeq: "a"}}, true},
+		{"$setOnInsert _seq", map[string]any{"$setOnInsert": map[string]any{FieldSeq: 1.0}}, true},
+		{"other internal field", map[string]any{"$set": map[string]any{"_owner": "me"}}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -174,6 +174,9 @@ func (s *Store) Get(ctx context.Context, layer, col, id string) (store.Document,
 // Find returns the matching documents; see the package documentation for
 // the cost.
 func (s *Store) Find(ctx context.Context, layer, col string, opts store.FindOptions) ([]store.Document, error) {
+	if err := store.CheckFind(opts); err != nil {
+		return nil, fmt.Errorf("store: find in %s: %w", store.StoreName(layer, col), err)
+	}
 	var out []store.Document
 	err := s.view(ctx, "find in "+store.StoreName(layer, col), func(tx *bbolt.Tx) error {
 		c, err := collection(tx, layer, col)
@@ -188,6 +191,9 @@ func (s *Store) Find(ctx context.Context, layer, col string, opts store.FindOpti
 
 // Count returns how many documents match sel.
 func (s *Store) Count(ctx context.Context, layer, col string, sel *query.Selector) (int, error) {
+	if err := store.CheckSelector(sel); err != nil {
+		return 0, fmt.Errorf("store: count in %s: %w", store.StoreName(layer, col), err)
+	}
 	n := 0
 	err := s.view(ctx, "count in "+store.StoreName(layer, col), func(tx *bbolt.Tx) error {
 		c, err := collection(tx, layer, col)
@@ -206,6 +212,9 @@ func (s *Store) Count(ctx context.Context, layer, col string, sel *query.Selecto
 // Range returns the documents whose date at field lies in [from, to]; a
 // scan unless field is _updated.
 func (s *Store) Range(ctx context.Context, layer, col, field string, from, to time.Time, opts store.FindOptions) ([]store.Document, error) {
+	if err := store.CheckRange(field, opts); err != nil {
+		return nil, fmt.Errorf("store: range in %s: %w", store.StoreName(layer, col), err)
+	}
 	sel, err := store.RangeSelector(field, from, to, opts.Selector)
 	if err != nil {
 		return nil, fmt.Errorf("store: range in %s: %w", store.StoreName(layer, col), err)
@@ -220,6 +229,9 @@ func (s *Store) Range(ctx context.Context, layer, col, field string, from, to ti
 // Near returns the documents near (lon, lat); a scan of the documents with
 // a geometry.
 func (s *Store) Near(ctx context.Context, layer, col string, lon, lat, maxMeters float64, opts store.FindOptions) ([]store.Document, error) {
+	if err := store.CheckFind(opts); err != nil {
+		return nil, fmt.Errorf("store: near in %s: %w", store.StoreName(layer, col), err)
+	}
 	sel, err := nearSelector(opts.Selector)
 	if err != nil {
 		return nil, fmt.Errorf("store: near in %s: %w", store.StoreName(layer, col), err)
@@ -414,6 +426,9 @@ func (s *Store) DeleteByID(ctx context.Context, layer, col, id string) error {
 
 // DeleteMany removes the matching documents (history is kept).
 func (s *Store) DeleteMany(ctx context.Context, layer, col string, sel *query.Selector) (store.WriteResult, error) {
+	if err := store.CheckSelector(sel); err != nil {
+		return store.WriteResult{}, fmt.Errorf("store: delete in %s: %w", store.StoreName(layer, col), err)
+	}
 	res := store.NewWriteResult()
 	err := s.update(ctx, "delete in "+store.StoreName(layer, col), func(tx *bbolt.Tx) error {
 		res = store.NewWriteResult()

@@ -109,6 +109,9 @@ func (s *Store) Find(ctx context.Context, layer, col string, opts store.FindOpti
 	if err != nil {
 		return nil, fmt.Errorf("store: find: %w", err)
 	}
+	if err := store.CheckFind(opts); err != nil {
+		return nil, fmt.Errorf("store: find in %s: %w", c.Name(), err)
+	}
 	out, err := s.find(ctx, c, filter(opts.Selector), opts)
 	if err != nil {
 		return nil, fmt.Errorf("store: find in %s: %w", c.Name(), err)
@@ -122,6 +125,9 @@ func (s *Store) Count(ctx context.Context, layer, col string, sel *query.Selecto
 	if err != nil {
 		return 0, fmt.Errorf("store: count: %w", err)
 	}
+	if err := store.CheckSelector(sel); err != nil {
+		return 0, fmt.Errorf("store: count in %s: %w", c.Name(), err)
+	}
 	n, err := c.CountDocuments(ctx, filter(sel))
 	if err != nil {
 		return 0, fmt.Errorf("store: count in %s: %w", c.Name(), err)
@@ -134,6 +140,9 @@ func (s *Store) Range(ctx context.Context, layer, col, field string, from, to ti
 	c, err := s.collection(ctx, layer, col)
 	if err != nil {
 		return nil, fmt.Errorf("store: range: %w", err)
+	}
+	if err := store.CheckRange(field, opts); err != nil {
+		return nil, fmt.Errorf("store: range in %s: %w", c.Name(), err)
 	}
 	sel, err := store.RangeSelector(field, from, to, opts.Selector)
 	if err != nil {
@@ -155,6 +164,9 @@ func (s *Store) Near(ctx context.Context, layer, col string, lon, lat, maxMeters
 	c, err := s.collection(ctx, layer, col)
 	if err != nil {
 		return nil, fmt.Errorf("store: near: %w", err)
+	}
+	if err := store.CheckFind(opts); err != nil {
+		return nil, fmt.Errorf("store: near in %s: %w", c.Name(), err)
 	}
 	f := map[string]any{"geometry": map[string]any{"$exists": true}}
 	if opts.Selector != nil {
@@ -455,6 +467,9 @@ func (s *Store) DeleteMany(ctx context.Context, layer, col string, sel *query.Se
 	c, err := s.collection(ctx, layer, col)
 	if err != nil {
 		return store.WriteResult{}, fmt.Errorf("store: delete: %w", err)
+	}
+	if err := store.CheckSelector(sel); err != nil {
+		return store.WriteResult{}, fmt.Errorf("store: delete in %s: %w", c.Name(), err)
 	}
 	ids, err := matchingIDs(ctx, c, filter(sel))
 	if err != nil {

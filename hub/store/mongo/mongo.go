@@ -73,8 +73,9 @@ import (
 const (
 	collLayers = "_layers"
 	collEdges  = "_edges"
-	// seqField holds per-edge sequence numbers in documents (internal).
-	seqField = "_seq"
+	// seqField holds per-edge sequence numbers in documents (internal,
+	// see store.FieldSeq).
+	seqField = store.FieldSeq
 )
 
 // Store is the MongoDB backend.

@@ -74,6 +74,7 @@ func RunConfig(t *testing.T, c Config) {
 		{"ApplyBatchMissingCollection", s.testApplyMissing},
 		{"HistoryRange", s.testHistory},
 		{"RESTHistory", s.testRESTHistory},
+		{"InternalFields", s.testInternalFields},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
