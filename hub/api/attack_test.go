@@ -2,7 +2,10 @@ package api
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -14,6 +17,7 @@ import (
 	"github.com/gridedge/gridedge/hub/notify"
 	"github.com/gridedge/gridedge/hub/notify/smtptest"
 	"github.com/gridedge/gridedge/hub/store"
+	"github.com/gridedge/gridedge/shared/config"
 )
 
 // Attack tests: each does what an attacker holding valid credentials of
@@ -324,5 +328,65 @@ func TestAttackEmailRelay(t *testing.T) {
 	}
 	if m := smtpd.Messages()[0]; m.From != "hub@gridedge.test" {
 		t.Fatalf("envelope sender: got %q, want the configured hub@gridedge.test", m.From)
+	}
+}
+
+// serveReal serves the API as the hub does (HTTPServer on Listener) on a
+// loopback port and returns its address.
+func serveReal(t *testing.T, s *Server) string {
+	t.Helper()
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := s.Listener(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := s.HTTPServer()
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return raw.Addr().String()
+}
+
+// TestAttackSlowBody: a client sends headers, then trickles (or never
+// sends) the body it announced, holding a connection and a goroutine. The
+// hub must drop it after http.readTimeout, and cap open connections.
+func TestAttackSlowBody(t *testing.T) {
+	e := newEnv(t, func(s *Server) {
+		s.Config.HTTP.ReadTimeout = config.Duration(time.Second)
+		s.Config.HTTP.MaxConns = 4
+	})
+	addr := serveReal(t, e.api)
+	slow := func() net.Conn {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		fmt.Fprintf(c, "POST /api/v2/login HTTP/1.1\r\nHost: hub\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"user\":")
+		return c
+	}
+	start := time.Now()
+	c := slow()
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, err := io.Copy(io.Discard, c)
+	if held := time.Since(start); err != nil || held > 5*time.Second {
+		t.Fatalf("slow body: connection held %s (read error %v), want closed within ~1s readTimeout", held.Round(time.Millisecond), err)
+	}
+
+	// More slow clients than maxConns: the cap holds them back, and once
+	// the read timeout frees the slots the hub answers again.
+	for range 8 {
+		slow()
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get("http://" + addr + Prefix + "/health")
+	if err != nil {
+		t.Fatalf("health after the slow clients: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("health after the slow clients: got %d, want 200", resp.StatusCode)
 	}
 }

@@ -203,6 +203,11 @@ func parseSelector(name string, text []byte, t *target) (*query.Selector, error)
 	if err := json.Unmarshal(text, &v); err != nil {
 		return nil, httpErrorf(http.StatusBadRequest, "%s: bad selector: invalid JSON: %v", name, err)
 	}
+	return compileSelector(name, v, t)
+}
+
+// compileSelector checks and compiles a decoded selector.
+func compileSelector(name string, v any, t *target) (*query.Selector, error) {
 	m, ok := v.(map[string]any)
 	if !ok {
 		return nil, httpErrorf(http.StatusBadRequest, "%s: bad selector: want a JSON object, not %s", name, jsonType(v))
@@ -387,22 +392,20 @@ func (s *Server) getField(w http.ResponseWriter, r *http.Request, p *auth.Princi
 	return success(w, "", t.output(proj.Apply(doc)))
 }
 
-// readDocs reads a document or an array of documents.
+// readDocs reads a document or an array of documents. The body is decoded
+// once, straight into the values the store takes.
 func readDocs(r *http.Request) (docs []store.Document, single bool, err error) {
-	var raw json.RawMessage
-	if err := readJSON(r, &raw); err != nil {
+	var v any
+	if err := readJSON(r, &v); err != nil {
 		return nil, false, err
 	}
-	trimmed := strings.TrimSpace(string(raw))
-	if strings.HasPrefix(trimmed, "[") {
-		var arr []any
-		if err := json.Unmarshal(raw, &arr); err != nil {
-			return nil, false, httpErrorf(http.StatusBadRequest, "invalid JSON body: %v", err)
-		}
-		if len(arr) == 0 {
+	switch x := v.(type) {
+	case []any:
+		if len(x) == 0 {
 			return nil, false, httpErrorf(http.StatusBadRequest, "the array of documents is empty")
 		}
-		for i, e := range arr {
+		docs = make([]store.Document, 0, len(x))
+		for i, e := range x {
 			d, ok := e.(map[string]any)
 			if !ok {
 				return nil, false, httpErrorf(http.StatusBadRequest, "element %d of the array is %s, not a document (object)", i, jsonType(e))
@@ -410,12 +413,10 @@ func readDocs(r *http.Request) (docs []store.Document, single bool, err error) {
 			docs = append(docs, d)
 		}
 		return docs, false, nil
+	case map[string]any:
+		return []store.Document{x}, true, nil
 	}
-	var d map[string]any
-	if err := json.Unmarshal(raw, &d); err != nil || d == nil {
-		return nil, false, httpErrorf(http.StatusBadRequest, "the body must be a document (object) or an array of documents")
-	}
-	return []store.Document{d}, true, nil
+	return nil, false, httpErrorf(http.StatusBadRequest, "the body must be a document (object) or an array of documents")
 }
 
 func jsonType(v any) string {
@@ -531,11 +532,11 @@ func (s *Server) deleteMany(w http.ResponseWriter, r *http.Request, p *auth.Prin
 		return err
 	}
 	if sel == nil && r.ContentLength != 0 {
-		var raw json.RawMessage
-		if err := readJSON(r, &raw); err != nil && !isEmptyBody(err) {
+		var v any
+		if err := readJSON(r, &v); err != nil && !isEmptyBody(err) {
 			return err
 		} else if err == nil {
-			if sel, err = parseSelector("body", raw, t); err != nil {
+			if sel, err = compileSelector("body", v, t); err != nil {
 				return err
 			}
 		}
@@ -593,21 +594,35 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request, p *auth.Principal)
 	if err != nil {
 		return err
 	}
-	var raw json.RawMessage
-	if err := readJSON(r, &raw); err != nil {
+	var body any
+	if err := readJSON(r, &body); err != nil {
 		return err
 	}
+	// Decoded once: a bare array is the data; an object holds data and init.
 	var req struct {
-		Data []any `json:"data"`
-		Init bool  `json:"init"`
+		Data []any
+		Init bool
 	}
-	if strings.HasPrefix(strings.TrimSpace(string(raw)), "[") {
-		err = json.Unmarshal(raw, &req.Data)
-	} else {
-		err = json.Unmarshal(raw, &req)
+	badBody := func(why string) error {
+		return httpErrorf(http.StatusBadRequest, "invalid body: want {\"data\": [documents], \"init\": false}: %s", why)
 	}
-	if err != nil {
-		return httpErrorf(http.StatusBadRequest, "invalid body: want {\"data\": [documents], \"init\": false}: %v", err)
+	switch x := body.(type) {
+	case []any:
+		req.Data = x
+	case map[string]any:
+		var ok bool
+		if v, has := x["data"]; has && v != nil {
+			if req.Data, ok = v.([]any); !ok {
+				return badBody("data is " + jsonType(v) + ", not an array")
+			}
+		}
+		if v, has := x["init"]; has && v != nil {
+			if req.Init, ok = v.(bool); !ok {
+				return badBody("init is " + jsonType(v) + ", not a boolean")
+			}
+		}
+	default:
+		return badBody("the body is " + jsonType(body))
 	}
 	docs := make([]store.Document, 0, len(req.Data))
 	for i, e := range req.Data {

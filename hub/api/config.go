@@ -40,6 +40,25 @@ type HTTPConfig struct {
 	MaxBodyBytes int64 `json:"maxBodyBytes,omitempty"`
 	// MaxUploadBytes bounds file uploads (default 256 MiB; 413 beyond).
 	MaxUploadBytes int64 `json:"maxUploadBytes,omitempty"`
+	// ReadTimeout bounds reading a whole request, body included (default
+	// 30s); file uploads get FileTimeout instead.
+	ReadTimeout config.Duration `json:"readTimeout,omitempty"`
+	// WriteTimeout bounds writing a response (default 60s); file downloads
+	// get FileTimeout instead.
+	WriteTimeout config.Duration `json:"writeTimeout,omitempty"`
+	// IdleTimeout closes keep-alive connections idle that long (default 120s).
+	IdleTimeout config.Duration `json:"idleTimeout,omitempty"`
+	// FileTimeout bounds one upload or download of /resources (default 10m).
+	FileTimeout config.Duration `json:"fileTimeout,omitempty"`
+	// MaxConns caps the open connections; more wait to be accepted
+	// (default 1024).
+	MaxConns int `json:"maxConns,omitempty"`
+	// TLS serves HTTPS with this certificate and key (default none:
+	// plaintext, with a warning when the address is not loopback).
+	// Replaced files are picked up at the next handshake.
+	TLS *TLSConfig `json:"tls,omitempty"`
+	// RequireTLS refuses to start the REST API without TLS.
+	RequireTLS bool `json:"requireTLS,omitempty"`
 	// TrustedProxies are the addresses or CIDR prefixes of reverse proxies
 	// whose X-Forwarded-For header names the client (default none: the
 	// header is ignored and the peer's address is the client's).
@@ -111,6 +130,8 @@ const (
 	DefaultMaxBodyBytes = 16 << 20
 	// DefaultMaxUploadBytes bounds file uploads (POST /resources).
 	DefaultMaxUploadBytes = 256 << 20
+	// DefaultMaxConns caps the REST API's open connections.
+	DefaultMaxConns = 1024
 	// DefaultPerSecond is the sustained request rate per credential.
 	DefaultPerSecond = 100
 	// DefaultTokenTTL is how long a login token is valid.
@@ -138,6 +159,18 @@ func (c *Config) Defaults() {
 	}
 	if c.HTTP.MaxUploadBytes == 0 {
 		c.HTTP.MaxUploadBytes = DefaultMaxUploadBytes
+	}
+	for _, d := range []struct {
+		f   *config.Duration
+		def time.Duration
+	}{{&c.HTTP.ReadTimeout, 30 * time.Second}, {&c.HTTP.WriteTimeout, 60 * time.Second},
+		{&c.HTTP.IdleTimeout, 120 * time.Second}, {&c.HTTP.FileTimeout, 10 * time.Minute}} {
+		if *d.f == 0 {
+			*d.f = config.Duration(d.def)
+		}
+	}
+	if c.HTTP.MaxConns == 0 {
+		c.HTTP.MaxConns = DefaultMaxConns
 	}
 	if c.Auth.TokenTTL == 0 {
 		c.Auth.TokenTTL = config.Duration(DefaultTokenTTL)
@@ -191,6 +224,24 @@ func (c *Config) Validate() error {
 	}
 	if c.Auth.BcryptCost < 4 || c.Auth.BcryptCost > 31 {
 		es.Add("auth.bcryptCost", "%d is not in 4..31", c.Auth.BcryptCost)
+	}
+	for _, d := range []struct {
+		path string
+		v    config.Duration
+	}{{"http.readTimeout", c.HTTP.ReadTimeout}, {"http.writeTimeout", c.HTTP.WriteTimeout},
+		{"http.idleTimeout", c.HTTP.IdleTimeout}, {"http.fileTimeout", c.HTTP.FileTimeout}} {
+		if d.v.Std() < time.Second {
+			es.Add(d.path, "%s is shorter than 1s", d.v.Std())
+		}
+	}
+	if c.HTTP.MaxConns < 1 {
+		es.Add("http.maxConns", "%d is below 1", c.HTTP.MaxConns)
+	}
+	if t := c.HTTP.TLS; t != nil && (t.CertFile == "" || t.KeyFile == "") {
+		es.Add("http.tls", "certFile and keyFile are both required")
+	}
+	if c.HTTP.RequireTLS && c.HTTP.TLS == nil && c.HTTP.Listen.Enabled() {
+		es.Add("http.requireTLS", "is set but http.tls is not: the REST API would listen in plaintext")
 	}
 	if _, err := parseProxies(c.HTTP.TrustedProxies); err != nil {
 		es.Add("http.trustedProxies", "%v", err)

@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gridedge/gridedge/hub/auth"
 	"github.com/gridedge/gridedge/hub/store"
@@ -114,6 +115,7 @@ func (s *Server) uploadFile(w http.ResponseWriter, r *http.Request, p *auth.Prin
 	if err != nil {
 		return err
 	}
+	s.fileDeadlines(w)
 	mr, err := r.MultipartReader()
 	if err != nil {
 		return httpErrorf(http.StatusBadRequest, "the body must be multipart/form-data with a file part: %v", err)
@@ -155,6 +157,16 @@ func (s *Server) uploadFile(w http.ResponseWriter, r *http.Request, p *auth.Prin
 	}
 }
 
+// fileDeadlines gives a file transfer http.fileTimeout instead of the
+// server's read and write timeouts (no-ops where the writer has no
+// deadlines, as in tests with httptest.ResponseRecorder).
+func (s *Server) fileDeadlines(w http.ResponseWriter) {
+	rc := http.NewResponseController(w)
+	end := time.Now().Add(s.Config.HTTP.FileTimeout.Std())
+	_ = rc.SetReadDeadline(end)
+	_ = rc.SetWriteDeadline(end)
+}
+
 func extOf(name string) string {
 	for i := len(name) - 1; i >= 0 && name[i] != '/'; i-- {
 		if name[i] == '.' {
@@ -178,6 +190,7 @@ func (s *Server) getFile(w http.ResponseWriter, r *http.Request, p *auth.Princip
 		return err
 	}
 	defer rc.Close()
+	s.fileDeadlines(w)
 	typ := fi.ContentType
 	if t, ok := fi.Metadata["type"].(string); ok && typ == "" {
 		typ = t

@@ -95,7 +95,12 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err erro
 		if h.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen.HostPort()); err != nil {
 			return nil, fmt.Errorf("listen for HTTP on %s: %w", cfg.HTTP.Listen, err)
 		}
-		h.httpSrv = &http.Server{Handler: apiHandler(h, log), ReadHeaderTimeout: 10 * time.Second}
+		a := apiServer(h, log)
+		// Timeouts, connection cap and TLS come from the API's http section.
+		if h.httpLn, err = a.Listener(h.httpLn); err != nil {
+			return nil, fmt.Errorf("listen for HTTP on %s: %w", cfg.HTTP.Listen, err)
+		}
+		h.httpSrv = a.HTTPServer()
 	}
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))

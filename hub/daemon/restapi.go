@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 
 	"github.com/nats-io/nats.go"
@@ -32,15 +31,15 @@ func startAuth(ctx context.Context, h *Hub) error {
 	}
 	if generated != "" {
 		// Printed once: the hash is all the hub keeps.
-		h.log.Warn("first start: created user admin with a generated password; change it with PATCH /api/v2/users/admin (set "+
+		h.log.Warn("first start: created user admin with a generated password; change it with PATCH /api/v2/users/admin {password, currentPassword} (set "+
 			EnvAdminPassword+" to choose it instead)", "user", auth.AdminUser, "password", generated)
 	}
 	return nil
 }
 
-// apiHandler builds the REST API handler from the API's own configuration
-// and what the hub provides at run time (store, auth, NATS).
-func apiHandler(h *Hub, log *slog.Logger) http.Handler {
+// apiServer builds the REST API from the API's own configuration and what
+// the hub provides at run time (store, auth, NATS).
+func apiServer(h *Hub, log *slog.Logger) *api.Server {
 	a := &api.Server{
 		// REST writes announce themselves on <domain>.storage.changed.<layer>.<collection>
 		Store: store.WithChanges(h.st, h.publishChange), Auth: h.auth, Version: version.String(), Logger: log,
@@ -57,7 +56,7 @@ func apiHandler(h *Hub, log *slog.Logger) http.Handler {
 			return nc, nil
 		}
 	}
-	return a.Handler()
+	return a
 }
 
 // Auth is the hub's authentication service (users, tokens, apps).
