@@ -30,20 +30,13 @@ func (r *reader) byte(what string) (byte, error) {
 	return c, nil
 }
 
-func (r *reader) uvarint(what string) (uint64, error) {
-	v, n := binary.Uvarint(r.b[r.off:])
-	if n <= 0 {
-		if n == 0 {
-			return 0, r.fail(what, ErrTruncated)
-		}
-		return 0, r.fail(what+" (varint overflows 64 bits)", ErrInvalid)
-	}
-	r.off += n
-	return v, nil
-}
+func (r *reader) uvarint(what string) (uint64, error) { return readVarint(r, what, binary.Uvarint) }
 
-func (r *reader) varint(what string) (int64, error) {
-	v, n := binary.Varint(r.b[r.off:])
+func (r *reader) varint(what string) (int64, error) { return readVarint(r, what, binary.Varint) }
+
+// readVarint reads one varint with decode (binary.Uvarint or binary.Varint).
+func readVarint[T uint64 | int64](r *reader, what string, decode func([]byte) (T, int)) (T, error) {
+	v, n := decode(r.b[r.off:])
 	if n <= 0 {
 		if n == 0 {
 			return 0, r.fail(what, ErrTruncated)
