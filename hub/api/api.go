@@ -72,7 +72,9 @@ type Server struct {
 	once     sync.Once
 	limiter  *limiter
 	throttle *throttle
-	proxies  []netip.Prefix
+	// mailLimiter caps /notify/email per principal (notify.smtp.perHour).
+	mailLimiter *limiter
+	proxies     []netip.Prefix
 }
 
 func (s *Server) log() *slog.Logger {
@@ -93,6 +95,8 @@ func (s *Server) init() {
 		}
 		s.limiter = newLimiter(s.Config.HTTP.RateLimit, time.Now)
 		s.throttle = newThrottle(s.Config.Auth.LoginThrottle)
+		perHour := s.Config.Notify.SMTP.PerHour
+		s.mailLimiter = newLimiter(RateLimitConfig{PerSecond: float64(perHour) / 3600, Burst: perHour}, time.Now)
 		// Validate rejects bad entries; a Server configured in code skips them.
 		for _, v := range s.Config.HTTP.TrustedProxies {
 			if ps, err := parseProxies([]string{v}); err == nil {

@@ -5,6 +5,7 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/mail"
 	"strings"
@@ -78,13 +79,17 @@ func (s *Server) email(w http.ResponseWriter, r *http.Request, p *auth.Principal
 	if !s.Config.Notify.SMTP.Enabled() {
 		return httpErrorf(http.StatusServiceUnavailable, "this hub has no SMTP server configured (notify.smtp.host)")
 	}
+	if !p.Admin && !p.Can(NotifyGrant, auth.Write) {
+		return httpErrorf(http.StatusForbidden, "%s %q may not send e-mail: it needs the grant {%q: \"write\"}", p.Kind, p.ID, NotifyGrant)
+	}
+	smtpCfg := &s.Config.Notify.SMTP
 	var m emailMessage
 	if err := readJSON(r, &m); err != nil {
 		return err
 	}
 	from := m.From
 	if from == "" {
-		from = s.Config.Notify.SMTP.From
+		from = smtpCfg.From
 	}
 	if from == "" {
 		return httpErrorf(http.StatusBadRequest, "from is required (the hub has no default sender)")
@@ -92,6 +97,9 @@ func (s *Server) email(w http.ResponseWriter, r *http.Request, p *auth.Principal
 	fromAddr, err := mail.ParseAddress(from)
 	if err != nil {
 		return httpErrorf(http.StatusBadRequest, "from: %q: %v", from, err)
+	}
+	if !smtpCfg.SenderAllowed(fromAddr.Address) {
+		return httpErrorf(http.StatusForbidden, "from %q is not allowed: messages go out from %q unless notify.smtp.allowFrom lists the sender", fromAddr.Address, smtpCfg.From)
 	}
 	to, err := addresses("to", m.To)
 	if err != nil {
@@ -112,8 +120,15 @@ func (s *Server) email(w http.ResponseWriter, r *http.Request, p *auth.Principal
 	if len(to)+len(cc)+len(bcc) == 0 {
 		return httpErrorf(http.StatusBadRequest, "the message has no recipient (to, cc or bcc)")
 	}
+	if n := len(to) + len(cc) + len(bcc); n > smtpCfg.MaxRecipients {
+		return httpErrorf(http.StatusBadRequest, "the message has %d recipients; at most %d (notify.smtp.maxRecipients)", n, smtpCfg.MaxRecipients)
+	}
 	if m.Text == "" && m.HTML == "" {
 		return httpErrorf(http.StatusBadRequest, "the message has no content (text or html)")
+	}
+	if !s.mailLimiter.allow(p.RateKey()) {
+		return &httpError{status: http.StatusTooManyRequests, retryAfter: s.mailLimiter.retryAfter(),
+			msg: fmt.Sprintf("e-mail rate limit of %d messages per hour reached; retry later", smtpCfg.PerHour)}
 	}
 	msg := &notify.Message{From: fromAddr, To: to, Cc: cc, Bcc: bcc, ReplyTo: replyTo, Subject: m.Subject, Text: m.Text, HTML: m.HTML}
 	if err := s.Config.Notify.SMTP.Send(r.Context(), msg); err != nil {

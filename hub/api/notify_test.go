@@ -22,9 +22,10 @@ import (
 func TestNotifyEmail(t *testing.T) {
 	smtpd := smtptest.Start(t, "mailer", "mail-secret")
 	e := newEnv(t, func(s *Server) {
-		s.Config.Notify.SMTP = notify.SMTPConfig{Host: "127.0.0.1", Port: smtpd.Port(), Username: "mailer", Password: "mail-secret", TLS: "none", From: "hub@gridedge.test"}
+		s.Config.Notify.SMTP = notify.SMTPConfig{Host: "127.0.0.1", Port: smtpd.Port(), Username: "mailer", Password: "mail-secret", TLS: "none", From: "hub@gridedge.test",
+			AllowFrom: []string{"sender@server.com"}}
 	})
-	user := e.addUser("alice", nil)
+	user := e.addUser("alice", map[string]Perm{NotifyGrant: PermWrite})
 	// The annex's example.
 	res := e.must("POST", "/notify/email", map[string]any{"from": "sender@server.com", "to": "receiver@sender.com",
 		"subject": "Message title", "text": "Message content"}, user)

@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"net/mail"
 	"os"
 	"strings"
 
@@ -36,7 +37,21 @@ func (c *Config) Defaults() {
 	if c.TwitterEndpoint == "" {
 		c.TwitterEndpoint = DefaultTwitterEndpoint
 	}
+	if c.SMTP.MaxRecipients == 0 {
+		c.SMTP.MaxRecipients = DefaultMaxRecipients
+	}
+	if c.SMTP.PerHour == 0 {
+		c.SMTP.PerHour = DefaultPerHour
+	}
 }
+
+// Defaults of the e-mail caps.
+const (
+	// DefaultMaxRecipients caps the recipients of one message.
+	DefaultMaxRecipients = 10
+	// DefaultPerHour caps the messages per user or app and hour.
+	DefaultPerHour = 30
+)
 
 // Validate reports every problem at once, with paths relative to the
 // notify section (e.g. "smtp.tls"). Call it after Defaults.
@@ -49,6 +64,21 @@ func (c *Config) Validate() error {
 	}
 	if c.SMTP.Port < 0 || c.SMTP.Port > 65535 {
 		es.Add("smtp.port", "%d is not a port", c.SMTP.Port)
+	}
+	if c.SMTP.MaxRecipients < 1 {
+		es.Add("smtp.maxRecipients", "%d is below 1", c.SMTP.MaxRecipients)
+	}
+	if c.SMTP.PerHour < 1 {
+		es.Add("smtp.perHour", "%d is below 1", c.SMTP.PerHour)
+	}
+	for i, a := range c.SMTP.AllowFrom {
+		if d, ok := strings.CutPrefix(a, "@"); ok {
+			if d == "" || strings.ContainsAny(d, "@ <>") {
+				es.Add(config.Index("smtp.allowFrom", i), "%q is not a domain such as @example.org", a)
+			}
+		} else if p, err := mail.ParseAddress(a); err != nil || p.Address != a {
+			es.Add(config.Index("smtp.allowFrom", i), "%q is not a bare address or @domain", a)
+		}
 	}
 	if c.SMTP.Username != "" && c.SMTP.Host == "" {
 		es.Add("smtp.host", "is required when username is set")

@@ -40,8 +40,18 @@ type SMTPConfig struct {
 	// Password goes with Username; "$ENV_NAME" reads it from the environment
 	// when a message is sent.
 	Password string `json:"password,omitempty"`
-	// From is the sender when a message gives none.
+	// From is the sender of every message, unless a message gives one
+	// that AllowFrom lists.
 	From string `json:"from,omitempty"`
+	// AllowFrom lists the other senders a message may give: addresses
+	// ("alerts@example.org") or whole domains ("@example.org"). Default
+	// none: every message goes out from From.
+	AllowFrom []string `json:"allowFrom,omitempty"`
+	// MaxRecipients caps To, Cc and Bcc of one message together (default 10).
+	MaxRecipients int `json:"maxRecipients,omitempty"`
+	// PerHour caps the messages each user or app may send per hour
+	// (default 30).
+	PerHour int `json:"perHour,omitempty"`
 	// TLS is starttls (default), implicit (port 465) or none.
 	TLS string `json:"tls,omitempty"`
 	// Timeout bounds one delivery (default 30s).
@@ -49,6 +59,25 @@ type SMTPConfig struct {
 	// InsecureSkipVerify accepts any server certificate (tests only; not
 	// settable from a config file).
 	InsecureSkipVerify bool `json:"-"`
+}
+
+// SenderAllowed reports whether a message may go out from addr: the
+// configured From, or an address or domain AllowFrom lists (compared
+// without regard to case).
+func (c *SMTPConfig) SenderAllowed(addr string) bool {
+	if strings.EqualFold(addr, c.From) {
+		return true
+	}
+	if a, err := mail.ParseAddress(c.From); err == nil && strings.EqualFold(addr, a.Address) {
+		return true
+	}
+	_, domain, _ := strings.Cut(addr, "@")
+	for _, allowed := range c.AllowFrom {
+		if strings.EqualFold(addr, allowed) || strings.HasPrefix(allowed, "@") && strings.EqualFold("@"+domain, allowed) {
+			return true
+		}
+	}
+	return false
 }
 
 // Enabled reports whether a server is configured.

@@ -145,3 +145,24 @@ func TestMessageBytes(t *testing.T) {
 		})
 	}
 }
+
+func TestSenderAllowed(t *testing.T) {
+	c := SMTPConfig{From: "GridEdge Hub <hub@gridedge.test>", AllowFrom: []string{"alerts@ops.test", "@plant.test"}}
+	cases := []struct {
+		addr string
+		want bool
+	}{
+		{"hub@gridedge.test", true},
+		{"HUB@gridedge.test", true},
+		{"alerts@ops.test", true},
+		{"anyone@plant.test", true},
+		{"ceo@bank.test", false},
+		{"other@ops.test", false},
+		{"x@evil.plant.test", false},
+	}
+	for _, tc := range cases {
+		if got := c.SenderAllowed(tc.addr); got != tc.want {
+			t.Errorf("SenderAllowed(%q): got %v, want %v", tc.addr, got, tc.want)
+		}
+	}
+}
