@@ -184,3 +184,22 @@ func TestAttackInternalFieldReads(t *testing.T) {
 		}
 	})
 }
+
+// TestAttackLongRegex sends a $regex longer than the store accepts: both
+// backends refuse it with a 400 before any document is read.
+func TestAttackLongRegex(t *testing.T) {
+	onBothBackends(t, func(t *testing.T) {
+		e := newEnv(t)
+		reader := e.addUser("eve", map[string]Perm{"demo": PermRead})
+		long := "^(a+)+" + strings.Repeat("(a|b)", 120) + "$"
+		for _, sel := range []string{
+			`{"name": {"$regex": "` + long + `"}}`,
+			`{"name": {"$not": {"$regex": "` + long + `"}}}`,
+			`{"list": {"$elemMatch": {"$regex": "` + long + `"}}}`,
+		} {
+			e.wantError("GET", "/demo/meters?query="+url.QueryEscape(sel), nil, reader, http.StatusBadRequest, "longer than")
+		}
+		// a short pattern is still served
+		e.must("GET", "/demo/meters?query="+url.QueryEscape(`{"name": {"$regex": "^(a+)+$"}}`), nil, reader)
+	})
+}

@@ -41,7 +41,8 @@ func (s *Store) History(ctx context.Context, layer, col string, q store.HistoryQ
 	if len(ts) > 0 {
 		f["ts"] = ts
 	}
-	fo := options.Find().SetSort(bson.D{{Key: "doc", Value: 1}, {Key: "field", Value: 1}, {Key: "ts", Value: 1}, {Key: "seq", Value: 1}})
+	fo := options.Find().SetSort(bson.D{{Key: "doc", Value: 1}, {Key: "field", Value: 1}, {Key: "ts", Value: 1}, {Key: "seq", Value: 1}}).
+		SetMaxTime(s.maxTime(ctx))
 	if q.Limit > 0 {
 		fo.SetLimit(int64(q.Limit))
 	}
@@ -74,7 +75,7 @@ func (s *Store) HighWaterMark(ctx context.Context, edge string) (uint64, error) 
 	var r struct {
 		HWM int64 `bson:"hwm"`
 	}
-	err := s.db.Collection(collEdges).FindOne(ctx, bson.D{{Key: "_id", Value: edge}}).Decode(&r)
+	err := s.db.Collection(collEdges).FindOne(ctx, bson.D{{Key: "_id", Value: edge}}, options.FindOne().SetMaxTime(s.maxTime(ctx))).Decode(&r)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return 0, nil
 	}

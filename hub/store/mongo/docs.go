@@ -64,7 +64,7 @@ func projection(p *query.Projection) bson.M {
 }
 
 func (s *Store) find(ctx context.Context, c *mongo.Collection, f any, opts store.FindOptions) ([]store.Document, error) {
-	fo := options.Find().SetSort(sortDoc(opts.Sort)).SetProjection(projection(opts.Projection))
+	fo := options.Find().SetSort(sortDoc(opts.Sort)).SetProjection(projection(opts.Projection)).SetMaxTime(s.maxTime(ctx))
 	if opts.Skip > 0 {
 		fo.SetSkip(int64(opts.Skip))
 	}
@@ -93,7 +93,7 @@ func (s *Store) Get(ctx context.Context, layer, col, id string) (store.Document,
 		return nil, fmt.Errorf("store: get: %w", err)
 	}
 	var r bson.M
-	err = c.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetProjection(bson.M{seqField: 0})).Decode(&r)
+	err = c.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetProjection(bson.M{seqField: 0}).SetMaxTime(s.maxTime(ctx))).Decode(&r)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, fmt.Errorf("store: get: document %q in %s: %w", id, c.Name(), store.ErrNotFound)
 	}
@@ -128,7 +128,7 @@ func (s *Store) Count(ctx context.Context, layer, col string, sel *query.Selecto
 	if err := store.CheckSelector(sel); err != nil {
 		return 0, fmt.Errorf("store: count in %s: %w", c.Name(), err)
 	}
-	n, err := c.CountDocuments(ctx, filter(sel))
+	n, err := c.CountDocuments(ctx, filter(sel), options.Count().SetMaxTime(s.maxTime(ctx)))
 	if err != nil {
 		return 0, fmt.Errorf("store: count in %s: %w", c.Name(), err)
 	}
@@ -356,7 +356,7 @@ func (s *Store) updateOne(ctx context.Context, c *mongo.Collection, id string, u
 		return nil, nil, fmt.Errorf("document %q in %s: %w", id, c.Name(), err)
 	}
 	var r bson.M
-	err = c.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&r)
+	err = c.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetMaxTime(s.maxTime(ctx))).Decode(&r)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, nil, fmt.Errorf("document %q in %s: %w", id, c.Name(), store.ErrNotFound)
 	}
@@ -367,7 +367,7 @@ func (s *Store) updateOne(ctx context.Context, c *mongo.Collection, id string, u
 		return nil, nil, fmt.Errorf("document %q in %s: %w: %w", id, c.Name(), store.ErrInvalid, err)
 	}
 	err = c.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}}, serverUpdate(norm, now),
-		options.FindOneAndUpdate().SetReturnDocument(options.Before)).Decode(&r)
+		options.FindOneAndUpdate().SetReturnDocument(options.Before).SetMaxTime(s.maxTime(ctx))).Decode(&r)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, nil, fmt.Errorf("document %q in %s: %w", id, c.Name(), store.ErrNotFound)
 	}
@@ -442,8 +442,8 @@ func (s *Store) DeleteByID(ctx context.Context, layer, col, id string) error {
 }
 
 // matchingIDs returns the ids of the documents matching f, in _id order.
-func matchingIDs(ctx context.Context, c *mongo.Collection, f any) ([]string, error) {
-	cur, err := c.Find(ctx, f, options.Find().SetProjection(bson.M{"_id": 1}).SetSort(bson.D{{Key: "_id", Value: 1}}))
+func (s *Store) matchingIDs(ctx context.Context, c *mongo.Collection, f any) ([]string, error) {
+	cur, err := c.Find(ctx, f, options.Find().SetProjection(bson.M{"_id": 1}).SetSort(bson.D{{Key: "_id", Value: 1}}).SetMaxTime(s.maxTime(ctx)))
 	if err != nil {
 		return nil, err
 	}
@@ -471,7 +471,7 @@ func (s *Store) DeleteMany(ctx context.Context, layer, col string, sel *query.Se
 	if err := store.CheckSelector(sel); err != nil {
 		return store.WriteResult{}, fmt.Errorf("store: delete in %s: %w", c.Name(), err)
 	}
-	ids, err := matchingIDs(ctx, c, filter(sel))
+	ids, err := s.matchingIDs(ctx, c, filter(sel))
 	if err != nil {
 		return store.WriteResult{}, fmt.Errorf("store: delete in %s: %w", c.Name(), err)
 	}
@@ -498,7 +498,7 @@ func (s *Store) Bulk(ctx context.Context, layer, col string, docs []store.Docume
 	now := s.clock()
 	before := map[string][]string{} // with init: the documents there before
 	if init {
-		cur, err := c.Find(ctx, bson.D{}, options.Find().SetProjection(bson.M{seqField: 0}))
+		cur, err := c.Find(ctx, bson.D{}, options.Find().SetProjection(bson.M{seqField: 0}).SetMaxTime(s.maxTime(ctx)))
 		if err != nil {
 			return res, fmt.Errorf("store: bulk into %s: %w", c.Name(), err)
 		}
@@ -539,7 +539,7 @@ func (s *Store) Bulk(ctx context.Context, layer, col string, docs []store.Docume
 	}
 	exists := map[string]bool{}
 	if len(ids) > 0 {
-		got, err := matchingIDs(ctx, c, bson.M{"_id": bson.M{"$in": ids}})
+		got, err := s.matchingIDs(ctx, c, bson.M{"_id": bson.M{"$in": ids}})
 		if err != nil {
 			return res, fmt.Errorf("store: bulk into %s: %w", c.Name(), err)
 		}

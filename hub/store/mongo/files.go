@@ -37,13 +37,13 @@ func (s *Store) bucket(ctx context.Context, name string) (*gridfs.Bucket, string
 func decodeFile(r bson.M) store.FileInfo { return store.FileInfoOf(fromMap(r)) }
 
 // lookup finds a file by id, else the latest upload with that filename.
-func lookup(ctx context.Context, b *gridfs.Bucket, bucket, key string) (store.FileInfo, error) {
+func (s *Store) lookup(ctx context.Context, b *gridfs.Bucket, bucket, key string) (store.FileInfo, error) {
 	files := b.GetFilesCollection()
 	var r bson.M
-	err := files.FindOne(ctx, bson.D{{Key: "_id", Value: key}}).Decode(&r)
+	err := files.FindOne(ctx, bson.D{{Key: "_id", Value: key}}, options.FindOne().SetMaxTime(s.maxTime(ctx))).Decode(&r)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		err = files.FindOne(ctx, bson.D{{Key: "filename", Value: key}},
-			options.FindOne().SetSort(bson.D{{Key: "uploadDate", Value: -1}, {Key: "_id", Value: -1}})).Decode(&r)
+			options.FindOne().SetSort(bson.D{{Key: "uploadDate", Value: -1}, {Key: "_id", Value: -1}}).SetMaxTime(s.maxTime(ctx))).Decode(&r)
 	}
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return store.FileInfo{}, fmt.Errorf("file %q in bucket %q: %w", key, bucket, store.ErrNotFound)
@@ -68,7 +68,7 @@ func (s *Store) PutFile(ctx context.Context, bucket string, info store.FileInfo,
 	if err := store.PrepareFileInfo(&info); err != nil {
 		return store.FileInfo{}, fmt.Errorf("%s: %w", what, err)
 	}
-	n, err := b.GetFilesCollection().CountDocuments(ctx, bson.D{{Key: "_id", Value: info.ID}})
+	n, err := b.GetFilesCollection().CountDocuments(ctx, bson.D{{Key: "_id", Value: info.ID}}, options.Count().SetMaxTime(s.maxTime(ctx)))
 	if err != nil {
 		return store.FileInfo{}, fmt.Errorf("%s: %w", what, err)
 	}
@@ -88,7 +88,7 @@ func (s *Store) PutFile(ctx context.Context, bucket string, info store.FileInfo,
 	if err != nil {
 		return store.FileInfo{}, fmt.Errorf("%s: record md5: %w", what, err)
 	}
-	out, err := lookup(ctx, b, bucket, info.ID)
+	out, err := s.lookup(ctx, b, bucket, info.ID)
 	if err != nil {
 		return store.FileInfo{}, fmt.Errorf("%s: %w", what, err)
 	}
@@ -101,7 +101,7 @@ func (s *Store) StatFile(ctx context.Context, bucket, key string) (store.FileInf
 	if err != nil {
 		return store.FileInfo{}, fmt.Errorf("store: file info: %w", err)
 	}
-	info, err := lookup(ctx, b, bucket, key)
+	info, err := s.lookup(ctx, b, bucket, key)
 	if err != nil {
 		return store.FileInfo{}, fmt.Errorf("store: file info: %w", err)
 	}
@@ -114,7 +114,7 @@ func (s *Store) GetFile(ctx context.Context, bucket, key string) (store.FileInfo
 	if err != nil {
 		return store.FileInfo{}, nil, fmt.Errorf("store: get file: %w", err)
 	}
-	info, err := lookup(ctx, b, bucket, key)
+	info, err := s.lookup(ctx, b, bucket, key)
 	if err != nil {
 		return store.FileInfo{}, nil, fmt.Errorf("store: get file: %w", err)
 	}
@@ -131,7 +131,7 @@ func (s *Store) ListFiles(ctx context.Context, bucket string) ([]store.FileInfo,
 	if err != nil {
 		return nil, fmt.Errorf("store: list files: %w", err)
 	}
-	cur, err := b.GetFilesCollection().Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "uploadDate", Value: 1}, {Key: "_id", Value: 1}}))
+	cur, err := b.GetFilesCollection().Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "uploadDate", Value: 1}, {Key: "_id", Value: 1}}).SetMaxTime(s.maxTime(ctx)))
 	if err != nil {
 		return nil, fmt.Errorf("store: list files of bucket %q: %w", bucket, err)
 	}
@@ -152,7 +152,7 @@ func (s *Store) DeleteFile(ctx context.Context, bucket, key string) error {
 	if err != nil {
 		return fmt.Errorf("store: delete file: %w", err)
 	}
-	info, err := lookup(ctx, b, bucket, key)
+	info, err := s.lookup(ctx, b, bucket, key)
 	if err != nil {
 		return fmt.Errorf("store: delete file: %w", err)
 	}
@@ -171,7 +171,7 @@ func (s *Store) PatchFileMetadata(ctx context.Context, bucket, key string, md ma
 	if err != nil {
 		return store.FileInfo{}, fmt.Errorf("store: patch file metadata: %w", err)
 	}
-	info, err := lookup(ctx, b, bucket, key)
+	info, err := s.lookup(ctx, b, bucket, key)
 	if err != nil {
 		return store.FileInfo{}, fmt.Errorf("store: patch file metadata: %w", err)
 	}

@@ -78,11 +78,16 @@ const (
 	seqField = store.FieldSeq
 )
 
+// DefaultMaxQueryTime is the default server-side time limit of a query
+// (see WithMaxQueryTime).
+const DefaultMaxQueryTime = 10 * time.Second
+
 // Store is the MongoDB backend.
 type Store struct {
 	client    *mongo.Client
 	db        *mongo.Database
 	now       func() time.Time
+	maxQuery  time.Duration
 	ownClient bool
 }
 
@@ -93,6 +98,20 @@ type Option func(*Store)
 
 // WithClock sets the clock used for _updated.
 func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+
+// WithMaxQueryTime caps the server-side time of every query (find, count,
+// find-and-modify) the store sends: each carries maxTimeMS, the time left
+// until the context's deadline but at most d (default
+// DefaultMaxQueryTime; d <= 0 keeps the default). The server then stops a
+// query that runs away (a $regex backtracking in PCRE) instead of the
+// client merely giving up on it.
+func WithMaxQueryTime(d time.Duration) Option {
+	return func(s *Store) {
+		if d > 0 {
+			s.maxQuery = d
+		}
+	}
+}
 
 // Open connects to the MongoDB server at uri and uses database dbName.
 // Close disconnects.
@@ -112,7 +131,7 @@ func Open(ctx context.Context, uri, dbName string, opts ...Option) (*Store, erro
 
 // New uses an existing client; Close does not disconnect it.
 func New(client *mongo.Client, dbName string, opts ...Option) *Store {
-	s := &Store{client: client, db: client.Database(dbName), now: time.Now}
+	s := &Store{client: client, db: client.Database(dbName), now: time.Now, maxQuery: DefaultMaxQueryTime}
 	for _, o := range opts {
 		o(s)
 	}
@@ -135,11 +154,24 @@ func (s *Store) Database() *mongo.Database { return s.db }
 
 func (s *Store) clock() time.Time { return store.Timestamp(s.now()) }
 
+// maxTime returns the maxTimeMS of a query made under ctx: the time left
+// until ctx's deadline, at most the store's cap, at least a millisecond
+// (an expired context fails in the driver before anything is sent).
+func (s *Store) maxTime(ctx context.Context) time.Duration {
+	d := s.maxQuery
+	if dl, ok := ctx.Deadline(); ok {
+		if left := time.Until(dl); left < d {
+			d = left
+		}
+	}
+	return max(d, time.Millisecond)
+}
+
 func historyName(layer, col string) string { return store.StoreName(layer, col) + ".history" }
 
 // Layers returns every layer ordered by _id.
 func (s *Store) Layers(ctx context.Context) ([]store.Layer, error) {
-	cur, err := s.db.Collection(collLayers).Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}))
+	cur, err := s.db.Collection(collLayers).Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetMaxTime(s.maxTime(ctx)))
 	if err != nil {
 		return nil, fmt.Errorf("store: list layers: %w", err)
 	}
@@ -181,7 +213,7 @@ func (s *Store) Layer(ctx context.Context, id string) (*store.Layer, error) {
 
 func (s *Store) layer(ctx context.Context, id string) (*store.Layer, error) {
 	var r bson.M
-	err := s.db.Collection(collLayers).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&r)
+	err := s.db.Collection(collLayers).FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetMaxTime(s.maxTime(ctx))).Decode(&r)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, fmt.Errorf("layer %q: %w", id, store.ErrNotFound)
 	}

@@ -5,6 +5,12 @@ import (
 	"strings"
 )
 
+// MaxRegexLength is the longest $regex pattern accepted, in bytes. The
+// pattern is checked here with RE2 (linear time) but a MongoDB server runs
+// it with PCRE, which backtracks: a bound on its length bounds the patterns
+// an attacker can build, and the mongo store's time limit bounds the rest.
+const MaxRegexLength = 512
+
 // newRegex compiles $regex with its $options. MongoDB uses PCRE; this
 // package uses Go's RE2, so PCRE-only constructs (lookaround, backreferences,
 // possessive quantifiers, \Z) are rejected with an error rather than
@@ -15,6 +21,9 @@ func newRegex(path string, pattern, options any) (valuePred, error) {
 	pat, ok := pattern.(string)
 	if !ok {
 		return nil, selErr(path, "$regex needs a string, not %s", typeName(pattern))
+	}
+	if len(pat) > MaxRegexLength {
+		return nil, selErr(path, "$regex: pattern of %d bytes is longer than the %d allowed", len(pat), MaxRegexLength)
 	}
 	opts := ""
 	if options != nil {
