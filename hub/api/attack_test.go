@@ -2,12 +2,23 @@ package api
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	crand "crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"log/slog"
+	"math/big"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -388,5 +399,117 @@ func TestAttackSlowBody(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Fatalf("health after the slow clients: got %d, want 200", resp.StatusCode)
+	}
+}
+
+// writeCert writes a self-signed certificate for 127.0.0.1 named cn.
+func writeCert(t *testing.T, certFile, keyFile, cn string) *x509.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(crand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := x509.ParseCertificate(der)
+	return c
+}
+
+// TestAttackPlaintextREST: an eavesdropper on the network reads passwords
+// and tokens of a plaintext REST API. With http.tls the listener speaks
+// only TLS, picks up a renewed certificate without a restart, and
+// requireTLS refuses a configuration without TLS.
+func TestAttackPlaintextREST(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "hub.crt"), filepath.Join(dir, "hub.key")
+	first := writeCert(t, certFile, keyFile, "first")
+	e := newEnv(t, func(s *Server) { s.Config.HTTP.TLS = &TLSConfig{CertFile: certFile, KeyFile: keyFile} })
+	addr := serveReal(t, e.api)
+
+	// A client that speaks plaintext gets no API answer and leaks nothing useful.
+	resp, err := http.Post("http://"+addr+Prefix+"/login", "application/json", strings.NewReader(`{"user":"admin","password":"`+adminPassword+`"}`))
+	if err == nil {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == 200 || strings.Contains(string(body), "authToken") {
+			t.Fatalf("plaintext login on the TLS listener: got %d %s, want a refusal", resp.StatusCode, body)
+		}
+	}
+	get := func() *x509.Certificate {
+		t.Helper()
+		c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatalf("TLS dial: %v", err)
+		}
+		defer c.Close()
+		return c.ConnectionState().PeerCertificates[0]
+	}
+	if got := get(); !got.Equal(first) {
+		t.Fatalf("served certificate %q, want %q", got.Subject.CommonName, first.Subject.CommonName)
+	}
+	// Renewal: new files, picked up without a restart.
+	time.Sleep(1100 * time.Millisecond) // a later modification time, and past the 1s check interval
+	second := writeCert(t, certFile, keyFile, "second")
+	if got := get(); !got.Equal(second) {
+		t.Fatalf("after renewal: served %q, want %q", got.Subject.CommonName, second.Subject.CommonName)
+	}
+	// HTTPS works end to end.
+	pool := x509.NewCertPool()
+	pool.AddCert(second)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err = client.Get("https://" + addr + Prefix + "/health")
+	if err != nil {
+		t.Fatalf("HTTPS health: %v", err)
+	}
+	resp.Body.Close()
+
+	// requireTLS without a certificate does not start.
+	var c Config
+	c.HTTP.RequireTLS = true
+	c.Defaults()
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "http.requireTLS") {
+		t.Fatalf("requireTLS without http.tls: got %v, want an error naming http.requireTLS", err)
+	}
+}
+
+// TestPlaintextWarning: a plaintext REST listener on a non-loopback address
+// is announced with a WARNING; a loopback one is not.
+func TestPlaintextWarning(t *testing.T) {
+	cases := []struct {
+		addr string
+		warn bool
+	}{{"127.0.0.1:0", false}, {"[::1]:0", false}, {"0.0.0.0:0", true}}
+	for _, c := range cases {
+		t.Run(c.addr, func(t *testing.T) {
+			ln, err := net.Listen("tcp", c.addr)
+			if err != nil {
+				t.Skipf("listen on %s: %v", c.addr, err)
+			}
+			defer ln.Close()
+			var logs strings.Builder
+			s := &Server{Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+			if _, err := s.Listener(ln); err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Contains(logs.String(), "WARNING"); got != c.warn {
+				t.Fatalf("warning logged: got %v, want %v (logs %q)", got, c.warn, logs.String())
+			}
+		})
 	}
 }

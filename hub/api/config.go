@@ -27,7 +27,8 @@ type Config struct {
 
 // HTTPConfig configures the REST API listener and request limits.
 type HTTPConfig struct {
-	// Listen is host:port (default ":8080"; "off" serves no REST API).
+	// Listen is host:port (default "127.0.0.1:8080"; ":8080" listens on
+	// every interface; "off" serves no REST API).
 	Listen listen.Addr `json:"listen,omitempty"`
 	// RateLimit limits requests per credential (default 100/s, burst 200).
 	RateLimit RateLimitConfig `json:"rateLimit,omitempty"`
@@ -120,8 +121,9 @@ type GatewayConfig struct {
 
 // Defaults of Config.
 const (
-	// DefaultListen is the REST API's listen address.
-	DefaultListen listen.Addr = ":8080"
+	// DefaultListen is the REST API's listen address: loopback only, so a
+	// hub started without a config exposes no plaintext API to the network.
+	DefaultListen listen.Addr = "127.0.0.1:8080"
 	// DefaultLimit is the page size when a query gives no limit.
 	DefaultLimit = 1000
 	// MaxLimit is the largest page a query may ask for.
