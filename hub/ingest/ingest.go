@@ -1,10 +1,18 @@
-// Package ingest applies edge batches to the store. Batches arrive on the
-// JetStream stream INGEST (subjects <domain>.ingest.<edge>), de-duplicated by
-// their Nats-Msg-Id within the stream's duplicate window; a durable consumer
-// applies them in order, and the store's per-edge high-water mark makes a
-// replayed batch change nothing even after the window has passed. A batch that
-// cannot be parsed or applied goes to the DEADLETTER stream with the reason and
-// is acknowledged, so it never blocks the stream. Every committed write is
+// Package ingest applies edge batches to the store. Batches arrive on
+// JetStream: each configured edge has its own stream INGEST_<edge> (subject
+// <domain>.ingest.<edge>), so that the de-duplication by Nats-Msg-Id within
+// the stream's duplicate window is scoped to the edge that published: an
+// edge cannot make another edge's batch look like a duplicate by sending its
+// message id first (JetStream de-duplicates across a whole stream, and the
+// id is chosen by the client). Without a list of edges, one stream INGEST
+// takes every edge's batches (for in-process publishers that are trusted
+// alike). A durable consumer per stream applies the batches in order, and the
+// store's per-edge high-water mark makes a replayed batch change nothing even
+// after the window has passed. A batch that cannot be parsed or applied,
+// that starts implausibly far above the edge's high-water mark (a sequence
+// jump, quarantined), or that writes outside the edge's allow-list goes to
+// the DEADLETTER stream with the reason and is acknowledged, so it never
+// blocks the stream. Every committed write is
 // reported to Options.Changes, the hook through which REST writes are
 // announced too (the hub publishes on <domain>.storage.changed.<layer>.<collection>).
 //
@@ -22,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,10 +46,33 @@ import (
 
 // Stream and consumer names.
 const (
-	StreamName     = "INGEST"
-	DeadLetterName = "DEADLETTER"
-	ConsumerName   = "applier"
+	// StreamName is the stream of every edge's batches when no edges are
+	// listed (and the stream of older hubs, drained and removed at start).
+	StreamName = "INGEST"
+	// EdgeStreamPrefix starts the name of an edge's own stream: INGEST_<edge>.
+	EdgeStreamPrefix = "INGEST_"
+	DeadLetterName   = "DEADLETTER"
+	ConsumerName     = "applier"
 )
+
+// DefaultMaxSeqJump is Options.MaxSeqJump's default: 2^32 sequence numbers,
+// about 3 days of the 500 devices × 30 tags per second of the scale test,
+// years of a typical substation, and far more than an agent's buffer holds
+// (10 million updates by default), so that only readings the edge dropped can
+// make an honest gap that large.
+const DefaultMaxSeqJump = 1 << 32
+
+// EdgeStream is the name of edge's own stream.
+func EdgeStream(edge string) string { return EdgeStreamPrefix + edge }
+
+// LayerGrant allows an edge to write to one layer: to the listed
+// collections, or to every collection of the layer when none are listed.
+type LayerGrant struct {
+	// Layer is the layer's id.
+	Layer string `json:"layer"`
+	// Collections are the collections the edge may write (empty: all).
+	Collections []string `json:"collections,omitempty"`
+}
 
 // Headers set on dead letters.
 const (
@@ -61,6 +93,15 @@ type Options struct {
 	MaxBytes int64
 	// CreateMissing creates layers and collections named by batches.
 	CreateMissing bool
+	// MaxSeqJump is the largest gap above an edge's high-water mark that a
+	// batch may start at (default DefaultMaxSeqJump); a batch beyond it is
+	// quarantined in the dead-letter stream, because applying it would make
+	// every later real batch of the edge a skipped replay.
+	MaxSeqJump uint64
+	// Allowed lists, per edge, the layers and collections the edge may
+	// write; a batch writing elsewhere goes to the dead-letter stream. An
+	// edge without an entry may write to every layer that is not reserved.
+	Allowed map[string][]LayerGrant
 	// Edges lists the edges whose batches are applied, each by its own
 	// durable consumer, so that edges proceed independently while each
 	// edge's batches apply in order. Empty: one consumer for every edge.
@@ -93,6 +134,12 @@ type Stats struct {
 	Gaps uint64 `json:"gaps"`
 	// DeadLetters counts batches moved to the dead-letter stream.
 	DeadLetters uint64 `json:"dead_letters"`
+	// Quarantined counts dead-lettered batches that jumped implausibly far
+	// above their edge's high-water mark.
+	Quarantined uint64 `json:"quarantined"`
+	// Refused counts dead-lettered batches that wrote outside their edge's
+	// allow-list.
+	Refused uint64 `json:"refused"`
 }
 
 // EdgeStats count what was applied for one edge.
@@ -107,6 +154,10 @@ type EdgeStats struct {
 	Missing uint64 `json:"missing"`
 	// DeadLetters counts batches moved to the dead-letter stream.
 	DeadLetters uint64 `json:"dead_letters"`
+	// Quarantined counts dead-lettered sequence jumps.
+	Quarantined uint64 `json:"quarantined"`
+	// Refused counts dead-lettered batches outside the edge's allow-list.
+	Refused uint64 `json:"refused"`
 	// LastSeq is the highest sequence number applied.
 	LastSeq uint64 `json:"last_seq"`
 	// LastApplied is when the last batch was applied.
@@ -120,10 +171,11 @@ type Applier struct {
 	opts Options
 	log  *slog.Logger
 
-	batches, updates, skipped, gaps, dead atomic.Uint64
+	batches, updates, skipped, gaps, dead, quarantined, refused atomic.Uint64
 
 	mu      sync.Mutex
 	perEdge map[string]*EdgeStats
+	hwm     map[string]uint64 // per edge, loaded from the store on its first batch
 }
 
 // New creates (or updates) the streams and the durable consumer.
@@ -134,25 +186,15 @@ func New(ctx context.Context, nc *nats.Conn, st store.Store, o Options) (*Applie
 	if o.MaxBytes == 0 {
 		o.MaxBytes = 1 << 30
 	}
+	if o.MaxSeqJump == 0 {
+		o.MaxSeqJump = DefaultMaxSeqJump
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("ingest: jetstream: %w", err)
-	}
-	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:        StreamName,
-		Description: "edge batches awaiting the ingest applier",
-		Subjects:    []string{subject.IngestAll(o.Domain)},
-		Retention:   jetstream.WorkQueuePolicy,
-		Storage:     jetstream.FileStorage,
-		Duplicates:  o.DuplicateWindow,
-		MaxBytes:    o.MaxBytes,
-		Discard:     jetstream.DiscardNew,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("ingest: create stream %s: %w", StreamName, err)
 	}
 	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        DeadLetterName,
@@ -165,13 +207,98 @@ func New(ctx context.Context, nc *nats.Conn, st store.Store, o Options) (*Applie
 	if err != nil {
 		return nil, fmt.Errorf("ingest: create stream %s: %w", DeadLetterName, err)
 	}
-	return &Applier{js: js, st: st, opts: o, log: o.Logger, perEdge: map[string]*EdgeStats{}}, nil
+	a := &Applier{js: js, st: st, opts: o, log: o.Logger, perEdge: map[string]*EdgeStats{}, hwm: map[string]uint64{}}
+	if len(o.Edges) == 0 {
+		if err := a.createStream(ctx, StreamName, "edge batches awaiting the ingest applier", subject.IngestAll(o.Domain)); err != nil {
+			return nil, err
+		}
+		return a, nil
+	}
+	if err := a.drainShared(ctx); err != nil {
+		return nil, err
+	}
+	for _, e := range o.Edges {
+		if err := a.createStream(ctx, EdgeStream(e), "batches of edge "+e+" awaiting the ingest applier", subject.Ingest(o.Domain, e)); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+func (a *Applier) createStream(ctx context.Context, name, desc, subj string) error {
+	_, err := a.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        name,
+		Description: desc,
+		Subjects:    []string{subj},
+		Retention:   jetstream.WorkQueuePolicy,
+		Storage:     jetstream.FileStorage,
+		Duplicates:  a.opts.DuplicateWindow,
+		MaxBytes:    a.opts.MaxBytes,
+		Discard:     jetstream.DiscardNew,
+	})
+	if err != nil {
+		return fmt.Errorf("ingest: create stream %s: %w", name, err)
+	}
+	return nil
+}
+
+// drainShared applies what an older hub left in the shared stream INGEST
+// (whose subjects overlap the edges' own streams), then removes it. Edges
+// publishing meanwhile get no answer and keep their batches.
+func (a *Applier) drainShared(ctx context.Context) error {
+	stream, err := a.js.Stream(ctx, StreamName)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("ingest: look up the shared stream %s: %w", StreamName, err)
+	}
+	var names []string
+	for n := range stream.ConsumerNames(ctx).Name() {
+		names = append(names, n)
+	}
+	for _, n := range names {
+		if err := stream.DeleteConsumer(ctx, n); err != nil {
+			return fmt.Errorf("ingest: delete consumer %s of the shared stream: %w", n, err)
+		}
+	}
+	cons, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable: ConsumerName + "-drain", AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second, MaxAckPending: 1,
+	})
+	if err != nil {
+		return fmt.Errorf("ingest: consume the shared stream %s: %w", StreamName, err)
+	}
+	for ctx.Err() == nil {
+		info, err := stream.Info(ctx)
+		if err != nil {
+			return fmt.Errorf("ingest: shared stream %s: %w", StreamName, err)
+		}
+		if info.State.Msgs == 0 {
+			break
+		}
+		a.log.Info("ingest: applying the batches left in the shared stream before moving to a stream per edge", "batches", info.State.Msgs)
+		batch, err := cons.Fetch(100, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			return fmt.Errorf("ingest: read the shared stream %s: %w", StreamName, err)
+		}
+		for msg := range batch.Messages() {
+			a.handle(ctx, msg)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("ingest: drain the shared stream %s: %w", StreamName, err)
+	}
+	if err := a.js.DeleteStream(ctx, StreamName); err != nil {
+		return fmt.Errorf("ingest: remove the drained shared stream %s: %w", StreamName, err)
+	}
+	a.log.Info("ingest: moved to a stream per edge", "removed", StreamName)
+	return nil
 }
 
 // Stats returns the counters.
 func (a *Applier) Stats() Stats {
 	return Stats{Batches: a.batches.Load(), Updates: a.updates.Load(), Skipped: a.skipped.Load(),
-		Gaps: a.gaps.Load(), DeadLetters: a.dead.Load()}
+		Gaps: a.gaps.Load(), DeadLetters: a.dead.Load(), Quarantined: a.quarantined.Load(), Refused: a.refused.Load()}
 }
 
 // EdgeStats returns the counters of one edge (zero if it sent nothing yet).
@@ -195,56 +322,45 @@ func (a *Applier) edgeStats(edge string, f func(*EdgeStats)) {
 	f(s)
 }
 
-// consumerName is the durable consumer of one edge ("" = every edge).
-func consumerName(edge string) string {
-	if edge == "" {
-		return ConsumerName
-	}
-	return ConsumerName + "-" + edge
-}
+// consumerName is the durable consumer of one edge's stream.
+func consumerName(edge string) string { return ConsumerName + "-" + edge }
 
-// Run applies batches until ctx is done: one durable consumer per edge
-// (or one for all when Options.Edges is empty), each applying its batches
-// strictly in order, one outstanding at a time.
+// Run applies batches until ctx is done: one durable consumer on each
+// edge's stream (or one on the shared stream when Options.Edges is empty),
+// each applying its batches strictly in order, one outstanding at a time.
 func (a *Applier) Run(ctx context.Context) error {
-	edges := a.opts.Edges
-	if len(edges) == 0 {
-		edges = []string{""}
-	}
-	want := map[string]bool{}
-	for _, e := range edges {
-		want[consumerName(e)] = true
-	}
-	// a work-queue stream refuses overlapping consumers: remove the ones of
-	// edges no longer configured (their batches stay in the stream)
-	stream, err := a.js.Stream(ctx, StreamName)
-	if err != nil {
-		return fmt.Errorf("ingest: stream %s: %w", StreamName, err)
-	}
-	names := stream.ConsumerNames(ctx)
-	var stale []string
-	for n := range names.Name() {
-		if !want[n] {
-			stale = append(stale, n)
+	type source struct{ stream, consumer string }
+	var sources []source
+	if len(a.opts.Edges) == 0 {
+		// a work-queue stream refuses overlapping consumers: remove the
+		// per-edge ones an older hub made (their batches stay in the stream)
+		stream, err := a.js.Stream(ctx, StreamName)
+		if err != nil {
+			return fmt.Errorf("ingest: stream %s: %w", StreamName, err)
 		}
-	}
-	for _, n := range stale {
-		if err := stream.DeleteConsumer(ctx, n); err != nil {
-			return fmt.Errorf("ingest: delete consumer %s of an edge no longer configured: %w", n, err)
+		var stale []string
+		for n := range stream.ConsumerNames(ctx).Name() {
+			if n != ConsumerName {
+				stale = append(stale, n)
+			}
 		}
-		a.log.Info("ingest: removed the consumer of an edge no longer configured", "consumer", n)
+		for _, n := range stale {
+			if err := stream.DeleteConsumer(ctx, n); err != nil {
+				return fmt.Errorf("ingest: delete consumer %s of the shared stream: %w", n, err)
+			}
+			a.log.Info("ingest: removed a per-edge consumer of the shared stream", "consumer", n)
+		}
+		sources = append(sources, source{StreamName, ConsumerName})
+	}
+	for _, e := range a.opts.Edges {
+		sources = append(sources, source{EdgeStream(e), consumerName(e)})
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	for _, e := range edges {
-		filter := subject.IngestAll(a.opts.Domain)
-		if e != "" {
-			filter = subject.Ingest(a.opts.Domain, e)
-		}
-		cons, err := a.js.CreateOrUpdateConsumer(ctx, StreamName, jetstream.ConsumerConfig{
-			Durable:       consumerName(e),
-			FilterSubject: filter,
-			AckPolicy:     jetstream.AckExplicitPolicy,
+	for _, src := range sources {
+		cons, err := a.js.CreateOrUpdateConsumer(ctx, src.stream, jetstream.ConsumerConfig{
+			Durable:   src.consumer,
+			AckPolicy: jetstream.AckExplicitPolicy,
 			// short, so that a batch in flight when a hub died is redelivered
 			// soon after the restart; a redelivery is skipped by the
 			// high-water mark, and slow applies send InProgress
@@ -253,7 +369,7 @@ func (a *Applier) Run(ctx context.Context) error {
 			MaxDeliver:    -1,
 		})
 		if err != nil {
-			return fmt.Errorf("ingest: create consumer %s: %w", consumerName(e), err)
+			return fmt.Errorf("ingest: create consumer %s on stream %s: %w", src.consumer, src.stream, err)
 		}
 		wg.Add(1)
 		go func() {
@@ -366,6 +482,17 @@ func (a *Applier) apply(ctx context.Context, edge string, data []byte) error {
 			}
 		}
 	}
+	if err := a.checkAllowed(&b); err != nil {
+		return permanentError{err}
+	}
+	hwm, err := a.highWaterMark(ctx, edge)
+	if err != nil {
+		return err
+	}
+	if b.SeqFirst > hwm && b.SeqFirst-hwm-1 > a.opts.MaxSeqJump {
+		return permanentError{fmt.Errorf("%w: batch %d-%d starts %d above the high-water mark %d, more than the %d allowed (ingest.maxSeqJump)",
+			ErrSequenceJump, b.SeqFirst, b.SeqLast, b.SeqFirst-hwm, hwm, a.opts.MaxSeqJump)}
+	}
 	res, err := a.st.ApplyBatch(ctx, &b, store.ApplyOptions{CreateMissing: a.opts.CreateMissing})
 	if errors.Is(err, store.ErrInvalid) || errors.Is(err, store.ErrNotFound) {
 		return permanentError{err}
@@ -381,6 +508,9 @@ func (a *Applier) apply(ctx context.Context, edge string, data []byte) error {
 		s.LastSeq = max(s.LastSeq, b.SeqLast)
 		s.LastApplied = time.Now().UTC()
 	})
+	a.mu.Lock()
+	a.hwm[b.Edge] = max(a.hwm[b.Edge], b.SeqLast)
+	a.mu.Unlock()
 	a.batches.Add(1)
 	a.updates.Add(uint64(res.Applied))
 	a.skipped.Add(uint64(res.Skipped))
@@ -399,9 +529,69 @@ func (a *Applier) apply(ctx context.Context, edge string, data []byte) error {
 	return nil
 }
 
+// highWaterMark is the highest sequence number applied for edge: cached,
+// read from the store on the edge's first batch (each edge's batches are
+// applied by one goroutine, in order).
+func (a *Applier) highWaterMark(ctx context.Context, edge string) (uint64, error) {
+	a.mu.Lock()
+	n, ok := a.hwm[edge]
+	a.mu.Unlock()
+	if ok {
+		return n, nil
+	}
+	n, err := a.st.HighWaterMark(ctx, edge)
+	if err != nil {
+		return 0, fmt.Errorf("read the high-water mark of edge %q: %w", edge, err)
+	}
+	a.mu.Lock()
+	n = max(n, a.hwm[edge])
+	a.hwm[edge] = n
+	a.mu.Unlock()
+	return n, nil
+}
+
+// checkAllowed refuses a batch with an update outside its edge's allow-list.
+func (a *Applier) checkAllowed(b *model.Batch) error {
+	grants, ok := a.opts.Allowed[b.Edge]
+	if !ok {
+		return nil
+	}
+	for i := range b.Updates {
+		u := &b.Updates[i]
+		if !allows(grants, u.Layer, u.Collection) {
+			return fmt.Errorf("update %d (seq %d) writes to %s/%s: %w", i, b.SeqFirst+uint64(i), u.Layer, u.Collection, ErrNotAllowed)
+		}
+	}
+	return nil
+}
+
+func allows(grants []LayerGrant, layer, collection string) bool {
+	for _, g := range grants {
+		if g.Layer == layer && (len(g.Collections) == 0 || slices.Contains(g.Collections, collection)) {
+			return true
+		}
+	}
+	return false
+}
+
 func (a *Applier) deadLetter(ctx context.Context, msg jetstream.Msg, edge string, reason error) {
 	a.dead.Add(1)
-	a.edgeStats(edge, func(s *EdgeStats) { s.DeadLetters++ })
+	jump, refused := errors.Is(reason, ErrSequenceJump), errors.Is(reason, ErrNotAllowed)
+	if jump {
+		a.quarantined.Add(1)
+	}
+	if refused {
+		a.refused.Add(1)
+	}
+	a.edgeStats(edge, func(s *EdgeStats) {
+		s.DeadLetters++
+		if jump {
+			s.Quarantined++
+		}
+		if refused {
+			s.Refused++
+		}
+	})
 	a.log.Error("ingest: batch moved to the dead-letter stream", "edge", edge, "reason", reason)
 	dl := nats.NewMsg(subject.DeadLetter(a.opts.Domain, "ingest"))
 	dl.Data = msg.Data()

@@ -55,6 +55,21 @@ func (f *fixture) batches() uint64 { return f.a.Stats().Batches }
 
 func setup(t *testing.T, edges []string) *fixture {
 	t.Helper()
+	return setupWith(t, edges, nil)
+}
+
+// storeLayer is a layer with the named collections.
+func storeLayer(id string, collections ...string) store.Layer {
+	l := store.Layer{ID: id}
+	for _, c := range collections {
+		l.Collections = append(l.Collections, store.Collection{Name: c})
+	}
+	return l
+}
+
+// setupWith is setup with options changed by opt (may be nil).
+func setupWith(t *testing.T, edges []string, opt func(*Options)) *fixture {
+	t.Helper()
 	f := &fixture{nc: startNATS(t)}
 	st, err := bolt.Open(filepath.Join(t.TempDir(), "hub.db"))
 	if err != nil {
@@ -71,8 +86,12 @@ func setup(t *testing.T, edges []string) *fixture {
 		defer f.mu.Unlock()
 		f.changes = append(f.changes, c)
 	}
-	f.a, err = New(ctx, f.nc, st, Options{Domain: "d", Edges: edges, ReservedLayer: func(l string) bool { return l == "system" },
-		Changes: changes, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	o := Options{Domain: "d", Edges: edges, ReservedLayer: func(l string) bool { return l == "system" },
+		Changes: changes, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if opt != nil {
+		opt(&o)
+	}
+	f.a, err = New(ctx, f.nc, st, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,6 +292,49 @@ func TestAppliesBinaryAndJSONBatches(t *testing.T) {
 	for _, c := range f.changes {
 		if c.Layer != "site" || c.Collection != "meters" || c.ID != "M1" {
 			t.Errorf("change event %+v, want site/meters/M1", c)
+		}
+	}
+}
+
+// A hub upgraded from the shared INGEST stream applies what is left in it,
+// then removes it, so that the edges' own streams can take their subjects.
+func TestDrainsTheSharedStreamOfAnOlderHub(t *testing.T) {
+	nc := startNATS(t)
+	js, _ := jetstream.New(nc)
+	ctx := context.Background()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: StreamName, Subjects: []string{subject.IngestAll("d")},
+		Retention: jetstream.WorkQueuePolicy}); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range [][]byte{batchJSON("e1", 1, 2, "meters"), batchJSON("e2", 1, 1, "meters")} {
+		var m model.Batch
+		_ = json.Unmarshal(b, &m)
+		if _, err := js.Publish(ctx, subject.Ingest("d", m.Edge), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "hub.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.PutLayer(ctx, storeLayer("site", "meters")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(ctx, nc, st, Options{Domain: "d", Edges: []string{"e1", "e2"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}); err != nil {
+		t.Fatal(err)
+	}
+	for edge, want := range map[string]uint64{"e1": 2, "e2": 1} {
+		if got, _ := st.HighWaterMark(ctx, edge); got != want {
+			t.Errorf("%s: high-water mark %d after the drain, want %d", edge, got, want)
+		}
+	}
+	if _, err := js.Stream(ctx, StreamName); err == nil {
+		t.Error("the shared stream is still there")
+	}
+	for _, e := range []string{"e1", "e2"} {
+		if _, err := js.Stream(ctx, EdgeStream(e)); err != nil {
+			t.Errorf("stream of %s: %v", e, err)
 		}
 	}
 }
