@@ -38,6 +38,11 @@ type ForwarderOptions struct {
 	// metered links. Batches are sent whole; the cap is kept on average by
 	// waiting after each batch.
 	MaxBytesPerSecond int
+	// RealignInterval is how often the forwarder asks the hub for its
+	// high-water mark of this edge (default 1m) and, when it is above every
+	// sequence number the edge has given out (later batches would be skipped
+	// as replays), continues the buffer's sequence above it.
+	RealignInterval time.Duration
 	// LinkUp, when set, reports whether the link to the hub is up; a
 	// forwarder backing off retries at once when the link comes back.
 	LinkUp func() bool
@@ -55,6 +60,13 @@ type ForwarderStats struct {
 	Duplicates uint64 `json:"duplicates"`
 	// Failures counts failed publish attempts.
 	Failures uint64 `json:"failures"`
+	// Unconfirmed counts "duplicate" answers the hub's high-water mark did
+	// not confirm: the batch was kept and sent again later (the same message
+	// id from someone else, or a batch still waiting to be applied).
+	Unconfirmed uint64 `json:"unconfirmed_duplicates"`
+	// Realigned counts times the buffer's sequence was moved above the hub's
+	// high-water mark while running.
+	Realigned uint64 `json:"realigned"`
 	// LastError is the latest failure ("" after a success).
 	LastError string `json:"last_error,omitempty"`
 }
@@ -66,10 +78,11 @@ type Forwarder struct {
 	opts ForwarderOptions
 	log  *slog.Logger
 
-	sent, batches, dups, failures atomic.Uint64
-	lastErr                       atomic.Value // string
+	sent, batches, dups, failures, unconfirmed, realigned atomic.Uint64
+	lastErr                                               atomic.Value // string
 
-	aligned bool // the buffer's sequence was checked against the hub's high-water mark
+	aligned     bool      // the buffer's sequence was checked against the hub's high-water mark
+	lastAligned time.Time // when it was last checked
 }
 
 // NewForwarder returns a forwarder publishing through nc.
@@ -89,6 +102,9 @@ func NewForwarder(nc *nats.Conn, buf *buffer.Buffer, o ForwarderOptions) *Forwar
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = 30 * time.Second
 	}
+	if o.RealignInterval <= 0 {
+		o.RealignInterval = time.Minute
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -100,7 +116,8 @@ func NewForwarder(nc *nats.Conn, buf *buffer.Buffer, o ForwarderOptions) *Forwar
 // Stats returns the counters.
 func (f *Forwarder) Stats() ForwarderStats {
 	return ForwarderStats{Sent: f.sent.Load(), Batches: f.batches.Load(), Duplicates: f.dups.Load(),
-		Failures: f.failures.Load(), LastError: f.lastErr.Load().(string)}
+		Failures: f.failures.Load(), Unconfirmed: f.unconfirmed.Load(), Realigned: f.realigned.Load(),
+		LastError: f.lastErr.Load().(string)}
 }
 
 // Run forwards until ctx is done.
@@ -122,6 +139,14 @@ func (f *Forwarder) Run(ctx context.Context) error {
 			f.fail(err)
 			backoff = f.next(backoff)
 			continue
+		}
+		if f.aligned && time.Since(f.lastAligned) >= f.opts.RealignInterval {
+			if err := f.align(ctx); err != nil {
+				f.fail(err)
+				backoff = f.next(backoff)
+				continue
+			}
+			continue // the numbers may have moved: read again
 		}
 		if len(entries) == 0 {
 			backoff = 0
@@ -214,15 +239,14 @@ func EncodeBatch(edge string, entries []buffer.Entry, strs wire.Strings) ([]byte
 	return wire.AppendBatch(make([]byte, 0, size+size/8), edge, entries[0].Seq, data, strs)
 }
 
-// align asks the hub for its high-water mark of this edge and makes the
-// buffer's sequence continue above it (see buffer.Rebase). It runs once per
-// process, before the first batch.
-func (f *Forwarder) align(ctx context.Context) error {
+// hwm asks the hub for its high-water mark of this edge: the highest
+// sequence number it applied for it.
+func (f *Forwarder) hwm(ctx context.Context) (uint64, error) {
 	rctx, cancel := context.WithTimeout(ctx, f.opts.AckTimeout)
 	defer cancel()
 	resp, err := f.nc.RequestWithContext(rctx, subject.EdgeControl(f.opts.Domain, f.opts.Edge, subject.ActionHWM), nil)
 	if err != nil {
-		return fmt.Errorf("ask the hub for its high-water mark: %w", err)
+		return 0, fmt.Errorf("ask the hub for its high-water mark: %w", err)
 	}
 	var r struct {
 		Edge  string `json:"edge"`
@@ -230,12 +254,31 @@ func (f *Forwarder) align(ctx context.Context) error {
 		Error string `json:"error"`
 	}
 	if err := json.Unmarshal(resp.Data, &r); err != nil || r.Error != "" || r.Edge != f.opts.Edge {
-		return fmt.Errorf("ask the hub for its high-water mark: unexpected answer %q", resp.Data)
+		return 0, fmt.Errorf("ask the hub for its high-water mark: unexpected answer %q", resp.Data)
 	}
-	if _, err := f.buf.Rebase(r.HWM); err != nil {
+	return r.HWM, nil
+}
+
+// align asks the hub for its high-water mark of this edge and makes the
+// buffer's sequence continue above it (see buffer.Rebase): once per process
+// before the first batch, then every RealignInterval, since batches
+// numbered at or below the mark would be acknowledged and skipped.
+func (f *Forwarder) align(ctx context.Context) error {
+	hwm, err := f.hwm(ctx)
+	if err != nil {
 		return err
 	}
+	shift, err := f.buf.Rebase(hwm)
+	if err != nil {
+		return err
+	}
+	if shift > 0 && f.aligned {
+		f.realigned.Add(1)
+		f.log.Warn("the hub's high-water mark of this edge is above the buffer's sequence: continuing above it, or later batches would be skipped as replays",
+			"hwm", hwm, "shift", shift)
+	}
 	f.aligned = true
+	f.lastAligned = time.Now()
 	return nil
 }
 
@@ -284,6 +327,20 @@ func (f *Forwarder) send(ctx context.Context, entries []buffer.Entry) error {
 	}
 	if ack.Stream == "" {
 		return fmt.Errorf("publish batch %s: answer %q is not a JetStream acknowledgement", b.MsgID(), resp.Data)
+	}
+	if ack.Duplicate {
+		// JetStream says it has a message with this id; only the hub's
+		// high-water mark of this edge says the batch was applied (the
+		// id may have been sent by someone else, or the batch may be
+		// still waiting to be applied): keep it until then
+		hwm, err := f.hwm(ctx)
+		if err != nil {
+			return fmt.Errorf("publish batch %s: answered as a duplicate, not confirmed: %w", b.MsgID(), err)
+		}
+		if hwm < b.SeqLast {
+			f.unconfirmed.Add(1)
+			return fmt.Errorf("publish batch %s: answered as a duplicate, but the hub's high-water mark of this edge is %d: keeping the batch", b.MsgID(), hwm)
+		}
 	}
 	if err := f.buf.AckBatch(b.SeqFirst, b.SeqLast); err != nil {
 		// the hub has it; a resend is de-duplicated, so this only costs traffic
