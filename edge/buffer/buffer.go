@@ -19,6 +19,12 @@
 // Bounds: the queue holds at most MaxUpdates updates and MaxBytes bytes, and
 // updates older than MaxAge; past a bound the overflow policy applies
 // (drop-oldest or reject-new) and every dropped update is counted.
+//
+// Failures: an Append the disk refuses (full disk, I/O error) is counted in
+// Stats.Refused; the age bound only drops what both the wall clock and the
+// process's monotonic clock say is old (arrival.go); a file much larger than
+// its live data is compacted (compact.go); a corrupt file is moved aside and
+// replaced by a fresh one (recover.go).
 package buffer
 
 import (
@@ -48,9 +54,6 @@ const (
 	RejectNew = "reject-new"
 )
 
-// ErrFull is returned by Append under the reject-new policy when the queue is full.
-var ErrFull = errors.New("buffer full")
-
 var (
 	bucketQueue = []byte("queue")
 	bucketMeta  = []byte("meta")
@@ -60,6 +63,7 @@ var (
 	keyBytes    = []byte("bytes")
 	keyDropped  = []byte("dropped")
 	keyRejected = []byte("rejected")
+	keyRecover  = []byte("recovered") // JSON Recovery: this file replaced a corrupt one
 )
 
 // Options configure a Buffer. Zero values take the defaults.
@@ -75,6 +79,11 @@ type Options struct {
 	// NoSync skips fsync on commit: faster, but a power cut may lose the most
 	// recent appends. Off by default; for tests and benchmarks on tmpfs.
 	NoSync bool
+	// CompactSlack is how many bytes the file may hold beyond twice its
+	// live pages before Compact rewrites it (default 32 MiB, more than
+	// bbolt's 16 MiB growth step, so that preallocation alone never
+	// triggers a compaction).
+	CompactSlack uint64
 	// Logger receives overflow episodes; default slog.Default().
 	Logger *slog.Logger
 }
@@ -104,15 +113,38 @@ type Stats struct {
 	Dropped uint64 `json:"dropped"`
 	// Rejected counts updates refused by the reject-new policy, ever.
 	Rejected uint64 `json:"rejected"`
+	// Refused counts updates a failed Append did not store (full disk, I/O
+	// error) since the process started. It is kept in memory: a disk that
+	// refuses the updates cannot be trusted to record how many it refused.
+	Refused uint64 `json:"refused"`
+	// LastError is the last store failure since the process started ("" if none).
+	LastError string `json:"last_error,omitempty"`
+	// LastErrorAt is when it happened.
+	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
+	// FileBytes is the size of the buffer file on disk.
+	FileBytes int64 `json:"file_bytes"`
+	// Compactions counts the times the file was rewritten smaller since the
+	// process started.
+	Compactions uint64 `json:"compactions,omitempty"`
+	// Recovered is set when this file replaced a corrupt one (nil otherwise).
+	Recovered *Recovery `json:"recovered,omitempty"`
 }
 
 // Buffer is the queue. It is safe for concurrent use.
 type Buffer struct {
-	db   *bolt.DB
+	path string
 	opts Options
 	log  *slog.Logger
 
-	dict *dict
+	// dbmu is held for reading by every operation on db and for writing
+	// while Compact replaces the file (appends wait meanwhile).
+	dbmu        sync.RWMutex
+	db          *bolt.DB
+	compactions uint64 // under dbmu (write)
+
+	dict     *dict
+	health   health
+	arrivals arrivals
 
 	mu       sync.Mutex
 	notify   chan struct{}
@@ -198,13 +230,18 @@ func (d *dict) committed(ids []uint64) {
 	}
 }
 
-// Open opens (or creates) the queue file path.
+// Open opens (or creates) the queue file path. A file bbolt finds corrupt
+// is moved aside (path.corrupt-<time>) and a fresh queue takes its place;
+// see Stats.Recovered.
 func Open(path string, opts Options) (*Buffer, error) {
 	if opts.MaxUpdates == 0 {
 		opts.MaxUpdates = 10_000_000
 	}
 	if opts.MaxBytes == 0 {
 		opts.MaxBytes = 1 << 30
+	}
+	if opts.CompactSlack == 0 {
+		opts.CompactSlack = 32 << 20
 	}
 	if opts.Overflow == "" {
 		opts.Overflow = DropOldest
@@ -218,21 +255,70 @@ func Open(path string, opts Options) (*Buffer, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("buffer: create directory: %w", err)
 	}
+	f, err := openFile(path, opts)
+	if errors.Is(err, ErrCorrupt) {
+		if f, err = replaceCorrupt(path, opts, err); err != nil {
+			return nil, err
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if f.legacy {
+		opts.Logger.Info("buffer holds updates in the JSON format of an earlier version; they are converted as they are sent", "file", path)
+	}
+	b := &Buffer{path: path, db: f.db, opts: opts, log: opts.Logger, notify: make(chan struct{}, 1), dict: f.dict}
+	b.arrivals.start(f.nextSeq, opts.MaxAge)
+	return b, nil
+}
+
+// file is an opened and initialised buffer file.
+type file struct {
+	db      *bolt.DB
+	dict    *dict
+	legacy  bool   // holds JSON entries of an earlier version
+	nextSeq uint64 // at open
+}
+
+// openFile opens path and loads its dictionary. Corruption, whether bbolt
+// reports it, panics on it or faults reading it, is returned as ErrCorrupt.
+func openFile(path string, opts Options) (f file, err error) {
+	err = readGuarded(func() error { return loadFile(path, opts, &f) })
+	if err != nil && f.db != nil {
+		_ = readGuarded(f.db.Close)
+	}
+	if err != nil {
+		return file{}, err
+	}
+	return f, nil
+}
+
+// loadFile is openFile without the guard; f.db is set as soon as the file
+// is open, so that openFile can close it after a panic.
+func loadFile(path string, opts Options, f *file) error {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, NoSync: opts.NoSync})
 	if err != nil {
-		return nil, fmt.Errorf("buffer: open %s: %w (if the file is corrupt, move it aside and the agent starts a new queue; see docs/operations.md)", path, err)
+		if corruptOpenError(err) {
+			err = fmt.Errorf("%w: %w", ErrCorrupt, err)
+		}
+		return fmt.Errorf("buffer: open %s: %w", path, err)
 	}
+	f.db = db
 	db.MaxBatchDelay = 2 * time.Millisecond
 	d := &dict{pending: map[uint64]string{}}
 	d.enc.Dict = d
-	legacy := false
+	f.dict = d
 	err = db.Update(func(tx *bolt.Tx) error {
 		q, err := tx.CreateBucketIfNotExists(bucketQueue)
 		if err != nil {
 			return err
 		}
-		if _, v := q.Cursor().First(); len(v) > 0 && v[0] == '{' {
-			legacy = true
+		c := q.Cursor()
+		if _, v := c.First(); len(v) > 0 && v[0] == '{' {
+			f.legacy = true
+		}
+		if k, _ := c.Last(); k != nil && len(k) != 8 {
+			return fmt.Errorf("%w: queue key %x is not 8 bytes", ErrCorrupt, k)
 		}
 		dk, err := tx.CreateBucketIfNotExists(bucketDict)
 		if err != nil {
@@ -240,7 +326,7 @@ func Open(path string, opts Options) (*Buffer, error) {
 		}
 		err = dk.ForEach(func(k, v []byte) error {
 			if len(k) != 8 {
-				return fmt.Errorf("dictionary key %x is not 8 bytes", k)
+				return fmt.Errorf("%w: dictionary key %x is not 8 bytes", ErrCorrupt, k)
 			}
 			d.mem.Add(binary.BigEndian.Uint64(k), string(v))
 			return nil
@@ -253,18 +339,17 @@ func Open(path string, opts Options) (*Buffer, error) {
 			return err
 		}
 		if m.Get(keyNextSeq) == nil {
-			return putU64(m, keyNextSeq, 1)
+			if err := putU64(m, keyNextSeq, 1); err != nil {
+				return err
+			}
 		}
+		f.nextSeq = getU64(m, keyNextSeq)
 		return nil
 	})
 	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("buffer: initialise %s: %w", path, err)
+		return fmt.Errorf("buffer: initialise %s: %w", path, err)
 	}
-	if legacy {
-		opts.Logger.Info("buffer holds updates in the JSON format of an earlier version; they are converted as they are sent", "file", path)
-	}
-	return &Buffer{db: db, opts: opts, log: opts.Logger, notify: make(chan struct{}, 1), dict: d}, nil
+	return nil
 }
 
 // Strings looks up the strings that queued entries refer to; the forwarder
@@ -272,7 +357,11 @@ func Open(path string, opts Options) (*Buffer, error) {
 func (b *Buffer) Strings() wire.Strings { return b.dict }
 
 // Close closes the file.
-func (b *Buffer) Close() error { return b.db.Close() }
+func (b *Buffer) Close() error {
+	b.dbmu.Lock()
+	defer b.dbmu.Unlock()
+	return b.db.Close()
+}
 
 // Notify returns a channel that receives a value after appends.
 func (b *Buffer) Notify() <-chan struct{} { return b.notify }
@@ -302,12 +391,20 @@ func (b *Buffer) Append(updates ...model.Update) (first uint64, err error) {
 	if len(updates) == 0 {
 		return 0, nil
 	}
+	defer func() {
+		if err != nil && !errors.Is(err, ErrFull) {
+			b.health.refused(b.log, len(updates), err)
+		}
+	}()
 	enc, size, err := b.dict.encode(updates)
 	if err != nil {
 		return 0, fmt.Errorf("buffer: %w", err)
 	}
 	var dropped uint64
 	var dictIDs []uint64
+	var next uint64
+	b.dbmu.RLock()
+	defer b.dbmu.RUnlock()
 	err = b.db.Batch(func(tx *bolt.Tx) error {
 		q, m := tx.Bucket(bucketQueue), tx.Bucket(bucketMeta)
 		q.FillPercent = 1.0 // appends are sequential: fill pages, do not split them in half
@@ -332,7 +429,7 @@ func (b *Buffer) Append(updates ...model.Update) (first uint64, err error) {
 				}
 			}
 		}
-		next := getU64(m, keyNextSeq)
+		next = getU64(m, keyNextSeq)
 		first = next
 		for i := range enc {
 			if err := q.Put(seqKey(next), enc[i]); err != nil {
@@ -358,10 +455,12 @@ func (b *Buffer) Append(updates ...model.Update) (first uint64, err error) {
 		return 0, fmt.Errorf("buffer: append %d updates: %w", len(updates), err)
 	}
 	b.dict.committed(dictIDs)
+	b.health.stored(b.log)
 	if first == 0 {
 		b.episode(true, "buffer full: rejecting new updates (policy reject-new)", len(updates))
 		return 0, ErrFull
 	}
+	b.arrivals.note(next)
 	if dropped > 0 {
 		b.episode(true, "buffer full: dropping oldest unsent updates (policy drop-oldest)", int(dropped))
 	} else {
@@ -392,6 +491,8 @@ func (b *Buffer) episode(over bool, msg string, n int) {
 // Entries an earlier version stored as JSON are returned converted.
 func (b *Buffer) Peek(max int, maxBytes int) ([]Entry, error) {
 	var out []Entry
+	b.dbmu.RLock()
+	defer b.dbmu.RUnlock()
 	err := b.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketQueue).Cursor()
 		total := 0
@@ -454,6 +555,8 @@ func entryTS(v []byte) (time.Time, error) {
 func (b *Buffer) Ack(seq uint64) error { return b.ack(0, seq) }
 
 func (b *Buffer) ack(first, seq uint64) error {
+	b.dbmu.RLock()
+	defer b.dbmu.RUnlock()
 	err := b.db.Update(func(tx *bolt.Tx) error {
 		q, m := tx.Bucket(bucketQueue), tx.Bucket(bucketMeta)
 		count, bytesNow := getU64(m, keyCount), getU64(m, keyBytes)
@@ -496,6 +599,8 @@ func (b *Buffer) ack(first, seq uint64) error {
 // moved (0 in the normal case, where hwm < NextSeq).
 func (b *Buffer) Rebase(hwm uint64) (uint64, error) {
 	var shift uint64
+	b.dbmu.RLock()
+	defer b.dbmu.RUnlock()
 	err := b.db.Update(func(tx *bolt.Tx) error {
 		q, m := tx.Bucket(bucketQueue), tx.Bucket(bucketMeta)
 		q.FillPercent = 1.0
@@ -533,6 +638,7 @@ func (b *Buffer) Rebase(hwm uint64) (uint64, error) {
 		return 0, fmt.Errorf("buffer: continue sequence after %d: %w", hwm, err)
 	}
 	if shift > 0 {
+		b.arrivals.shift(shift)
 		b.log.Warn("the hub has applied sequence numbers this buffer never assigned (was the buffer file replaced?); renumbered the queued updates to follow them",
 			"hub_high_water_mark", hwm, "shift", shift)
 	}
@@ -549,19 +655,33 @@ func (b *Buffer) AckBatch(first, last uint64) error {
 }
 
 // TrimAge drops queued updates older than MaxAge (no-op without MaxAge) and
-// returns how many it dropped.
+// returns how many it dropped. An update is old only when both clocks say
+// so: its timestamp is more than MaxAge before now (the wall clock), and
+// this process has held it for more than MaxAge of monotonic time (see
+// arrivals). A wall clock that jumps forward (an RTC reset corrected by NTP)
+// therefore drops nothing; a backlog that is really old is dropped once the
+// process has seen it for MaxAge.
 func (b *Buffer) TrimAge(now time.Time) (uint64, error) {
 	if b.opts.MaxAge <= 0 {
 		return 0, nil
 	}
 	cutoff := now.Add(-b.opts.MaxAge)
+	held := b.arrivals.heldLongerThan(b.opts.MaxAge)
 	var dropped uint64
+	var kept bool
+	b.dbmu.RLock()
+	defer b.dbmu.RUnlock()
 	err := b.db.Update(func(tx *bolt.Tx) error {
 		q, m := tx.Bucket(bucketQueue), tx.Bucket(bucketMeta)
 		count, bytesNow := getU64(m, keyCount), getU64(m, keyBytes)
+		dropped, kept = 0, false
 		c := q.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.First() {
 			if ts, err := entryTS(v); err == nil && !ts.Before(cutoff) {
+				break
+			}
+			if binary.BigEndian.Uint64(k) >= held {
+				kept = true // old by the wall clock only
 				break
 			}
 			count--
@@ -588,15 +708,29 @@ func (b *Buffer) TrimAge(now time.Time) (uint64, error) {
 	if dropped > 0 {
 		b.log.Warn("dropped unsent updates older than the age bound", "updates", dropped, "max_age", b.opts.MaxAge)
 	}
+	b.arrivals.clockWarning(b.log, kept, b.opts.MaxAge)
 	return dropped, nil
 }
 
 // Stats returns the queue's counters.
 func (b *Buffer) Stats() (Stats, error) {
 	var s Stats
+	b.health.fill(&s)
+	b.dbmu.RLock()
+	defer b.dbmu.RUnlock()
+	s.Compactions = b.compactions
+	if fi, err := os.Stat(b.path); err == nil {
+		s.FileBytes = fi.Size()
+	}
 	err := b.db.View(func(tx *bolt.Tx) error {
 		q, m := tx.Bucket(bucketQueue), tx.Bucket(bucketMeta)
 		s.Depth, s.Bytes = getU64(m, keyCount), getU64(m, keyBytes)
+		if v := m.Get(keyRecover); v != nil {
+			var r Recovery
+			if json.Unmarshal(v, &r) == nil {
+				s.Recovered = &r
+			}
+		}
 		s.NextSeq = getU64(m, keyNextSeq)
 		s.Dropped, s.Rejected = getU64(m, keyDropped), getU64(m, keyRejected)
 		if k, v := q.Cursor().First(); k != nil {
