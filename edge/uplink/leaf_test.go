@@ -25,7 +25,7 @@ func hubWithLeafListener(t *testing.T, domain, edge string) (leafURL string, _ *
 	l.Close()
 	perms := &server.Permissions{
 		Publish: &server.SubjectPermission{Allow: []string{
-			subject.Ingest(domain, edge), subject.EdgeAll(domain, edge), "_INBOX.>"}},
+			subject.Ingest(domain, edge), subject.EdgeAll(domain, edge), subject.EdgeInbox(edge) + ".>"}},
 		Subscribe: &server.SubjectPermission{Allow: []string{
 			subject.EdgeAll(domain, edge), subject.EdgeInbox(edge) + ".>"}},
 	}

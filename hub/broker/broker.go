@@ -142,7 +142,9 @@ func Start(o Options) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts.Users = []*server.User{{Username: b.internalUser, Password: internalHash}}
+	// each kind of user connects only the way it is meant to: the hub's
+	// services in-process, tools as clients, edges as leaf nodes
+	opts.Users = []*server.User{{Username: b.internalUser, Password: internalHash, AllowedConnectionTypes: connectionTypes("IN_PROCESS")}}
 	seenUsers := map[string]bool{b.internalUser: true}
 	for _, e := range o.Edges {
 		seenUsers[e.ID] = true
@@ -159,7 +161,7 @@ func Start(o Options) (*Broker, error) {
 		if err != nil {
 			return nil, err
 		}
-		opts.Users = append(opts.Users, &server.User{Username: u.User, Password: pw, Permissions: &server.Permissions{
+		opts.Users = append(opts.Users, &server.User{Username: u.User, Password: pw, AllowedConnectionTypes: connectionTypes("STANDARD"), Permissions: &server.Permissions{
 			Publish:   &server.SubjectPermission{Allow: append([]string{}, u.Publish...)},
 			Subscribe: &server.SubjectPermission{Allow: append([]string{"_INBOX.>"}, u.Subscribe...)},
 			Response:  &server.ResponsePermission{MaxMsgs: 1, Expires: time.Minute},
@@ -213,9 +215,10 @@ func Start(o Options) (*Broker, error) {
 				return nil, err
 			}
 			opts.Users = append(opts.Users, &server.User{
-				Username:    e.ID,
-				Password:    pw,
-				Permissions: EdgePermissions(o.Domain, e.ID),
+				Username:               e.ID,
+				Password:               pw,
+				Permissions:            EdgePermissions(o.Domain, e.ID),
+				AllowedConnectionTypes: connectionTypes("LEAFNODE"),
 			})
 		}
 	}
@@ -234,20 +237,31 @@ func Start(o Options) (*Broker, error) {
 }
 
 // EdgePermissions are the permissions of one edge's leaf connection: it may
-// send (publish) only its batches, its own control subjects and replies, and
-// receive (subscribe) only its own control subjects and replies to its inbox.
+// send (publish) only its batches, its own control subjects and its own
+// inbox prefix (subject.EdgeInbox: a hub service or tool that wants answers
+// from the edge makes its requests with that inbox prefix, since the edge
+// can reach no other inbox); and receive (subscribe) only its own control
+// subjects and replies to its inbox.
 func EdgePermissions(domain, edge string) *server.Permissions {
 	return &server.Permissions{
 		Publish: &server.SubjectPermission{Allow: []string{
 			subject.Ingest(domain, edge),
 			subject.EdgeAll(domain, edge),
-			"_INBOX.>", // replies to control requests from the hub and tools
+			subject.EdgeInbox(edge) + ".>",
 		}},
 		Subscribe: &server.SubjectPermission{Allow: []string{
 			subject.EdgeAll(domain, edge),
 			subject.EdgeInbox(edge) + ".>",
 		}},
 	}
+}
+
+func connectionTypes(types ...string) map[string]struct{} {
+	m := make(map[string]struct{}, len(types))
+	for _, t := range types {
+		m[t] = struct{}{}
+	}
+	return m
 }
 
 // Connect opens an in-process client connection for hub services.
