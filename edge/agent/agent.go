@@ -73,7 +73,8 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Agent, err er
 	a.leaf, err = uplink.StartLeaf(uplink.LeafOptions{
 		Edge: cfg.Edge.ID, HubURL: cfg.Hub.URL, User: cfg.Hub.User, Password: cfg.Hub.Password,
 		CAFile: cfg.Hub.CAFile, ServerName: cfg.Hub.ServerName,
-		LocalListen: listen, Logger: log,
+		LocalListen: listen, Domain: cfg.Domain, LocalUser: cfg.NATS.User, LocalPassword: cfg.NATS.Password,
+		AnonymousRead: cfg.NATS.AnonymousRead == nil || *cfg.NATS.AnonymousRead, Logger: log,
 	})
 	if err != nil {
 		return nil, err
@@ -181,13 +182,11 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Agent, err er
 			}
 		}()
 	}
-	if cfg.Buffer.MaxAge > 0 {
-		a.wg.Add(1)
-		go func() {
-			defer a.wg.Done()
-			a.trimLoop(runCtx)
-		}()
-	}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.trimLoop(runCtx)
+	}()
 	log.Info("edge agent started", "version", version.String(), "edge", cfg.Edge.ID, "hub", cfg.Hub.URL,
 		"slaves", len(a.pollers), "local_nats", listen, "data", cfg.DataDir)
 	return a, nil
@@ -258,6 +257,9 @@ var _ liveBus = leafBus{}
 func (b leafBus) Interest(subj string) bool              { return b.leaf.Interest(subj) }
 func (b leafBus) Publish(subj string, data []byte) error { return b.nc.Publish(subj, data) }
 
+// trimLoop applies the age bound (a no-op without buffer.maxAge) and
+// compacts the buffer file when it is much larger than its live data, once
+// a minute.
 func (a *Agent) trimLoop(ctx context.Context) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
@@ -268,6 +270,9 @@ func (a *Agent) trimLoop(ctx context.Context) {
 		case now := <-t.C:
 			if _, err := a.buf.TrimAge(now); err != nil {
 				a.log.Error("trimming old updates failed", "err", err)
+			}
+			if _, err := a.buf.Compact(); err != nil {
+				a.log.Error("compacting the buffer file failed", "err", err)
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -84,11 +85,15 @@ func (p *pipeline) store(updates []model.Update) error {
 	}
 	model.ReplaceNonFinite(updates) // 5. NaN and ±Inf become null with bad quality
 	// 6–7. encoded once (shared/wire) and appended durably; the forwarder
-	// sends these bytes as they are
-	if _, err := p.buf.Append(updates...); err != nil {
-		return err
-	}
+	// sends these bytes as they are. Updates the buffer refuses (full
+	// disk, reject-new) are counted there (buffer.refused and
+	// buffer.rejected in the heartbeat) and still go to local listeners:
+	// polling goes on, and the live bus does not depend on the disk.
+	_, err := p.buf.Append(updates...)
 	p.publishLive(updates) // 8. live bus, JSON, only when someone listens
+	if err != nil {
+		return fmt.Errorf("buffer %d updates: %w", len(updates), err)
+	}
 	return nil
 }
 

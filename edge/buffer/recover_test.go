@@ -130,7 +130,7 @@ func TestRecoveredQueueContinuesAboveTheHub(t *testing.T) {
 	}
 	b := open(t, path, Options{})
 	b.Append(upd(0, time.Now()), upd(1, time.Now())) // 1, 2
-	shift, err := b.Rebase(500)                       // the hub applied up to 500 from the lost file
+	shift, err := b.Rebase(500)                      // the hub applied up to 500 from the lost file
 	if err != nil || shift != 500 {
 		t.Fatalf("Rebase: %d, %v; want 500", shift, err)
 	}
