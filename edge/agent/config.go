@@ -95,6 +95,15 @@ type LocalNATSConfig struct {
 	// Listen is host:port for local NATS clients (default "127.0.0.1:4223";
 	// "off" keeps the bus in-process).
 	Listen string `json:"listen,omitempty"`
+	// User and Password let a local app read live readings and call the
+	// agent's services (status, config, read, write, map); never publish on
+	// what the edge sends to the hub. Empty: no such user.
+	User string `json:"user,omitempty"`
+	// Password is User's password, plain or a bcrypt hash.
+	Password string `json:"password,omitempty"`
+	// AnonymousRead lets local connections without credentials read live
+	// readings and nothing else (default true); false refuses them.
+	AnonymousRead *bool `json:"anonymousRead,omitempty"`
 }
 
 // BufferConfig bounds the buffer.
@@ -214,6 +223,10 @@ func (c *Config) Defaults() {
 	if c.NATS.Listen == "" {
 		c.NATS.Listen = "127.0.0.1:4223"
 	}
+	if c.NATS.AnonymousRead == nil {
+		t := true
+		c.NATS.AnonymousRead = &t
+	}
 	if c.DefaultLayer == "" {
 		c.DefaultLayer = "modbus"
 	}
@@ -251,6 +264,12 @@ func (c *Config) Validate() error {
 		if c.Hub.Password == "" {
 			es.Add("hub.password", "is required with hub.url")
 		}
+	}
+	if c.NATS.User != "" && len(c.NATS.Password) < 8 {
+		es.Add("nats.password", "must be at least 8 characters with nats.user")
+	}
+	if c.NATS.User == "anonymous" {
+		es.Add("nats.user", "%q is reserved for connections without credentials", c.NATS.User)
 	}
 	if c.Buffer.Overflow != buffer.DropOldest && c.Buffer.Overflow != buffer.RejectNew {
 		es.Add("buffer.overflow", "%q is not %s or %s", c.Buffer.Overflow, buffer.DropOldest, buffer.RejectNew)

@@ -119,3 +119,71 @@ func TestAttackRealignsWhenBatchesWouldBeSkipped(t *testing.T) {
 		t.Fatalf("batch after the hub's mark moved: %s, want %s", got, want)
 	}
 }
+
+// Local apps on the edge's bus read live readings and call the agent's
+// services; none, authenticated or not, may publish on the subjects the
+// edge sends to the hub (batches, heartbeats, high-water-mark requests) or
+// answer into the agent's inbox.
+func TestAttackLocalBusCannotPublishHubBound(t *testing.T) {
+	const domain, edge = "d", "e1"
+	leaf, err := StartLeaf(LeafOptions{Edge: edge, Domain: domain, LocalListen: "127.0.0.1:0",
+		LocalUser: "app", LocalPassword: "app-secret-1", AnonymousRead: true, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer leaf.Shutdown()
+	agent, err := leaf.Connect("agent", edge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer agent.Close()
+	hubBound, err := agent.SubscribeSync(">")
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent.Flush()
+	anon, err := nats.Connect(leaf.ClientURL())
+	if err != nil {
+		t.Fatalf("anonymous read-only connection refused: %v", err)
+	}
+	defer anon.Close()
+	app, err := nats.Connect(leaf.ClientURL(), nats.UserInfo("app", "app-secret-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	if _, err := nats.Connect(leaf.ClientURL(), nats.UserInfo("app", "wrong")); err == nil {
+		t.Fatal("wrong local password accepted")
+	}
+	forbidden := []string{subject.Ingest(domain, edge), subject.Heartbeat(domain, edge),
+		subject.EdgeControl(domain, edge, subject.ActionHWM), subject.EdgeInbox(edge) + ".x", subject.Ingest(domain, "e2")}
+	for _, c := range []*nats.Conn{anon, app} {
+		for _, s := range forbidden {
+			c.Publish(s, []byte("forged"))
+		}
+		c.Flush()
+	}
+	// allowed: a live reading the agent publishes reaches a local reader, and
+	// the app may call the agent's status service
+	live, err := anon.SubscribeSync(subject.LiveAll(domain, edge))
+	if err != nil {
+		t.Fatal(err)
+	}
+	anon.Flush()
+	app.Publish(subject.EdgeControl(domain, edge, subject.ActionStatus), []byte("status?"))
+	app.Flush()
+	agent.Publish(subject.Live(domain, edge, "site", "meters", "M1"), []byte("{}"))
+	agent.Flush()
+	if _, err := live.NextMsg(5 * time.Second); err != nil {
+		t.Fatalf("anonymous reader got no live reading: %v", err)
+	}
+	for {
+		m, err := hubBound.NextMsg(500 * time.Millisecond)
+		if err != nil {
+			break
+		}
+		if string(m.Data) == "forged" {
+			t.Errorf("a local app published on %s", m.Subject)
+		}
+	}
+}

@@ -5,8 +5,10 @@
 package uplink
 
 import (
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -39,13 +41,69 @@ type LeafOptions struct {
 	ServerName string
 	// LocalListen is host:port for local apps ("" = in-process only).
 	LocalListen string
+	// Domain is the deployment's subject domain (for the local users'
+	// permissions).
+	Domain string
+	// LocalUser and LocalPassword (plain or a bcrypt hash) let a local app
+	// read live readings and call the agent's services (status, config,
+	// read, write, map); "" disables the user.
+	LocalUser, LocalPassword string
+	// AnonymousRead lets local connections without credentials subscribe to
+	// live readings and the heartbeat, and nothing else; without it they are refused. No local
+	// connection may publish on what the edge sends to the hub.
+	AnonymousRead bool
 	// Logger receives server notices.
 	Logger *slog.Logger
 }
 
 // Leaf is the running embedded server.
 type Leaf struct {
-	srv *server.Server
+	srv                    *server.Server
+	agentUser, agentSecret string
+}
+
+// anonymousUser is the user of local connections without credentials.
+const anonymousUser = "anonymous"
+
+// localUsers are the users of the edge's bus: the agent itself (in-process
+// only, every subject), and for local apps an optional user and anonymous
+// readers, none of which may publish on the hub-bound subjects (batches,
+// heartbeats, high-water-mark requests) or into the agent's inbox.
+func localUsers(o LeafOptions, agentUser, agentSecret string) ([]*server.User, string) {
+	users := []*server.User{{Username: agentUser, Password: agentSecret,
+		AllowedConnectionTypes: map[string]struct{}{"IN_PROCESS": {}}}}
+	read := []string{subject.LiveAll(o.Domain, o.Edge), subject.Heartbeat(o.Domain, o.Edge), "_INBOX.>"}
+	if o.LocalUser != "" {
+		var services []string
+		for _, a := range []string{subject.ActionStatus, subject.ActionConfigGet, subject.ActionRead, subject.ActionWrite, subject.ActionMapPush} {
+			services = append(services, subject.EdgeControl(o.Domain, o.Edge, a))
+		}
+		users = append(users, &server.User{Username: o.LocalUser, Password: o.LocalPassword,
+			AllowedConnectionTypes: map[string]struct{}{"STANDARD": {}, "WEBSOCKET": {}},
+			Permissions: &server.Permissions{
+				Publish:   &server.SubjectPermission{Allow: services},
+				Subscribe: &server.SubjectPermission{Allow: read},
+			}})
+	}
+	noAuth := ""
+	if o.AnonymousRead {
+		users = append(users, &server.User{Username: anonymousUser, Password: randomSecret(),
+			AllowedConnectionTypes: map[string]struct{}{"STANDARD": {}, "WEBSOCKET": {}},
+			Permissions: &server.Permissions{
+				Publish:   &server.SubjectPermission{Allow: []string{}, Deny: []string{">"}},
+				Subscribe: &server.SubjectPermission{Allow: read},
+			}})
+		noAuth = anonymousUser
+	}
+	return users, noAuth
+}
+
+func randomSecret() string {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return hex.EncodeToString(b)
 }
 
 // StartLeaf starts the embedded server and waits until it accepts local connections.
@@ -59,6 +117,14 @@ func StartLeaf(o LeafOptions) (*Leaf, error) {
 		NoLog:      true,
 		MaxPayload: 8 << 20,
 	}
+	if o.LocalUser == anonymousUser {
+		return nil, fmt.Errorf("leaf: local user name %q is reserved", anonymousUser)
+	}
+	if o.LocalUser != "" && o.LocalPassword == "" {
+		return nil, fmt.Errorf("leaf: local user %q has no password", o.LocalUser)
+	}
+	l := &Leaf{agentUser: "gridedge-agent", agentSecret: randomSecret()}
+	opts.Users, opts.NoAuthUser = localUsers(o, l.agentUser, l.agentSecret)
 	if o.LocalListen == "" {
 		opts.DontListen = true
 	} else {
@@ -114,12 +180,13 @@ func StartLeaf(o LeafOptions) (*Leaf, error) {
 		srv.Shutdown()
 		return nil, errors.New("leaf: embedded NATS server did not become ready in 10s (port in use?)")
 	}
-	return &Leaf{srv: srv}, nil
+	l.srv = srv
+	return l, nil
 }
 
 // Connect opens an in-process client whose reply inboxes use the edge's prefix.
 func (l *Leaf) Connect(name, edge string) (*nats.Conn, error) {
-	nc, err := nats.Connect("", nats.InProcessServer(l.srv), nats.Name(name),
+	nc, err := nats.Connect("", nats.InProcessServer(l.srv), nats.Name(name), nats.UserInfo(l.agentUser, l.agentSecret),
 		nats.CustomInboxPrefix(subject.EdgeInbox(edge)), nats.MaxReconnects(-1))
 	if err != nil {
 		return nil, fmt.Errorf("leaf: connect %s: %w", name, err)
