@@ -78,13 +78,34 @@ type Variable struct {
 	// Deadband suppresses a report when the value moved less than this since
 	// the last report (GridEdge extension).
 	Deadband *float64 `json:"deadband,omitempty"`
-	// Writable allows (true) or forbids (false) writes through MQTT or the CLI
-	// (GridEdge extension; unset means holding registers and coils are writable).
+	// Writable allows writes through MQTT commands when true (GridEdge
+	// extension). Unset or false means the variable is never written: only
+	// holding registers and coils marked "writable": true are.
 	Writable *bool `json:"writable,omitempty"`
-	// Min and Max bound the engineering value a write may set (GridEdge extension).
+	// Min and Max bound the engineering value a write may set (GridEdge
+	// extension). A writable variable that holds a number (see
+	// NeedsWriteBounds) must have both.
 	Min *float64 `json:"min,omitempty"`
 	// Max: see Min.
 	Max *float64 `json:"max,omitempty"`
+}
+
+// IsWritable reports whether the map entry allows writes: "writable": true.
+func (v *Variable) IsWritable() bool { return v.Writable != nil && *v.Writable }
+
+// NeedsWriteBounds reports whether a write to v sets a number that min and
+// max must bound: a holding-register variable of a numeric datatype that
+// covers more than one bit. Coils, bits, bools, single-bit addresses,
+// strings and ignore can only take values their datatype already limits.
+func (v *Variable) NeedsWriteBounds() bool {
+	if v.Type != TypeHolding || v.Address.HasBit {
+		return false
+	}
+	switch v.Datatype {
+	case DatatypeString, DatatypeBits, DatatypeIgnore, DatatypeBool:
+		return false
+	}
+	return validDatatypes[v.Datatype]
 }
 
 // Datatypes of the seed, plus GridEdge's extensions.
@@ -474,9 +495,32 @@ func ValidateMap(es *config.Errors, path string, vars []Variable) {
 		if v.Min != nil && v.Max != nil && *v.Min > *v.Max {
 			es.Add(config.Join(p, "min"), "%v is greater than max %v", *v.Min, *v.Max)
 		}
+		validateWritable(es, p, v)
 		if end := int(v.Address.Register) + v.RegisterCount(); end > 65536 {
 			es.Add(config.Join(p, "address"), "variable runs past the last address 65535")
 		}
+	}
+}
+
+// validateWritable checks a variable marked "writable": true: it must live
+// in a writable table and, when it holds a number, have both min and max,
+// so that no write reaches the device unbounded.
+func validateWritable(es *config.Errors, p string, v *Variable) {
+	if !v.IsWritable() {
+		return
+	}
+	if v.Type == TypeInput || v.Type == TypeDiscrete {
+		es.Add(config.Join(p, "writable"), "variable %q is in the read-only %s table", v.Name, v.Type)
+		return
+	}
+	if !v.NeedsWriteBounds() {
+		return
+	}
+	if v.Min == nil {
+		es.Add(config.Join(p, "min"), "is required: variable %q is writable and numeric, so writes need both min and max", v.Name)
+	}
+	if v.Max == nil {
+		es.Add(config.Join(p, "max"), "is required: variable %q is writable and numeric, so writes need both min and max", v.Name)
 	}
 }
 

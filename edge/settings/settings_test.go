@@ -72,6 +72,9 @@ func TestValidationNamesEveryProblem(t *testing.T) {
 			[]string{"runs past the last address"}},
 		{"pipelining needs TCP", `{"modbusMaps":{"M":[]},"modbusSlaves":[{"serialPort":"/dev/ttyUSB0","baudRate":9600,"slaveId":1,"map":"M","maxInFlight":4}]}`,
 			[]string{"modbusSlaves[0].maxInFlight: several requests in flight need Modbus TCP"}},
+		{"writable numeric without bounds", `{"modbusMaps":{"M":[{"name":"sp","type":"holding","address":0,"datatype":"16int","writable":true,"min":1},{"name":"r","type":"input","address":0,"datatype":"16int","writable":true,"min":0,"max":1}]},"modbusSlaves":[]}`,
+			[]string{`modbusMaps.M[0].max: is required: variable "sp" is writable and numeric, so writes need both min and max`,
+				`modbusMaps.M[1].writable: variable "r" is in the read-only input table`}},
 		{"strict decoding", `{"modbusMaps":{"M":[{"name":"a","type":"holding","adress":0,"datatype":"16int"}]},"modbusSlaves":[]}`,
 			[]string{"modbusMaps.M[0].adress: unknown field"}},
 	}
@@ -146,5 +149,28 @@ func TestFromEnv(t *testing.T) {
 	t.Setenv(EnvVar, `{"modbusMaps":{}}`)
 	if _, _, err := FromEnv(); err == nil || !strings.Contains(err.Error(), "SETTINGS environment variable") {
 		t.Fatalf("bad SETTINGS: %v", err)
+	}
+}
+
+func TestNeedsWriteBounds(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		v    Variable
+		want bool
+	}{
+		{"16int holding", Variable{Type: TypeHolding, Datatype: Datatype16Int}, true},
+		{"32float holding", Variable{Type: TypeHolding, Datatype: Datatype32Float}, true},
+		{"bcd holding", Variable{Type: TypeHolding, Datatype: Datatype16BCD}, true},
+		{"8uint holding", Variable{Type: TypeHolding, Datatype: Datatype8Uint}, true},
+		{"bool holding", Variable{Type: TypeHolding, Datatype: DatatypeBool}, false},
+		{"bit address", Variable{Type: TypeHolding, Datatype: Datatype16Uint, Address: Address{Register: 3, Bit: 2, HasBit: true}}, false},
+		{"string", Variable{Type: TypeHolding, Datatype: DatatypeString, Datasize: 4}, false},
+		{"coil", Variable{Type: TypeCoil, Datatype: DatatypeBool}, false},
+		{"input", Variable{Type: TypeInput, Datatype: Datatype16Int}, false},
+		{"unknown datatype", Variable{Type: TypeHolding, Datatype: "17int"}, false},
+	} {
+		if got := tc.v.NeedsWriteBounds(); got != tc.want {
+			t.Errorf("%s: NeedsWriteBounds() = %t, want %t", tc.name, got, tc.want)
+		}
 	}
 }
