@@ -43,6 +43,7 @@ type Bridge struct {
 	filters   []subscription
 	pubTopics map[string]bool
 	audit     *audit
+	limits    *limiter
 
 	pubq chan outMsg
 	cmdq chan inMsg
@@ -83,6 +84,7 @@ type inMsg struct {
 type counters struct {
 	published, publishErrors, dropped atomic.Uint64
 	commands, writes, refused, failed atomic.Uint64
+	rateLimited                       atomic.Uint64
 }
 
 // Stats are the bridge's counters.
@@ -102,8 +104,12 @@ type Stats struct {
 	Commands uint64 `json:"commands"`
 	// Writes counts variables written and verified.
 	Writes uint64 `json:"writes"`
-	// Refused counts variables refused before anything was written.
+	// Refused counts variables refused before anything was written, the
+	// rate-limited ones included; each is in the audit trail.
 	Refused uint64 `json:"refused"`
+	// RateLimited counts the variables of Refused refused by a write rate
+	// limit (Options.WriteLimits).
+	RateLimited uint64 `json:"rate_limited"`
 	// Failed counts variables whose write failed or was not attempted.
 	Failed uint64 `json:"failed"`
 	// LastError is the latest connection or publication error.
@@ -144,6 +150,7 @@ func New(s *settings.Settings, w Writer, o Options) (*Bridge, error) {
 		b.clientID = "gridedge-" + host
 	}
 	b.audit = newAudit(o.AuditSize, o.AuditFile, b.log)
+	b.limits = newLimiter(s, o.WriteLimits)
 	byFilter := map[string]int{}
 	for i := range s.ModbusSlaves {
 		sl := &s.ModbusSlaves[i]
@@ -195,7 +202,7 @@ func (b *Bridge) Stats() Stats {
 	b.errMu.Unlock()
 	return Stats{Connected: b.connected.Load(), Subscribed: b.subscribed.Load(), Published: b.st.published.Load(), PublishErrors: b.st.publishErrors.Load(),
 		Dropped: b.st.dropped.Load(), Commands: b.st.commands.Load(), Writes: b.st.writes.Load(),
-		Refused: b.st.refused.Load(), Failed: b.st.failed.Load(), LastError: last}
+		Refused: b.st.refused.Load(), RateLimited: b.st.rateLimited.Load(), Failed: b.st.failed.Load(), LastError: last}
 }
 
 // AuditLog returns the latest audit entries (at most Options.AuditSize),
@@ -598,7 +605,9 @@ func ParseCommand(payload []byte) ([]Assignment, error) {
 
 // Apply executes a write command on slave (its index in SETTINGS
 // modbusSlaves): every assignment is checked first (variable in the slave's
-// map, CheckWrite) and, if any is refused, nothing is written; otherwise the
+// map, CheckWrite, then the write rate limits of Options.WriteLimits, which
+// take one token per variable only when the whole command may go) and, if
+// any is refused, nothing is written; otherwise the
 // variables are written in order through the Writer, each within
 // Options.WriteTimeout, and those after a failed write are skipped. Every
 // assignment is recorded in the audit trail with source (e.g. "mqtt:<topic>"
@@ -646,6 +655,17 @@ func (b *Bridge) Apply(ctx context.Context, source string, slave int, as []Assig
 		b.record(source, slave, rs, ResultRefused)
 		return rs
 	}
+	names := make([]string, len(as))
+	for i, a := range as {
+		names[i] = a.Variable
+	}
+	if errs := b.limits.take(b.o.Now(), slave, names); errs != nil {
+		for i := range rs {
+			rs[i].Err = errs[i]
+		}
+		b.record(source, slave, rs, ResultRefused)
+		return rs
+	}
 	results := make([]string, len(rs))
 	var failed string
 	for i := range rs {
@@ -686,6 +706,9 @@ func (b *Bridge) recordOne(source string, slave int, r Result, result string) {
 	case ResultOK:
 		b.st.writes.Add(1)
 	case ResultRefused:
+		if errors.Is(r.Err, ErrRateLimited) {
+			b.st.rateLimited.Add(1)
+		}
 		b.st.refused.Add(1)
 	default:
 		b.st.failed.Add(1)

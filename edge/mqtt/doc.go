@@ -15,7 +15,8 @@
 //   - Writes. Messages on a slave's mqttSubscriptions topics are JSON objects
 //     naming variables of the slave's map, e.g. {"temperature": 21} or
 //     {"mode": "FAN"}. Every variable of a message is checked ([CheckWrite])
-//     before anything is written; if one is refused, none is written. Writes
+//     and rate-limited ([Options.WriteLimits]) before anything is written;
+//     if one is refused, none is written. Writes
 //     go through a [Writer]; [DeviceWriter] is the Modbus one: it reads the
 //     current registers, writes (merging partial registers), reads them back
 //     and verifies them. Every attempt is recorded in the audit trail
@@ -48,12 +49,25 @@
 //
 //   - the variable is not in the slave's map ([ErrUnknownVariable]);
 //   - it lives in a read-only table, input or discrete ([ErrReadOnly]);
-//   - its map entry says "writable": false ([ErrNotWritable]);
+//   - its map entry does not say "writable": true ([ErrNotWritable]): a
+//     variable is read-only unless marked, whatever its table;
+//   - it holds a number (a holding register of a numeric datatype, see
+//     settings.Variable.NeedsWriteBounds) and its entry lacks "min" or
+//     "max" ([ErrNoBounds]; settings.Load already refuses such maps, naming
+//     the field);
 //   - the engineering value is outside the entry's "min"/"max" ([ErrOutOfBounds]);
 //   - the datatype cannot hold it, it is not an integer for an integer type,
 //     a string is not one of the translation labels, or its JSON type does not
 //     fit the variable (the codec's ErrRange, ErrNotIntegral, ErrUnknownLabel,
 //     ErrValueType, ErrDatatype).
+//
+// A message whose variables all pass is then held to the write rate limits
+// ([Options.WriteLimits]): per variable of a slave (default 1 write a
+// second, burst 5) and per bus, the slaves sharing an ip and port or a
+// serialPort (default 10 a second, burst 20). A write beyond them is
+// refused at once, not delayed ([ErrRateLimited]), so a flood of commands
+// cannot keep the bus from the pollers although writes go before polls;
+// refused writes take no token.
 //
 // A payload that is not a JSON object of variables is refused as a whole
 // ([ErrBadMessage]). The variables of an accepted message are written in the
@@ -83,7 +97,9 @@
 //
 // # Audit trail
 //
-// Every write attempt, refused ones included, becomes an [AuditEntry]: logged
+// Every write attempt, refused ones included, becomes an [AuditEntry] whose
+// Error says why it was refused or failed, and is counted in [Stats]
+// (Refused, of which RateLimited; Writes; Failed): logged
 // with slog at Info, kept in a ring of the last [Options.AuditSize] entries,
 // and appended as one JSON line to [Options.AuditFile] when it is set.
 package mqtt

@@ -196,16 +196,30 @@ type device struct {
 
 func startDevice(t *testing.T) *device {
 	t.Helper()
+	return startSlowDevice(t, 0)
+}
+
+// startSlowDevice is startDevice with a device that takes delay to answer
+// every request, as a device on a slow serial line does.
+func startSlowDevice(t *testing.T, delay time.Duration) *device {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	mem := modbus.NewMemory()
+	var h modbus.Handler = mem
+	if delay > 0 {
+		h = modbus.HandlerFunc(func(ctx context.Context, unit byte, req modbus.PDU) (modbus.PDU, error) {
+			time.Sleep(delay)
+			return mem.HandleModbus(ctx, unit, req)
+		})
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = (&modbus.Server{Handler: mem}).Serve(ctx, l)
+		_ = (&modbus.Server{Handler: h}).Serve(ctx, l)
 	}()
 	c, err := modbus.NewClient("tcp://"+l.Addr().String(), modbus.ClientOptions{Timeout: 2 * time.Second})
 	if err != nil {
@@ -278,3 +292,19 @@ func jsonEqual(t *testing.T, got, want []byte) {
 }
 
 func durationOf(d time.Duration) config.Duration { return config.Duration(d) }
+
+// unlimited are write limits no test reaches.
+var unlimited = WriteLimits{Variable: RateLimit{Rate: 1e6, Burst: 1e6}, Bus: RateLimit{Rate: 1e6, Burst: 1e6}}
+
+// markWritable marks variable name of map m writable with bounds lo and hi,
+// as a SETTINGS document written for GridEdge would.
+func markWritable(t *testing.T, s *settings.Settings, m, name string, lo, hi float64) {
+	t.Helper()
+	for i := range s.ModbusMaps[m] {
+		if v := &s.ModbusMaps[m][i]; v.Name == name {
+			v.Writable, v.Min, v.Max = &[]bool{true}[0], &lo, &hi
+			return
+		}
+	}
+	t.Fatalf("map %s has no variable %s", m, name)
+}

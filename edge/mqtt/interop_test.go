@@ -113,6 +113,11 @@ func TestMosquittoInterop(t *testing.T) {
 
 	s := loadSettings(t, "panasonic.json", "mqtt://"+addr)
 	s.MQTT.Credentials = nil
+	// The seed writes these variables; GridEdge writes only variables
+	// marked writable, numeric ones with bounds.
+	markWritable(t, s, "PANASONIC", "temperature", 5, 35)
+	markWritable(t, s, "PANASONIC", "luminance", 0, 1000)
+	markWritable(t, s, "PANASONIC", "mode", 1, 3)
 	dev := startDevice(t)
 	dev.mem.SetRegisters(1, modbus.HoldingRegisters, 1, 21, 45, 1)
 	b, err := New(s, NewDeviceWriter(s, dev.bus()), Options{ClientID: "edge-mosquitto", Logger: testLogger(t)})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -27,7 +28,36 @@ const (
 	DefaultConnectTimeout = 10 * time.Second
 	DefaultBackoffMin     = time.Second
 	DefaultBackoffMax     = time.Minute
+	// DefaultVariableWriteRate and DefaultVariableWriteBurst limit the
+	// writes to one variable of one slave: 1 a second, 5 at once.
+	DefaultVariableWriteRate  = 1.0
+	DefaultVariableWriteBurst = 5
+	// DefaultBusWriteRate and DefaultBusWriteBurst limit the writes to all
+	// the slaves of one bus: 10 a second, 20 at once.
+	DefaultBusWriteRate  = 10.0
+	DefaultBusWriteBurst = 20
 )
+
+// RateLimit is a token bucket: Burst writes at once, then Rate writes a
+// second on average. A write that finds no token is refused, not delayed.
+type RateLimit struct {
+	// Rate is the sustained rate in writes per second (> 0).
+	Rate float64 `json:"rate,omitempty"`
+	// Burst is how many writes may go at once (>= 1).
+	Burst int `json:"burst,omitempty"`
+}
+
+// WriteLimits bound the rate of writes, so that a flood of commands cannot
+// hold the bus (writes go before polls) or wear a device out. Refused
+// writes take no token.
+type WriteLimits struct {
+	// Variable limits the writes to one variable of one slave (default
+	// 1/s, burst 5).
+	Variable RateLimit `json:"variable,omitzero"`
+	// Bus limits the writes to all slaves of one bus: the slaves with the
+	// same ip and port, or the same serialPort (default 10/s, burst 20).
+	Bus RateLimit `json:"bus,omitzero"`
+}
 
 // Options configure a Bridge beyond what the SETTINGS document says. The
 // zero value is usable. The agent configuration carries it (JSON/YAML); every
@@ -74,6 +104,9 @@ type Options struct {
 	// ErrorSuffix is appended to a command's topic to report refused and
 	// failed writes (default "/error").
 	ErrorSuffix string `json:"errorSuffix,omitempty"`
+	// WriteLimits bound the rate of writes per variable and per bus; a
+	// write beyond them is refused and audited (ErrRateLimited).
+	WriteLimits WriteLimits `json:"writeLimits,omitzero"`
 	// AuditSize is how many audit entries AuditLog keeps (default 1000).
 	AuditSize int `json:"auditSize,omitempty"`
 	// AuditFile, when set, receives every audit entry as one JSON line. It
@@ -125,6 +158,8 @@ func (o *Options) defaults() {
 	if o.AuditSize == 0 {
 		o.AuditSize = DefaultAuditSize
 	}
+	o.WriteLimits.Variable.defaults(DefaultVariableWriteRate, DefaultVariableWriteBurst)
+	o.WriteLimits.Bus.defaults(DefaultBusWriteRate, DefaultBusWriteBurst)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -155,10 +190,32 @@ func (o *Options) Validate() error {
 	if o.AuditSize < 0 {
 		es.Add("auditSize", "%d is negative", o.AuditSize)
 	}
+	o.WriteLimits.Variable.validate(&es, "writeLimits.variable")
+	o.WriteLimits.Bus.validate(&es, "writeLimits.bus")
 	if o.ErrorSuffix != "" && (strings.ContainsAny(o.ErrorSuffix, "+#") || !strings.HasPrefix(o.ErrorSuffix, "/")) {
 		es.Add("errorSuffix", "%q must start with / and hold no wildcard", o.ErrorSuffix)
 	}
 	return es.Err()
+}
+
+// defaults fills the unset fields of r.
+func (r *RateLimit) defaults(rate float64, burst int) {
+	if r.Rate == 0 {
+		r.Rate = rate
+	}
+	if r.Burst == 0 {
+		r.Burst = burst
+	}
+}
+
+// validate adds the problems of r, at path p, to es.
+func (r *RateLimit) validate(es *config.Errors, p string) {
+	if r.Rate < 0 || math.IsNaN(r.Rate) || math.IsInf(r.Rate, 0) {
+		es.Add(config.Join(p, "rate"), "%v must be a positive number of writes per second", r.Rate)
+	}
+	if r.Burst < 0 {
+		es.Add(config.Join(p, "burst"), "%d is negative", r.Burst)
+	}
 }
 
 // BrokerURL turns SETTINGS mqtt.host into a broker URL: "host" and

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/gridedge/gridedge/edge/codec"
 	"github.com/gridedge/gridedge/edge/modbus"
@@ -23,10 +24,18 @@ var (
 	// ErrReadOnly means the variable lives in a read-only table (input
 	// registers or discrete inputs).
 	ErrReadOnly = errors.New("variable is read-only")
-	// ErrNotWritable means the variable's map entry says "writable": false.
+	// ErrNotWritable means the variable's map entry does not say
+	// "writable": true.
 	ErrNotWritable = errors.New("variable is not writable")
+	// ErrNoBounds means a writable numeric variable lacks min or max in its
+	// map entry (settings.Load refuses such maps; settings built otherwise
+	// are refused here, at write time).
+	ErrNoBounds = errors.New("write bounds missing")
 	// ErrOutOfBounds means the value is outside the variable's min/max.
 	ErrOutOfBounds = errors.New("value out of bounds")
+	// ErrRateLimited means the write would exceed the variable's or the
+	// bus's write rate limit (Options.WriteLimits).
+	ErrRateLimited = errors.New("write rate limit exceeded")
 	// ErrBadMessage means a command payload is not a JSON object of
 	// variable values.
 	ErrBadMessage = errors.New("malformed command")
@@ -195,10 +204,12 @@ func writeCoils(ctx context.Context, dev Device, unit byte, v *settings.Variable
 
 // CheckWrite reports whether value may be written to variable v of slave
 // (its index in s.ModbusSlaves), without touching the device: the table
-// must be holding or coil, the entry must not say "writable": false, the
-// datatype must hold the value (encoded as DeviceWriter would), and a
+// must be holding or coil, the entry must say "writable": true, a numeric
+// variable (settings.Variable.NeedsWriteBounds) must have both min and max,
+// the datatype must hold the value (encoded as DeviceWriter would), and a
 // numeric engineering value (a translation label counts as its number, a
-// bool as 0 or 1) must lie within the entry's min and max.
+// bool as 0 or 1) must lie within the entry's min and max. It does not
+// apply the rate limits: Bridge.Apply does.
 func CheckWrite(s *settings.Settings, slave int, v *settings.Variable, value any) error {
 	if slave < 0 || slave >= len(s.ModbusSlaves) {
 		return fmt.Errorf("%w: slave %d (have %d)", ErrSlave, slave, len(s.ModbusSlaves))
@@ -210,8 +221,20 @@ func CheckWrite(s *settings.Settings, slave int, v *settings.Variable, value any
 	default:
 		return fmt.Errorf("%s: %w (unknown table %q)", v.Name, ErrReadOnly, v.Type)
 	}
-	if v.Writable != nil && !*v.Writable {
-		return fmt.Errorf("%s: %w (writable is false in the map)", v.Name, ErrNotWritable)
+	if !v.IsWritable() {
+		return fmt.Errorf("%s: %w (its map entry does not say \"writable\": true)", v.Name, ErrNotWritable)
+	}
+	bounded := v.NeedsWriteBounds()
+	if bounded && (v.Min == nil || v.Max == nil) {
+		var missing []string
+		if v.Min == nil {
+			missing = append(missing, "min")
+		}
+		if v.Max == nil {
+			missing = append(missing, "max")
+		}
+		return fmt.Errorf("%s: %w: a writable numeric variable needs both min and max, its map entry has no %s",
+			v.Name, ErrNoBounds, strings.Join(missing, " and no "))
 	}
 	var err error
 	if v.Type == settings.TypeCoil {
@@ -227,6 +250,9 @@ func CheckWrite(s *settings.Settings, slave int, v *settings.Variable, value any
 	}
 	f, ok := engineeringNumber(v, value)
 	if !ok {
+		if bounded {
+			return fmt.Errorf("%s: value %v is not a number to check against min and max: %w", v.Name, value, ErrOutOfBounds)
+		}
 		return nil
 	}
 	if v.Min != nil && !(f >= *v.Min) {

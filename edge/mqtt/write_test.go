@@ -41,6 +41,11 @@ func newWriteEnv(t *testing.T, o Options, edit func(*settings.Settings)) *writeE
 	if o.ClientID == "" {
 		o.ClientID = "edge-" + t.Name()
 	}
+	if o.WriteLimits == (WriteLimits{}) {
+		// These tests write many variables in quick succession; the rate
+		// limits have their own tests (attack_test.go).
+		o.WriteLimits = unlimited
+	}
 	o.Logger = testLogger(t)
 	b, err := New(s, NewDeviceWriter(s, dev.bus()), o)
 	if err != nil {
