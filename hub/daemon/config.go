@@ -7,6 +7,7 @@ import (
 
 	"github.com/gridedge/gridedge/hub/api"
 	"github.com/gridedge/gridedge/hub/broker"
+	"github.com/gridedge/gridedge/hub/ingest"
 	"github.com/gridedge/gridedge/hub/listen"
 	"github.com/gridedge/gridedge/hub/store"
 	"github.com/gridedge/gridedge/shared/config"
@@ -27,14 +28,25 @@ type Config struct {
 	Store StoreConfig `json:"store,omitempty"`
 	// NATS configures the embedded NATS server.
 	NATS NATSConfig `json:"nats,omitempty"`
-	// Edges are the edge agents allowed to connect, with their credentials.
-	Edges []broker.EdgeCredential `json:"edges,omitempty"`
+	// Edges are the edge agents allowed to connect, with their credentials
+	// and the layers each may write.
+	Edges []EdgeConfig `json:"edges,omitempty"`
 	// Ingest configures the ingest applier.
 	Ingest IngestConfig `json:"ingest,omitempty"`
 	// Layers are created at start when they do not exist yet.
 	Layers []store.Layer `json:"layers,omitempty"`
 	// LogLevel is debug, info (default), warn or error.
 	LogLevel string `json:"logLevel,omitempty"`
+}
+
+// EdgeConfig is one edge allowed to connect: its credentials (id,
+// password) and what it may write.
+type EdgeConfig struct {
+	broker.EdgeCredential
+	// Layers lists the layers, each with the collections (empty: all of
+	// them), the edge's batches may write; a batch writing elsewhere goes to
+	// the dead-letter stream. Empty: every layer that is not reserved.
+	Layers []ingest.LayerGrant `json:"layers,omitempty"`
 }
 
 // StoreConfig chooses the store backend.
@@ -80,9 +92,13 @@ type TLSFiles struct {
 // IngestConfig configures the ingest applier.
 type IngestConfig struct {
 	// CreateMissing creates layers and collections that edges write to and
-	// that do not exist (default true; false sends such batches to the
-	// dead-letter stream).
+	// that do not exist (default false: such batches go to the dead-letter
+	// stream).
 	CreateMissing *bool `json:"createMissing,omitempty"`
+	// MaxSeqJump is the largest gap above an edge's high-water mark a batch
+	// may start at (default 2^32); a batch beyond it is quarantined in the
+	// dead-letter stream.
+	MaxSeqJump uint64 `json:"maxSeqJump,omitempty"`
 	// DuplicateWindow is the INGEST stream's de-duplication window (default 10m).
 	DuplicateWindow config.Duration `json:"duplicateWindow,omitempty"`
 }
@@ -110,8 +126,11 @@ func (c *Config) Defaults() {
 		c.NATS.ServerName = "gridedge-hub"
 	}
 	if c.Ingest.CreateMissing == nil {
-		t := true
-		c.Ingest.CreateMissing = &t
+		f := false
+		c.Ingest.CreateMissing = &f
+	}
+	if c.Ingest.MaxSeqJump == 0 {
+		c.Ingest.MaxSeqJump = ingest.DefaultMaxSeqJump
 	}
 	if c.LogLevel == "" {
 		c.LogLevel = "info"
@@ -137,6 +156,19 @@ func (c *Config) Validate() error {
 		seen[e.ID] = true
 		if len(e.Password) < 8 {
 			es.Add(config.Join(p, "password"), "must be at least 8 characters")
+		}
+		for j, g := range e.Layers {
+			gp := config.Index(config.Join(p, "layers"), j)
+			if err := store.CheckName("layer", g.Layer); err != nil {
+				es.Add(config.Join(gp, "layer"), "%v", err)
+			} else if api.ReservedLayer(g.Layer) {
+				es.Add(config.Join(gp, "layer"), "layer %q is reserved for the hub", g.Layer)
+			}
+			for k, col := range g.Collections {
+				if err := store.CheckName("collection", col); err != nil {
+					es.Add(config.Index(config.Join(gp, "collections"), k), "%v", err)
+				}
+			}
 		}
 	}
 	for i, l := range c.Layers {

@@ -4,12 +4,14 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gridedge/gridedge/hub/api"
 	"github.com/gridedge/gridedge/hub/auth"
+	"github.com/gridedge/gridedge/hub/ingest"
 	"github.com/gridedge/gridedge/hub/listen"
 	"github.com/gridedge/gridedge/hub/notify"
 	"github.com/gridedge/gridedge/shared/config"
@@ -51,6 +53,9 @@ func TestConfigErrors(t *testing.T) {
 		{"store:\n  backend: sqlite\n", []string{"store.backend"}},
 		{"logLevel: loud\n", []string{"logLevel"}},
 		{"edges:\n  - {id: e1, password: short}\n  - {id: e1, password: long-enough}\n", []string{"edges[0].password", "edges[1].id", "twice"}},
+		{"edges:\n  - {id: e1, password: long-enough, layers: [{layer: system}, {layer: 'a b', collections: ['x.y']}]}\n",
+			[]string{"edges[0].layers[0].layer", "reserved", "edges[0].layers[1].layer", "edges[0].layers[1].collections[0]"}},
+		{"edges:\n  - {id: e1, password: long-enough, layerz: []}\n", []string{"edges[0].layerz", "unknown field"}},
 		// Strict decoding reaches into the embedded API sections.
 		{"auth:\n  unknownKey: 1\n", []string{"auth.unknownKey", "unknown field"}},
 		{"http:\n  listne: ':80'\n", []string{"http.listne", "unknown field"}},
@@ -175,5 +180,27 @@ func TestShippedConfigs(t *testing.T) {
 		if _, err := Load(f); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
+	}
+}
+
+// Edges write only where their allow-list says, and layers are not created
+// by batches unless the config asks for it.
+func TestEdgeAllowListsAndCreateMissingDefault(t *testing.T) {
+	c, err := Load(writeConfig(t, "edges:\n  - id: e1\n    password: long-enough\n    layers: [{layer: site, collections: [meters]}, {layer: lab}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := *c.Ingest.CreateMissing; got {
+		t.Errorf("ingest.createMissing defaults to %v, want false", got)
+	}
+	if got, want := c.Ingest.MaxSeqJump, uint64(ingest.DefaultMaxSeqJump); got != want {
+		t.Errorf("ingest.maxSeqJump defaults to %d, want %d", got, want)
+	}
+	want := []ingest.LayerGrant{{Layer: "site", Collections: []string{"meters"}}, {Layer: "lab"}}
+	if got := c.Edges[0].Layers; !reflect.DeepEqual(got, want) {
+		t.Errorf("edges[0].layers = %+v, want %+v", got, want)
+	}
+	if got := c.Edges[0].ID; got != "e1" {
+		t.Errorf("edges[0].id = %q, want e1", got)
 	}
 }

@@ -74,7 +74,7 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err erro
 	h.br, err = broker.Start(broker.Options{
 		Domain: cfg.Domain, ServerName: cfg.NATS.ServerName, ClientListen: cfg.NATS.Listen.HostPort(),
 		LeafListen: cfg.NATS.LeafListen.HostPort(), StoreDir: filepath.Join(cfg.DataDir, "jetstream"),
-		Edges: cfg.Edges, Users: cfg.NATS.Users, Logger: log,
+		Edges: credentials(cfg.Edges), Users: cfg.NATS.Users, Logger: log,
 		LeafTLSCert: leafTLS(cfg).CertFile, LeafTLSKey: leafTLS(cfg).KeyFile,
 	})
 	if err != nil {
@@ -86,6 +86,7 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err erro
 	h.applier, err = ingest.New(ctx, h.nc, h.st, ingest.Options{
 		Domain: cfg.Domain, DuplicateWindow: cfg.Ingest.DuplicateWindow.Std(),
 		CreateMissing: *cfg.Ingest.CreateMissing, Edges: edgeIDs(cfg.Edges), Logger: log,
+		MaxSeqJump: cfg.Ingest.MaxSeqJump, Allowed: allowLists(cfg.Edges, log),
 		AfterApply: crashFailpoint(log), ReservedLayer: api.ReservedLayer, Changes: h.publishChange,
 	})
 	if err != nil {
@@ -184,12 +185,34 @@ func leafTLS(cfg *Config) TLSFiles {
 	return *cfg.NATS.LeafTLS
 }
 
-func edgeIDs(es []broker.EdgeCredential) []string {
+func edgeIDs(es []EdgeConfig) []string {
 	ids := make([]string, len(es))
 	for i, e := range es {
 		ids[i] = e.ID
 	}
 	return ids
+}
+
+func credentials(es []EdgeConfig) []broker.EdgeCredential {
+	cs := make([]broker.EdgeCredential, len(es))
+	for i, e := range es {
+		cs[i] = e.EdgeCredential
+	}
+	return cs
+}
+
+// allowLists are the edges' layer allow-lists; an edge without one may
+// write every layer that is not reserved, which is logged.
+func allowLists(es []EdgeConfig, log *slog.Logger) map[string][]ingest.LayerGrant {
+	m := map[string][]ingest.LayerGrant{}
+	for _, e := range es {
+		if len(e.Layers) == 0 {
+			log.Warn("edge has no layers allow-list: it may write to every layer that is not reserved (set edges[].layers)", "edge", e.ID)
+			continue
+		}
+		m[e.ID] = e.Layers
+	}
+	return m
 }
 
 // HTTPAddr is the REST API's listen address ("" when http.listen is off).

@@ -119,6 +119,7 @@ func (f *Fleet) record(ctx context.Context, m *nats.Msg) error {
 		doc["hub"] = map[string]any{
 			"batches": s.Batches, "applied": s.Applied, "skipped": s.Skipped,
 			"missing": s.Missing, "dead_letters": s.DeadLetters, "last_seq": s.LastSeq,
+			"quarantined": s.Quarantined, "refused": s.Refused,
 		}
 	}
 	if _, err := f.st.Bulk(ctx, Layer, Collection, []store.Document{doc}, false); err != nil {
