@@ -6,7 +6,7 @@ LDFLAGS := -s -w -X github.com/gridedge/gridedge/shared/version.Version=$(VERSIO
 BIN := bin
 MODULES := shared edge hub
 
-.PHONY: all build build-arm run test test-unit test-arm vet lint bench soak fmt clean
+.PHONY: all build build-arm run test test-unit test-arm vet lint bench soak fuzz fmt clean
 
 all: build
 
@@ -59,6 +59,10 @@ bench:
 ## soak: the fault-injection scenarios, repeated (GRIDEDGE_SOAK_ROUNDS, default 5)
 soak: build
 	cd hub && for i in $$(seq 1 $${GRIDEDGE_SOAK_ROUNDS:-5}); do echo "== soak round $$i"; $(GO) test -count=1 -run 'TestFault' -timeout 30m ./e2e/ || exit 1; done
+
+## fuzz: every go test -fuzz target for FUZZTIME each (default 5m; CI runs 3s each)
+fuzz:
+	FUZZTIME=$${FUZZTIME:-5m} scripts/fuzz.sh
 
 fmt:
 	gofmt -w $(MODULES)
