@@ -33,6 +33,9 @@ type Collection struct {
 	Geo bool `json:"geo,omitempty"`
 	// Metrics lists the metric series kept for the collection.
 	Metrics []string `json:"metrics,omitempty"`
+	// Indexes declares secondary indexes (MongoDB's shape); _id, _updated
+	// and timestamp are always indexed.
+	Indexes []Index `json:"indexes,omitempty"`
 	// Extra keeps other attributes of the seed's free-form collection object
 	// (e.g. publicFields, publish, track); they are stored and returned as
 	// attributes of the collection object itself.
@@ -40,7 +43,7 @@ type Collection struct {
 }
 
 // collectionFields are the attributes Collection has fields for.
-var collectionFields = map[string]bool{"name": true, "label": true, "geo": true, "metrics": true}
+var collectionFields = map[string]bool{"name": true, "label": true, "geo": true, "metrics": true, "indexes": true}
 
 // MarshalJSON writes the known attributes and the Extra ones side by side.
 func (c Collection) MarshalJSON() ([]byte, error) {
@@ -60,6 +63,9 @@ func (c Collection) MarshalJSON() ([]byte, error) {
 	if len(c.Metrics) > 0 {
 		m["metrics"] = c.Metrics
 	}
+	if len(c.Indexes) > 0 {
+		m["indexes"] = c.Indexes
+	}
 	return json.Marshal(m)
 }
 
@@ -70,6 +76,7 @@ func (c *Collection) UnmarshalJSON(b []byte) error {
 		Label   string   `json:"label"`
 		Geo     bool     `json:"geo"`
 		Metrics []string `json:"metrics"`
+		Indexes []Index  `json:"indexes"`
 	}
 	var k known
 	if err := json.Unmarshal(b, &k); err != nil {
@@ -79,7 +86,7 @@ func (c *Collection) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &all); err != nil {
 		return fmt.Errorf("collection: %w", err)
 	}
-	*c = Collection{Name: k.Name, Label: k.Label, Geo: k.Geo, Metrics: k.Metrics}
+	*c = Collection{Name: k.Name, Label: k.Label, Geo: k.Geo, Metrics: k.Metrics, Indexes: k.Indexes}
 	for key, v := range all {
 		if !collectionFields[key] {
 			if c.Extra == nil {
@@ -132,8 +139,11 @@ func ValidateLayer(l *Layer) error {
 		return err
 	}
 	seen := make(map[string]bool, len(l.Collections))
-	for _, c := range l.Collections {
+	for i, c := range l.Collections {
 		if err := CheckName("collection", c.Name); err != nil {
+			return err
+		}
+		if err := ValidateIndexes(fmt.Sprintf("collections[%d] (%q)", i, c.Name), c.Indexes); err != nil {
 			return err
 		}
 		if seen[c.Name] {

@@ -165,6 +165,9 @@ func putLayer(tx *bbolt.Tx, l *store.Layer) error {
 		if _, err := tx.CreateBucketIfNotExists(collBucket(l.ID, c.Name)); err != nil {
 			return err
 		}
+		if err := syncIndexes(tx, l.ID, c); err != nil {
+			return fmt.Errorf("indexes of collection %q: %w", c.Name, err)
+		}
 	}
 	data, err := json.Marshal(l)
 	if err != nil {
@@ -216,7 +219,11 @@ func (s *Store) DeleteLayer(ctx context.Context, id string) error {
 // coll is one collection inside a transaction.
 type coll struct {
 	name                string
+	cb                  *bbolt.Bucket
 	docs, updated, hist *bbolt.Bucket
+	// secondary indexes, loaded on first use (loadIndexes)
+	ixs      []*index
+	ixLoaded bool
 }
 
 // collection returns the buckets of a collection, or ErrNotFound naming
@@ -235,7 +242,7 @@ func collection(tx *bbolt.Tx, layer, col string) (*coll, error) {
 	if cb == nil {
 		return nil, notFound
 	}
-	c := &coll{name: store.StoreName(layer, col), docs: cb.Bucket(bucketDocs), updated: cb.Bucket(bucketUpdated), hist: cb.Bucket(bucketHistory)}
+	c := &coll{name: store.StoreName(layer, col), cb: cb, docs: cb.Bucket(bucketDocs), updated: cb.Bucket(bucketUpdated), hist: cb.Bucket(bucketHistory)}
 	if tx.Writable() {
 		for _, b := range []struct {
 			p    **bbolt.Bucket
@@ -282,8 +289,16 @@ func updatedOf(doc store.Document) (time.Time, bool) {
 }
 
 // put stores doc (with its _updated) under id, replacing old (nil: none),
-// and maintains the _updated index.
+// and maintains the _updated index and the secondary indexes. A unique
+// index violation is an ErrConflict returned before anything is written.
 func (c *coll) put(id string, doc, old store.Document) error {
+	chs, err := c.planIndexWrite(id, doc, old)
+	if err != nil {
+		return err
+	}
+	if err := applyIndexChanges(chs, id); err != nil {
+		return err
+	}
 	if old != nil {
 		if t, ok := updatedOf(old); ok {
 			if err := c.updated.Delete(updatedKey(t, id)); err != nil {
@@ -306,6 +321,13 @@ func (c *coll) put(id string, doc, old store.Document) error {
 
 // del removes the document id whose current value is old.
 func (c *coll) del(id string, old store.Document) error {
+	chs, err := c.planIndexWrite(id, nil, old)
+	if err != nil {
+		return err
+	}
+	if err := applyIndexChanges(chs, id); err != nil {
+		return err
+	}
 	if t, ok := updatedOf(old); ok {
 		if err := c.updated.Delete(updatedKey(t, id)); err != nil {
 			return err

@@ -285,9 +285,9 @@ func (s *Store) Insert(ctx context.Context, layer, col string, docs []store.Docu
 				}
 			}
 			if err == nil {
-				if err = c.put(id, doc, nil); err != nil {
-					return err
-				}
+				err = c.put(id, doc, nil)
+			}
+			if err == nil {
 				if err = c.addHistory(store.MeasurementPoints(id, doc, nil, now)); err != nil {
 					return err
 				}
@@ -522,9 +522,9 @@ func (s *Store) Bulk(ctx context.Context, layer, col string, docs []store.Docume
 				var doc store.Document
 				doc, id, err = store.PrepareInsert(in, now)
 				if err == nil {
-					if err = c.put(id, doc, nil); err != nil {
-						return err
-					}
+					err = c.put(id, doc, nil)
+				}
+				if err == nil {
 					if err = c.addHistory(store.MeasurementPoints(id, doc, nil, now)); err != nil {
 						return err
 					}
@@ -560,15 +560,29 @@ func (s *Store) Bulk(ctx context.Context, layer, col string, docs []store.Docume
 	return res, nil
 }
 
-// clearDocs empties the documents and the _updated index of a collection
-// (history is kept).
+// clearDocs empties the documents, the _updated index and the secondary
+// indexes of a collection (history is kept).
 func clearDocs(tx *bbolt.Tx, layer, col string) error {
 	cb := tx.Bucket(collBucket(layer, col))
-	for _, name := range [][]byte{bucketDocs, bucketUpdated} {
+	names := [][]byte{bucketDocs, bucketUpdated}
+	if mb := cb.Bucket(bucketIndexMeta); mb != nil {
+		if err := mb.ForEach(func(k, _ []byte) error {
+			names = append(names, indexBucketName(string(k)))
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	for _, name := range names {
 		if cb.Bucket(name) != nil {
 			if err := cb.DeleteBucket(name); err != nil {
 				return err
 			}
+		}
+	}
+	for _, name := range names[2:] {
+		if _, err := cb.CreateBucket(name); err != nil {
+			return err
 		}
 	}
 	return nil
