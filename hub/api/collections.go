@@ -319,6 +319,16 @@ func (s *Server) find(w http.ResponseWriter, r *http.Request, p *auth.Principal)
 	if err != nil {
 		return err
 	}
+	if r.URL.Query().Get("explain") == "true" {
+		plan, ok, err := store.ExplainFind(r.Context(), s.Store, t.layer, t.col, o)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return httpErrorf(http.StatusBadRequest, "explain: this store backend cannot explain a find")
+		}
+		return success(w, "", plan)
+	}
 	o.Limit++
 	docs, err := s.Store.Find(r.Context(), t.layer, t.col, o)
 	o.Limit--
@@ -343,6 +353,16 @@ func (s *Server) findField(w http.ResponseWriter, r *http.Request, p *auth.Princ
 	}
 	if o.Projection, err = query.ParseProjection(map[string]any{field: 1}); err != nil {
 		return httpErrorf(http.StatusBadRequest, "field %q: %v", field, err)
+	}
+	if r.URL.Query().Get("explain") == "true" {
+		plan, ok, err := store.ExplainFind(r.Context(), s.Store, t.layer, t.col, o)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return httpErrorf(http.StatusBadRequest, "explain: this store backend cannot explain a find")
+		}
+		return success(w, "", plan)
 	}
 	o.Limit++
 	docs, err := s.Store.Find(r.Context(), t.layer, t.col, o)

@@ -80,6 +80,9 @@ type changeStore struct {
 	publish func(Change)
 }
 
+// Unwrap returns the decorated store (for ExplainFind).
+func (c *changeStore) Unwrap() Store { return c.Store }
+
 func (c *changeStore) emit(changes []Change) {
 	for _, ch := range changes {
 		c.publish(ch)

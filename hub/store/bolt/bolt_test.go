@@ -78,7 +78,7 @@ func checkConsistency(db *bbolt.DB) error {
 			if n != len(want) {
 				return fmt.Errorf("%s: _updated index has %d entries for %d documents", name, n, len(want))
 			}
-			return nil
+			return checkIndexes(string(name), b)
 		})
 	})
 }
@@ -86,4 +86,48 @@ func checkConsistency(db *bbolt.DB) error {
 // BenchmarkStore: go test -run '^$' -bench Store -benchtime 2s ./store/bolt
 func BenchmarkStore(b *testing.B) {
 	storetest.Bench(b, func(tb testing.TB) store.Store { return open(tb) })
+}
+
+// checkIndexes verifies that every ready secondary index of a collection
+// bucket holds exactly the entries its documents give.
+func checkIndexes(name string, cb *bbolt.Bucket) error {
+	c := &coll{name: name, cb: cb, docs: cb.Bucket(bucketDocs)}
+	ixs, err := c.loadIndexes()
+	if err != nil {
+		return err
+	}
+	for _, ix := range ixs {
+		if ix.meta.State != indexReady {
+			continue
+		}
+		want := map[string]string{}
+		err := c.docs.ForEach(func(k, v []byte) error {
+			d, err := decodeDoc(v)
+			if err != nil {
+				return err
+			}
+			for _, key := range ix.keys(string(k), d) {
+				want[string(key)] = string(k)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		n := 0
+		err = ix.entries.ForEach(func(k, v []byte) error {
+			n++
+			if id, ok := want[string(k)]; !ok || id != string(v) {
+				return fmt.Errorf("%s: index %q: stale entry %x for %q", name, ix.name, k, v)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if n != len(want) {
+			return fmt.Errorf("%s: index %q has %d entries, its documents give %d", name, ix.name, n, len(want))
+		}
+	}
+	return nil
 }

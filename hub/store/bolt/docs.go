@@ -45,69 +45,15 @@ func updatedRange(sel *query.Selector) (lo, hi int64, ok bool) {
 	return lo, hi, true
 }
 
-// inIDOrder reports whether each visits documents in _id order for sel.
-func inIDOrder(sel *query.Selector) bool {
-	_, _, byUpdated := updatedRange(sel)
-	_, byIDs := sel.IDs()
-	return byIDs || !byUpdated
-}
-
-// each calls fn for every document matching sel, through the cheapest
-// access path (see the package documentation). fn may return errStop.
+// each calls fn for every document matching sel, through the access path
+// the planner picks (see plan.go). fn may return errStop.
 func (c *coll) each(ctx context.Context, sel *query.Selector, fn func(id string, d store.Document) error) error {
-	if c.empty() {
-		return nil
+	p, err := c.planFor(sel, nil)
+	if err != nil {
+		return err
 	}
-	visit := func(id string, v []byte) error {
-		d, err := decodeDoc(v)
-		if err != nil {
-			return fmt.Errorf("document %q in %s: %w", id, c.name, err)
-		}
-		if !sel.Match(d) {
-			return nil
-		}
-		return fn(id, d)
-	}
-	if ids, ok := sel.IDs(); ok {
-		slices.Sort(ids)
-		for _, id := range ids {
-			if v := c.docs.Get([]byte(id)); v != nil {
-				if err := visit(id, v); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}
-	if lo, hi, ok := updatedRange(sel); ok {
-		cur := c.updated.Cursor()
-		end := binary64(uint64(hi) ^ (1 << 63))
-		for k, _ := cur.Seek(binary64(uint64(lo) ^ (1 << 63))); k != nil && bytes.Compare(k[:8], end) <= 0; k, _ = cur.Next() {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			id := string(k[8:])
-			if v := c.docs.Get(k[8:]); v != nil {
-				if err := visit(id, v); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}
-	cur := c.docs.Cursor()
-	n := 0
-	for k, v := cur.First(); k != nil; k, v = cur.Next() {
-		if n++; n%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		if err := visit(string(k), v); err != nil {
-			return err
-		}
-	}
-	return nil
+	var st explainStats
+	return c.run(ctx, p, sel, &st, fn)
 }
 
 func binary64(v uint64) []byte {
@@ -119,13 +65,17 @@ func binary64(v uint64) []byte {
 	return b
 }
 
-// find runs a query inside a transaction.
-func (c *coll) find(ctx context.Context, opts store.FindOptions) ([]store.Document, error) {
-	if opts.Sort == nil && inIDOrder(opts.Selector) {
-		// documents come in _id order: skip and limit as we go
+// find runs a query inside a transaction and says how, in p and st.
+func (c *coll) find(ctx context.Context, opts store.FindOptions, st *explainStats) ([]store.Document, *plan, error) {
+	p, err := c.planFor(opts.Selector, opts.Sort)
+	if err != nil {
+		return nil, nil, err
+	}
+	if p.ordered {
+		// documents come in the requested order: skip and limit as we go
 		out := []store.Document{}
 		skip := opts.Skip
-		err := c.each(ctx, opts.Selector, func(_ string, d store.Document) error {
+		err := c.run(ctx, p, opts.Selector, st, func(_ string, d store.Document) error {
 			if skip > 0 {
 				skip--
 				return nil
@@ -137,19 +87,22 @@ func (c *coll) find(ctx context.Context, opts store.FindOptions) ([]store.Docume
 			return nil
 		})
 		if err != nil && err != errStop {
-			return nil, err
+			return nil, nil, err
 		}
-		return out, nil
+		st.returned = len(out)
+		return out, p, nil
 	}
 	var all []store.Document
-	err := c.each(ctx, opts.Selector, func(_ string, d store.Document) error {
+	err = c.run(ctx, p, opts.Selector, st, func(_ string, d store.Document) error {
 		all = append(all, d)
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return store.Page(all, opts, true), nil
+	out := store.Page(all, opts, true)
+	st.returned = len(out)
+	return out, p, nil
 }
 
 // Get returns one document.
@@ -183,7 +136,8 @@ func (s *Store) Find(ctx context.Context, layer, col string, opts store.FindOpti
 		if err != nil {
 			return err
 		}
-		out, err = c.find(ctx, opts)
+		var st explainStats
+		out, _, err = c.find(ctx, opts, &st)
 		return err
 	})
 	return out, err
@@ -448,11 +402,9 @@ func (s *Store) DeleteMany(ctx context.Context, layer, col string, sel *query.Se
 		if err != nil {
 			return err
 		}
-		if !inIDOrder(sel) {
-			slices.SortFunc(vs, func(a, b victim) int {
-				return bytes.Compare([]byte(a.id), []byte(b.id))
-			})
-		}
+		slices.SortFunc(vs, func(a, b victim) int {
+			return bytes.Compare([]byte(a.id), []byte(b.id))
+		})
 		for _, v := range vs {
 			if err := c.del(v.id, v.doc); err != nil {
 				return err
@@ -586,4 +538,31 @@ func clearDocs(tx *bbolt.Tx, layer, col string) error {
 		}
 	}
 	return nil
+}
+
+var _ store.Explainer = (*Store)(nil)
+
+// Explain runs a find and reports the plan the planner chose and the keys
+// and documents it read.
+func (s *Store) Explain(ctx context.Context, layer, col string, opts store.FindOptions) (store.Plan, error) {
+	if err := store.CheckFind(opts); err != nil {
+		return store.Plan{}, fmt.Errorf("store: explain find in %s: %w", store.StoreName(layer, col), err)
+	}
+	out := store.Plan{Backend: "bolt"}
+	err := s.view(ctx, "explain find in "+store.StoreName(layer, col), func(tx *bbolt.Tx) error {
+		c, err := collection(tx, layer, col)
+		if err != nil {
+			return err
+		}
+		var st explainStats
+		_, p, err := c.find(ctx, opts, &st)
+		if err != nil {
+			return err
+		}
+		out.Plan, out.Index = p.kind, p.index
+		out.KeysExamined, out.DocsExamined, out.Returned = st.keys, st.docs, st.returned
+		out.SortedByIndex = p.ordered && opts.Sort != nil
+		return nil
+	})
+	return out, err
 }

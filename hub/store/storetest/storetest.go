@@ -75,6 +75,8 @@ func RunConfig(t *testing.T, c Config) {
 		{"HistoryRange", s.testHistory},
 		{"RESTHistory", s.testRESTHistory},
 		{"InternalFields", s.testInternalFields},
+		{"Indexes", s.testIndexes},
+		{"IndexDeclarations", s.testIndexDeclarations},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
