@@ -217,7 +217,7 @@ func writeErrors(err error) (map[int]error, error) {
 		out := map[int]error{}
 		for _, we := range bwe.WriteErrors {
 			if we.Code == 11000 || we.Code == 11001 {
-				out[we.Index] = fmt.Errorf("%w: duplicate _id: %s", store.ErrConflict, we.Message)
+				out[we.Index] = fmt.Errorf("%w: duplicate key (_id or a unique index): %s", store.ErrConflict, we.Message)
 			} else {
 				out[we.Index] = fmt.Errorf("%w: %s", store.ErrInvalid, we.Message)
 			}
@@ -370,6 +370,9 @@ func (s *Store) updateOne(ctx context.Context, c *mongo.Collection, id string, u
 		options.FindOneAndUpdate().SetReturnDocument(options.Before).SetMaxTime(s.maxTime(ctx))).Decode(&r)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, nil, fmt.Errorf("document %q in %s: %w", id, c.Name(), store.ErrNotFound)
+	}
+	if isDuplicate(err) {
+		return nil, nil, fmt.Errorf("document %q in %s: %w: %w", id, c.Name(), store.ErrConflict, err)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("update %q in %s: %w: %w", id, c.Name(), store.ErrInvalid, err)

@@ -59,6 +59,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -175,19 +176,61 @@ func (s *Store) Layers(ctx context.Context) ([]store.Layer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: list layers: %w", err)
 	}
-	var raw []bson.M
+	var raw []bson.Raw
 	if err := cur.All(ctx, &raw); err != nil {
 		return nil, fmt.Errorf("store: list layers: %w", err)
 	}
 	out := make([]store.Layer, 0, len(raw))
 	for _, r := range raw {
-		l, err := decodeLayer(r)
+		l, err := decodeRawLayer(r)
 		if err != nil {
 			return nil, fmt.Errorf("store: list layers: %w", err)
 		}
 		out = append(out, *l)
 	}
 	return out, nil
+}
+
+// decodeRawLayer decodes a stored layer, keeping the key order of its
+// index declarations (a bson.M loses it).
+func decodeRawLayer(raw bson.Raw) (*store.Layer, error) {
+	var r bson.M
+	if err := bson.Unmarshal(raw, &r); err != nil {
+		return nil, fmt.Errorf("decode layer: %w", err)
+	}
+	l, err := decodeLayer(r)
+	if err != nil {
+		return nil, err
+	}
+	for i := range l.Collections {
+		for j := range l.Collections[i].Indexes {
+			ix := &l.Collections[i].Indexes[j]
+			v, err := raw.LookupErr("collections", strconv.Itoa(i), "indexes", strconv.Itoa(j), "fields")
+			if err != nil {
+				continue
+			}
+			doc, ok := v.DocumentOK()
+			if !ok {
+				continue
+			}
+			elems, err := doc.Elements()
+			if err != nil {
+				continue
+			}
+			ordered := make(store.IndexFields, 0, len(ix.Fields))
+			for _, e := range elems {
+				for _, f := range ix.Fields {
+					if f.Path == e.Key() {
+						ordered = append(ordered, f)
+					}
+				}
+			}
+			if len(ordered) == len(ix.Fields) {
+				ix.Fields = ordered
+			}
+		}
+	}
+	return l, nil
 }
 
 func decodeLayer(r bson.M) (*store.Layer, error) {
@@ -212,15 +255,14 @@ func (s *Store) Layer(ctx context.Context, id string) (*store.Layer, error) {
 }
 
 func (s *Store) layer(ctx context.Context, id string) (*store.Layer, error) {
-	var r bson.M
-	err := s.db.Collection(collLayers).FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetMaxTime(s.maxTime(ctx))).Decode(&r)
+	raw, err := s.db.Collection(collLayers).FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetMaxTime(s.maxTime(ctx))).Raw()
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, fmt.Errorf("layer %q: %w", id, store.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read layer %q: %w", id, err)
 	}
-	return decodeLayer(r)
+	return decodeRawLayer(raw)
 }
 
 // collection checks that the collection exists and returns it.
@@ -255,8 +297,26 @@ func (s *Store) putLayer(ctx context.Context, l *store.Layer) error {
 	if err := json.Unmarshal(data, &doc); err != nil {
 		return err
 	}
+	// index key patterns are ordered: store them as bson.D
+	cols, _ := doc["collections"].([]any)
+	for i, c := range l.Collections {
+		for j, ix := range c.Indexes {
+			cm, _ := cols[i].(map[string]any)
+			ixs, _ := cm["indexes"].([]any)
+			im, _ := ixs[j].(map[string]any)
+			keys := bson.D{}
+			for _, f := range ix.Fields {
+				if f.Geo {
+					keys = append(keys, bson.E{Key: f.Path, Value: store.IndexGeo})
+				} else {
+					keys = append(keys, bson.E{Key: f.Path, Value: f.Order})
+				}
+			}
+			im["fields"] = keys
+		}
+	}
 	for _, c := range l.Collections {
-		if err := s.ensureIndexes(ctx, l.ID, c.Name); err != nil {
+		if err := s.ensureIndexes(ctx, l.ID, c); err != nil {
 			return err
 		}
 	}
@@ -264,18 +324,92 @@ func (s *Store) putLayer(ctx context.Context, l *store.Layer) error {
 	return err
 }
 
-// ensureIndexes creates the _updated and history indexes (idempotent).
-func (s *Store) ensureIndexes(ctx context.Context, layer, col string) error {
-	_, err := s.db.Collection(store.StoreName(layer, col)).Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: store.FieldUpdated, Value: 1}}})
-	if err != nil {
-		return fmt.Errorf("create _updated index of %s: %w", store.StoreName(layer, col), err)
+// ensureIndexes creates the history index and, with createIndexes, the
+// collection's indexes: the defaults (_updated, timestamp) and the declared
+// ones; an index no longer declared is dropped (never _id_ or a default).
+// A declaration whose options changed under the same name is dropped and
+// created again.
+func (s *Store) ensureIndexes(ctx context.Context, layer string, col store.Collection) error {
+	name := store.StoreName(layer, col.Name)
+	c := s.db.Collection(name)
+	want := map[string]store.Index{}
+	var models []mongo.IndexModel
+	for _, ix := range col.AllIndexes() {
+		keys := bson.D{}
+		for _, f := range ix.Fields {
+			if f.Geo {
+				keys = append(keys, bson.E{Key: f.Path, Value: store.IndexGeo})
+			} else {
+				keys = append(keys, bson.E{Key: f.Path, Value: int32(f.Order)})
+			}
+		}
+		o := options.Index().SetName(ix.IndexName())
+		if ix.Unique {
+			o.SetUnique(true)
+		}
+		if ix.Sparse {
+			o.SetSparse(true)
+		}
+		want[ix.IndexName()] = ix
+		models = append(models, mongo.IndexModel{Keys: keys, Options: o})
 	}
-	_, err = s.db.Collection(historyName(layer, col)).Indexes().CreateOne(ctx, mongo.IndexModel{
+	existing, err := s.indexSpecs(ctx, c)
+	if err != nil {
+		return fmt.Errorf("list indexes of %s: %w", name, err)
+	}
+	for n, spec := range existing {
+		if n == "_id_" {
+			continue
+		}
+		w, declared := want[n]
+		if declared && spec.Unique == w.Unique && spec.Sparse == w.Sparse {
+			continue
+		}
+		if store.IsDefaultIndex(n) && declared {
+			continue
+		}
+		if _, err := c.Indexes().DropOne(ctx, n); err != nil {
+			return fmt.Errorf("drop index %q of %s: %w", n, name, err)
+		}
+	}
+	if _, err := c.Indexes().CreateMany(ctx, models); err != nil {
+		return fmt.Errorf("create indexes of %s: %w", name, err)
+	}
+	_, err = s.db.Collection(historyName(layer, col.Name)).Indexes().CreateOne(ctx, mongo.IndexModel{
 		Keys: bson.D{{Key: "doc", Value: 1}, {Key: "field", Value: 1}, {Key: "ts", Value: 1}}})
 	if err != nil {
-		return fmt.Errorf("create index of %s: %w", historyName(layer, col), err)
+		return fmt.Errorf("create index of %s: %w", historyName(layer, col.Name), err)
 	}
 	return nil
+}
+
+// indexSpec is what listIndexes says of one index.
+type indexSpec struct {
+	Name   string `bson:"name"`
+	Unique bool   `bson:"unique"`
+	Sparse bool   `bson:"sparse"`
+}
+
+// indexSpecs lists a collection's indexes by name (none for a collection
+// that does not exist yet).
+func (s *Store) indexSpecs(ctx context.Context, c *mongo.Collection) (map[string]indexSpec, error) {
+	cur, err := c.Indexes().List(ctx)
+	if err != nil {
+		var ce mongo.CommandError
+		if errors.As(err, &ce) && ce.Code == 26 { // NamespaceNotFound
+			return nil, nil
+		}
+		return nil, err
+	}
+	var specs []indexSpec
+	if err := cur.All(ctx, &specs); err != nil {
+		return nil, err
+	}
+	out := make(map[string]indexSpec, len(specs))
+	for _, sp := range specs {
+		out[sp.Name] = sp
+	}
+	return out, nil
 }
 
 // DeleteLayer drops the layer's collections (also those it no longer
