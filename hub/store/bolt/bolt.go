@@ -45,9 +45,11 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -69,6 +71,14 @@ func collBucket(layer, col string) []byte { return []byte("c/" + store.StoreName
 type Store struct {
 	db  *bbolt.DB
 	now func() time.Time
+	log *slog.Logger
+
+	// background index builds, cancelled and waited for by Close
+	buildCtx   context.Context
+	stopBuilds context.CancelFunc
+	builds     sync.WaitGroup
+	mu         sync.Mutex
+	building   map[string]bool
 }
 
 var _ store.Store = (*Store)(nil)
@@ -100,15 +110,48 @@ func Open(path string, opts ...Option) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: initialise %s: %w", path, err)
 	}
-	s := &Store{db: db, now: time.Now}
+	s := &Store{db: db, now: time.Now, log: slog.New(slog.DiscardHandler), building: map[string]bool{}}
+	s.buildCtx, s.stopBuilds = newBuildContext()
 	for _, o := range opts {
 		o(s)
+	}
+	// a file written before indexes existed gets the default ones, and
+	// builds interrupted by a crash or Close resume
+	err = db.Update(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketLayers).ForEach(func(k, v []byte) error {
+			var l store.Layer
+			if err := json.Unmarshal(v, &l); err != nil {
+				return fmt.Errorf("decode layer %q: %w", k, err)
+			}
+			for _, c := range l.Collections {
+				if tx.Bucket(collBucket(l.ID, c.Name)) == nil {
+					continue
+				}
+				if err := syncIndexes(tx, l.ID, c); err != nil {
+					return fmt.Errorf("indexes of %s: %w", store.StoreName(l.ID, c.Name), err)
+				}
+			}
+			return nil
+		})
+	})
+	if err == nil {
+		err = s.startBuilds()
+	}
+	if err != nil {
+		s.stopBuilds()
+		db.Close()
+		return nil, fmt.Errorf("store: initialise indexes of %s: %w", path, err)
 	}
 	return s, nil
 }
 
-// Close closes the file.
-func (s *Store) Close() error { return s.db.Close() }
+// Close stops the index builds (they resume at the next Open) and closes
+// the file.
+func (s *Store) Close() error {
+	s.stopBuilds()
+	s.builds.Wait()
+	return s.db.Close()
+}
 
 func (s *Store) clock() time.Time { return store.Timestamp(s.now()) }
 
@@ -181,7 +224,7 @@ func (s *Store) PutLayer(ctx context.Context, l store.Layer) error {
 	if err := s.db.Update(func(tx *bbolt.Tx) error { return putLayer(tx, &l) }); err != nil {
 		return fmt.Errorf("store: put layer %q: %w", l.ID, err)
 	}
-	return nil
+	return s.startBuilds()
 }
 
 // DeleteLayer removes a layer and every collection bucket of it (also those
