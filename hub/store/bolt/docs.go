@@ -180,8 +180,9 @@ func (s *Store) Range(ctx context.Context, layer, col, field string, from, to ti
 	return s.Find(ctx, layer, col, opts)
 }
 
-// Near returns the documents near (lon, lat); a scan of the documents with
-// a geometry.
+// Near returns the documents near (lon, lat): through a ready "2dsphere"
+// index on geometry when the collection has one, else a scan of the
+// documents with a geometry.
 func (s *Store) Near(ctx context.Context, layer, col string, lon, lat, maxMeters float64, opts store.FindOptions) ([]store.Document, error) {
 	if err := store.CheckFind(opts); err != nil {
 		return nil, fmt.Errorf("store: near in %s: %w", store.StoreName(layer, col), err)
@@ -194,6 +195,13 @@ func (s *Store) Near(ctx context.Context, layer, col string, lon, lat, maxMeters
 	err = s.view(ctx, "near in "+store.StoreName(layer, col), func(tx *bbolt.Tx) error {
 		c, err := collection(tx, layer, col)
 		if err != nil {
+			return err
+		}
+		if gix, err := c.geoIndex(); err != nil || gix != nil {
+			if err != nil {
+				return err
+			}
+			all, err = c.nearByIndex(ctx, gix, sel, lon, lat, maxMeters, opts)
 			return err
 		}
 		return c.each(ctx, sel, func(_ string, d store.Document) error {

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/gridedge/gridedge/hub/store"
+	"github.com/gridedge/gridedge/hub/store/query"
 	"github.com/gridedge/gridedge/shared/model"
 )
 
@@ -157,4 +158,73 @@ func geoRanges(lon, lat, meters float64) [][2][]byte {
 	}
 	add(geoAnywhere, 0)
 	return out
+}
+
+// geoIndex returns the collection's ready geometry index on "geometry"
+// (nil: none).
+func (c *coll) geoIndex() (*index, error) {
+	ixs, err := c.loadIndexes()
+	if err != nil {
+		return nil, err
+	}
+	for _, ix := range ixs {
+		if ix.meta.State == indexReady && ix.meta.Index.IsGeo() && ix.meta.Index.Fields[0].Path == "geometry" {
+			return ix, nil
+		}
+	}
+	return nil, nil
+}
+
+// nearStartMeters is the first search radius of an indexed Near.
+const nearStartMeters = 1000
+
+// nearByIndex returns the documents matching sel that have a vertex in
+// the cells around (lon, lat): the radius starts at nearStartMeters and
+// grows fourfold until skip+limit documents lie within it or it reaches
+// maxMeters (with a sort, or without a limit, it is maxMeters at once).
+// Every document within the final radius is among those returned, so
+// store.FinishNear's exact distances and order give the same answer as a
+// scan.
+func (c *coll) nearByIndex(ctx ctxErr, ix *index, sel *query.Selector, lon, lat, maxMeters float64, opts store.FindOptions) ([]store.Document, error) {
+	need := opts.Skip + opts.Limit
+	r := maxMeters
+	if opts.Limit > 0 && opts.Sort == nil {
+		r = math.Min(maxMeters, nearStartMeters)
+	}
+	for {
+		var out []store.Document
+		seen := map[string]bool{}
+		within := 0
+		cur := ix.entries.Cursor()
+		for _, rg := range geoRanges(lon, lat, r) {
+			for k, v := cur.Seek(rg[0]); k != nil && (rg[1] == nil || bytes.Compare(k, rg[1]) < 0); k, v = cur.Next() {
+				if seen[string(v)] {
+					continue
+				}
+				seen[string(v)] = true
+				raw := c.docs.Get(v)
+				if raw == nil {
+					continue
+				}
+				d, err := decodeDoc(raw)
+				if err != nil {
+					return nil, docErr(string(v), c.name, err)
+				}
+				if !sel.Match(d) {
+					continue
+				}
+				out = append(out, d)
+				if dist, ok := store.GeometryDistance(d, lon, lat); ok && dist <= r {
+					within++
+				}
+			}
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		if within >= need || r >= maxMeters || r >= math.Pi*store.EarthRadius {
+			return out, nil
+		}
+		r = math.Min(4*r, maxMeters)
+	}
 }
