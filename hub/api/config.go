@@ -91,6 +91,22 @@ type AuthConfig struct {
 	// LoginThrottle locks out accounts and clients that fail password
 	// checks too often (login, and a user changing its own password).
 	LoginThrottle LoginThrottleConfig `json:"loginThrottle,omitempty"`
+	// CredentialCache keeps verified tokens and app keys in memory so
+	// that a request costs no store read for them.
+	CredentialCache CredentialCacheConfig `json:"credentialCache,omitempty"`
+}
+
+// CredentialCacheConfig configures the cache of verified credentials.
+// Logout, renewal, password, role and grant changes and deletions made
+// through this hub take effect at once; made by another hub sharing the
+// MongoDB store, they take effect within TTL.
+type CredentialCacheConfig struct {
+	// TTL is how long a verified credential is trusted before the store is
+	// read again (default 5s, at most 1m); never past the token's expiry.
+	TTL config.Duration `json:"ttl,omitempty"`
+	// Off disables the cache: every request reads its token (or app) and
+	// user from the store.
+	Off bool `json:"off,omitempty"`
 }
 
 // LoginThrottleConfig counts failed password checks per account and per
@@ -180,6 +196,9 @@ func (c *Config) Defaults() {
 	if c.Auth.BcryptCost == 0 {
 		c.Auth.BcryptCost = DefaultBcryptCost
 	}
+	if c.Auth.CredentialCache.TTL == 0 {
+		c.Auth.CredentialCache.TTL = config.Duration(auth.DefaultCacheTTL)
+	}
 	lt := &c.Auth.LoginThrottle
 	if lt.PerAccount == 0 {
 		lt.PerAccount = 10
@@ -223,6 +242,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Auth.TokenTTL.Std() < time.Minute {
 		es.Add("auth.tokenTTL", "%s is shorter than 1m", c.Auth.TokenTTL.Std())
+	}
+	if c.Auth.CredentialCache.TTL.Std() > time.Minute {
+		es.Add("auth.credentialCache.ttl", "%s is longer than 1m", c.Auth.CredentialCache.TTL.Std())
 	}
 	if c.Auth.BcryptCost < 4 || c.Auth.BcryptCost > 31 {
 		es.Add("auth.bcryptCost", "%d is not in 4..31", c.Auth.BcryptCost)
@@ -279,7 +301,11 @@ func (c *Config) Validate() error {
 // AuthOptions returns the options of the auth service this configuration
 // describes.
 func (c *AuthConfig) AuthOptions() auth.Options {
-	return auth.Options{TokenTTL: c.TokenTTL.Std(), BcryptCost: c.BcryptCost, Anonymous: c.Anonymous}
+	o := auth.Options{TokenTTL: c.TokenTTL.Std(), BcryptCost: c.BcryptCost, Anonymous: c.Anonymous, CacheTTL: c.CredentialCache.TTL.Std()}
+	if c.CredentialCache.Off {
+		o.CacheTTL = -1
+	}
+	return o
 }
 
 // appendErrors adds the problems of a section's Validate under prefix.

@@ -76,7 +76,9 @@ func (s *Service) Apps(ctx context.Context) ([]App, error) {
 
 // DeleteApp revokes an application credential.
 func (s *Service) DeleteApp(ctx context.Context, id string) error {
-	if err := s.st.DeleteByID(ctx, SystemLayer, AppsCollection, id); err != nil {
+	err := s.st.DeleteByID(ctx, SystemLayer, AppsCollection, id)
+	s.cache.drop(KindApp, id, "")
+	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("%w: app %q", ErrNotFound, id)
 		}

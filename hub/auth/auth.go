@@ -51,13 +51,20 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives notices (default slog.Default()).
 	Logger *slog.Logger
+	// CacheTTL is how long Authenticate trusts verified credentials
+	// without reading the store again (default DefaultCacheTTL; negative
+	// disables the cache). Changes made through this Service take effect
+	// at once; the TTL bounds how long a change made by another hub
+	// sharing the store goes unnoticed.
+	CacheTTL time.Duration
 }
 
 // Service authenticates principals and manages users, tokens and apps.
 type Service struct {
-	st   store.Store
-	opts Options
-	log  *slog.Logger
+	st    store.Store
+	opts  Options
+	log   *slog.Logger
+	cache *credCache
 }
 
 // New returns a Service over st. Call Bootstrap once before use.
@@ -74,7 +81,10 @@ func New(st store.Store, opts Options) *Service {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Service{st: st, opts: opts, log: opts.Logger}
+	if opts.CacheTTL == 0 {
+		opts.CacheTTL = DefaultCacheTTL
+	}
+	return &Service{st: st, opts: opts, log: opts.Logger, cache: newCredCache(opts.CacheTTL)}
 }
 
 // TokenTTL is the validity of login tokens.

@@ -5,12 +5,15 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/gridedge/gridedge/hub/store"
 )
 
 // Authenticate checks credentials: a user name with a login token, or an
 // appId with its keyId. Empty id and secret give the anonymous principal.
+// Verified credentials are cached (Options.CacheTTL), so a known token
+// costs no store read; failures are never cached.
 func (s *Service) Authenticate(ctx context.Context, id, secret string) (*Principal, error) {
 	if id == "" && secret == "" {
 		return Anonymous(s.opts.Anonymous), nil
@@ -19,13 +22,19 @@ func (s *Service) Authenticate(ctx context.Context, id, secret string) (*Princip
 		return nil, fmt.Errorf("%w: send both X-User-ID and X-Auth-Token (or appId and keyId)", ErrUnauthorized)
 	}
 	h := hashSecret(secret)
+	now := s.opts.Now()
+	p, gen := s.cache.get(id, h, now)
+	if p != nil {
+		return p, nil
+	}
 	tok, err := s.st.Get(ctx, SystemLayer, TokensCollection, h)
 	switch {
 	case err == nil:
 		if uid, _ := tok["userId"].(string); uid != id {
 			return nil, fmt.Errorf("%w: the token does not belong to user %q", ErrUnauthorized, id)
 		}
-		if exp, ok := asTime(tok["expires"]); !ok || !s.opts.Now().Before(exp) {
+		exp, ok := asTime(tok["expires"])
+		if !ok || !now.Before(exp) {
 			_ = s.st.DeleteByID(ctx, SystemLayer, TokensCollection, h)
 			return nil, fmt.Errorf("%w: the token has expired; log in again", ErrUnauthorized)
 		}
@@ -36,7 +45,9 @@ func (s *Service) Authenticate(ctx context.Context, id, secret string) (*Princip
 			return nil, err
 		}
 		admin, _ := d["admin"].(bool)
-		return &Principal{ID: id, Kind: KindUser, Admin: admin, Grants: grantsFromDoc(d["grants"]), TokenHash: h}, nil
+		p := &Principal{ID: id, Kind: KindUser, Admin: admin, Grants: grantsFromDoc(d["grants"]), TokenHash: h}
+		s.cache.put(id, h, p, exp, now, gen)
+		return p, nil
 	case !errors.Is(err, store.ErrNotFound):
 		return nil, fmt.Errorf("auth: authenticate: %w", err)
 	}
@@ -50,5 +61,7 @@ func (s *Service) Authenticate(ctx context.Context, id, secret string) (*Princip
 	if subtle.ConstantTimeCompare([]byte(want), []byte(h)) != 1 {
 		return nil, fmt.Errorf("%w: unknown or expired credentials", ErrUnauthorized)
 	}
-	return &Principal{ID: id, Kind: KindApp, Grants: grantsFromDoc(app["grants"])}, nil
+	p = &Principal{ID: id, Kind: KindApp, Grants: grantsFromDoc(app["grants"])}
+	s.cache.put(id, h, p, time.Time{}, now, gen)
+	return p, nil
 }

@@ -100,7 +100,9 @@ func (s *Service) Renew(ctx context.Context, p *Principal) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.st.DeleteByID(ctx, SystemLayer, TokensCollection, p.TokenHash); err != nil && !errors.Is(err, store.ErrNotFound) {
+	err = s.st.DeleteByID(ctx, SystemLayer, TokensCollection, p.TokenHash)
+	s.cache.drop(KindUser, p.ID, p.TokenHash)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("auth: revoke old token: %w", err)
 	}
 	return sess, nil
@@ -111,7 +113,9 @@ func (s *Service) Logout(ctx context.Context, p *Principal) error {
 	if p == nil || p.Kind != KindUser || p.TokenHash == "" {
 		return fmt.Errorf("%w: only users who logged in can log out", ErrForbidden)
 	}
-	if err := s.st.DeleteByID(ctx, SystemLayer, TokensCollection, p.TokenHash); err != nil && !errors.Is(err, store.ErrNotFound) {
+	err := s.st.DeleteByID(ctx, SystemLayer, TokensCollection, p.TokenHash)
+	s.cache.drop(KindUser, p.ID, p.TokenHash)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("auth: logout: %w", err)
 	}
 	return nil
@@ -122,7 +126,9 @@ func (s *Service) revokeTokens(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.st.DeleteMany(ctx, SystemLayer, TokensCollection, sel); err != nil {
+	_, err = s.st.DeleteMany(ctx, SystemLayer, TokensCollection, sel)
+	s.cache.drop(KindUser, name, "")
+	if err != nil {
 		return fmt.Errorf("auth: revoke tokens of %q: %w", name, err)
 	}
 	return nil

@@ -127,7 +127,7 @@ func TestRenewAndLogoutNeedALoginToken(t *testing.T) {
 
 func TestAuthenticateErrors(t *testing.T) {
 	ctx := context.Background()
-	s, _, _ := bootstrapped(t, Options{Anonymous: map[string]Perm{"demo": Public}})
+	s, _, clk := bootstrapped(t, Options{Anonymous: map[string]Perm{"demo": Public}})
 	if _, err := s.AddUser(ctx, NewUser{Name: "alice", Password: "alice-password"}); err != nil {
 		t.Fatal(err)
 	}
@@ -158,10 +158,12 @@ func TestAuthenticateErrors(t *testing.T) {
 			}
 		})
 	}
-	// A token whose user was removed behind the service's back.
+	// A token whose user was removed behind the service's back (by another
+	// hub sharing the store): refused once the cached verification is stale.
 	if err := s.st.DeleteByID(ctx, SystemLayer, UsersCollection, "alice"); err != nil {
 		t.Fatal(err)
 	}
+	clk.Advance(DefaultCacheTTL)
 	if _, err := s.Authenticate(ctx, "alice", sess.Token); errClass(err) != "unauthorized" {
 		t.Errorf("token of a vanished user: got %v, want unauthorized", err)
 	}

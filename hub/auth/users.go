@@ -206,7 +206,10 @@ func (s *Service) UpdateUser(ctx context.Context, name string, u UserUpdate) (*U
 		set["grants"] = grantsDoc(g)
 	}
 	if len(set) > 0 {
-		if _, err := s.st.UpdateByID(ctx, SystemLayer, UsersCollection, name, map[string]any{"$set": set}); err != nil {
+		_, err := s.st.UpdateByID(ctx, SystemLayer, UsersCollection, name, map[string]any{"$set": set})
+		// Role and grants are part of the cached principal.
+		s.cache.drop(KindUser, name, "")
+		if err != nil {
 			return nil, fmt.Errorf("auth: update user %q: %w", name, err)
 		}
 	}
@@ -226,7 +229,9 @@ func (s *Service) DeleteUser(ctx context.Context, name string) error {
 	if err := s.keepAnAdmin(ctx, name); err != nil {
 		return err
 	}
-	if err := s.st.DeleteByID(ctx, SystemLayer, UsersCollection, name); err != nil {
+	err := s.st.DeleteByID(ctx, SystemLayer, UsersCollection, name)
+	s.cache.drop(KindUser, name, "")
+	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("%w: user %q", ErrNotFound, name)
 		}

@@ -40,6 +40,7 @@ func TestConfigErrors(t *testing.T) {
 		{"auth:\n  anonymous:\n    demo: everything\n", []string{"auth.anonymous.demo"}},
 		{"auth:\n  tokenTTL: 1s\n", []string{"auth.tokenTTL"}},
 		{"auth:\n  bcryptCost: 40\n", []string{"auth.bcryptCost", "40"}},
+		{"auth:\n  credentialCache: {ttl: 2m}\n", []string{"auth.credentialCache.ttl", "2m"}},
 		{"notify:\n  smtp:\n    host: mail\n    tls: ssl\n", []string{"notify.smtp.tls"}},
 		{"notify:\n  smtp:\n    username: hub\n", []string{"notify.smtp.host"}},
 		{"notify:\n  twitterEndpoint: ftp://x\n", []string{"notify.twitterEndpoint"}},
@@ -91,6 +92,7 @@ http:
 auth:
   tokenTTL: 2h
   anonymous: {demo: public}
+  credentialCache: {off: true}
 notify:
   smtp: {host: smtp.example.com, port: 587, username: hub, password: $SMTP_PASSWORD, from: hub@example.com, timeout: 5s}
   twitterEndpoint: https://api.twitter.com/2/tweets
@@ -118,6 +120,7 @@ nats: {listen: "off", leafListen: "127.0.0.1:7422"}
 		{"nats.listen", cfg.NATS.Listen.HostPort(), ""},
 		{"nats.leafListen", cfg.NATS.LeafListen.HostPort(), "127.0.0.1:7422"},
 		{"auth options TTL", cfg.Auth.AuthOptions().TokenTTL, 2 * time.Hour},
+		{"auth options cache off", cfg.Auth.AuthOptions().CacheTTL < 0, true},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -139,6 +142,7 @@ nats: {listen: "off", leafListen: "127.0.0.1:7422"}
 		{"http.rateLimit.perSecond", def.HTTP.RateLimit.PerSecond, float64(api.DefaultPerSecond)},
 		{"http.defaultLimit", def.HTTP.DefaultLimit, api.DefaultLimit},
 		{"auth.tokenTTL", def.Auth.TokenTTL.Std(), api.DefaultTokenTTL},
+		{"auth.credentialCache.ttl", def.Auth.AuthOptions().CacheTTL, auth.DefaultCacheTTL},
 		{"notify.twitterEndpoint", def.Notify.TwitterEndpoint, notify.DefaultTwitterEndpoint},
 		{"gateway.timeout", def.Gateway.Timeout.Std(), api.DefaultGatewayTimeout},
 	}
