@@ -21,6 +21,7 @@ import (
 
 	"github.com/gridedge/gridedge/shared/natslog"
 	"github.com/gridedge/gridedge/shared/subject"
+	"github.com/gridedge/gridedge/shared/tlsconf"
 )
 
 // EdgeCredential lets one edge's leaf node connect.
@@ -56,9 +57,16 @@ type Options struct {
 	ClientListen string
 	// LeafListen is host:port for edge leaf nodes.
 	LeafListen string
-	// LeafTLSCert and LeafTLSKey, when set, make the leaf-node listener
-	// require TLS with this certificate (PEM files).
-	LeafTLSCert, LeafTLSKey string
+	// ClientTLS, when set, makes the client listener require TLS with this
+	// certificate (re-read when its files change) and, with a CA file,
+	// client certificates signed by that CA. In-process clients are not
+	// affected.
+	ClientTLS *tlsconf.Files
+	// LeafTLS, when set, makes the leaf-node listener require TLS the same
+	// way; with a CA file, every edge must present a certificate it signed.
+	LeafTLS *tlsconf.Files
+	// RequireTLS refuses to start a client or leaf-node listener without TLS.
+	RequireTLS bool
 	// StoreDir is the JetStream directory.
 	StoreDir string
 	// Edges are the edges allowed to connect.
@@ -78,6 +86,10 @@ type Broker struct {
 	internalUser string
 	internalPass string
 }
+
+// ErrPlaintext is returned by Start when RequireTLS is set and a listener
+// has no TLS.
+var ErrPlaintext = errors.New("broker: TLS is required but a listener has none")
 
 func splitHostPort(hp string) (string, int, error) {
 	host, p, err := net.SplitHostPort(hp)
@@ -137,6 +149,18 @@ func Start(o Options) (*Broker, error) {
 			return nil, fmt.Errorf("broker: client listen address %q: %w", o.ClientListen, err)
 		}
 		opts.Host, opts.Port = host, port
+		if o.ClientTLS != nil {
+			tc, _, err := tlsconf.Server("nats.tls", *o.ClientTLS, o.Logger)
+			if err != nil {
+				return nil, fmt.Errorf("broker: client listener TLS: %w", err)
+			}
+			opts.TLSConfig, opts.TLSTimeout = tc, 5
+		} else if o.RequireTLS {
+			return nil, fmt.Errorf("%w: client listener %s (set nats.tls)", ErrPlaintext, o.ClientListen)
+		} else if !tlsconf.Loopback(o.ClientListen) {
+			o.Logger.Warn("WARNING: the NATS client port listens in plaintext on a non-loopback address: credentials and data cross the network in clear; set nats.tls (and nats.requireTLS)",
+				"addr", o.ClientListen)
+		}
 	}
 	internalHash, err := hashPassword(b.internalPass)
 	if err != nil {
@@ -161,7 +185,8 @@ func Start(o Options) (*Broker, error) {
 		if err != nil {
 			return nil, err
 		}
-		opts.Users = append(opts.Users, &server.User{Username: u.User, Password: pw, AllowedConnectionTypes: connectionTypes("STANDARD"), Permissions: &server.Permissions{
+		// IN_PROCESS: the REST /gateway connects as the user from inside the hub
+		opts.Users = append(opts.Users, &server.User{Username: u.User, Password: pw, AllowedConnectionTypes: connectionTypes("STANDARD", "IN_PROCESS"), Permissions: &server.Permissions{
 			Publish:   &server.SubjectPermission{Allow: append([]string{}, u.Publish...)},
 			Subscribe: &server.SubjectPermission{Allow: append([]string{"_INBOX.>"}, u.Subscribe...)},
 			Response:  &server.ResponsePermission{MaxMsgs: 1, Expires: time.Minute},
@@ -184,14 +209,19 @@ func Start(o Options) (*Broker, error) {
 		// or proxied) listen address instead.
 		opts.LeafNode.NoAdvertise = true
 		b.leafHost, b.leafPort = host, port
-		if o.LeafTLSCert != "" || o.LeafTLSKey != "" {
-			tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: o.LeafTLSCert, KeyFile: o.LeafTLSKey})
+		if o.LeafTLS != nil {
+			tc, _, err := tlsconf.Server("nats.leafTLS", *o.LeafTLS, o.Logger)
 			if err != nil {
-				return nil, fmt.Errorf("broker: leaf-node TLS certificate: %w", err)
+				return nil, fmt.Errorf("broker: leaf-node listener TLS: %w", err)
 			}
 			opts.LeafNode.TLSConfig = tc
 			opts.LeafNode.TLSTimeout = 5
 			b.leafTLS = true
+		} else if o.RequireTLS {
+			return nil, fmt.Errorf("%w: leaf-node listener %s (set nats.leafTLS)", ErrPlaintext, o.LeafListen)
+		} else if !tlsconf.Loopback(o.LeafListen) {
+			o.Logger.Warn("WARNING: the leaf-node port listens in plaintext on a non-loopback address: edge passwords and batches cross the network in clear; set nats.leafTLS (and nats.requireTLS)",
+				"addr", o.LeafListen)
 		}
 		opts.LeafNode.Compression = server.CompressionOpts{Mode: server.CompressionS2Auto}
 		seen := map[string]bool{}
@@ -274,8 +304,17 @@ func (b *Broker) Connect(name string) (*nats.Conn, error) {
 	return nc, nil
 }
 
-// ClientURL is the URL external NATS clients use.
+// ClientURL is the URL external NATS clients use (tls:// when the client
+// listener requires TLS).
 func (b *Broker) ClientURL() string { return b.srv.ClientURL() }
+
+// LocalDialOptions are the options a hub service (the REST /gateway) adds
+// to connect as a client user: the connection is made in-process, so it
+// needs neither the client listener's certificate nor a client
+// certificate, and the user's permissions apply as on the client port.
+func (b *Broker) LocalDialOptions() []nats.Option {
+	return []nats.Option{nats.InProcessServer(b.srv)}
+}
 
 // LeafURL is the URL edges connect their leaf node to ("" without a leaf listener).
 func (b *Broker) LeafURL() string {

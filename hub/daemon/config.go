@@ -12,6 +12,7 @@ import (
 	"github.com/gridedge/gridedge/hub/store"
 	"github.com/gridedge/gridedge/shared/config"
 	"github.com/gridedge/gridedge/shared/subject"
+	"github.com/gridedge/gridedge/shared/tlsconf"
 )
 
 // Config is the hub's configuration file (JSON or YAML). The REST API's
@@ -65,29 +66,43 @@ const EnvMongoURI = "GRIDEDGE_MONGODB_URI"
 
 // NATSConfig configures the embedded NATS server.
 type NATSConfig struct {
-	// Listen is host:port for NATS clients (default ":4222"; "off" disables
-	// it: in-process clients still work).
+	// Listen is host:port for NATS clients (default "127.0.0.1:4222":
+	// loopback only; ":4222" listens on every interface; "off" disables it:
+	// in-process clients still work).
 	Listen listen.Addr `json:"listen,omitempty"`
-	// LeafListen is host:port for edge leaf nodes (default ":7422"; "off"
-	// disables it).
+	// LeafListen is host:port for edge leaf nodes (default ":7422", since
+	// edges must reach it; "off" disables it).
 	LeafListen listen.Addr `json:"leafListen,omitempty"`
 	// ServerName names the server (default "gridedge-hub").
 	ServerName string `json:"serverName,omitempty"`
 	// Users are NATS users for tools, services and the REST /gateway, with
 	// the subjects each may publish and subscribe to.
 	Users []broker.ClientUser `json:"users,omitempty"`
+	// TLS makes the client listener require TLS with this certificate
+	// (default none: plaintext, with a warning when the address is not
+	// loopback); with caFile, clients must present a certificate that CA
+	// signed. Replaced certificate files are picked up at the next
+	// handshake.
+	TLS *TLSFiles `json:"tls,omitempty"`
 	// LeafTLS makes the leaf-node listener require TLS (recommended on every
-	// link that leaves the host).
+	// link that leaves the host); with caFile, every edge must present a
+	// client certificate that CA signed (hub.certFile and hub.keyFile of
+	// the agent). Replaced certificate files are picked up at the next
+	// handshake.
 	LeafTLS *TLSFiles `json:"leafTLS,omitempty"`
+	// RequireTLS refuses to start a client or leaf-node listener without
+	// TLS.
+	RequireTLS bool `json:"requireTLS,omitempty"`
 }
 
-// TLSFiles names a PEM certificate and its key.
-type TLSFiles struct {
-	// CertFile is the certificate (chain), PEM.
-	CertFile string `json:"certFile"`
-	// KeyFile is the private key, PEM.
-	KeyFile string `json:"keyFile"`
-}
+// TLSFiles names a PEM certificate, its key and optionally the CA that
+// signs the certificates clients must present.
+type TLSFiles = tlsconf.Files
+
+// DefaultNATSListen is the NATS client port's listen address: loopback
+// only, so a hub started without a config exposes no plaintext NATS port
+// to the network.
+const DefaultNATSListen listen.Addr = "127.0.0.1:4222"
 
 // IngestConfig configures the ingest applier.
 type IngestConfig struct {
@@ -120,7 +135,7 @@ func (c *Config) Defaults() {
 	if c.Store.Database == "" {
 		c.Store.Database = "gridedge"
 	}
-	c.NATS.Listen = c.NATS.Listen.Or(":4222")
+	c.NATS.Listen = c.NATS.Listen.Or(DefaultNATSListen)
 	c.NATS.LeafListen = c.NATS.LeafListen.Or(":7422")
 	if c.NATS.ServerName == "" {
 		c.NATS.ServerName = "gridedge-hub"
@@ -213,8 +228,21 @@ func (c *Config) Validate() error {
 	default:
 		es.Add("store.backend", "%q is not bolt or mongo", c.Store.Backend)
 	}
-	if t := c.NATS.LeafTLS; t != nil && (t.CertFile == "" || t.KeyFile == "") {
-		es.Add("nats.leafTLS", "certFile and keyFile are both required")
+	for _, t := range []struct {
+		path  string
+		files *TLSFiles
+	}{{"nats.tls", c.NATS.TLS}, {"nats.leafTLS", c.NATS.LeafTLS}} {
+		if t.files != nil && (t.files.CertFile == "" || t.files.KeyFile == "") {
+			es.Add(t.path, "certFile and keyFile are both required")
+		}
+	}
+	if c.NATS.RequireTLS {
+		if c.NATS.Listen.Enabled() && c.NATS.TLS == nil {
+			es.Add("nats.requireTLS", "is set but nats.tls is not: the NATS client port would listen in plaintext (set nats.tls or nats.listen: off)")
+		}
+		if c.NATS.LeafListen.Enabled() && c.NATS.LeafTLS == nil {
+			es.Add("nats.requireTLS", "is set but nats.leafTLS is not: the leaf-node port would listen in plaintext (set nats.leafTLS or nats.leafListen: off)")
+		}
 	}
 	return es.Err()
 }

@@ -50,6 +50,9 @@ func TestConfigErrors(t *testing.T) {
 		{"http:\n  listen: localhost\n", []string{"http.listen", "host:port or \"off\""}},
 		{"nats:\n  listen: 4222\n", []string{"nats.listen"}},
 		{"nats:\n  leafListen: nowhere\n", []string{"nats.leafListen"}},
+		{"nats:\n  tls: {certFile: c.pem}\n  leafTLS: {keyFile: k.pem}\n", []string{"nats.tls", "nats.leafTLS", "certFile and keyFile"}},
+		{"nats:\n  requireTLS: true\n", []string{"nats.requireTLS", "nats.tls is not", "nats.leafTLS is not"}},
+		{"nats:\n  requireTLS: true\n  listen: 'off'\n  leafTLS: {certFile: c.pem, keyFile: k.pem, caFiel: ca.pem}\n", []string{"nats.leafTLS.caFiel", "unknown field"}},
 		{"gateway:\n  timeout: -1s\n", []string{"gateway.timeout"}},
 		{"store:\n  backend: sqlite\n", []string{"store.backend"}},
 		{"logLevel: loud\n", []string{"logLevel"}},
@@ -137,7 +140,7 @@ nats: {listen: "off", leafListen: "127.0.0.1:7422"}
 		got, want any
 	}{
 		{"http.listen", def.HTTP.Listen, api.DefaultListen},
-		{"nats.listen", def.NATS.Listen, listen.Addr(":4222")},
+		{"nats.listen", def.NATS.Listen, listen.Addr("127.0.0.1:4222")},
 		{"nats.leafListen", def.NATS.LeafListen, listen.Addr(":7422")},
 		{"http.rateLimit.perSecond", def.HTTP.RateLimit.PerSecond, float64(api.DefaultPerSecond)},
 		{"http.defaultLimit", def.HTTP.DefaultLimit, api.DefaultLimit},

@@ -75,7 +75,7 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err erro
 		Domain: cfg.Domain, ServerName: cfg.NATS.ServerName, ClientListen: cfg.NATS.Listen.HostPort(),
 		LeafListen: cfg.NATS.LeafListen.HostPort(), StoreDir: filepath.Join(cfg.DataDir, "jetstream"),
 		Edges: credentials(cfg.Edges), Users: cfg.NATS.Users, Logger: log,
-		LeafTLSCert: leafTLS(cfg).CertFile, LeafTLSKey: leafTLS(cfg).KeyFile,
+		ClientTLS: cfg.NATS.TLS, LeafTLS: cfg.NATS.LeafTLS, RequireTLS: cfg.NATS.RequireTLS,
 	})
 	if err != nil {
 		return nil, err
@@ -176,13 +176,6 @@ func crashFailpoint(log *slog.Logger) func(uint64) {
 			os.Exit(3)
 		}
 	}
-}
-
-func leafTLS(cfg *Config) TLSFiles {
-	if cfg.NATS.LeafTLS == nil {
-		return TLSFiles{}
-	}
-	return *cfg.NATS.LeafTLS
 }
 
 func edgeIDs(es []EdgeConfig) []string {

@@ -47,9 +47,11 @@ func apiServer(h *Hub, log *slog.Logger) *api.Server {
 		Gateway: api.Gateway{Domain: h.cfg.Domain},
 	}
 	if h.cfg.NATS.Listen.Enabled() {
-		url := h.br.ClientURL()
+		// in-process, as the requesting client user: no TLS to the hub's
+		// own client port needed
+		local := h.br.LocalDialOptions()
 		a.Gateway.Dial = func(ctx context.Context, opts ...nats.Option) (*nats.Conn, error) {
-			nc, err := nats.Connect(url, opts...)
+			nc, err := nats.Connect("", append(append([]nats.Option{}, local...), opts...)...)
 			if err != nil {
 				return nil, fmt.Errorf("gateway: %w", err)
 			}

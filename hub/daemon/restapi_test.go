@@ -48,6 +48,12 @@ func testConfig(t *testing.T, dir string) *Config {
 
 func call(t *testing.T, method, url string, body any, hdr map[string]string) (int, map[string]any) {
 	t.Helper()
+	return callWith(t, http.DefaultClient, method, url, body, hdr)
+}
+
+// callWith sends a JSON request with client and decodes the JSON answer.
+func callWith(t *testing.T, client *http.Client, method, url string, body any, hdr map[string]string) (int, map[string]any) {
+	t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -57,7 +63,7 @@ func call(t *testing.T, method, url string, body any, hdr map[string]string) (in
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	check := fs.Bool("check-config", false, "load and validate the config, then exit")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	httpAddr := fs.String("http", "", "REST API listen address or off (overrides http.listen; default 127.0.0.1:8080)")
-	natsAddr := fs.String("nats", "", "NATS client listen address or off (overrides nats.listen; default :4222)")
+	natsAddr := fs.String("nats", "", "NATS client listen address or off (overrides nats.listen; default 127.0.0.1:4222)")
 	leafAddr := fs.String("leaf", "", "leaf-node listen address or off (overrides nats.leafListen; default :7422)")
 	dataDir := fs.String("data", "", "data directory (overrides dataDir; default ./data/hub)")
 	logJSON := fs.Bool("log-json", false, "log in JSON instead of text")
