@@ -85,7 +85,7 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Agent, err er
 	a.fwd = uplink.NewForwarder(a.nc, a.buf, uplink.ForwarderOptions{
 		Edge: cfg.Edge.ID, Domain: cfg.Domain, MaxBatch: cfg.Forwarder.MaxBatch,
 		MaxBytesPerSecond: cfg.Forwarder.MaxBytesPerSecond, LinkUp: a.leaf.HubConnected,
-		AckTimeout: cfg.Forwarder.AckTimeout.Std(), Logger: log,
+		AckTimeout: cfg.Forwarder.AckTimeout.Std(), Linger: cfg.Forwarder.linger(), Logger: log,
 	})
 
 	if a.tr, err = transform.New(&cfg.Mappings); err != nil {

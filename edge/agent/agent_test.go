@@ -53,6 +53,16 @@ func TestLoadResolvesSettingsFileAndDefaults(t *testing.T) {
 		cfg.Heartbeat.Interval.Std() != 5*time.Second || cfg.DataDir != filepath.Join("data", "sub7") {
 		t.Fatalf("defaults: %+v", cfg)
 	}
+	if got := cfg.Forwarder.linger(); got != DefaultLinger {
+		t.Errorf("forwarder.linger: got %s, want the default %s", got, DefaultLinger)
+	}
+	zero, err := Load(write(t, dir, "zero.yaml", "edge: {id: sub7}\nsettingsFile: settings.json\nforwarder: {linger: 0}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := zero.Forwarder.linger(); got != 0 {
+		t.Errorf("forwarder.linger: 0: got %s, want 0 (send at once)", got)
+	}
 	doc := cfg.DocumentOf(0)
 	if doc != (settings.Document{Layer: "modbus", Collection: "panasonic", ID: "127-0-0-1-1"}) {
 		t.Fatalf("default document %+v", doc)
@@ -89,6 +99,7 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{"edge: {id: e}\nsettingsFile: settings.json\nbuffer: {maxAge: soon}", "buffer.maxAge"},
 		{"edge: {id: e}\nsettingsFile: missing.json", "settingsFile"},
 		{"edge: {id: e}\nsettingsFile: settings.json\nheartbeat: {interval: 1ms}", "heartbeat.interval"},
+		{"edge: {id: e}\nsettingsFile: settings.json\nforwarder: {linger: 1m}", "forwarder.linger"},
 		{"edge: {id: e}\nsettingsFile: settings.json\ncolour: red", "colour: unknown field"},
 	}
 	for i, tt := range tests {

@@ -37,6 +37,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -145,6 +146,7 @@ type Buffer struct {
 	dict     *dict
 	health   health
 	arrivals arrivals
+	next     atomic.Uint64 // the sequence number the next update gets, once committed
 
 	mu       sync.Mutex
 	notify   chan struct{}
@@ -269,6 +271,7 @@ func Open(path string, opts Options) (*Buffer, error) {
 	}
 	b := &Buffer{path: path, db: f.db, opts: opts, log: opts.Logger, notify: make(chan struct{}, 1), dict: f.dict}
 	b.arrivals.start(f.nextSeq, opts.MaxAge)
+	b.next.Store(f.nextSeq)
 	return b, nil
 }
 
@@ -461,6 +464,7 @@ func (b *Buffer) Append(updates ...model.Update) (first uint64, err error) {
 		return 0, ErrFull
 	}
 	b.arrivals.note(next)
+	b.setNext(next)
 	if dropped > 0 {
 		b.episode(true, "buffer full: dropping oldest unsent updates (policy drop-oldest)", int(dropped))
 	} else {
@@ -472,6 +476,22 @@ func (b *Buffer) Append(updates ...model.Update) (first uint64, err error) {
 	}
 	return first, nil
 }
+
+// setNext raises the in-memory next sequence number to n (appends of
+// concurrent group commits may report out of order).
+func (b *Buffer) setNext(n uint64) {
+	for {
+		cur := b.next.Load()
+		if n <= cur || b.next.CompareAndSwap(cur, n) {
+			return
+		}
+	}
+}
+
+// NextSeq returns the sequence number the next update will get, without
+// reading the file: the forwarder uses it to see how many updates have
+// arrived since it looked.
+func (b *Buffer) NextSeq() uint64 { return b.next.Load() }
 
 // episode logs the start and end of an overflow episode once each.
 func (b *Buffer) episode(over bool, msg string, n int) {
@@ -639,6 +659,7 @@ func (b *Buffer) Rebase(hwm uint64) (uint64, error) {
 	}
 	if shift > 0 {
 		b.arrivals.shift(shift)
+		b.setNext(b.next.Load() + shift)
 		b.log.Warn("the hub has applied sequence numbers this buffer never assigned (was the buffer file replaced?); renumbered the queued updates to follow them",
 			"hub_high_water_mark", hwm, "shift", shift)
 	}

@@ -43,6 +43,14 @@ type ForwarderOptions struct {
 	// sequence number the edge has given out (later batches would be skipped
 	// as replays), continues the buffer's sequence above it.
 	RealignInterval time.Duration
+	// Linger is how long a batch that is not full may wait for more
+	// updates before it is sent (0: send as soon as anything is buffered).
+	// A full batch (MaxBatch updates or MaxBatchBytes) goes at once, so a
+	// backlog drains at full speed; under a steady trickle of readings a
+	// short linger turns many tiny batches into a few larger ones: fewer
+	// round trips, acknowledgements and hub commits, for at most Linger of
+	// extra latency.
+	Linger time.Duration
 	// LinkUp, when set, reports whether the link to the hub is up; a
 	// forwarder backing off retries at once when the link comes back.
 	LinkUp func() bool
@@ -125,6 +133,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 	backoff := time.Duration(0)
 	idle := time.NewTicker(time.Second)
 	defer idle.Stop()
+	var lingering bool // the last Peek found a batch that was not full and Linger has passed since
 	for {
 		if backoff > 0 {
 			if !f.wait(ctx, backoff+rand.N(backoff/2+1)) {
@@ -149,7 +158,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 			continue // the numbers may have moved: read again
 		}
 		if len(entries) == 0 {
-			backoff = 0
+			backoff, lingering = 0, false
 			select {
 			case <-ctx.Done():
 				return nil
@@ -158,6 +167,15 @@ func (f *Forwarder) Run(ctx context.Context) error {
 			}
 			continue
 		}
+		if !lingering && f.opts.Linger > 0 && !f.full(entries) {
+			// wait for more updates, then read again
+			if !f.linger(ctx, entries) {
+				return nil
+			}
+			lingering = true
+			continue
+		}
+		lingering = false
 		if err := f.send(ctx, entries); err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -170,6 +188,46 @@ func (f *Forwarder) Run(ctx context.Context) error {
 			f.log.Info("hub reachable again; draining the backlog")
 		}
 		backoff = 0
+	}
+}
+
+// full reports whether a batch that starts with entries would be full now:
+// MaxBatch updates, or close enough to MaxBatchBytes that an update of
+// their average size would not fit. Updates appended since entries were
+// read count too (by sequence number, at the average size), so this costs
+// no read of the buffer.
+func (f *Forwarder) full(entries []buffer.Entry) bool {
+	n := uint64(len(entries))
+	if next := f.buf.NextSeq(); next > entries[0].Seq {
+		n = max(n, next-entries[0].Seq)
+	}
+	if n >= uint64(f.opts.MaxBatch) {
+		return true
+	}
+	size := 0
+	for i := range entries {
+		size += len(entries[i].Data)
+	}
+	avg := uint64(size / len(entries))
+	return (n+1)*avg > uint64(f.opts.MaxBatchBytes)
+}
+
+// linger waits up to Linger for the batch that starts with entries to
+// fill; it returns false when ctx ends first.
+func (f *Forwarder) linger(ctx context.Context, entries []buffer.Entry) bool {
+	t := time.NewTimer(f.opts.Linger)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+			return true
+		case <-f.buf.Notify():
+			if f.full(entries) {
+				return true
+			}
+		}
 	}
 }
 

@@ -212,3 +212,61 @@ func TestForwarderContinuesAboveTheHubsHighWaterMark(t *testing.T) {
 		t.Fatalf("batch %d-%d, want 5001-5003", b.SeqFirst, b.SeqLast)
 	}
 }
+
+// With a linger, updates that trickle in become one batch, and a full
+// batch does not wait.
+func TestForwarderLinger(t *testing.T) {
+	tests := []struct {
+		name        string
+		linger      time.Duration
+		maxBatch    int
+		appends     int           // updates appended one at a time
+		gap         time.Duration // between appends
+		within      time.Duration // the backlog must be sent within
+		wantBatches uint64
+	}{
+		{name: "trickle within the linger is one batch", linger: time.Second, maxBatch: 100, appends: 5, gap: 20 * time.Millisecond, within: 5 * time.Second, wantBatches: 1},
+		{name: "a full batch goes at once", linger: time.Hour, maxBatch: 10, appends: 10, within: 5 * time.Second, wantBatches: 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := natsServer(t, true)
+			nc, err := nats.Connect(srv.ClientURL())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			answerHWM(t, nc, "d", "e1", 0)
+			js, _ := jetstream.New(nc)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "INGEST", Subjects: []string{subject.IngestAll("d")}}); err != nil {
+				t.Fatal(err)
+			}
+			buf, err := buffer.Open(filepath.Join(t.TempDir(), "b.db"), buffer.Options{NoSync: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer buf.Close()
+			f := NewForwarder(nc, buf, ForwarderOptions{Edge: "e1", Domain: "d", MaxBatch: tc.maxBatch, Linger: tc.linger, Logger: quiet})
+			done := make(chan struct{})
+			go func() { defer close(done); _ = f.Run(ctx) }()
+			defer func() { cancel(); <-done }()
+
+			start := time.Now()
+			for range tc.appends {
+				fill(t, buf, 1)
+				time.Sleep(tc.gap)
+			}
+			for f.Stats().Sent < uint64(tc.appends) {
+				if time.Since(start) > tc.within {
+					t.Fatalf("sent %d of %d updates after %s", f.Stats().Sent, tc.appends, tc.within)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			if got := f.Stats().Batches; got != tc.wantBatches {
+				t.Errorf("batches: got %d, want %d", got, tc.wantBatches)
+			}
+		})
+	}
+}
