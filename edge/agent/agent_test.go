@@ -101,6 +101,9 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{"edge: {id: e}\nsettingsFile: settings.json\nheartbeat: {interval: 1ms}", "heartbeat.interval"},
 		{"edge: {id: e}\nsettingsFile: settings.json\nforwarder: {linger: 1m}", "forwarder.linger"},
 		{"edge: {id: e}\nsettingsFile: settings.json\ncolour: red", "colour: unknown field"},
+		{"edge: {id: e}\nsettingsFile: settings.json\nhub: {url: 'nats-leaf://x:7422', password: secret-pw, requireTLS: true}", "hub.url: \"nats-leaf://x:7422\" is a plaintext link but hub.requireTLS is set"},
+		{"edge: {id: e}\nsettingsFile: settings.json\nhub: {url: 'tls://x:7422', password: secret-pw, certFile: e.pem}", "hub.certFile"},
+		{"edge: {id: e}\nsettingsFile: settings.json\nnats: {tls: {certFile: bus.pem}}", "nats.tls"},
 	}
 	for i, tt := range tests {
 		_, err := Load(write(t, dir, fmt.Sprintf("c%d.yaml", i), tt.cfg))
@@ -220,5 +223,31 @@ func TestReloadSwapsRulesAndRefusesBadOnes(t *testing.T) {
 	st, _ = a.Status()
 	if _, ok := st.Rules["broken"]; ok || len(st.Rules) != 1 {
 		t.Fatalf("rules after a refused reload: %v", st.Rules)
+	}
+}
+
+// Relative TLS file names are resolved against the config file's
+// directory, and a TLS hub URL satisfies hub.requireTLS.
+func TestTLSFilesResolvedAndRequireTLS(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "settings.json", fmt.Sprintf(settingsDoc, 1502))
+	cfg, err := Load(write(t, dir, "agent.yaml", "edge: {id: e}\nsettingsFile: settings.json\n"+
+		"hub: {url: 'tls://hub:7422', password: secret-pw, requireTLS: true, caFile: ca.pem, certFile: e.pem, keyFile: /etc/e.key}\n"+
+		"nats: {tls: {certFile: bus.pem, keyFile: bus.key, caFile: apps-ca.pem}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct{ name, got, want string }{
+		{"hub.caFile", cfg.Hub.CAFile, filepath.Join(dir, "ca.pem")},
+		{"hub.certFile", cfg.Hub.CertFile, filepath.Join(dir, "e.pem")},
+		{"hub.keyFile", cfg.Hub.KeyFile, "/etc/e.key"},
+		{"nats.tls.certFile", cfg.NATS.TLS.CertFile, filepath.Join(dir, "bus.pem")},
+		{"nats.tls.keyFile", cfg.NATS.TLS.KeyFile, filepath.Join(dir, "bus.key")},
+		{"nats.tls.caFile", cfg.NATS.TLS.CAFile, filepath.Join(dir, "apps-ca.pem")},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s: got %q, want %q", c.name, c.got, c.want)
+		}
 	}
 }

@@ -13,11 +13,13 @@ import (
 	"github.com/gridedge/gridedge/edge/buffer"
 	"github.com/gridedge/gridedge/edge/mqtt"
 	"github.com/gridedge/gridedge/edge/settings"
+	"github.com/gridedge/gridedge/edge/uplink"
 	"github.com/gridedge/gridedge/shared/config"
 	"github.com/gridedge/gridedge/shared/pipeline/baddata"
 	"github.com/gridedge/gridedge/shared/pipeline/transform"
 	"github.com/gridedge/gridedge/shared/pipeline/vsensor"
 	"github.com/gridedge/gridedge/shared/subject"
+	"github.com/gridedge/gridedge/shared/tlsconf"
 )
 
 // Config is the agent's configuration file (JSON or YAML). The X-FLEX
@@ -83,11 +85,20 @@ type HubConfig struct {
 	User string `json:"user,omitempty"`
 	// Password is the edge's password at the hub.
 	Password string `json:"password,omitempty"`
-	// CAFile verifies the hub's leaf-node TLS certificate (PEM). With it, or
-	// with a tls:// URL, the leaf link is encrypted.
+	// CAFile verifies the hub's leaf-node TLS certificate (PEM). With it,
+	// with certFile, or with a tls:// URL, the leaf link is encrypted.
 	CAFile string `json:"caFile,omitempty"`
 	// ServerName overrides the host name checked in the hub's certificate.
 	ServerName string `json:"serverName,omitempty"`
+	// CertFile and KeyFile are this edge's client certificate and key (PEM)
+	// for a hub whose nats.leafTLS has a caFile (mutual TLS). Renewed files
+	// are used from the next connection on.
+	CertFile string `json:"certFile,omitempty"`
+	// KeyFile is the private key of CertFile, PEM.
+	KeyFile string `json:"keyFile,omitempty"`
+	// RequireTLS refuses a plaintext link to the hub: a nats-leaf:// or
+	// nats:// URL without caFile or certFile is a config error.
+	RequireTLS bool `json:"requireTLS,omitempty"`
 }
 
 // LocalNATSConfig configures the local bus for substation apps.
@@ -104,6 +115,12 @@ type LocalNATSConfig struct {
 	// AnonymousRead lets local connections without credentials read live
 	// readings and nothing else (default true); false refuses them.
 	AnonymousRead *bool `json:"anonymousRead,omitempty"`
+	// TLS makes the local listener require TLS with this certificate
+	// (default none: plaintext, with a warning when the address is not
+	// loopback); with caFile, local apps must present a certificate that CA
+	// signed. Replaced certificate files are picked up at the next
+	// handshake.
+	TLS *tlsconf.Files `json:"tls,omitempty"`
 }
 
 // BufferConfig bounds the buffer.
@@ -193,8 +210,14 @@ func (c *Config) Resolve(dir string) error {
 		}
 		c.Settings = s
 	}
-	if c.Hub.CAFile != "" && !filepath.IsAbs(c.Hub.CAFile) {
-		c.Hub.CAFile = filepath.Join(dir, c.Hub.CAFile)
+	files := []*string{&c.Hub.CAFile, &c.Hub.CertFile, &c.Hub.KeyFile}
+	if c.NATS.TLS != nil {
+		files = append(files, &c.NATS.TLS.CertFile, &c.NATS.TLS.KeyFile, &c.NATS.TLS.CAFile)
+	}
+	for _, f := range files {
+		if *f != "" && !filepath.IsAbs(*f) {
+			*f = filepath.Join(dir, *f)
+		}
 	}
 	c.Defaults()
 	return c.Validate()
@@ -286,6 +309,15 @@ func (c *Config) Validate() error {
 		if c.Hub.Password == "" {
 			es.Add("hub.password", "is required with hub.url")
 		}
+		if err == nil && c.Hub.RequireTLS && !uplink.LinkTLS(u.Scheme, c.Hub.CAFile, c.Hub.CertFile) {
+			es.Add("hub.url", "%q is a plaintext link but hub.requireTLS is set: use tls://host:port (with hub.caFile for a private CA)", u.Redacted())
+		}
+	}
+	if (c.Hub.CertFile == "") != (c.Hub.KeyFile == "") {
+		es.Add("hub.certFile", "hub.certFile and hub.keyFile go together")
+	}
+	if t := c.NATS.TLS; t != nil && (t.CertFile == "" || t.KeyFile == "") {
+		es.Add("nats.tls", "certFile and keyFile are both required")
 	}
 	if c.NATS.User != "" && len(c.NATS.Password) < 8 {
 		es.Add("nats.password", "must be at least 8 characters with nats.user")

@@ -7,14 +7,12 @@ package uplink
 import (
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
-	"os"
 	"strconv"
 	"time"
 
@@ -23,6 +21,7 @@ import (
 
 	"github.com/gridedge/gridedge/shared/natslog"
 	"github.com/gridedge/gridedge/shared/subject"
+	"github.com/gridedge/gridedge/shared/tlsconf"
 )
 
 // LeafOptions configure the edge's embedded server.
@@ -34,13 +33,23 @@ type LeafOptions struct {
 	HubURL string
 	// User and Password are the edge's credentials at the hub.
 	User, Password string
-	// CAFile verifies the hub's TLS certificate (PEM); with it, or with a
-	// tls:// URL, the leaf link uses TLS.
+	// CAFile verifies the hub's TLS certificate (PEM); with it, with a
+	// client certificate, or with a tls:// URL, the leaf link uses TLS.
 	CAFile string
+	// CertFile and KeyFile are the edge's client certificate and key (PEM)
+	// for a hub whose leaf listener requires one (mutual TLS); they are
+	// re-read when they change, at the next connection.
+	CertFile, KeyFile string
+	// RequireTLS refuses to start with a plaintext link to the hub.
+	RequireTLS bool
 	// ServerName overrides the name checked in the hub's certificate.
 	ServerName string
 	// LocalListen is host:port for local apps ("" = in-process only).
 	LocalListen string
+	// LocalTLS, when set, makes the local listener require TLS with this
+	// certificate (re-read when its files change) and, with a CA file,
+	// client certificates signed by that CA.
+	LocalTLS *tlsconf.Files
 	// Domain is the deployment's subject domain (for the local users'
 	// permissions).
 	Domain string
@@ -54,6 +63,16 @@ type LeafOptions struct {
 	AnonymousRead bool
 	// Logger receives server notices.
 	Logger *slog.Logger
+}
+
+// ErrPlaintextHub is returned by StartLeaf when RequireTLS is set and the
+// link to the hub would not use TLS.
+var ErrPlaintextHub = errors.New("leaf: TLS to the hub is required but the hub link is plaintext")
+
+// LinkTLS reports whether a leaf link with this URL scheme, hub CA file
+// and client certificate file uses TLS: a tls:// URL, or any TLS file.
+func LinkTLS(scheme, caFile, certFile string) bool {
+	return scheme == "tls" || caFile != "" || certFile != ""
 }
 
 // Leaf is the running embedded server.
@@ -137,6 +156,16 @@ func StartLeaf(o LeafOptions) (*Leaf, error) {
 			return nil, fmt.Errorf("leaf: local listen port %q: %w", p, err)
 		}
 		opts.Host, opts.Port = host, port
+		if o.LocalTLS != nil {
+			tc, _, err := tlsconf.Server("nats.tls", *o.LocalTLS, o.Logger)
+			if err != nil {
+				return nil, fmt.Errorf("leaf: local listener TLS: %w", err)
+			}
+			opts.TLSConfig, opts.TLSTimeout = tc, 5
+		} else if !tlsconf.Loopback(o.LocalListen) {
+			o.Logger.Warn("WARNING: the local NATS bus listens in plaintext on a non-loopback address: local credentials and live readings cross the network in clear; set nats.tls",
+				"addr", o.LocalListen)
+		}
 	}
 	if o.HubURL != "" {
 		u, err := url.Parse(o.HubURL)
@@ -151,22 +180,26 @@ func StartLeaf(o LeafOptions) (*Leaf, error) {
 			URLs:        []*url.URL{u},
 			Compression: server.CompressionOpts{Mode: server.CompressionS2Auto},
 		}
-		if o.CAFile != "" || u.Scheme == "tls" {
+		if LinkTLS(u.Scheme, o.CAFile, o.CertFile) {
 			tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: o.ServerName}
 			if tc.ServerName == "" {
 				tc.ServerName = u.Hostname()
 			}
 			if o.CAFile != "" {
-				pem, err := os.ReadFile(o.CAFile)
-				if err != nil {
-					return nil, fmt.Errorf("leaf: hub CA file: %w", err)
-				}
-				tc.RootCAs = x509.NewCertPool()
-				if !tc.RootCAs.AppendCertsFromPEM(pem) {
-					return nil, fmt.Errorf("leaf: hub CA file %s holds no PEM certificate", o.CAFile)
+				if tc.RootCAs, err = tlsconf.LoadPool("hub.caFile", o.CAFile); err != nil {
+					return nil, fmt.Errorf("leaf: %w", err)
 				}
 			}
+			if o.CertFile != "" || o.KeyFile != "" {
+				r, err := tlsconf.NewReloader("hub.certFile", o.CertFile, o.KeyFile, o.Logger)
+				if err != nil {
+					return nil, fmt.Errorf("leaf: client certificate: %w", err)
+				}
+				tc.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return r.Certificate() }
+			}
 			remote.TLS, remote.TLSConfig, remote.TLSTimeout = true, tc, 5
+		} else if o.RequireTLS {
+			return nil, fmt.Errorf("%w: %s", ErrPlaintextHub, u.Redacted())
 		}
 		opts.LeafNode.Remotes = []*server.RemoteLeafOpts{remote}
 	}
