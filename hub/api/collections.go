@@ -112,18 +112,7 @@ func (t *target) output(d store.Document) store.Document {
 		return nil
 	}
 	if t.publicOnly {
-		out := store.Document{}
-		for k, v := range d {
-			if k == "_id" {
-				out[k] = v
-			}
-		}
-		for _, f := range t.public {
-			if v, ok := query.Get(d, f); ok {
-				_ = store.SetPath(out, f, v)
-			}
-		}
-		d = out
+		d = auth.PublicView(d, t.public)
 	}
 	if t.system {
 		for _, f := range auth.SecretFields {
@@ -212,7 +201,7 @@ func compileSelector(name string, v any, t *target) (*query.Selector, error) {
 	if !ok {
 		return nil, httpErrorf(http.StatusBadRequest, "%s: bad selector: want a JSON object, not %s", name, jsonType(v))
 	}
-	if err := t.checkFields("the selector", selectorPaths(m, "")); err != nil {
+	if err := t.checkFields("the selector", auth.SelectorPaths(m)); err != nil {
 		return nil, err
 	}
 	sel, err := query.CompileSelector(m)
@@ -220,34 +209,6 @@ func compileSelector(name string, v any, t *target) (*query.Selector, error) {
 		return nil, httpErrorf(http.StatusBadRequest, "%s: %v", name, err)
 	}
 	return sel, nil
-}
-
-// selectorPaths lists the field paths a selector tests, through $and, $or,
-// $nor and $not; paths inside operators ($elemMatch) extend their field.
-func selectorPaths(m map[string]any, prefix string) []string {
-	var out []string
-	for k, v := range m {
-		switch {
-		case k == "$and" || k == "$or" || k == "$nor":
-			arr, _ := v.([]any)
-			for _, e := range arr {
-				if sub, ok := e.(map[string]any); ok {
-					out = append(out, selectorPaths(sub, prefix)...)
-				}
-			}
-		case strings.HasPrefix(k, "$"):
-			if prefix != "" {
-				out = append(out, prefix)
-			}
-		default:
-			p := k
-			if prefix != "" {
-				p = prefix + "." + k
-			}
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // projectionParam parses fields: JSON or a comma-separated list.

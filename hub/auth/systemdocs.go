@@ -20,7 +20,7 @@ const (
 
 // SecretFields lists the attributes of system documents that must never
 // leave the hub.
-var SecretFields = []string{fieldPasswordHash, fieldKeyHash}
+var SecretFields = []string{fieldPasswordHash, fieldKeyHash, fieldPasswordDigest, fieldPasswordDigestOf}
 
 // insertOne inserts one system document, mapping a duplicate to ErrExists.
 func (s *Service) insertOne(ctx context.Context, col string, doc store.Document) error {

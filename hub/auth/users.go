@@ -88,8 +88,13 @@ func (s *Service) AddUser(ctx context.Context, u NewUser) (*User, error) {
 	if err != nil {
 		return nil, fmt.Errorf("auth: hash password: %w", err)
 	}
+	dh, err := bcrypt.GenerateFromPassword([]byte(PasswordDigest(u.Password)), s.opts.BcryptCost)
+	if err != nil {
+		return nil, fmt.Errorf("auth: hash password digest: %w", err)
+	}
 	doc := store.Document{
 		"_id": u.Name, "username": u.Name, fieldPasswordHash: string(hash),
+		fieldPasswordDigest: string(dh), fieldPasswordDigestOf: string(hash),
 		"admin": u.Admin, "grants": grantsDoc(u.Grants), "createdAt": s.opts.Now().UTC(),
 	}
 	if u.Email != "" {
@@ -170,6 +175,12 @@ func (s *Service) UpdateUser(ctx context.Context, name string, u UserUpdate) (*U
 			return nil, fmt.Errorf("auth: hash password: %w", err)
 		}
 		set[fieldPasswordHash] = string(hash)
+		// Meteor clients send sha256(password) (see meteor.go).
+		dh, err := bcrypt.GenerateFromPassword([]byte(PasswordDigest(*u.Password)), s.opts.BcryptCost)
+		if err != nil {
+			return nil, fmt.Errorf("auth: hash password digest: %w", err)
+		}
+		set[fieldPasswordDigest], set[fieldPasswordDigestOf] = string(dh), string(hash)
 	}
 	if u.Email != nil {
 		if err := checkEmail(*u.Email); err != nil {

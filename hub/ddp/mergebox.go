@@ -1,0 +1,227 @@
+// The per-connection merge box: one document set per collection, each
+// document the union of the fields its subscriptions publish (a field
+// published by several takes the value of the oldest subscription),
+// reference-counted by subscription. Values are kept as their EJSON
+// encoding, shared between connections, so that comparing and sending
+// them costs no encoding per client.
+
+package ddp
+
+// docRef names a document of the merge box.
+type docRef struct{ coll, id string }
+
+// subFields is what one subscription publishes of a document.
+type subFields struct {
+	sub    *subscription
+	fields map[string][]byte
+}
+
+// docView is a document as the client has it.
+type docView struct {
+	subs  []subFields       // by subscription age
+	sent  map[string][]byte // the fields the client has; nil before added
+	dirty bool
+}
+
+// set records what sub publishes of document id: fields, or nothing (nil).
+// Nothing is sent until flush.
+func (c *conn) set(sub *subscription, id string, fields map[string][]byte) {
+	cv := c.box[sub.coll]
+	dv := cv[id]
+	if fields == nil {
+		if dv == nil {
+			return
+		}
+		for i, sf := range dv.subs {
+			if sf.sub == sub {
+				dv.subs = append(dv.subs[:i], dv.subs[i+1:]...)
+				c.markDirty(sub.coll, id, dv)
+				return
+			}
+		}
+		return
+	}
+	if cv == nil {
+		cv = map[string]*docView{}
+		c.box[sub.coll] = cv
+	}
+	if dv == nil {
+		dv = &docView{}
+		cv[id] = dv
+	}
+	c.markDirty(sub.coll, id, dv)
+	for i, sf := range dv.subs {
+		if sf.sub == sub {
+			dv.subs[i].fields = fields
+			return
+		}
+	}
+	i := len(dv.subs)
+	for i > 0 && dv.subs[i-1].sub.seq > sub.seq {
+		i--
+	}
+	dv.subs = append(dv.subs, subFields{})
+	copy(dv.subs[i+1:], dv.subs[i:])
+	dv.subs[i] = subFields{sub: sub, fields: fields}
+}
+
+// has reports whether sub publishes document id.
+func (c *conn) has(sub *subscription, id string) bool {
+	dv := c.box[sub.coll][id]
+	if dv == nil {
+		return false
+	}
+	for _, sf := range dv.subs {
+		if sf.sub == sub {
+			return true
+		}
+	}
+	return false
+}
+
+// held returns the ids of the documents sub publishes.
+func (c *conn) held(sub *subscription) []string {
+	var ids []string
+	for id, dv := range c.box[sub.coll] {
+		for _, sf := range dv.subs {
+			if sf.sub == sub {
+				ids = append(ids, id)
+				break
+			}
+		}
+	}
+	return ids
+}
+
+func (c *conn) markDirty(coll, id string, dv *docView) {
+	if dv.dirty {
+		return
+	}
+	dv.dirty = true
+	if len(c.dirty) == 0 {
+		c.srv.dirtyConns = append(c.srv.dirtyConns, c)
+	}
+	c.dirty = append(c.dirty, docRef{coll, id})
+}
+
+// flush sends added, changed and removed for the documents that changed
+// since the last flush: only differences, never an empty changed.
+func (c *conn) flush() {
+	for _, r := range c.dirty {
+		cv := c.box[r.coll]
+		dv := cv[r.id]
+		if dv == nil || !dv.dirty {
+			continue
+		}
+		dv.dirty = false
+		if len(dv.subs) == 0 {
+			if dv.sent != nil {
+				c.send(removedMessage(r.coll, r.id))
+			}
+			delete(cv, r.id)
+			if len(cv) == 0 {
+				delete(c.box, r.coll)
+			}
+			continue
+		}
+		now := dv.subs[0].fields
+		if len(dv.subs) > 1 {
+			now = make(map[string][]byte, len(now))
+			for _, sf := range dv.subs {
+				for k, v := range sf.fields {
+					if _, ok := now[k]; !ok {
+						now[k] = v
+					}
+				}
+			}
+		}
+		if dv.sent == nil {
+			c.send(addedMessage(r.coll, r.id, now))
+			dv.sent = now
+			continue
+		}
+		if msg := changedMessage(r.coll, r.id, dv.sent, now); msg != nil {
+			c.send(msg)
+		}
+		dv.sent = now
+	}
+	clear(c.dirty)
+	c.dirty = c.dirty[:0]
+}
+
+func appendHead(b []byte, msg, coll, id string) []byte {
+	b = append(b, `{"msg":"`...)
+	b = append(b, msg...)
+	b = append(b, `","collection":`...)
+	b = appendString(b, coll)
+	b = append(b, `,"id":`...)
+	return appendString(b, id)
+}
+
+func appendFields(b []byte, fields map[string][]byte, only func(string, []byte) bool) ([]byte, int) {
+	n := 0
+	for k, v := range fields {
+		if only != nil && !only(k, v) {
+			continue
+		}
+		if n > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, k)
+		b = append(b, ':')
+		b = append(b, v...)
+		n++
+	}
+	return b, n
+}
+
+func addedMessage(coll, id string, fields map[string][]byte) []byte {
+	size := 64 + len(coll) + len(id)
+	for k, v := range fields {
+		size += len(k) + len(v) + 4
+	}
+	b := appendHead(make([]byte, 0, size), "added", coll, id)
+	b = append(b, `,"fields":{`...)
+	b, _ = appendFields(b, fields, nil)
+	return append(b, '}', '}')
+}
+
+func removedMessage(coll, id string) []byte {
+	return append(appendHead(nil, "removed", coll, id), '}')
+}
+
+// changedMessage is the changed message from old to now, or nil when they
+// are equal.
+func changedMessage(coll, id string, old, now map[string][]byte) []byte {
+	var cleared []string
+	for k := range old {
+		if _, ok := now[k]; !ok {
+			cleared = append(cleared, k)
+		}
+	}
+	differs := func(k string, v []byte) bool {
+		o, ok := old[k]
+		return !ok || string(o) != string(v)
+	}
+	b := appendHead(nil, "changed", coll, id)
+	b = append(b, `,"fields":{`...)
+	b, n := appendFields(b, now, differs)
+	if n == 0 && len(cleared) == 0 {
+		return nil
+	}
+	b = append(b, '}')
+	if n == 0 {
+		b = b[:len(b)-len(`,"fields":{}`)]
+	}
+	if len(cleared) > 0 {
+		b = append(b, `,"cleared":[`...)
+		for i, k := range cleared {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, k)
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}')
+}

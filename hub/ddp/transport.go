@@ -1,0 +1,143 @@
+// Framings: raw DDP (one message per WebSocket text frame) and SockJS over
+// WebSocket (o, h, a[...], c[...]).
+
+package ddp
+
+import (
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// transport carries DDP messages over one WebSocket.
+type transport interface {
+	// read returns the messages of the next frame (SockJS frames may carry
+	// several, or none).
+	read() ([][]byte, error)
+	// write sends a batch of messages.
+	write(msgs [][]byte) error
+	// heartbeat sends the framing's keep-alive, if it has one.
+	heartbeat() error
+	// close sends the framing's close frame, if any, and closes the
+	// socket; only the connection's writer calls it.
+	close()
+	// kill closes the socket at once; safe from any goroutine.
+	kill()
+}
+
+// rawTransport is DDP over a plain WebSocket (/websocket).
+type rawTransport struct {
+	ws           *websocket.Conn
+	writeTimeout time.Duration
+}
+
+func (t *rawTransport) read() ([][]byte, error) {
+	typ, data, err := t.ws.ReadMessage()
+	if err != nil {
+		return nil, err
+	}
+	if typ != websocket.TextMessage && typ != websocket.BinaryMessage {
+		return nil, nil
+	}
+	return [][]byte{data}, nil
+}
+
+func (t *rawTransport) write(msgs [][]byte) error {
+	if err := t.ws.SetWriteDeadline(time.Now().Add(t.writeTimeout)); err != nil {
+		return err
+	}
+	for _, m := range msgs {
+		if err := t.ws.WriteMessage(websocket.TextMessage, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *rawTransport) heartbeat() error { return nil }
+
+func (t *rawTransport) kill() { _ = t.ws.Close() }
+
+func (t *rawTransport) close() {
+	_ = t.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""),
+		time.Now().Add(time.Second))
+	_ = t.ws.Close()
+}
+
+// sockjsTransport is DDP in SockJS framing over a WebSocket
+// (/sockjs/<server>/<session>/websocket): the server opens with "o", sends
+// messages as a["…","…"] (one frame per batch), keeps the line alive with
+// "h" and closes with c[code,"reason"]; the client sends a JSON array of
+// message strings (or one string).
+type sockjsTransport struct {
+	rawTransport
+}
+
+func (t *sockjsTransport) open() error {
+	if err := t.ws.SetWriteDeadline(time.Now().Add(t.writeTimeout)); err != nil {
+		return err
+	}
+	return t.ws.WriteMessage(websocket.TextMessage, []byte("o"))
+}
+
+// errSockJSFrame is a client frame that is not SockJS.
+var errSockJSFrame = errors.New("sockjs: a frame must be a JSON array of strings")
+
+func (t *sockjsTransport) read() ([][]byte, error) {
+	_, data, err := t.ws.ReadMessage()
+	if err != nil {
+		return nil, err
+	}
+	if len(data) == 0 {
+		return nil, nil
+	}
+	var arr []string
+	if err := json.Unmarshal(data, &arr); err != nil {
+		var one string
+		if err := json.Unmarshal(data, &one); err != nil {
+			// SockJS closes the session on a broken frame.
+			return nil, errSockJSFrame
+		}
+		arr = []string{one}
+	}
+	out := make([][]byte, len(arr))
+	for i, s := range arr {
+		out[i] = []byte(s)
+	}
+	return out, nil
+}
+
+func (t *sockjsTransport) write(msgs [][]byte) error {
+	size := 3
+	for _, m := range msgs {
+		size += len(m) + len(m)/8 + 3
+	}
+	frame := make([]byte, 0, size)
+	frame = append(frame, 'a', '[')
+	for i, m := range msgs {
+		if i > 0 {
+			frame = append(frame, ',')
+		}
+		frame = appendString(frame, string(m))
+	}
+	frame = append(frame, ']')
+	if err := t.ws.SetWriteDeadline(time.Now().Add(t.writeTimeout)); err != nil {
+		return err
+	}
+	return t.ws.WriteMessage(websocket.TextMessage, frame)
+}
+
+func (t *sockjsTransport) heartbeat() error {
+	if err := t.ws.SetWriteDeadline(time.Now().Add(t.writeTimeout)); err != nil {
+		return err
+	}
+	return t.ws.WriteMessage(websocket.TextMessage, []byte("h"))
+}
+
+func (t *sockjsTransport) close() {
+	_ = t.ws.SetWriteDeadline(time.Now().Add(time.Second))
+	_ = t.ws.WriteMessage(websocket.TextMessage, []byte(`c[3000,"Go away!"]`))
+	t.rawTransport.close()
+}
