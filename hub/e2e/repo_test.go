@@ -30,7 +30,7 @@ func TestAgentStaysSmall(t *testing.T) {
 		"github.com/gridedge/gridedge/hub/",
 		"go.mongodb.org/mongo-driver",
 		"github.com/mochi-mqtt/server",
-		"github.com/grid-x/", // a test peer of edge/modbus only
+		"github.com/grid-x/",     // a test peer of edge/modbus only
 		"github.com/prometheus/", // the hub's history engine
 	}
 	for _, dep := range goList(t, "edge", "-deps", "./cmd/gridedge-agent") {
