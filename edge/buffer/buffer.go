@@ -574,10 +574,21 @@ func entryTS(v []byte) (time.Time, error) {
 // seq: the hub has acknowledged them.
 func (b *Buffer) Ack(seq uint64) error { return b.ack(0, seq) }
 
+// ack deletes the acknowledged entries in the appends' group commit
+// (bolt's Batch) rather than in a transaction of its own: while readings
+// flow, an acknowledgement costs no commit and no fsync of its own, it
+// rides on the next append's. It is still durable when it returns. (It
+// need not be: an acknowledgement lost in a power cut only means the batch
+// is sent again, the hub de-duplicates it by its message id and the
+// forwarder confirms the duplicate against the hub's high-water mark. But
+// sharing the appends' commit costs nothing and keeps the file's state
+// simple.) The function may run twice (Batch retries a failed group one
+// by one); it reads everything it changes from the transaction, so a
+// second run does the same.
 func (b *Buffer) ack(first, seq uint64) error {
 	b.dbmu.RLock()
 	defer b.dbmu.RUnlock()
-	err := b.db.Update(func(tx *bolt.Tx) error {
+	err := b.db.Batch(func(tx *bolt.Tx) error {
 		q, m := tx.Bucket(bucketQueue), tx.Bucket(bucketMeta)
 		count, bytesNow := getU64(m, keyCount), getU64(m, keyBytes)
 		c := q.Cursor()
