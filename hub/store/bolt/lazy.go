@@ -3,6 +3,7 @@ package bolt
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/gridedge/gridedge/hub/store"
@@ -60,11 +61,16 @@ func decodeFields(data []byte, want map[string]bool) (map[string]any, error) {
 			return nil, err
 		}
 		keyRaw := data[i:end]
+		escaped := containsByte(keyRaw, '\\') || len(keyRaw) < 2
+		var wanted bool
 		var key string
-		if !containsByte(keyRaw, '\\') && len(keyRaw) >= 2 {
+		if escaped {
+			if err := json.Unmarshal(keyRaw, &key); err != nil {
+				return nil, fmt.Errorf("decode stored document: %w", err)
+			}
+			wanted = want[key]
+		} else if wanted = want[string(keyRaw[1:len(keyRaw)-1])]; wanted {
 			key = string(keyRaw[1 : len(keyRaw)-1])
-		} else if err := json.Unmarshal(keyRaw, &key); err != nil {
-			return nil, fmt.Errorf("decode stored document: %w", err)
 		}
 		i = skipSpace(data, end)
 		if i >= len(data) || data[i] != ':' {
@@ -75,8 +81,8 @@ func decodeFields(data []byte, want map[string]bool) (map[string]any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if want[key] {
-			v, err := decodeValue(data[i:vend])
+		if wanted {
+			v, err := decodeScalar(data[i:vend])
 			if err != nil {
 				return nil, err
 			}
@@ -197,4 +203,27 @@ func (c *coll) scan(ctx ctxErr, sel *query.Selector, st *explainStats, fn func(i
 		}
 	}
 	return nil
+}
+
+// decodeScalar decodes a stored value, without reflection for the common
+// scalars (numbers, strings without escapes, booleans, null).
+func decodeScalar(raw []byte) (any, error) {
+	if len(raw) == 0 {
+		return nil, fmt.Errorf("decode stored document: empty value")
+	}
+	switch c := raw[0]; {
+	case c == '"' && !containsByte(raw[1:len(raw)-1], '\\'):
+		return string(raw[1 : len(raw)-1]), nil
+	case c == '-' || c >= '0' && c <= '9':
+		if f, err := strconv.ParseFloat(string(raw), 64); err == nil {
+			return f, nil
+		}
+	case string(raw) == "true":
+		return true, nil
+	case string(raw) == "false":
+		return false, nil
+	case string(raw) == "null":
+		return nil, nil
+	}
+	return decodeValue(raw)
 }
