@@ -46,3 +46,6 @@ fi
 if ! command -v staticcheck >/dev/null && [ ! -x "$(go env GOPATH)/bin/staticcheck" ]; then
   go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
 fi
+
+# npm DDP clients (simpleddp, simpleddp-plugin-login, ws, ddp.js) for the hub DDP interop test
+"$(dirname "$0")/install-ddp-node.sh"

@@ -21,6 +21,7 @@ import (
 	"github.com/gridedge/gridedge/hub/api"
 	"github.com/gridedge/gridedge/hub/auth"
 	"github.com/gridedge/gridedge/hub/broker"
+	"github.com/gridedge/gridedge/hub/ddp"
 	"github.com/gridedge/gridedge/hub/fleet"
 	"github.com/gridedge/gridedge/hub/ingest"
 	"github.com/gridedge/gridedge/hub/store"
@@ -40,6 +41,7 @@ type Hub struct {
 	applier *ingest.Applier
 	auth    *auth.Service
 	httpSrv *http.Server
+	ddp     *ddp.Server
 	httpLn  net.Listener
 
 	cancel context.CancelFunc
@@ -102,6 +104,15 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err erro
 			return nil, fmt.Errorf("listen for HTTP on %s: %w", cfg.HTTP.Listen, err)
 		}
 		h.httpSrv = a.HTTPServer()
+		// DDP (/websocket, /sockjs/...) shares the REST port; see docs/ddp.md.
+		if h.ddp, err = ddp.New(ddp.Config{Store: a.Store, Auth: h.auth, NC: h.nc, Domain: cfg.Domain,
+			Anonymous: cfg.Auth.AuthOptions().Anonymous, Logger: log}); err != nil {
+			return nil, err
+		}
+		if err := h.ddp.Start(); err != nil {
+			return nil, err
+		}
+		h.httpSrv.Handler = h.ddp.Mount(h.httpSrv.Handler)
 	}
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -236,6 +247,9 @@ func (h *Hub) Close() {
 		cancel()
 	} else if h.httpLn != nil {
 		h.httpLn.Close()
+	}
+	if h.ddp != nil {
+		h.ddp.Close()
 	}
 	if h.cancel != nil {
 		h.cancel()
