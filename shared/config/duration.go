@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -20,6 +21,10 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	case float64:
 		if t < 0 {
 			return fmt.Errorf("duration %v is negative", t)
+		}
+		// beyond ~292 years the nanoseconds overflow into a negative duration
+		if t >= float64(math.MaxInt64)/float64(time.Second) {
+			return fmt.Errorf("duration %v seconds is too long", t)
 		}
 		*d = Duration(t * float64(time.Second))
 	case string:
