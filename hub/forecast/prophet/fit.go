@@ -18,16 +18,20 @@ import (
 // (σ is optimised on the log scale without a Jacobian term, which is what
 // Stan's optimizer does, so the mode is the same).
 type objective struct {
-	growth string
-	t, y   []float64
-	capS   []float64
-	cps    []float64 // changepoints, sorted
-	seg    []int     // seg[i]: number of changepoints ≤ t[i]
-	d      *design
-	mult   []bool
-	prior2 []float64 // prior variance of each β
-	tau    float64
-	anyMul bool
+	growth  string
+	t, y    []float64
+	capS    []float64
+	cps     []float64 // changepoints, sorted
+	seg     []int     // seg[i]: number of changepoints ≤ t[i]
+	d       *design
+	mult    []bool
+	prior2  []float64 // prior variance of each β
+	tau     float64
+	anyMul  bool
+	gram    *gram // linear additive models only
+	profile bool  // σ set to its optimum for the residuals (see logSigma)
+	gth     []float64
+	ggr     []float64
 
 	// scratch, reused between evaluations
 	ks, ms, gk, gm []float64
@@ -53,8 +57,19 @@ func newObjective(growth string, h *history, cps []float64, d *design, tau float
 		o.anyMul = o.anyMul || c.mult
 		o.prior2[j] = c.priorScale * c.priorScale
 	}
+	if growth == GrowthLinear && !o.anyMul {
+		o.gram = newGram(h.t, h.y, cps, d)
+		o.gth = make([]float64, o.gram.p)
+		o.ggr = make([]float64, o.gram.p)
+	}
 	return o
 }
+
+// l1Smooth is the width of the smoothing of |δ| in the Laplace prior:
+// sqrt(δ² + ε²) − ε differs from |δ| by less than ε, far below any trend
+// change that matters, and keeps the objective differentiable so L-BFGS
+// converges instead of stalling at the kink.
+const l1Smooth = 1e-4
 
 func (o *objective) dim() int { return 3 + len(o.cps) + len(o.d.cols) }
 
@@ -79,9 +94,10 @@ func (o *objective) eval(x, grad []float64) float64 {
 	s, kk, n := len(o.cps), len(o.d.cols), len(o.t)
 	k, m := x[0], x[1]
 	delta := x[2 : 2+s]
-	u := x[2+s]
-	sigma := math.Exp(u)
 	beta := x[3+s:]
+	if o.gram != nil {
+		return o.evalGram(x, grad)
+	}
 	segments(o.growth, k, m, delta, o.cps, o.ks, o.ms)
 	for j, b := range beta {
 		if o.mult[j] {
@@ -119,26 +135,20 @@ func (o *objective) eval(x, grad []float64) float64 {
 		o.xa[i], o.xm[i] = a, mu
 	}
 	// Likelihood.
-	inv := 1 / (sigma * sigma)
 	var ss float64
 	for i := range n {
 		r := o.y[i] - (o.trend[i]*(1+o.xm[i]) + o.xa[i])
 		ss += r * r
-		if grad != nil {
-			o.xa[i] = -r * inv // reuse xa as dF/dmu
-		}
+		o.xa[i] = r // reused below as dF/dmu
 	}
-	f := 0.5*ss*inv + float64(n)*u
-	f += (k*k + m*m) / 50
-	for _, dj := range delta {
-		f += math.Abs(dj) / o.tau
-	}
-	f += 2 * sigma * sigma
-	for j, b := range beta {
-		f += b * b / (2 * o.prior2[j])
-	}
+	u := o.logSigma(x, ss)
+	inv := math.Exp(-2 * u)
+	f := 0.5*ss*inv + float64(n)*u + o.priors(x)
 	if grad == nil {
 		return f
+	}
+	for i := range n {
+		o.xa[i] *= -inv
 	}
 	clear(grad)
 	gbeta := grad[3+s:]
@@ -202,21 +212,95 @@ func (o *objective) eval(x, grad []float64) float64 {
 		grad[0] = acck + o.gk[0]
 		grad[1] = accm + o.gm[0]
 	}
-	grad[0] += k / 25
-	grad[1] += m / 25
-	for j, dj := range delta {
-		switch {
-		case dj > 0:
-			grad[2+j] += 1 / o.tau
-		case dj < 0:
-			grad[2+j] -= 1 / o.tau
-		}
-	}
-	grad[2+s] = -ss*inv + float64(n) + 4*sigma*sigma
-	for j, b := range beta {
-		gbeta[j] += b / o.prior2[j]
+	grad[2+s] = -ss*inv + float64(n)
+	o.priorsGrad(x, grad)
+	if o.profile {
+		grad[2+s] = 0
 	}
 	return f
+}
+
+// logSigma returns log σ: x's, or with profiling the σ that minimises the
+// objective for this residual sum of squares, written back into x. In log
+// σ the objective is ½·ss·σ⁻² + n·log σ + 2σ², whose minimum solves
+// 4σ⁴ + nσ² − ss = 0. Profiling σ out leaves the same joint optimum and
+// spares L-BFGS a coordinate whose curvature changes a thousandfold as the
+// fit improves.
+func (o *objective) logSigma(x []float64, ss float64) float64 {
+	s := len(o.cps)
+	if !o.profile {
+		return x[2+s]
+	}
+	n := float64(len(o.t))
+	s2 := (-n + math.Sqrt(n*n+16*ss)) / 8
+	if s2 <= 0 {
+		s2 = ss / n
+	}
+	if s2 <= 1e-300 {
+		s2 = 1e-300
+	}
+	x[2+s] = 0.5 * math.Log(s2)
+	return x[2+s]
+}
+
+// priors is the negative log prior: k, m ~ N(0, 5), δ ~ Laplace(0, τ),
+// σ ~ N⁺(0, 0.5), β ~ N(0, prior scale).
+func (o *objective) priors(x []float64) float64 {
+	s := len(o.cps)
+	k, m, sigma := x[0], x[1], math.Exp(x[2+s])
+	f := (k*k+m*m)/50 + 2*sigma*sigma
+	for _, dj := range x[2 : 2+s] {
+		f += (math.Sqrt(dj*dj+l1Smooth*l1Smooth) - l1Smooth) / o.tau
+	}
+	for j, b := range x[3+s:] {
+		f += b * b / (2 * o.prior2[j])
+	}
+	return f
+}
+
+// priorsGrad adds the gradient of priors to grad.
+func (o *objective) priorsGrad(x, grad []float64) {
+	s := len(o.cps)
+	sigma := math.Exp(x[2+s])
+	grad[0] += x[0] / 25
+	grad[1] += x[1] / 25
+	for j, dj := range x[2 : 2+s] {
+		grad[2+j] += dj / math.Sqrt(dj*dj+l1Smooth*l1Smooth) / o.tau
+	}
+	grad[2+s] += 4 * sigma * sigma
+	for j, b := range x[3+s:] {
+		grad[3+s+j] += b / o.prior2[j]
+	}
+}
+
+// evalGram is eval for linear additive models, from the Gram matrix.
+func (o *objective) evalGram(x, grad []float64) float64 {
+	s, n := len(o.cps), float64(len(o.t))
+	th := o.gth
+	copy(th, x[:2+s])
+	copy(th[2+s:], x[3+s:])
+	var ss float64
+	if grad == nil {
+		ss = o.gram.residual(th, nil)
+		u := o.logSigma(x, ss)
+		return 0.5*ss*math.Exp(-2*u) + n*u + o.priors(x)
+	}
+	gth := o.ggr
+	ss = o.gram.residual(th, gth)
+	u := o.logSigma(x, ss)
+	inv := math.Exp(-2 * u)
+	for j := range 2 + s {
+		grad[j] = gth[j] * inv
+	}
+	for j := 2 + s; j < len(th); j++ {
+		grad[j+1] = gth[j] * inv
+	}
+	grad[2+s] = -ss*inv + n
+	o.priorsGrad(x, grad)
+	if o.profile {
+		grad[2+s] = 0
+	}
+	return 0.5*ss*inv + n*u + o.priors(x)
 }
 
 // ctxRecorder stops the optimiser when the context is done.
@@ -231,7 +315,8 @@ func (r ctxRecorder) Record(*optimize.Location, optimize.Operation, *optimize.St
 	return nil
 }
 
-// optimize finds the MAP parameters with L-BFGS.
+// optimize finds the MAP parameters with L-BFGS. For linear additive
+// models it works in whitened coordinates (see whitening).
 func (m *Model) optimize(ctx context.Context, h *history, d *design) (Params, int, error) {
 	st := m.st
 	o := newObjective(m.opts.Growth, h, st.ChangepointsT, d, m.opts.ChangepointPriorScale)
@@ -239,48 +324,93 @@ func (m *Model) optimize(ctx context.Context, h *history, d *design) (Params, in
 	x0 := make([]float64, o.dim())
 	x0[0], x0[1] = m.initParams(h)
 	// log σ = 0: Prophet starts at σ = 1.
-	var lastX, lastG []float64
+	var w *whitening
+	if o.gram != nil {
+		prec := make([]float64, o.gram.p)
+		prec[0], prec[1] = 1.0/25, 1.0/25
+		for j := range s {
+			prec[2+j] = 1e-9 * (o.gram.zz[0] + 1) // δ: Laplace prior, no Gaussian term
+		}
+		for j, p2 := range o.prior2 {
+			prec[2+s+j] = 1 / p2
+		}
+		var err error
+		if w, err = newWhitening(o.gram, prec); err != nil {
+			w = nil // fall back to plain coordinates
+		}
+	}
+	// v is the optimiser's vector: z (or θ), σ being profiled out.
+	o.profile = true
+	p := o.dim() - 1
+	toX := func(v, x []float64) {
+		th := o.gth
+		if th == nil {
+			th = make([]float64, p)
+		}
+		copy(th, v[:p])
+		if w != nil {
+			w.toTheta(th)
+		}
+		copy(x[:2+s], th[:2+s])
+		copy(x[3+s:], th[2+s:])
+	}
+	v0 := make([]float64, p)
+	copy(v0[:2+s], x0[:2+s])
+	copy(v0[2+s:p], x0[3+s:])
+	if w != nil {
+		w.fromTheta(v0[:p])
+	}
+	x := make([]float64, o.dim())
+	gx := make([]float64, o.dim())
+	var lastV, lastG []float64
 	var lastF float64
-	evalCached := func(x []float64) (float64, []float64) {
-		if lastX != nil && equal(lastX, x) {
+	evalCached := func(v []float64) (float64, []float64) {
+		if lastV != nil && equal(lastV, v) {
 			return lastF, lastG
 		}
-		if lastX == nil {
-			lastX, lastG = make([]float64, len(x)), make([]float64, len(x))
+		if lastV == nil {
+			lastV, lastG = make([]float64, len(v)), make([]float64, len(v))
 		}
-		copy(lastX, x)
-		lastF = o.eval(x, lastG)
+		copy(lastV, v)
+		toX(v, x)
+		lastF = o.eval(x, gx)
+		copy(lastG[:2+s], gx[:2+s])
+		copy(lastG[2+s:p], gx[3+s:])
+		if w != nil {
+			w.gradToZ(lastG[:p])
+		}
 		return lastF, lastG
 	}
 	prob := optimize.Problem{
-		Func: func(x []float64) float64 { f, _ := evalCached(x); return f },
-		Grad: func(g, x []float64) { _, gg := evalCached(x); copy(g, gg) },
+		Func: func(v []float64) float64 { f, _ := evalCached(v); return f },
+		Grad: func(g, v []float64) { _, gg := evalCached(v); copy(g, gg) },
 	}
 	settings := &optimize.Settings{
-		GradientThreshold: 1e-8,
-		Converger:         &optimize.FunctionConverge{Absolute: 1e-12, Relative: 1e-12, Iterations: 20},
+		GradientThreshold: 1e-6,
+		Converger:         &optimize.FunctionConverge{Absolute: 1e-10, Relative: 1e-12, Iterations: 10},
 		MajorIterations:   m.opts.MaxIterations,
 		Recorder:          ctxRecorder{ctx},
 	}
-	res, err := optimize.Minimize(prob, x0, settings, &optimize.LBFGS{Store: 10})
+	res, err := optimize.Minimize(prob, v0, settings, &optimize.LBFGS{Store: 10})
 	if err != nil {
 		if errors.Is(err, errCancelled) || ctx.Err() != nil {
 			return Params{}, 0, fmt.Errorf("fit: %w", ctx.Err())
 		}
-		// A failed line search near a kink of |δ| still leaves the best point
-		// found, which is the optimum to within the tolerances.
+		// A failed line search (rounding at the optimum) still leaves the best
+		// point found.
 		if res == nil || math.IsNaN(res.F) || math.IsInf(res.F, 0) {
 			return Params{}, 0, fmt.Errorf("fit: optimise: %w", err)
 		}
 	}
-	x := res.X
-	p := Params{K: x[0], M: x[1], Delta: append([]float64(nil), x[2:2+s]...), SigmaObs: math.Exp(x[2+s]), Beta: append([]float64(nil), x[3+s:]...)}
+	toX(res.X, x)
+	o.eval(x, nil) // sets log σ
 	for _, v := range x {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return Params{}, 0, fmt.Errorf("fit: optimiser diverged (%v)", res.Status)
 		}
 	}
-	return p, res.MajorIterations, nil
+	pr := Params{K: x[0], M: x[1], Delta: append([]float64(nil), x[2:2+s]...), SigmaObs: math.Exp(x[2+s]), Beta: append([]float64(nil), x[3+s:]...)}
+	return pr, res.MajorIterations, nil
 }
 
 func equal(a, b []float64) bool {

@@ -151,3 +151,45 @@ func TestFitRecoversSyntheticSeries(t *testing.T) {
 		})
 	}
 }
+
+// TestGramPathMatchesRowPath checks that the Gram-matrix evaluation of a
+// linear additive model gives the same objective and gradient as the
+// row-by-row one.
+func TestGramPathMatchesRowPath(t *testing.T) {
+	f := synthetic(300, 6*time.Hour, false, 1, 3)
+	m, err := New(Options{Holidays: []Holiday{{Name: "h", Dates: []string{"2020-01-20"}, UpperWindow: 2}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := m.prepare(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := m.makeDesign(h.f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast := newObjective(GrowthLinear, h, m.st.ChangepointsT, d, 0.05)
+	slow := newObjective(GrowthLinear, h, m.st.ChangepointsT, d, 0.05)
+	if fast.gram == nil {
+		t.Fatal("linear additive model: no Gram matrix")
+	}
+	slow.gram = nil
+	rng := rand.New(rand.NewPCG(5, 6))
+	for trial := range 5 {
+		x := make([]float64, fast.dim())
+		for i := range x {
+			x[i] = 0.2 * rng.NormFloat64()
+		}
+		gf, gs := make([]float64, len(x)), make([]float64, len(x))
+		ff, fs := fast.eval(x, gf), slow.eval(x, gs)
+		if math.Abs(ff-fs) > 1e-8*math.Max(1, math.Abs(fs)) {
+			t.Errorf("trial %d: objective: got %.12g (Gram), want %.12g (rows)", trial, ff, fs)
+		}
+		for i := range gf {
+			if math.Abs(gf[i]-gs[i]) > 1e-7*math.Max(1, math.Abs(gs[i])) {
+				t.Errorf("trial %d: gradient[%d]: got %.12g (Gram), want %.12g (rows)", trial, i, gf[i], gs[i])
+			}
+		}
+	}
+}
