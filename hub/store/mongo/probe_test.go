@@ -13,10 +13,22 @@ import (
 // TestServerFeatures records which MongoDB features the test server offers
 // beyond what the backend needs; the backend does not depend on any of
 // them (Near is computed client-side, ApplyBatch needs no transactions).
-// It logs its findings (go test -v -run ServerFeatures) and never fails.
+// It logs its findings (go test -v -run ServerFeatures), for every wire
+// server, and never fails.
 func TestServerFeatures(t *testing.T) {
-	s := openStore(t)
-	_, kind := server(t)
+	for _, ws := range wireServers() {
+		t.Run(ws.kind, func(t *testing.T) {
+			s := openStoreAt(t, ws.uri(t))
+			kind := ws.kind
+			if kind == "default" {
+				_, kind = server(t)
+			}
+			probeFeatures(t, s, kind)
+		})
+	}
+}
+
+func probeFeatures(t *testing.T, s *Store, kind string) {
 	ctx := context.Background()
 	c := s.db.Collection("probe")
 	if _, err := c.InsertMany(ctx, []any{
