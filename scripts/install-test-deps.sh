@@ -35,6 +35,10 @@ if ! python3 -c 'import pymodbus, serial, sys; sys.exit(pymodbus.__version__ != 
     || python3 -m pip install -q --break-system-packages pymodbus==3.16.1 pyserial==3.5
 fi
 
+# victoria-metrics: remote history backend peer of hub/history (TestRemoteVictoriaMetrics:
+# Prometheus remote-write and the Prometheus HTTP query API)
+apt_install victoria-metrics
+
 # mongo-java-server (Mongo wire-protocol server from Maven Central) for the
 # mongo store backend's contract tests; needs Java 17+ and mvn (on the machine image)
 if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then

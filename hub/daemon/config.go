@@ -7,6 +7,7 @@ import (
 
 	"github.com/gridedge/gridedge/hub/api"
 	"github.com/gridedge/gridedge/hub/broker"
+	"github.com/gridedge/gridedge/hub/history"
 	"github.com/gridedge/gridedge/hub/ingest"
 	"github.com/gridedge/gridedge/hub/listen"
 	"github.com/gridedge/gridedge/hub/store"
@@ -38,6 +39,9 @@ type Config struct {
 	Layers []store.Layer `json:"layers,omitempty"`
 	// LogLevel is debug, info (default), warn or error.
 	LogLevel string `json:"logLevel,omitempty"`
+	// History configures the measurement history: the embedded time-series
+	// engine (default) or a remote one.
+	History history.Config `json:"history,omitempty"`
 }
 
 // EdgeConfig is one edge allowed to connect: its credentials (id,
@@ -150,6 +154,7 @@ func (c *Config) Defaults() {
 	if c.LogLevel == "" {
 		c.LogLevel = "info"
 	}
+	c.History.Defaults()
 	c.Config.Defaults()
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/gridedge/gridedge/hub/broker"
 	"github.com/gridedge/gridedge/hub/ddp"
 	"github.com/gridedge/gridedge/hub/fleet"
+	"github.com/gridedge/gridedge/hub/history"
 	"github.com/gridedge/gridedge/hub/ingest"
 	"github.com/gridedge/gridedge/hub/store"
 	"github.com/gridedge/gridedge/hub/store/bolt"
@@ -36,6 +37,8 @@ type Hub struct {
 	cfg     *Config
 	log     *slog.Logger
 	st      store.Store
+	hist    history.Store
+	rec     *history.Recorder
 	br      *broker.Broker
 	nc      *nats.Conn
 	applier *ingest.Applier
@@ -60,6 +63,13 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err erro
 	if h.st, err = openStore(ctx, cfg); err != nil {
 		return nil, err
 	}
+	if h.hist, err = openHistory(cfg, log); err != nil {
+		return nil, err
+	}
+	// every measurement write (edge batches, REST and NATS writes) enters
+	// the history here
+	h.rec = history.NewRecorder(h.st, h.hist, log)
+	h.st = h.rec
 	for _, l := range cfg.Layers {
 		if _, err := h.st.Layer(ctx, l.ID); errors.Is(err, store.ErrNotFound) {
 			if err := h.st.PutLayer(ctx, l); err != nil {
@@ -117,7 +127,7 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err erro
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	h.cancel = cancel
-	fl := fleet.New(h.nc, h.st, cfg.Domain, h.applier.EdgeStats, log)
+	fl := fleet.New(h.nc, h.st, cfg.Domain, h.edgeStats, log)
 	h.wg.Add(2)
 	go func() {
 		defer h.wg.Done()
@@ -263,6 +273,11 @@ func (h *Hub) Close() {
 	}
 	if h.st != nil {
 		h.st.Close()
+	}
+	if h.hist != nil {
+		if err := h.hist.Close(); err != nil {
+			h.log.Error("close the history", "err", err)
+		}
 	}
 }
 

@@ -158,6 +158,10 @@ type EdgeStats struct {
 	Quarantined uint64 `json:"quarantined"`
 	// Refused counts dead-lettered batches outside the edge's allow-list.
 	Refused uint64 `json:"refused"`
+	// HistoryRefused counts measurement samples of the edge's batches that
+	// the history refused (older than history.outOfOrderWindow); the
+	// documents were updated. The hub fills it from its history recorder.
+	HistoryRefused uint64 `json:"history_refused"`
 	// LastSeq is the highest sequence number applied.
 	LastSeq uint64 `json:"last_seq"`
 	// LastApplied is when the last batch was applied.
