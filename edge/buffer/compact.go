@@ -89,7 +89,7 @@ func (b *Buffer) compact() error {
 	if err != nil {
 		return fmt.Errorf("buffer: compact: reopen %s: %w", b.path, err)
 	}
-	db.MaxBatchDelay = 2 * time.Millisecond
+	db.MaxBatchDelay = b.opts.GroupCommitDelay
 	b.db = db
 	if renameErr != nil {
 		return fmt.Errorf("buffer: compact: replace %s: %w", b.path, renameErr)
