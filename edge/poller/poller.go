@@ -85,6 +85,8 @@ type Poller struct {
 	log  *slog.Logger
 	unit byte
 
+	keys []string // "measurements.<name>" of each variable, the update's field names
+
 	mu        sync.Mutex
 	lastWarn  time.Time // last overrun warning, to log once a minute
 	plan      []Request
@@ -105,6 +107,10 @@ func New(dev Device, o Options) *Poller {
 	}
 	p := &Poller{dev: dev, o: o, log: o.Logger.With("slave", o.Name), unit: byte(o.Slave.SlaveID),
 		last: map[string]model.Measurement{}}
+	p.keys = make([]string, len(o.Vars))
+	for i := range o.Vars {
+		p.keys[i] = model.MeasurementsPrefix + o.Vars[i].Name
+	}
 	p.plan = Plan(o.Vars, PlanOptionsFor(o.Slave))
 	p.stats = Stats{Name: o.Name, Requests: len(p.plan)}
 	return p
@@ -239,7 +245,7 @@ func (p *Poller) poll(ctx context.Context) (*model.Update, error) {
 	p.mu.Lock()
 	plan := append([]Request(nil), p.plan...)
 	p.mu.Unlock()
-	ms := map[string]model.Measurement{}
+	ms := make(map[string]model.Measurement, len(p.o.Vars))
 	var newPlan []Request
 	var firstErr error
 	reached := false
@@ -297,8 +303,22 @@ func (p *Poller) poll(ctx context.Context) (*model.Update, error) {
 	if len(ms) == 0 {
 		return nil, firstErr
 	}
-	u := model.MeasurementUpdate(p.o.Document.Layer, p.o.Document.Collection, p.o.Document.ID, latest, ms)
-	return &u, firstErr
+	return p.update(latest, ms), firstErr
+}
+
+// update is model.MeasurementUpdate of the slave's document with field
+// names made once in New rather than joined on every poll (at 500 devices
+// × 30 variables that was 15,000 strings a second).
+func (p *Poller) update(ts time.Time, ms map[string]model.Measurement) *model.Update {
+	ts = ts.UTC()
+	set := make(map[string]any, len(ms)+1)
+	for i := range p.o.Vars {
+		if m, ok := ms[p.o.Vars[i].Name]; ok {
+			set[p.keys[i]] = m
+		}
+	}
+	set[model.MeasurementsTimestampField] = ts
+	return &model.Update{Layer: p.o.Document.Layer, Collection: p.o.Document.Collection, ID: p.o.Document.ID, Set: set, TS: ts}
 }
 
 func withinDeadband(a, b any, band float64) bool {
