@@ -108,3 +108,33 @@ func Token(subj string, n int) string {
 // EdgeInbox is the reply-subject prefix an edge's connections use, so that
 // the edge's leaf permissions need not open every inbox: _INBOX_<edge>.
 func EdgeInbox(edge string) string { return "_INBOX_" + edge }
+
+// ServiceForecast is the forecasting service of the hub (seed 3.2.2.3).
+const ServiceForecast = "forecast"
+
+// Actions on a forecast model: requests (get, delete, train, forecast) and
+// the completion events the service publishes.
+const (
+	ForecastGet                  = "get"
+	ForecastDelete               = "delete"
+	ForecastTrain                = "train"
+	ForecastForecast             = "forecast"
+	ForecastTrainingCompleted    = "trainingcompleted"
+	ForecastForecastingCompleted = "forecastingcompleted"
+)
+
+// ForecastCreate is the subject that creates a model:
+// <domain>.forecast.model.create (request MODEL_PARAMS, reply MODEL_DESCRIPTION).
+func ForecastCreate(domain string) string { return join(domain, ServiceForecast, "model", "create") }
+
+// ForecastModel is the subject of an action on one model:
+// <domain>.forecast.model.<id>.<action>.
+func ForecastModel(domain, id, action string) string {
+	return join(domain, ServiceForecast, "model", id, action)
+}
+
+// ForecastModelAll matches one action on every model:
+// <domain>.forecast.model.*.<action>.
+func ForecastModelAll(domain, action string) string {
+	return join(domain, ServiceForecast, "model", "*", action)
+}

@@ -36,3 +36,17 @@ func TestCheckToken(t *testing.T) {
 		}
 	}
 }
+
+func TestForecastSubjects(t *testing.T) {
+	tests := []struct{ got, want string }{
+		{ForecastCreate("xflex"), "xflex.forecast.model.create"},
+		{ForecastModel("xflex", "f98", ForecastTrain), "xflex.forecast.model.f98.train"},
+		{ForecastModel("xflex", "f98", ForecastTrainingCompleted), "xflex.forecast.model.f98.trainingcompleted"},
+		{ForecastModelAll("xflex", ForecastGet), "xflex.forecast.model.*.get"},
+	}
+	for _, tc := range tests {
+		if tc.got != tc.want {
+			t.Errorf("got %q, want %q", tc.got, tc.want)
+		}
+	}
+}
