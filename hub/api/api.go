@@ -29,6 +29,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/gridedge/gridedge/hub/auth"
+	"github.com/gridedge/gridedge/hub/history"
 	"github.com/gridedge/gridedge/hub/store"
 	"github.com/gridedge/gridedge/hub/store/query"
 )
@@ -65,6 +66,8 @@ type Server struct {
 	HTTPClient *http.Client
 	// Gateway connects POST /gateway to NATS.
 	Gateway Gateway
+	// History serves /history (nil: the routes answer 404).
+	History history.Store
 
 	// now is the clock of throttles (default time.Now); tests set a fake one.
 	now func() time.Time
@@ -112,14 +115,41 @@ func (s *Server) init() {
 func (s *Server) Handler() http.Handler {
 	s.init()
 	mux := http.NewServeMux()
+	// /history/{layer}/{collection}/{id} and /{layer}/{collection}/field/{field}
+	// overlap without either being more specific, which one ServeMux refuses:
+	// the history routes get their own ("history" is a reserved layer name)
+	hist := http.NewServeMux()
 	for _, rt := range s.routes() {
-		mux.Handle(rt.pattern(), s.wrap(rt))
+		m := mux
+		if strings.HasPrefix(rt.path, historyPrefix) {
+			m = hist
+		}
+		m.Handle(rt.pattern(), s.wrap(rt))
 	}
-	mux.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
+	notFound := func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no such API path: %s %s", r.Method, r.URL.Path))
-	})
-	return mux
+	}
+	mux.HandleFunc(Prefix+"/", notFound)
+	hist.HandleFunc(Prefix+historyPrefix, notFound)
+	return &router{main: mux, history: hist}
 }
+
+// router sends the history paths to their own ServeMux and the others to
+// the main one.
+type router struct{ main, history *http.ServeMux }
+
+func (rt *router) mux(r *http.Request) *http.ServeMux {
+	if strings.HasPrefix(r.URL.Path, Prefix+historyPrefix) {
+		return rt.history
+	}
+	return rt.main
+}
+
+// ServeHTTP serves a request with its ServeMux.
+func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) { rt.mux(r).ServeHTTP(w, r) }
+
+// Handler returns the handler and pattern that serve r (as ServeMux.Handler).
+func (rt *router) Handler(r *http.Request) (http.Handler, string) { return rt.mux(r).Handler(r) }
 
 // handlerFunc serves one route for an authenticated (or anonymous) principal.
 type handlerFunc func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error

@@ -215,6 +215,12 @@ func successResponse(k resp) map[string]any {
 		schema = map[string]any{"type": "object", "properties": map[string]any{"key": obj, "update": obj}}
 	case respOpenAPI:
 		schema = obj
+	case respHistory:
+		schema = env(map[string]any{"type": "array", "items": map[string]any{"type": "object", "properties": map[string]any{
+			"_id": map[string]any{"type": "string"}, "field": map[string]any{"type": "string"},
+			"points": map[string]any{"type": "array", "description": "[timestamp, value, quality]", "items": map[string]any{"type": "array"}}}}}, false)
+		return map[string]any{"description": "Success", "content": map[string]any{ct: map[string]any{"schema": schema},
+			"text/csv": map[string]any{"schema": map[string]any{"type": "string", "description": "with format=csv: timestamp,_id,field,value,quality"}}}}
 	}
 	return map[string]any{"description": "Success", "content": map[string]any{ct: map[string]any{"schema": schema}}}
 }

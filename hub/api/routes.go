@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -79,6 +80,7 @@ const (
 	respFileMetadata             // {key, update}
 	respSession                  // {status, data: {authToken, userId, tokenExpires}}
 	respOpenAPI                  // the OpenAPI document
+	respHistory                  // {status, data: [{_id, field, points}]} or CSV
 )
 
 // Common query parameters.
@@ -156,6 +158,17 @@ func (s *Server) routes() []*route {
 				{name: "to", typ: "date-time", required: true, desc: "End date", example: "2019-11-10T08:00:00.000Z"},
 				{name: "field", typ: "string", desc: "Name of the field on which to compare the dates", def: "timestamp"},
 			}, findParams...), h: s.rangeQuery},
+		{method: http.MethodGet, path: "/history" + col + "/{id}", op: "history_id", tag: "history", summary: "History of a document", access: authenticated, resp: respHistory,
+			desc:  "Points [timestamp, value, quality] of the document's fields, raw or aggregated per step; format=csv streams CSV. Same permissions as reading the collection.",
+			query: historyParams, h: s.historyOne},
+		{method: http.MethodGet, path: "/history" + col, op: "history", tag: "history", summary: "History of many documents", access: authenticated, resp: respHistory,
+			desc:  "As /history/{layer}/{collection}/{id}, for the documents matching query (a selector on the current documents), or every document with history.",
+			query: append(slices.Clone(historyParams), findParams[0]), h: s.historyMany},
+		{method: http.MethodPost, path: "/history" + col + "/{id}", op: "history_import", tag: "history", summary: "Import history", access: authenticated, resp: respDoc,
+			desc: "Imports past points: {field: [[timestamp, value, quality?], …]} (timestamps RFC 3339 or milliseconds; quality default 1). Needs the write grant; identical points already stored change nothing; points older than the out-of-order window are refused and counted.",
+			body: &body{schema: objectSchema("Field paths mapped to lists of [timestamp, value, quality?]"), examples: map[string]any{
+				"import": map[string]any{"measurements.voltage": []any{[]any{"2024-05-01T10:00:00Z", 230.5, 1}, []any{"2024-05-01T10:00:01Z", 230.7}}}}},
+			h: s.historyImport},
 		{method: http.MethodGet, path: "/near" + col, op: "near", tag: "collections", summary: "Query documents near a geographic point", access: authenticated, resp: respDocs,
 			desc: "Returns the documents whose GeoJSON geometry lies within distance metres of (lat, lon), nearest first.",
 			query: append([]param{

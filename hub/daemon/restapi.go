@@ -45,6 +45,7 @@ func apiServer(h *Hub, log *slog.Logger) *api.Server {
 		Store: store.WithChanges(h.st, h.publishChange), Auth: h.auth, Version: version.String(), Logger: log,
 		Config:  h.cfg.Config,
 		Gateway: api.Gateway{Domain: h.cfg.Domain},
+		History: h.hist,
 	}
 	if h.cfg.NATS.Listen.Enabled() {
 		// in-process, as the requesting client user: no TLS to the hub's
