@@ -7,6 +7,7 @@ import (
 
 	"github.com/gridedge/gridedge/hub/api"
 	"github.com/gridedge/gridedge/hub/broker"
+	"github.com/gridedge/gridedge/hub/forecast"
 	"github.com/gridedge/gridedge/hub/history"
 	"github.com/gridedge/gridedge/hub/ingest"
 	"github.com/gridedge/gridedge/hub/listen"
@@ -42,6 +43,8 @@ type Config struct {
 	// History configures the measurement history: the embedded time-series
 	// engine (default) or a remote one.
 	History history.Config `json:"history,omitempty"`
+	// Forecast configures the forecasting service (docs/forecast.md).
+	Forecast forecast.Config `json:"forecast,omitempty"`
 }
 
 // EdgeConfig is one edge allowed to connect: its credentials (id,
@@ -155,6 +158,7 @@ func (c *Config) Defaults() {
 		c.LogLevel = "info"
 	}
 	c.History.Defaults()
+	c.Forecast.Defaults()
 	c.Config.Defaults()
 }
 
@@ -249,6 +253,7 @@ func (c *Config) Validate() error {
 			es.Add("nats.requireTLS", "is set but nats.leafTLS is not: the leaf-node port would listen in plaintext (set nats.leafTLS or nats.leafListen: off)")
 		}
 	}
+	c.Forecast.Validate("forecast", &es)
 	return es.Err()
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/gridedge/gridedge/hub/broker"
 	"github.com/gridedge/gridedge/hub/ddp"
 	"github.com/gridedge/gridedge/hub/fleet"
+	"github.com/gridedge/gridedge/hub/forecast"
 	"github.com/gridedge/gridedge/hub/history"
 	"github.com/gridedge/gridedge/hub/ingest"
 	"github.com/gridedge/gridedge/hub/store"
@@ -46,6 +47,8 @@ type Hub struct {
 	httpSrv *http.Server
 	ddp     *ddp.Server
 	httpLn  net.Listener
+	fc      *forecast.Service
+	fcNATS  *forecast.NATS
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -123,6 +126,9 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err erro
 			return nil, err
 		}
 		h.httpSrv.Handler = h.ddp.Mount(h.httpSrv.Handler)
+	}
+	if err := startForecast(h); err != nil {
+		return nil, err
 	}
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -260,6 +266,14 @@ func (h *Hub) Close() {
 	}
 	if h.ddp != nil {
 		h.ddp.Close()
+	}
+	if h.fcNATS != nil {
+		h.fcNATS.Stop()
+	}
+	if h.fc != nil {
+		if err := h.fc.Close(); err != nil {
+			h.log.Error("close the forecast service", "err", err)
+		}
 	}
 	if h.cancel != nil {
 		h.cancel()

@@ -1,7 +1,6 @@
 package forecast
 
 import (
-
 	"github.com/gridedge/gridedge/shared/config"
 )
 

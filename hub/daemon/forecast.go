@@ -1,0 +1,36 @@
+package daemon
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/gridedge/gridedge/hub/forecast"
+)
+
+// startForecast starts the forecasting service when the config enables
+// it: REST under /api/v2/forecast on the hub's HTTP port, NATS on the
+// hub's in-process connection, models in <dataDir>/forecast/forecast.db.
+func startForecast(h *Hub) error {
+	cfg := h.cfg
+	if !cfg.Forecast.On() {
+		return nil
+	}
+	opts := forecast.Options{Config: cfg.Forecast, DataDir: filepath.Join(cfg.DataDir, "forecast"), History: h.hist, Logger: h.log.With("service", "forecast")}
+	if cfg.Store.Backend == "mongo" {
+		opts.MongoURI = cfg.Store.MongoURI
+	}
+	fc, err := forecast.New(opts)
+	if err != nil {
+		return fmt.Errorf("start the forecast service: %w", err)
+	}
+	h.fc = fc
+	if h.httpSrv != nil {
+		h.httpSrv.Handler = fc.Mount(h.httpSrv.Handler, h.auth)
+	}
+	if h.nc != nil {
+		if h.fcNATS, err = fc.ServeNATS(h.nc, cfg.Domain); err != nil {
+			return fmt.Errorf("start the forecast service: %w", err)
+		}
+	}
+	return nil
+}
