@@ -23,6 +23,9 @@ func (s *Server) OpenAPI() map[string]any {
 		}
 		item[method] = operation(rt)
 	}
+	for path, item := range forecastPaths() {
+		paths[path] = item
+	}
 	str := map[string]any{"type": "string"}
 	ids := map[string]any{"type": "array", "items": str}
 	count := map[string]any{"type": "integer", "format": "int32", "minimum": 0}
@@ -42,6 +45,7 @@ func (s *Server) OpenAPI() map[string]any {
 			map[string]any{"name": "utils", "description": "Routes to execute utilities"},
 			map[string]any{"name": "layers", "description": "Layer management (GridEdge)"},
 			map[string]any{"name": "admin", "description": "Users and application credentials (GridEdge)"},
+			map[string]any{"name": "forecast", "description": "Forecasting service (seed 3.2.2; docs/forecast.md)"},
 		},
 		"paths": paths,
 		"components": map[string]any{
@@ -60,6 +64,13 @@ func (s *Server) OpenAPI() map[string]any {
 					"_id": str, "length": map[string]any{"type": "integer", "format": "int64"}, "chunkSize": map[string]any{"type": "integer", "format": "int64"},
 					"uploadDate": map[string]any{"type": "string", "format": "date-time"}, "md5": str, "filename": str,
 					"contentType": str, "metadata": map[string]any{"type": "object", "properties": map[string]any{"type": str}}}},
+				"ModelParams":       forecastSchemas["ModelParams"],
+				"ModelDescription":  forecastSchemas["ModelDescription"],
+				"InputStage":        forecastSchemas["InputStage"],
+				"TrainParams":       forecastSchemas["TrainParams"],
+				"ModelConfirmation": forecastSchemas["ModelConfirmation"],
+				"ForecastParams":    forecastSchemas["ForecastParams"],
+				"ForecastResult":    forecastSchemas["ForecastResult"],
 				"TwitterData": map[string]any{"type": "object", "required": []any{"consumer_key", "consumer_secret", "access_token_key", "access_token_secret", "status"},
 					"properties": map[string]any{"consumer_key": str, "consumer_secret": str, "access_token_key": str, "access_token_secret": str, "status": str}},
 			},
@@ -228,4 +239,99 @@ func successResponse(k resp) map[string]any {
 func (s *Server) openAPI(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
 	writeJSON(w, http.StatusOK, s.OpenAPI())
 	return nil
+}
+
+// MountedPaths are documented paths served by a handler the hub mounts in
+// front of this API's router (hub/forecast, mounted by hub/daemon), not by
+// routes().
+var MountedPaths = map[string]bool{
+	"/forecast/model":               true,
+	"/forecast/model/{id}":          true,
+	"/forecast/model/{id}/train":    true,
+	"/forecast/model/{id}/forecast": true,
+}
+
+// "forecast" is the first path segment of the forecast service, so no layer
+// may be called that.
+func init() { reservedLayers["forecast"] = true }
+
+// forecastSchemas are the seed's JSON objects of the forecast service
+// (3.2.2.4).
+var forecastSchemas = func() map[string]any {
+	str := map[string]any{"type": "string"}
+	obj := func(desc string, props map[string]any, required ...string) map[string]any {
+		o := map[string]any{"type": "object", "description": desc, "properties": props}
+		if len(required) > 0 {
+			req := []any{}
+			for _, r := range required {
+				req = append(req, r)
+			}
+			o["required"] = req
+		}
+		return o
+	}
+	stages := map[string]any{"type": "array", "items": map[string]any{"$ref": "#/components/schemas/InputStage"}}
+	dt := map[string]any{"type": "string", "format": "date-time"}
+	num := map[string]any{"type": "number"}
+	return map[string]any{
+		"ModelParams": obj("MODEL_PARAMS", map[string]any{"name": str, "input": stages,
+			"options": map[string]any{"type": "object", "description": "Prophet settings (GridEdge): growth, seasonalityMode, yearly/weekly/dailySeasonality, seasonalities, holidays, changepointPriorScale, intervalWidth, uncertaintySamples, seed…"}}, "name"),
+		"ModelDescription": obj("MODEL_DESCRIPTION", map[string]any{"id": str, "config": map[string]any{"$ref": "#/components/schemas/ModelParams"},
+			"regressors":        map[string]any{"type": "array", "items": str},
+			"status":            map[string]any{"type": "string", "enum": []any{"untrained", "training", "trained", "error"}},
+			"lastDataTimestamp": dt, "error": str, "progress": str, "rows": map[string]any{"type": "integer"}, "trainedAt": dt}, "id", "config", "regressors", "status"),
+		"InputStage": obj("INPUT_STAGE: exactly one of history, mongo, http; rows give ds, y and regressor columns, INNER-JOINed on ds with the first stage", map[string]any{
+			"history": obj("The hub's history of one document", map[string]any{"layer": str, "collection": str, "id": str,
+				"columns": map[string]any{"type": "object", "additionalProperties": str, "description": "column name (y or a regressor) → field path"},
+				"from":    dt, "to": dt, "step": str, "agg": map[string]any{"type": "string", "enum": []any{"avg", "min", "max", "sum", "count", "first", "last"}}}),
+			"mongo": obj("Aggregate pipeline (mongo store backend only)", map[string]any{"uri": str, "database": str, "collection": str, "aggregate": str}),
+			"http": obj("HTTP request and expression mapping", map[string]any{
+				"request": obj("", map[string]any{"method": str, "url": str, "params": map[string]any{"type": "object"}, "headers": map[string]any{"type": "object"},
+					"json": map[string]any{}, "data": str, "files": map[string]any{"type": "object"}}),
+				"mapping": obj("rows: expression selecting the array of rows; columns: name → expression per row (the row's fields, or row)", map[string]any{
+					"rows": str, "columns": map[string]any{"type": "object", "additionalProperties": str}})}),
+		}),
+		"ModelConfirmation": obj("MODEL_CONFIRMATION", map[string]any{"id": str, "status": map[string]any{"type": "string", "enum": []any{"ok", "error"}}, "message": str}),
+		"TrainParams":       obj("TRAIN_PARAMS", map[string]any{"input": stages}),
+		"ForecastParams": obj("FORECAST_PARAMS", map[string]any{"periods": map[string]any{"type": "integer", "minimum": 1},
+			"freq": map[string]any{"type": "string", "description": "pandas alias: 15min, H, D, W, M, MS…", "example": "H"}, "input": stages}, "periods"),
+		"ForecastResult": map[string]any{"type": "array", "description": "FORECAST_RESULT", "items": obj("", map[string]any{
+			"ds": dt, "yhat": num, "yhat_lower": num, "yhat_upper": num})},
+	}
+}()
+
+// forecastPaths documents the forecast service's REST interface.
+func forecastPaths() map[string]any {
+	sec := []any{map[string]any{"userId": []any{}, "authToken": []any{}}, map[string]any{"appId": []any{}, "keyId": []any{}}}
+	idParam := []any{map[string]any{"name": "id", "in": "path", "required": true, "schema": map[string]any{"type": "string"}, "description": "Model id"}}
+	jsonOf := func(schema string) map[string]any {
+		return map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/" + schema}}}
+	}
+	op := func(id, summary, desc, reqSchema, respSchema string, withID bool) map[string]any {
+		o := map[string]any{"tags": []any{"forecast"}, "operationId": id, "summary": summary, "description": desc, "security": sec,
+			"responses": map[string]any{
+				"200": map[string]any{"description": respSchema, "content": jsonOf(respSchema)},
+				"400": ref("BadRequest"), "401": ref("Unauthorized"), "403": ref("Forbidden"), "404": ref("NotFound"),
+				"409": errResponse("Conflict: the model is training, or not trained"),
+			}}
+		if reqSchema != "" {
+			o["requestBody"] = map[string]any{"required": reqSchema != "TrainParams", "content": jsonOf(reqSchema)}
+		}
+		if withID {
+			o["parameters"] = idParam
+		}
+		return o
+	}
+	const grantW, grantR = "Needs the grant {\"forecast\": \"write\"} (or admin).", "Needs the grant {\"forecast\": \"read\"} (or admin)."
+	return map[string]any{
+		"/forecast/model": map[string]any{"post": op("forecast_model_post", "Create an untrained model", grantW, "ModelParams", "ModelDescription", false)},
+		"/forecast/model/{id}": map[string]any{
+			"get":    op("forecast_model_get", "Get a model's description and status", grantR, "", "ModelDescription", true),
+			"delete": op("forecast_model_delete", "Delete a model", grantW, "", "ModelConfirmation", true),
+		},
+		"/forecast/model/{id}/train": map[string]any{"post": op("forecast_model_train", "Train a model (asynchronous)",
+			grantW+" Queues the training on the worker pool and answers with status training; refused (409) while training. TRAIN_PARAMS.input replaces the model's input stages.", "TrainParams", "ModelDescription", true)},
+		"/forecast/model/{id}/forecast": map[string]any{"post": op("forecast_model_forecast", "Forecast periods steps after lastDataTimestamp",
+			grantW+" Refused (409) unless trained; models with regressors need input stages giving their values at the forecast timestamps.", "ForecastParams", "ForecastResult", true)},
+	}
 }

@@ -50,6 +50,9 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 	param := regexp.MustCompile(`\{[^}]+\}`)
 	for path, ops := range doc.Paths {
 		for m, op := range ops {
+			if MountedPaths[path] {
+				continue // served by the forecast service mounted in front of the router
+			}
 			if !inTable[m+" "+path] {
 				t.Errorf("documented %s %s has no route", m, path)
 				continue
