@@ -398,6 +398,7 @@ func (a *Agent) withoutRules(c *Config) Config {
 // Run starts the agent and runs it until ctx is done; every config sent on
 // reloads is applied with Reload.
 func Run(ctx context.Context, cfg *Config, log *slog.Logger, reloads <-chan *Config) error {
+	applyMemoryLimit(cfg, log)
 	a, err := Start(ctx, cfg, log)
 	if err != nil {
 		return err

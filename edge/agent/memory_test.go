@@ -1,0 +1,32 @@
+package agent
+
+import (
+	"math"
+	"runtime/debug"
+	"testing"
+)
+
+func TestApplyMemoryLimit(t *testing.T) {
+	orig := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(orig) })
+	tests := []struct {
+		name     string
+		mib      int
+		envLimit string
+		want     int64
+	}{
+		{name: "default: no limit", mib: 0, want: math.MaxInt64},
+		{name: "memoryLimitMiB", mib: 64, want: 64 << 20},
+		{name: "GOMEMLIMIT wins", mib: 64, envLimit: "100MiB", want: math.MaxInt64},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			debug.SetMemoryLimit(math.MaxInt64)
+			t.Setenv("GOMEMLIMIT", tc.envLimit)
+			applyMemoryLimit(&Config{MemoryLimitMiB: tc.mib}, quiet)
+			if got := debug.SetMemoryLimit(-1); got != tc.want {
+				t.Errorf("memory limit: got %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
