@@ -25,10 +25,11 @@ type conn struct {
 	mu       sync.Mutex
 	out      [][]byte
 	outBytes int
+	writing  bool // a writer goroutine runs
+	beat     bool // a SockJS heartbeat is due
 	closing  bool
-	wake     chan struct{}
-	done     chan struct{}
 	graceful bool
+	ended    bool // the close frame was sent
 
 	lastRecv  atomic.Int64 // unix nanoseconds of the last message received
 	pinged    atomic.Bool  // a ping is outstanding
@@ -48,7 +49,7 @@ type conn struct {
 }
 
 func newConn(srv *Server, t transport, log *slog.Logger) *conn {
-	c := &conn{srv: srv, t: t, log: log, wake: make(chan struct{}, 1), done: make(chan struct{}),
+	c := &conn{srv: srv, t: t, log: log,
 		subs: map[string]*subscription{}, box: map[string]map[string]*docView{}}
 	now := srv.now().UnixNano()
 	c.lastRecv.Store(now)
@@ -68,21 +69,17 @@ func (c *conn) send(msg []byte) {
 	}
 	if c.outBytes+len(msg) > c.srv.limits.MaxQueueBytes {
 		c.closing = true
+		c.out, c.outBytes = nil, 0
 		c.mu.Unlock()
 		c.srv.stats.cut.Add(1)
-		c.log.Warn("ddp: client does not read its messages fast enough; disconnecting it",
-			"session", c.session, "queued", c.outBytes)
-		close(c.done)
+		c.log.Warn("ddp: client does not read its messages fast enough; disconnecting it", "session", c.session)
 		c.t.kill()
 		return
 	}
 	c.out = append(c.out, msg)
 	c.outBytes += len(msg)
+	c.kick()
 	c.mu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
 }
 
 // close ends the session: with graceful, the writer sends what is queued
@@ -95,55 +92,66 @@ func (c *conn) close(graceful bool) {
 	}
 	c.closing = true
 	c.graceful = graceful
+	if graceful {
+		c.kick()
+	} else {
+		c.out, c.outBytes = nil, 0
+	}
 	c.mu.Unlock()
-	close(c.done)
 	if !graceful {
 		c.t.kill()
 	}
 }
 
-// writeLoop is the connection's writer; it exits when the connection closes.
-func (c *conn) writeLoop() {
-	var batch [][]byte
+// kick starts the writer unless it runs; c.mu is held. The writer exits
+// when the queue is empty, so an idle connection costs no goroutine.
+func (c *conn) kick() {
+	if c.writing {
+		return
+	}
+	c.writing = true
+	c.srv.writers.Add(1)
+	go func() {
+		defer c.srv.writers.Done()
+		c.drain()
+	}()
+}
+
+// drain writes the queue until it is empty.
+func (c *conn) drain() {
 	for {
-		select {
-		case <-c.wake:
-		case <-c.done:
-			c.mu.Lock()
-			batch, c.out, c.outBytes = c.out, nil, 0
-			graceful := c.graceful
+		c.mu.Lock()
+		batch := c.out
+		c.out, c.outBytes = nil, 0
+		beat := c.beat
+		c.beat = false
+		if len(batch) == 0 && !beat {
+			c.writing = false
+			end := c.closing && c.graceful && !c.ended
+			if end {
+				c.ended = true
+			}
 			c.mu.Unlock()
-			if graceful {
-				if len(batch) > 0 {
-					_ = c.t.write(batch)
-				}
+			if end {
 				c.t.close()
 			}
 			return
 		}
-		c.mu.Lock()
-		batch, c.out = c.out, batch[:0]
-		c.outBytes = 0
 		c.mu.Unlock()
-		if len(batch) == 0 {
-			if c.beatDue() {
-				if err := c.t.heartbeat(); err != nil {
-					c.close(false)
-				}
-			}
-			continue
+		var err error
+		if len(batch) > 0 {
+			err = c.t.write(batch)
+		} else {
+			err = c.t.heartbeat()
 		}
-		if err := c.t.write(batch); err != nil {
+		if err != nil {
 			c.close(false)
-			continue
+			c.mu.Lock()
+			c.writing = false
+			c.mu.Unlock()
+			return
 		}
-		clear(batch)
 	}
-}
-
-// beatDue reports whether a SockJS heartbeat was asked for.
-func (c *conn) beatDue() bool {
-	return c.lastBeat.Load() == 0 && c.lastBeat.CompareAndSwap(0, c.srv.now().UnixNano())
 }
 
 // received records that the client is alive.
@@ -165,11 +173,13 @@ func (c *conn) checkAlive(now time.Time) {
 		c.send([]byte(`{"msg":"ping"}`))
 	}
 	if _, ok := c.t.(*sockjsTransport); ok && now.Sub(time.Unix(0, c.lastBeat.Load())) >= sockjsHeartbeat {
-		c.lastBeat.Store(0)
-		select {
-		case c.wake <- struct{}{}:
-		default:
+		c.lastBeat.Store(now.UnixNano())
+		c.mu.Lock()
+		if !c.closing {
+			c.beat = true
+			c.kick()
 		}
+		c.mu.Unlock()
 	}
 }
 
@@ -187,10 +197,11 @@ func (c *conn) readLoop() error {
 		if err != nil {
 			return err
 		}
-		select {
-		case <-c.done:
+		c.mu.Lock()
+		closing := c.closing
+		c.mu.Unlock()
+		if closing {
 			return errClosed
-		default:
 		}
 		for _, data := range msgs {
 			c.received()

@@ -3,6 +3,7 @@ package ddp
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"reflect"
 	"strings"
@@ -489,16 +490,33 @@ func TestSockJS(t *testing.T) {
 func TestSlowConsumerIsCut(t *testing.T) {
 	e := newEnv(t, Limits{MaxQueueBytes: 64 << 10})
 	insert(t, e.ws, "meters", store.Document{"_id": "M1", "name": "one"})
-	slow := e.connected()
+	// A small receive buffer, so that the kernel does not absorb megabytes
+	// for the client that stops reading.
+	d := websocket.Dialer{NetDial: func(network, addr string) (net.Conn, error) {
+		c, err := net.Dial(network, addr)
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetReadBuffer(4096)
+		}
+		return c, err
+	}}
+	sws, _, err := d.Dial("ws"+strings.TrimPrefix(e.http.URL, "http")+"/websocket", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sws.Close()
+	slow := &client{t: t, ws: sws}
+	slow.read()
+	slow.send(map[string]any{"msg": "connect", "version": "1"})
+	slow.read()
 	slow.login("alice", "alice-password")
 	slow.sub("s", "demo_meters.all")
 	fast := e.connected()
 	fast.login("alice", "alice-password")
 	fast.sub("s", "demo_meters.all")
 	// slow stops reading; its socket buffers fill and then its queue.
-	big := strings.Repeat("x", 4096)
+	big := strings.Repeat("x", 16<<10)
 	ctx := context.Background()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for i := 0; e.srv.stats.cut.Load() == 0; i++ {
 		if time.Now().After(deadline) {
 			t.Fatal("the slow client was never cut")

@@ -100,9 +100,10 @@ type Server struct {
 	log    *slog.Logger
 	up     websocket.Upgrader
 
-	jobs chan job
-	quit chan struct{}
-	wg   sync.WaitGroup
+	jobs    chan job
+	quit    chan struct{}
+	wg      sync.WaitGroup
+	writers sync.WaitGroup // connections' readers and writers
 	sub  *nats.Subscription
 
 	connMu sync.Mutex
@@ -194,6 +195,7 @@ func (s *Server) Close() {
 		close(s.quit)
 	}
 	s.wg.Wait()
+	s.writers.Wait()
 }
 
 // onChange queues a change event for the dispatcher.
@@ -296,14 +298,15 @@ func (s *Server) sockjsInfo(w http.ResponseWriter, r *http.Request) {
 
 // serveWS upgrades the request and runs the session until it ends.
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, sockjs bool) {
-	ws, err := s.up.Upgrade(w, r, nil)
+	hw := &hijackWriter{ResponseWriter: w}
+	ws, err := s.up.Upgrade(hw, r, nil)
 	if err != nil {
 		return // the upgrader answered the error
 	}
 	// The HTTP server's read and write timeouts do not apply to a session.
 	_ = ws.UnderlyingConn().SetDeadline(time.Time{})
 	ws.SetReadLimit(s.limits.MaxMessageBytes)
-	raw := rawTransport{ws: ws, writeTimeout: s.limits.WriteTimeout}
+	raw := rawTransport{ws: ws, bc: hw.conn, writeTimeout: s.limits.WriteTimeout}
 	var t transport = &raw
 	if sockjs {
 		st := &sockjsTransport{rawTransport: raw}
@@ -324,21 +327,26 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, sockjs bool) {
 	}
 	s.conns[c] = struct{}{}
 	s.connMu.Unlock()
-	var writer sync.WaitGroup
-	writer.Add(1)
-	go func() {
-		defer writer.Done()
-		c.writeLoop()
-	}()
 	// Meteor servers greet with their server id; clients ignore it.
 	c.send([]byte(`{"server_id":"0"}`))
-	err = c.readLoop()
+	// The session reads on its own goroutine, so that the HTTP handler's
+	// deep stack is released (a hijacked connection is no longer the HTTP
+	// server's): an idle session keeps only a small stack.
+	s.writers.Add(1)
+	go func() {
+		defer s.writers.Done()
+		s.session(c)
+	}()
+}
+
+// session reads the connection's messages until it ends, then forgets it.
+func (s *Server) session(c *conn) {
+	err := c.readLoop()
 	if websocket.IsUnexpectedCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived) &&
 		!errors.Is(err, errClosed) {
 		s.log.Debug("ddp: connection ended", "session", c.session, "err", err)
 	}
 	c.close(errors.Is(err, errSockJSFrame))
-	writer.Wait()
 	s.connMu.Lock()
 	delete(s.conns, c)
 	s.connMu.Unlock()

@@ -30,6 +30,7 @@ type transport interface {
 // rawTransport is DDP over a plain WebSocket (/websocket).
 type rawTransport struct {
 	ws           *websocket.Conn
+	bc           *batchConn // nil when the upgrader did not hijack through it
 	writeTimeout time.Duration
 }
 
@@ -48,10 +49,19 @@ func (t *rawTransport) write(msgs [][]byte) error {
 	if err := t.ws.SetWriteDeadline(time.Now().Add(t.writeTimeout)); err != nil {
 		return err
 	}
+	if t.bc != nil && len(msgs) > 1 {
+		t.bc.begin()
+	}
 	for _, m := range msgs {
 		if err := t.ws.WriteMessage(websocket.TextMessage, m); err != nil {
+			if t.bc != nil {
+				_ = t.bc.end()
+			}
 			return err
 		}
+	}
+	if t.bc != nil {
+		return t.bc.end()
 	}
 	return nil
 }
