@@ -104,7 +104,7 @@ type Server struct {
 	quit    chan struct{}
 	wg      sync.WaitGroup
 	writers sync.WaitGroup // connections' readers and writers
-	sub  *nats.Subscription
+	sub     *nats.Subscription
 
 	connMu sync.Mutex
 	conns  map[*conn]struct{}
