@@ -53,7 +53,7 @@ func (c *coll) each(ctx context.Context, sel *query.Selector, fn func(id string,
 		return err
 	}
 	var st explainStats
-	return c.run(ctx, p, sel, &st, fn)
+	return c.run(ctx, p, sel, &st, nil, nil, func(id string, d store.Document, _ []byte) error { return fn(id, d) })
 }
 
 func binary64(v uint64) []byte {
@@ -71,14 +71,27 @@ func (c *coll) find(ctx context.Context, opts store.FindOptions, st *explainStat
 	if err != nil {
 		return nil, nil, err
 	}
+	// match on the fields the selector and sort read; decode whole
+	// documents only for the page returned
+	want := fieldsFor(opts.Selector, opts.Sort)
+	full := func(d store.Document, raw []byte) (store.Document, error) {
+		if want == nil {
+			return d, nil
+		}
+		return decodeDoc(raw)
+	}
 	if p.ordered {
 		// documents come in the requested order: skip and limit as we go
 		out := []store.Document{}
 		skip := opts.Skip
-		err := c.run(ctx, p, opts.Selector, st, func(_ string, d store.Document) error {
+		err := c.run(ctx, p, opts.Selector, st, want, map[string]any{}, func(id string, d store.Document, raw []byte) error {
 			if skip > 0 {
 				skip--
 				return nil
+			}
+			d, err := full(d, raw)
+			if err != nil {
+				return docErr(id, c.name, err)
 			}
 			out = append(out, store.Project(d, opts.Projection))
 			if opts.Limit > 0 && len(out) >= opts.Limit {
@@ -93,14 +106,26 @@ func (c *coll) find(ctx context.Context, opts store.FindOptions, st *explainStat
 		return out, p, nil
 	}
 	var all []store.Document
-	err = c.run(ctx, p, opts.Selector, st, func(_ string, d store.Document) error {
+	raws := map[string][]byte{}
+	err = c.run(ctx, p, opts.Selector, st, want, nil, func(id string, d store.Document, raw []byte) error {
 		all = append(all, d)
+		raws[id] = raw
 		return nil
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	out := store.Page(all, opts, true)
+	store.SortDocs(all, opts.Sort)
+	page := store.Page(all, store.FindOptions{Skip: opts.Skip, Limit: opts.Limit}, false)
+	out := make([]store.Document, len(page))
+	for i, d := range page {
+		id, _ := d[store.FieldID].(string)
+		fd, err := full(d, raws[id])
+		if err != nil {
+			return nil, nil, docErr(id, c.name, err)
+		}
+		out[i] = store.Project(fd, opts.Projection)
+	}
 	st.returned = len(out)
 	return out, p, nil
 }
@@ -191,7 +216,7 @@ func (s *Store) Near(ctx context.Context, layer, col string, lon, lat, maxMeters
 	if err != nil {
 		return nil, fmt.Errorf("store: near in %s: %w", store.StoreName(layer, col), err)
 	}
-	var all []store.Document
+	var all, out []store.Document
 	err = s.view(ctx, "near in "+store.StoreName(layer, col), func(tx *bbolt.Tx) error {
 		c, err := collection(tx, layer, col)
 		if err != nil {
@@ -201,7 +226,7 @@ func (s *Store) Near(ctx context.Context, layer, col string, lon, lat, maxMeters
 			if err != nil {
 				return err
 			}
-			all, err = c.nearByIndex(ctx, gix, sel, lon, lat, maxMeters, opts)
+			out, err = c.nearByIndex(ctx, gix, sel, lon, lat, maxMeters, opts)
 			return err
 		}
 		return c.each(ctx, sel, func(_ string, d store.Document) error {
@@ -211,6 +236,9 @@ func (s *Store) Near(ctx context.Context, layer, col string, lon, lat, maxMeters
 	})
 	if err != nil {
 		return nil, err
+	}
+	if out != nil {
+		return out, nil
 	}
 	return store.FinishNear(all, lon, lat, maxMeters, opts), nil
 }

@@ -182,17 +182,24 @@ const nearStartMeters = 1000
 // the cells around (lon, lat): the radius starts at nearStartMeters and
 // grows fourfold until skip+limit documents lie within it or it reaches
 // maxMeters (with a sort, or without a limit, it is maxMeters at once).
-// Every document within the final radius is among those returned, so
+// Every document within the final radius is among the candidates, so
 // store.FinishNear's exact distances and order give the same answer as a
-// scan.
-func (c *coll) nearByIndex(ctx ctxErr, ix *index, sel *query.Selector, lon, lat, maxMeters float64, opts store.FindOptions) ([]store.Document, error) {
+// scan; it returns the final page, projected.
+func (c *coll) nearByIndex(ctx ctxErr, ix *index, sel *query.Selector, lon, lat, maxMeters float64, opts store.FindOptions) (_ []store.Document, err error) {
 	need := opts.Skip + opts.Limit
 	r := maxMeters
 	if opts.Limit > 0 && opts.Sort == nil {
 		r = math.Min(maxMeters, nearStartMeters)
 	}
+	// match and measure on the fields needed; FinishNear then decodes
+	// the page it keeps (see Store.Near)
+	want := fieldsFor(sel, opts.Sort)
+	if want != nil {
+		want.add("geometry")
+	}
 	for {
 		var out []store.Document
+		raws := map[string][]byte{}
 		seen := map[string]bool{}
 		within := 0
 		cur := ix.entries.Cursor()
@@ -201,12 +208,15 @@ func (c *coll) nearByIndex(ctx ctxErr, ix *index, sel *query.Selector, lon, lat,
 				if seen[string(v)] {
 					continue
 				}
+				if cellDistance(k, lon, lat) > r {
+					continue // the whole cell is farther than r: no fetch
+				}
 				seen[string(v)] = true
 				raw := c.docs.Get(v)
 				if raw == nil {
 					continue
 				}
-				d, err := decodeDoc(raw)
+				d, err := decodeSome(raw, want, nil)
 				if err != nil {
 					return nil, docErr(string(v), c.name, err)
 				}
@@ -214,6 +224,7 @@ func (c *coll) nearByIndex(ctx ctxErr, ix *index, sel *query.Selector, lon, lat,
 					continue
 				}
 				out = append(out, d)
+				raws[string(v)] = raw
 				if dist, ok := store.GeometryDistance(d, lon, lat); ok && dist <= r {
 					within++
 				}
@@ -223,8 +234,40 @@ func (c *coll) nearByIndex(ctx ctxErr, ix *index, sel *query.Selector, lon, lat,
 			}
 		}
 		if within >= need || r >= maxMeters || r >= math.Pi*store.EarthRadius {
-			return out, nil
+			page := store.FinishNear(out, lon, lat, maxMeters, store.FindOptions{Sort: opts.Sort, Skip: opts.Skip, Limit: opts.Limit})
+			for i, d := range page {
+				if want != nil {
+					id, _ := d[store.FieldID].(string)
+					if page[i], err = decodeDoc(raws[id]); err != nil {
+						return nil, docErr(id, c.name, err)
+					}
+				}
+				page[i] = store.Project(page[i], opts.Projection)
+			}
+			return page, nil
 		}
 		r = math.Min(4*r, maxMeters)
 	}
+}
+
+// geoCellMargin bounds the distance from a finest cell's centre to any
+// point of it (half its diagonal is at most 22 m).
+const geoCellMargin = 50.0
+
+// cellDistance is a lower bound of the distance from (lon, lat) to the
+// vertices indexed under key k (0 for geoAnywhere).
+func cellDistance(k []byte, lon, lat float64) float64 {
+	z := binary.BigEndian.Uint64(k[:8])
+	if z == geoAnywhere {
+		return 0
+	}
+	var x, y uint32
+	for i := range geoBits {
+		x |= uint32(z>>(2*i)&1) << i
+		y |= uint32(z>>(2*i+1)&1) << i
+	}
+	n := float64(uint32(1) << geoBits)
+	clon := (float64(x)+0.5)/n*360 - 180
+	clat := (float64(y)+0.5)/n*180 - 90
+	return store.Haversine(lon, lat, clon, clat) - geoCellMargin
 }

@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -19,9 +20,34 @@ func docErr(id, coll string, err error) error {
 	return fmt.Errorf("document %q in %s: %w", id, coll, err)
 }
 
+// fieldTree is the set of field paths to decode: a key with a nil
+// subtree is decoded whole, one with a subtree only for those fields.
+type fieldTree map[string]fieldTree
+
+// add adds a dotted path; a path whose prefix is already whole adds
+// nothing, and a path made whole drops its subtree.
+func (t fieldTree) add(path string) {
+	segs := strings.Split(path, ".")
+	for i, seg := range segs {
+		sub, has := t[seg]
+		if i == len(segs)-1 {
+			t[seg] = nil
+			return
+		}
+		if has && sub == nil {
+			return
+		}
+		if !has {
+			sub = fieldTree{}
+			t[seg] = sub
+		}
+		t = sub
+	}
+}
+
 // selectorFields returns the top-level fields a selector reads; ok is
 // false when it cannot tell (an operator it does not know at the top).
-func selectorFields(raw map[string]any, out map[string]bool) bool {
+func selectorFields(raw map[string]any, out fieldTree) bool {
 	for k, v := range raw {
 		switch k {
 		case "$and", "$or", "$nor":
@@ -36,8 +62,7 @@ func selectorFields(raw map[string]any, out map[string]bool) bool {
 			if strings.HasPrefix(k, "$") {
 				return false
 			}
-			top, _, _ := strings.Cut(k, ".")
-			out[top] = true
+			out.add(k)
 		}
 	}
 	return true
@@ -45,8 +70,14 @@ func selectorFields(raw map[string]any, out map[string]bool) bool {
 
 // decodeFields decodes the top-level fields of a stored document that are
 // in want; fields not in want are skipped without decoding.
-func decodeFields(data []byte, want map[string]bool) (map[string]any, error) {
-	out := make(map[string]any, len(want))
+func decodeFields(data []byte, want fieldTree) (map[string]any, error) {
+	return decodeFieldsInto(data, want, make(map[string]any, len(want)))
+}
+
+// decodeFieldsInto is decodeFields into out (cleared first), so that a
+// scan can reuse one map for the documents it does not keep.
+func decodeFieldsInto(data []byte, want fieldTree, out map[string]any) (map[string]any, error) {
+	clear(out)
 	i := skipSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
 		return nil, fmt.Errorf("decode stored document: not an object")
@@ -64,12 +95,13 @@ func decodeFields(data []byte, want map[string]bool) (map[string]any, error) {
 		escaped := containsByte(keyRaw, '\\') || len(keyRaw) < 2
 		var wanted bool
 		var key string
+		var sub fieldTree
 		if escaped {
 			if err := json.Unmarshal(keyRaw, &key); err != nil {
 				return nil, fmt.Errorf("decode stored document: %w", err)
 			}
-			wanted = want[key]
-		} else if wanted = want[string(keyRaw[1:len(keyRaw)-1])]; wanted {
+			sub, wanted = want[key]
+		} else if sub, wanted = want[string(keyRaw[1:len(keyRaw)-1])]; wanted {
 			key = string(keyRaw[1 : len(keyRaw)-1])
 		}
 		i = skipSpace(data, end)
@@ -81,7 +113,13 @@ func decodeFields(data []byte, want map[string]bool) (map[string]any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if wanted {
+		if wanted && sub != nil && data[i] == '{' && !bytes.HasPrefix(data[i:vend], []byte(`{"$date"`)) {
+			v, err := decodeFields(data[i:vend], sub)
+			if err != nil {
+				return nil, err
+			}
+			out[key] = v
+		} else if wanted {
 			v, err := decodeScalar(data[i:vend])
 			if err != nil {
 				return nil, err
@@ -125,13 +163,21 @@ func skipValue(data []byte, i int) (int, error) {
 	}
 	switch data[i] {
 	case '"':
-		for j := i + 1; j < len(data); j++ {
-			switch data[j] {
-			case '\\':
-				j++
-			case '"':
+		for j := i + 1; j < len(data); {
+			q := bytes.IndexByte(data[j:], '"')
+			if q < 0 {
+				break
+			}
+			j += q
+			// a quote preceded by an odd number of backslashes is escaped
+			bs := 0
+			for k := j - 1; k > i && data[k] == '\\'; k-- {
+				bs++
+			}
+			if bs%2 == 0 {
 				return j + 1, nil
 			}
+			j++
 		}
 		return 0, fmt.Errorf("decode stored document: unterminated string")
 	case '{', '[':
@@ -162,16 +208,32 @@ func skipValue(data []byte, i int) (int, error) {
 	return j, nil
 }
 
-// scan visits every document in _id order, decoding only what sel reads
-// until a document matches.
-func (c *coll) scan(ctx ctxErr, sel *query.Selector, st *explainStats, fn func(id string, d store.Document) error) error {
-	var want map[string]bool
-	if sel != nil {
-		want = map[string]bool{}
-		if !selectorFields(sel.Raw(), want) {
-			want = nil
-		}
+// decodeSome decodes the fields of want from a stored document (nil: all).
+func decodeSome(v []byte, want fieldTree, scratch map[string]any) (store.Document, error) {
+	if want == nil {
+		return decodeDoc(v)
 	}
+	if scratch != nil {
+		return decodeFieldsInto(v, want, scratch)
+	}
+	return decodeFields(v, want)
+}
+
+// fieldsFor returns the top-level fields a selector and a sort read, plus
+// _id; nil when the selector's fields cannot be told (decode everything).
+func fieldsFor(sel *query.Selector, sort query.SortSpec) fieldTree {
+	want := fieldTree{store.FieldID: nil}
+	if sel != nil && !selectorFields(sel.Raw(), want) {
+		return nil
+	}
+	for _, k := range sort {
+		want.add(k.Field)
+	}
+	return want
+}
+
+// scan visits every document in _id order (see run).
+func (c *coll) scan(ctx ctxErr, sel *query.Selector, st *explainStats, want fieldTree, scratch map[string]any, fn func(id string, d store.Document, raw []byte) error) error {
 	cur := c.docs.Cursor()
 	n := 0
 	for k, v := cur.First(); k != nil; k, v = cur.Next() {
@@ -181,24 +243,15 @@ func (c *coll) scan(ctx ctxErr, sel *query.Selector, st *explainStats, fn func(i
 			}
 		}
 		st.docs++
-		if want != nil {
-			part, err := decodeFields(v, want)
-			if err != nil {
-				return docErr(string(k), c.name, err)
-			}
-			if !sel.Match(part) {
-				continue
-			}
-		}
-		d, err := decodeDoc(v)
+		d, err := decodeSome(v, want, scratch)
 		if err != nil {
 			return docErr(string(k), c.name, err)
 		}
-		if want == nil && !sel.Match(d) {
+		if !sel.Match(d) {
 			continue
 		}
 		st.returned++
-		if err := fn(string(k), d); err != nil {
+		if err := fn(string(k), d, v); err != nil {
 			return err
 		}
 	}

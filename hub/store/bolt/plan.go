@@ -291,7 +291,9 @@ func fit(ix *index, cs map[string]*cond, sort query.SortSpec) candidate {
 			rest = append(rest, k)
 		}
 	}
-	if len(rest) == 0 && sort == nil {
+	if sort == nil {
+		// every field pinned to one value: equal keys, so entries come by _id
+		cand.ordered = len(ranges) == 1 && !ranged && eqFields == len(spec.Fields)
 		return cand
 	}
 	tail := spec.Fields[eqFields:]
@@ -351,8 +353,11 @@ func (ix *index) multikey() bool {
 }
 
 // run calls fn for every document matching sel along plan p, counting the
-// work in st. fn may return errStop.
-func (c *coll) run(ctx ctxErr, p *plan, sel *query.Selector, st *explainStats, fn func(id string, d store.Document) error) error {
+// work in st. With want, d holds only those top-level fields (see
+// decodeFields) and raw is the stored document to decode when needed;
+// without, d is the whole document. A partial d is only valid during the
+// call to fn when scratch is given (one map reused). fn may return errStop.
+func (c *coll) run(ctx ctxErr, p *plan, sel *query.Selector, st *explainStats, want fieldTree, scratch map[string]any, fn func(id string, d store.Document, raw []byte) error) error {
 	if c.empty() {
 		return nil
 	}
@@ -362,7 +367,7 @@ func (c *coll) run(ctx ctxErr, p *plan, sel *query.Selector, st *explainStats, f
 			return nil
 		}
 		st.docs++
-		d, err := decodeDoc(v)
+		d, err := decodeSome(v, want, scratch)
 		if err != nil {
 			return docErr(string(id), c.name, err)
 		}
@@ -370,7 +375,7 @@ func (c *coll) run(ctx ctxErr, p *plan, sel *query.Selector, st *explainStats, f
 			return nil
 		}
 		st.returned++
-		return fn(string(id), d)
+		return fn(string(id), d, v)
 	}
 	switch {
 	case p.ids != nil:
@@ -412,7 +417,7 @@ func (c *coll) run(ctx ctxErr, p *plan, sel *query.Selector, st *explainStats, f
 		}
 		return nil
 	}
-	return c.scan(ctx, sel, st, fn)
+	return c.scan(ctx, sel, st, want, scratch, fn)
 }
 
 // ctxErr is the part of a context run needs.
