@@ -1,5 +1,5 @@
 // Package bolt is the embedded store backend: one bbolt file holding layers,
-// documents, an _updated index, per-document field history, files and the
+// documents, secondary indexes, per-document field history, files and the
 // per-edge high-water marks of the ingest applier.
 //
 // File layout (buckets):
@@ -9,6 +9,8 @@
 //	c/<layer>_<collection>        collection bucket with sub-buckets:
 //	    docs                      _id → document JSON
 //	    updated                   _updated (8 bytes, ms) _id → empty: the _updated index
+//	    ix                        index name → state (declaration, building|ready|failed, counts)
+//	    i/<name>                  index key components _id → _id (see indexkey.go, geoindex.go)
 //	    history                   _id 0x00 field 0x00 ts(8 bytes) seq(8) → value JSON
 //	f/<bucket>                    files bucket with sub-buckets:
 //	    files                     file id → FileInfo JSON
@@ -19,25 +21,18 @@
 //
 // # Query cost
 //
-// Find, Count, DeleteMany, Range and Near pick one access path:
-//
-//   - the selector pins _id (query.Selector.IDs: _id equality, $in, or
-//     these under $and/$or): one key lookup per id, O(k log n);
-//   - the selector bounds _updated with dates (query.Selector.Range):
-//     a scan of the _updated index between the bounds, then a lookup per
-//     hit, O(hits log n);
-//   - anything else is a full scan of the collection that decodes every
-//     document: O(n) JSON decodes (10-40 µs each for a document the size of
-//     the seed's gridflex_generators, see docs/store.md), never
-//     wrong results. Without a sort, skip and limit stop the scan early
-//     (documents come in _id order); with a sort, every match is collected
-//     and sorted, O(m log m) memory and time. Range on a field other than
-//     _updated and Near are full scans.
-//
-// Every candidate is still checked with the full selector. History (by
-// document, field, time) is served by key-prefix scans of the history
-// bucket. Files are looked up by id with one key read; by filename with a
-// scan of the bucket's file entries.
+// Find, Count, DeleteMany, Range and Near go through the planner (plan.go):
+// _id lookups, a secondary index (equality, $in, range, prefix $regex,
+// sort), the _updated index, or a collection scan that decodes only the
+// fields the selector reads (lazy.go). Every candidate is still checked
+// with the full selector. Near uses a "2dsphere" index on geometry when
+// the collection declares one (geoindex.go). Indexes are maintained in the
+// transaction of every document write (index.go) and built in the
+// background when declared on a collection that holds documents
+// (build.go). History (by document, field, time) is served by key-prefix
+// scans of the history bucket. Files are looked up by id with one key
+// read; by filename with a scan of the bucket's file entries. See
+// docs/store.md for the figures.
 package bolt
 
 import (
