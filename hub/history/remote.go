@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/golang/snappy"
+	promModel "github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/prompb"
@@ -81,7 +82,7 @@ func (r *Remote) Stats() Stats {
 }
 
 func promLabels(metric string, sm *Sample, state string) []prompb.Label {
-	ls := []prompb.Label{{Name: labels.MetricName, Value: metric}, {Name: LabelCollection, Value: sm.Collection},
+	ls := []prompb.Label{{Name: promModel.MetricNameLabel, Value: metric}, {Name: LabelCollection, Value: sm.Collection},
 		{Name: LabelField, Value: sm.Field}, {Name: LabelID, Value: sm.ID}, {Name: LabelLayer, Value: sm.Layer}}
 	if metric == MetricState {
 		ls = append(ls, prompb.Label{Name: LabelState, Value: state})
@@ -328,7 +329,7 @@ func (r *Remote) Select(ctx context.Context, q Query, fn func(Series) error) err
 				ss = append(ss, fsample{t: int64(math.Round(ts * 1000)), f: val})
 			}
 			sr := storage.NewListSeries(labels.FromMap(m.Metric), ss)
-			switch m.Metric[labels.MetricName] {
+			switch m.Metric[promModel.MetricNameLabel] {
 			case MetricValue:
 				fs.value = sr
 			case MetricQuality:

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	promModel "github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb"
@@ -120,7 +121,7 @@ func (s *TSDB) ref(metric string, sm *Sample, state string) (string, seriesRef) 
 		return k, r
 	}
 	b := labels.NewScratchBuilder(6)
-	b.Add(labels.MetricName, metric)
+	b.Add(promModel.MetricNameLabel, metric)
 	b.Add(LabelLayer, sm.Layer)
 	b.Add(LabelCollection, sm.Collection)
 	b.Add(LabelID, sm.ID)
@@ -239,7 +240,7 @@ func (s *TSDB) lastState(ctx context.Context, sm *Sample, t int64) (stateMark, b
 		return stateMark{}, false
 	}
 	defer q.Close()
-	ss := q.Select(ctx, false, nil, labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, MetricState),
+	ss := q.Select(ctx, false, nil, labels.MustNewMatcher(labels.MatchEqual, promModel.MetricNameLabel, MetricState),
 		labels.MustNewMatcher(labels.MatchEqual, LabelLayer, sm.Layer), labels.MustNewMatcher(labels.MatchEqual, LabelCollection, sm.Collection),
 		labels.MustNewMatcher(labels.MatchEqual, LabelID, sm.ID), labels.MustNewMatcher(labels.MatchEqual, LabelField, sm.Field))
 	var best stateMark
@@ -375,7 +376,7 @@ func (s *TSDB) Select(ctx context.Context, q Query, fn func(Series) error) error
 				fs = &fieldSeries{}
 				byField[f] = fs
 			}
-			switch ls.Get(labels.MetricName) {
+			switch ls.Get(promModel.MetricNameLabel) {
 			case MetricValue:
 				fs.value = sr
 			case MetricQuality:
