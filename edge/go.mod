@@ -5,6 +5,8 @@ go 1.26.8
 require (
 	github.com/grid-x/modbus v0.0.0-20240503115206-582f2ab60a18
 	github.com/gridedge/gridedge/shared v0.0.0
+	github.com/prometheus/client_model v0.6.3
+	github.com/prometheus/common v0.72.1
 )
 
 require (
