@@ -56,6 +56,12 @@ type Options struct {
 	Bus Bus
 	// Logger receives device events.
 	Logger *slog.Logger
+	// OnCycle, when set, is called after each cycle Run (or RunUntil)
+	// makes, with the cycle's first error (nil when every request of the
+	// cycle succeeded); cycles skipped while backing off from a dead device
+	// are not reported. It runs on the poller's goroutine and must not
+	// block. The agent watches a new map's first cycles with it.
+	OnCycle func(err error)
 }
 
 // Stats describe a slave's polling.
@@ -128,11 +134,20 @@ func (p *Poller) Stats() Stats {
 // Run polls every period until ctx is done. Cycles follow a fixed schedule
 // (no drift); a cycle that overruns makes the next ones be skipped and counted,
 // never queued.
-func (p *Poller) Run(ctx context.Context) error {
+func (p *Poller) Run(ctx context.Context) error { return p.RunUntil(ctx, nil) }
+
+// RunUntil is Run that also returns when stop is closed, but only between
+// cycles: a cycle in flight finishes and its readings reach the Sink, so a
+// map swap neither cuts a request short nor loses a reading. ctx still
+// ends everything at once.
+func (p *Poller) RunUntil(ctx context.Context, stop <-chan struct{}) error {
 	if p.o.Offset > 0 {
 		t := time.NewTimer(p.o.Offset)
 		select {
 		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-stop:
 			t.Stop()
 			return nil
 		case <-t.C:
@@ -162,6 +177,8 @@ func (p *Poller) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-stop:
+			return nil
 		case <-tick.C:
 		}
 	}
@@ -189,6 +206,9 @@ func (p *Poller) cycle(ctx context.Context) {
 	var updates []model.Update
 	if u != nil {
 		updates = append(updates, *u)
+	}
+	if p.o.OnCycle != nil {
+		p.o.OnCycle(err)
 	}
 	if err != nil {
 		p.fails++
