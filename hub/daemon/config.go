@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/gridedge/gridedge/hub/api"
 	"github.com/gridedge/gridedge/hub/broker"
@@ -12,6 +13,7 @@ import (
 	"github.com/gridedge/gridedge/hub/ingest"
 	"github.com/gridedge/gridedge/hub/listen"
 	"github.com/gridedge/gridedge/hub/store"
+	"github.com/gridedge/gridedge/hub/store/mongo"
 	"github.com/gridedge/gridedge/shared/config"
 	"github.com/gridedge/gridedge/shared/subject"
 	"github.com/gridedge/gridedge/shared/tlsconf"
@@ -66,6 +68,12 @@ type StoreConfig struct {
 	MongoURI string `json:"mongoURI,omitempty"`
 	// Database is the MongoDB database (default "gridedge").
 	Database string `json:"database,omitempty"`
+	// MaxQueryTime caps the server-side time of every query the mongo
+	// backend sends (maxTimeMS: the time left until the request's deadline,
+	// at most this; default 10s), so MongoDB aborts a runaway query such as
+	// a backtracking $regex. The bolt backend matches with RE2 (linear time)
+	// and stops a query when its request ends.
+	MaxQueryTime config.Duration `json:"maxQueryTime,omitempty"`
 }
 
 // EnvMongoURI is read when store.mongoURI is empty.
@@ -141,6 +149,9 @@ func (c *Config) Defaults() {
 	}
 	if c.Store.Database == "" {
 		c.Store.Database = "gridedge"
+	}
+	if c.Store.MaxQueryTime == 0 {
+		c.Store.MaxQueryTime = config.Duration(mongo.DefaultMaxQueryTime)
 	}
 	c.NATS.Listen = c.NATS.Listen.Or(DefaultNATSListen)
 	c.NATS.LeafListen = c.NATS.LeafListen.Or(":7422")
@@ -236,6 +247,9 @@ func (c *Config) Validate() error {
 		}
 	default:
 		es.Add("store.backend", "%q is not bolt or mongo", c.Store.Backend)
+	}
+	if d := c.Store.MaxQueryTime.Std(); d < 10*time.Millisecond {
+		es.Add("store.maxQueryTime", "%s is shorter than 10ms", d)
 	}
 	for _, t := range []struct {
 		path  string

@@ -55,6 +55,7 @@ func TestConfigErrors(t *testing.T) {
 		{"nats:\n  requireTLS: true\n  listen: 'off'\n  leafTLS: {certFile: c.pem, keyFile: k.pem, caFiel: ca.pem}\n", []string{"nats.leafTLS.caFiel", "unknown field"}},
 		{"gateway:\n  timeout: -1s\n", []string{"gateway.timeout"}},
 		{"store:\n  backend: sqlite\n", []string{"store.backend"}},
+		{"store:\n  maxQueryTime: 1ms\n", []string{"store.maxQueryTime", "1ms", "shorter than 10ms"}},
 		{"logLevel: loud\n", []string{"logLevel"}},
 		{"edges:\n  - {id: e1, password: short}\n  - {id: e1, password: long-enough}\n", []string{"edges[0].password", "edges[1].id", "twice"}},
 		{"edges:\n  - {id: e1, password: long-enough, layers: [{layer: system}, {layer: 'a b', collections: ['x.y']}]}\n",

@@ -166,7 +166,8 @@ func openStore(ctx context.Context, cfg *Config) (store.Store, error) {
 	if cfg.Store.Backend == "mongo" {
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		st, err := mongo.Open(cctx, cfg.Store.MongoURI, cfg.Store.Database)
+		st, err := mongo.Open(cctx, cfg.Store.MongoURI, cfg.Store.Database,
+			mongo.WithMaxQueryTime(cfg.Store.MaxQueryTime.Std()))
 		if err != nil {
 			return nil, fmt.Errorf("open the mongo store: %w", err)
 		}

@@ -114,6 +114,10 @@ func WithMaxQueryTime(d time.Duration) Option {
 	}
 }
 
+// MaxQueryTime returns the cap on a query's server-side time (see
+// WithMaxQueryTime).
+func (s *Store) MaxQueryTime() time.Duration { return s.maxQuery }
+
 // Open connects to the MongoDB server at uri and uses database dbName.
 // Close disconnects.
 func Open(ctx context.Context, uri, dbName string, opts ...Option) (*Store, error) {
