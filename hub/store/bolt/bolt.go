@@ -183,16 +183,14 @@ func (s *Store) Layer(ctx context.Context, id string) (*store.Layer, error) {
 	return l, nil
 }
 
+// getLayer returns a copy of a layer as stored in tx, which the caller may
+// change (layerView shares it read-only).
 func getLayer(tx *bbolt.Tx, id string) (*store.Layer, error) {
-	v := tx.Bucket(bucketLayers).Get([]byte(id))
-	if v == nil {
-		return nil, fmt.Errorf("layer %q: %w", id, store.ErrNotFound)
+	l, err := layerView(tx, id)
+	if err != nil {
+		return nil, err
 	}
-	var l store.Layer
-	if err := json.Unmarshal(v, &l); err != nil {
-		return nil, fmt.Errorf("decode layer %q: %w", id, err)
-	}
-	return &l, nil
+	return l.Clone(), nil
 }
 
 func putLayer(tx *bbolt.Tx, l *store.Layer) error {
@@ -268,7 +266,7 @@ type coll struct {
 // the layer or collection. In a read transaction a collection never written
 // to may have nil sub-buckets: callers treat it as empty.
 func collection(tx *bbolt.Tx, layer, col string) (*coll, error) {
-	l, err := getLayer(tx, layer)
+	l, err := layerView(tx, layer)
 	if err != nil {
 		return nil, err
 	}
