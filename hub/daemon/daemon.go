@@ -49,6 +49,7 @@ type Hub struct {
 	httpLn  net.Listener
 	fc      *forecast.Service
 	fcNATS  *forecast.NATS
+	hNATS   *history.Responder
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -128,6 +129,9 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err erro
 		h.httpSrv.Handler = h.ddp.Mount(h.httpSrv.Handler)
 	}
 	if err := startForecast(h); err != nil {
+		return nil, err
+	}
+	if err := startHistoryNATS(h); err != nil {
 		return nil, err
 	}
 
@@ -270,6 +274,9 @@ func (h *Hub) Close() {
 	}
 	if h.fcNATS != nil {
 		h.fcNATS.Stop()
+	}
+	if h.hNATS != nil {
+		h.hNATS.Stop()
 	}
 	if h.fc != nil {
 		if err := h.fc.Close(); err != nil {

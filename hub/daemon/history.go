@@ -36,3 +36,14 @@ func (h *Hub) edgeStats(edge string) ingest.EdgeStats {
 
 // History is the hub's measurement history.
 func (h *Hub) History() history.Store { return h.hist }
+
+// startHistoryNATS answers <domain>.storage.history on the hub's
+// in-process connection.
+func startHistoryNATS(h *Hub) error {
+	r, err := history.ServeNATS(h.nc, h.cfg.Domain, h.hist, h.st, h.log)
+	if err != nil {
+		return fmt.Errorf("start the history responder: %w", err)
+	}
+	h.hNATS = r
+	return nil
+}

@@ -89,6 +89,13 @@ func StorageChangedAll(domain string) string { return join(domain, ServiceStorag
 // Storage is a storage RPC subject: <domain>.storage.<action>.
 func Storage(domain, action string) string { return join(domain, ServiceStorage, action) }
 
+// ActionHistory is the storage RPC that answers history queries.
+const ActionHistory = "history"
+
+// StorageHistory is the history request/reply subject:
+// <domain>.storage.history (the parameters of GET /api/v2/history).
+func StorageHistory(domain string) string { return Storage(domain, ActionHistory) }
+
 // DeadLetter is where a service puts messages it could not process:
 // <domain>.deadletter.<service>.
 func DeadLetter(domain, service string) string { return join(domain, "deadletter", service) }

@@ -12,6 +12,7 @@ func TestSubjects(t *testing.T) {
 		{HeartbeatAll("xflex"), "xflex.edge.*.heartbeat"},
 		{Live("xflex", "e1", "gridflex", "generators", "TSO"), "xflex.live.e1.gridflex.generators.TSO"},
 		{StorageChanged("xflex", "gridflex", "generators"), "xflex.storage.changed.gridflex.generators"},
+		{StorageHistory("xflex"), "xflex.storage.history"},
 		{DeadLetter("xflex", "ingest"), "xflex.deadletter.ingest"},
 		{EdgeInbox("e1"), "_INBOX_e1"},
 		{Token("xflex.ingest.e1", 2), "e1"},
