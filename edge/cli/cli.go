@@ -42,40 +42,66 @@ var commands = []command{
 	{"user list", "list the hub's users and their grants", runUserList},
 	{"app add", "add application credentials (appId/keyId) on the hub", runAppAdd},
 	{"expr eval", "evaluate a transformation expression against a JSON context", runExprEval},
+	{"context add", "save a connection to a hub's NATS server (like the nats CLI's contexts)", runContextAdd},
+	{"context ls", "list the saved connections", runContextLs},
+	{"context use", "choose the saved connection commands use by default", runContextUse},
+	{"context rm", "remove a saved connection", runContextRm},
+	{"key gen", "make an operator nkey pair that signs map pushes", runKeyGen},
+	{"map validate", "check a SETTINGS file as an agent does at start-up", runMapValidate},
+	{"map diff", "show the variables a SETTINGS file adds, removes and changes per slave", runMapDiff},
+	{"map push", "push a signed SETTINGS file to edges (one, selected, or all)", runMapPush},
+	{"map get", "print the SETTINGS document an edge runs", runMapGet},
+	{"map rollback", "restore the map an edge ran before its last push", runMapRollback},
+	{"fleet ls", "list the edges the hub knows, with their health", runFleetLs},
+	{"fleet status", "show one edge's health (the hub's record, or --live from the edge)", runFleetStatus},
+	{"edge read", "read and decode values through an edge (like modbus read)", runEdgeRead},
+	{"edge write", "write a writable variable through an edge (like modbus write)", runEdgeWrite},
+	{"hub streams", "show each edge's ingest backlog and dead letters on the hub (JetStream)", runHubStreams},
 }
 
 // errUsage marks an error whose usage text was already printed.
 var errUsage = errors.New("usage")
+
+// errQuiet marks a failure whose output already said everything (e.g. a
+// --json document): Main exits with ExitFailure without printing it.
+var errQuiet = errors.New("failed")
 
 // Main runs the command line args (without the program name) and returns the exit code.
 func Main(ctx context.Context, env Env, args []string) int {
 	if len(args) == 0 || args[0] == "help" || args[0] == "--help" || args[0] == "-h" {
 		usage(env.Stdout)
 		if len(args) == 0 {
-			return 2
+			return ExitUsage
 		}
-		return 0
+		return ExitOK
 	}
 	if args[0] == "--version" || args[0] == "-version" {
 		fmt.Fprintln(env.Stdout, version.Full("gridedge"))
-		return 0
+		return ExitOK
 	}
 	cmd, rest := find(args)
 	if cmd == nil {
 		fmt.Fprintf(env.Stderr, "gridedge: unknown command %q (see gridedge --help)\n", strings.Join(args[:min(2, len(args))], " "))
-		return 2
+		return ExitUsage
 	}
-	if err := cmd.run(ctx, env, rest); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		if !errors.Is(err, errUsage) {
+	err := cmd.run(ctx, env, rest)
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return ExitOK
+	case errors.Is(err, errUsage):
+		return ExitUsage
+	case errors.Is(err, errQuiet) && !errors.Is(err, errPartial):
+		if err != errQuiet {
 			fmt.Fprintf(env.Stderr, "gridedge %s: %v\n", cmd.name, err)
-			return 1
 		}
-		return 2
+		return ExitFailure
+	case errors.Is(err, errPartial):
+		fmt.Fprintf(env.Stderr, "gridedge %s: %v\n", cmd.name, err)
+		return ExitPartial
+	default:
+		fmt.Fprintf(env.Stderr, "gridedge %s: %v\n", cmd.name, err)
+		return ExitFailure
 	}
-	return 0
 }
 
 func find(args []string) (*command, []string) {
