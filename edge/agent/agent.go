@@ -396,14 +396,23 @@ func (a *Agent) withoutRules(c *Config) Config {
 }
 
 // Run starts the agent and runs it until ctx is done; every config sent on
-// reloads is applied with Reload.
-func Run(ctx context.Context, cfg *Config, log *slog.Logger, reloads <-chan *Config) error {
+// reloads is applied with Reload. Each of alongside (e.g. systemd
+// notifications) runs in its own goroutine once the agent has started, until
+// ctx is done; Run waits for them before it closes the agent.
+func Run(ctx context.Context, cfg *Config, log *slog.Logger, reloads <-chan *Config, alongside ...func(context.Context, *Agent)) error {
 	applyMemoryLimit(cfg, log)
 	a, err := Start(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	actx, stop := context.WithCancel(ctx)
+	defer stop()
+	for _, f := range alongside {
+		wg.Go(func() { f(actx, a) })
+	}
 	for {
 		select {
 		case <-ctx.Done():

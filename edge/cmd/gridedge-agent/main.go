@@ -12,6 +12,7 @@ import (
 	"github.com/gridedge/gridedge/edge/agent"
 	"github.com/gridedge/gridedge/shared/command"
 	"github.com/gridedge/gridedge/shared/logging"
+	"github.com/gridedge/gridedge/shared/sdnotify"
 	"github.com/gridedge/gridedge/shared/version"
 )
 
@@ -54,7 +55,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := logging.New(stderr, lvl, *logJSON)
+	sd, err := sdnotify.FromEnv()
+	if err != nil {
+		return err
+	}
 	// SIGHUP re-reads the config file and reloads what can change live
 	reloads := command.Reloads(ctx, log, func() (*agent.Config, error) { return agent.Load(*cfgPath) })
-	return agent.Run(ctx, cfg, log, reloads)
+	// under systemd (Type=notify): ready once started, watchdog fed while
+	// the agent can report its status (its buffer answers)
+	return agent.Run(ctx, cfg, log, reloads, func(ctx context.Context, a *agent.Agent) {
+		sd.Serve(ctx, log, func() error { _, err := a.Status(); return err })
+	})
 }

@@ -7,11 +7,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"sync"
+	"time"
 
 	"github.com/gridedge/gridedge/hub/daemon"
 	"github.com/gridedge/gridedge/hub/listen"
 	"github.com/gridedge/gridedge/shared/command"
 	"github.com/gridedge/gridedge/shared/logging"
+	"github.com/gridedge/gridedge/shared/sdnotify"
 	"github.com/gridedge/gridedge/shared/version"
 )
 
@@ -63,5 +66,39 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return daemon.Run(ctx, cfg, logging.New(stderr, lvl, *logJSON))
+	sd, err := sdnotify.FromEnv()
+	if err != nil {
+		return err
+	}
+	log := logging.New(stderr, lvl, *logJSON)
+	h, err := daemon.Start(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	// under systemd (Type=notify): ready once started, watchdog fed while
+	// the store answers
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	nctx, stop := context.WithCancel(ctx)
+	defer stop()
+	wg.Go(func() { sd.Serve(nctx, log, func() error { return storeAnswers(nctx, h) }) })
+	select {
+	case <-ctx.Done():
+		log.Info("hub stopping")
+		return nil
+	case err := <-h.Err():
+		return err
+	}
+}
+
+// storeAnswers is the hub's health for the systemd watchdog: its store lists
+// the layers within a few seconds.
+func storeAnswers(ctx context.Context, h *daemon.Hub) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := h.Store().Layers(ctx); err != nil {
+		return fmt.Errorf("list layers: %w", err)
+	}
+	return nil
 }
