@@ -102,6 +102,9 @@ func runHubStreams(ctx context.Context, env Env, args []string) error {
 			return err
 		}
 	}
+	if len(only) > 0 {
+		rep.Edges = slices.DeleteFunc(rep.Edges, func(r streamRow) bool { return !slices.Contains(only, r.Edge) })
+	}
 	if *asJSON {
 		if rep.Edges == nil {
 			rep.Edges = []streamRow{}
