@@ -68,6 +68,9 @@ type Server struct {
 	Gateway Gateway
 	// History serves /history (nil: the routes answer 404).
 	History history.Store
+	// Requests, when set, is told of every request (route pattern, method,
+	// status, duration): the hub's metrics.
+	Requests RequestObserver
 
 	// now is the clock of throttles (default time.Now); tests set a fake one.
 	now func() time.Time
@@ -124,13 +127,13 @@ func (s *Server) Handler() http.Handler {
 		if strings.HasPrefix(rt.path, historyPrefix) {
 			m = hist
 		}
-		m.Handle(rt.pattern(), s.wrap(rt))
+		m.Handle(rt.pattern(), s.observe(rt.method, Prefix+rt.path, s.wrap(rt)))
 	}
 	notFound := func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no such API path: %s %s", r.Method, r.URL.Path))
 	}
-	mux.HandleFunc(Prefix+"/", notFound)
-	hist.HandleFunc(Prefix+historyPrefix, notFound)
+	mux.Handle(Prefix+"/", s.observe("", RouteUnmatched, http.HandlerFunc(notFound)))
+	hist.Handle(Prefix+historyPrefix, s.observe("", RouteUnmatched, http.HandlerFunc(notFound)))
 	return &router{main: mux, history: hist}
 }
 

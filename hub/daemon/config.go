@@ -12,6 +12,7 @@ import (
 	"github.com/gridedge/gridedge/hub/history"
 	"github.com/gridedge/gridedge/hub/ingest"
 	"github.com/gridedge/gridedge/hub/listen"
+	"github.com/gridedge/gridedge/hub/metrics"
 	"github.com/gridedge/gridedge/hub/store"
 	"github.com/gridedge/gridedge/hub/store/mongo"
 	"github.com/gridedge/gridedge/shared/config"
@@ -47,6 +48,9 @@ type Config struct {
 	History history.Config `json:"history,omitempty"`
 	// Forecast configures the forecasting service (docs/forecast.md).
 	Forecast forecast.Config `json:"forecast,omitempty"`
+	// Metrics configures /metrics on the HTTP port (Prometheus; see
+	// docs/operations.md and docs/security.md).
+	Metrics metrics.Config `json:"metrics,omitempty"`
 }
 
 // EdgeConfig is one edge allowed to connect: its credentials (id,
@@ -170,6 +174,7 @@ func (c *Config) Defaults() {
 	}
 	c.History.Defaults()
 	c.Forecast.Defaults()
+	c.Metrics.Defaults()
 	c.Config.Defaults()
 }
 
@@ -268,6 +273,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.Forecast.Validate("forecast", &es)
+	c.Metrics.Validate("metrics", &es)
 	return es.Err()
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/gridedge/gridedge/hub/forecast"
 	"github.com/gridedge/gridedge/hub/history"
 	"github.com/gridedge/gridedge/hub/ingest"
+	"github.com/gridedge/gridedge/hub/metrics"
 	"github.com/gridedge/gridedge/hub/store"
 	"github.com/gridedge/gridedge/hub/store/bolt"
 	"github.com/gridedge/gridedge/hub/store/mongo"
@@ -50,6 +51,7 @@ type Hub struct {
 	fc      *forecast.Service
 	fcNATS  *forecast.NATS
 	hNATS   *history.Responder
+	metrics *metrics.Metrics
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -134,6 +136,7 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err erro
 	if err := startHistoryNATS(h); err != nil {
 		return nil, err
 	}
+	mountMetrics(h)
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	h.cancel = cancel

@@ -47,6 +47,9 @@ func apiServer(h *Hub, log *slog.Logger) *api.Server {
 		Gateway: api.Gateway{Domain: h.cfg.Domain},
 		History: h.hist,
 	}
+	if h.cfg.Metrics.On() {
+		a.Requests = h.hubMetrics()
+	}
 	if h.cfg.NATS.Listen.Enabled() {
 		// in-process, as the requesting client user: no TLS to the hub's
 		// own client port needed

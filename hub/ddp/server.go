@@ -121,6 +121,7 @@ type Server struct {
 type stats struct {
 	cut    atomic.Int64
 	events atomic.Int64
+	opened atomic.Int64 // sessions
 }
 
 // New returns a Server.
@@ -327,6 +328,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, sockjs bool) {
 	}
 	s.conns[c] = struct{}{}
 	s.connMu.Unlock()
+	s.stats.opened.Add(1)
 	// Meteor servers greet with their server id; clients ignore it.
 	c.send([]byte(`{"server_id":"0"}`))
 	// The session reads on its own goroutine, so that the HTTP handler's
