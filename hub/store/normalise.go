@@ -15,7 +15,8 @@ import (
 func Timestamp(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
 
 // Normalize returns a deep copy of v as backends store it: Extended JSON
-// dates ({"$date": ...}) and time.Time become UTC millisecond time.Time,
+// dates ({"$date": ...}), time.Time and RFC 3339 strings in date-typed
+// fields (DateField) become UTC millisecond time.Time,
 // Go integers and json.Number become float64 (what JSON decoding gives, so
 // both backends return the same types), []map[string]any becomes []any.
 // Errors wrap ErrInvalid.
@@ -64,6 +65,10 @@ func normalize(v any) (any, error) {
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
+			if t, ok := DateString(k, e); ok {
+				out[k] = t
+				continue
+			}
 			n, err := normalize(e)
 			if err != nil {
 				return nil, err
@@ -116,17 +121,45 @@ func normalize(v any) (any, error) {
 	return normalize(out)
 }
 
+// DateField reports whether the field at path (a dotted path; its last
+// segment counts) is date-typed: "timestamp" (the document's, a
+// measurement's), a name ending in "Timestamp" (measurementsTimestamp) or
+// _updated. An RFC 3339 date-time string written there is stored as a date,
+// so that /range finds a document posted as JSON with "timestamp":
+// "2024-05-01T10:00:00Z", and a document read from the API (dates come out
+// as RFC 3339 strings) and written back stays the same.
+func DateField(path string) bool {
+	if i := strings.LastIndexByte(path, '.'); i >= 0 {
+		path = path[i+1:]
+	}
+	return path == "timestamp" || path == FieldUpdated || (len(path) > len("Timestamp") && strings.HasSuffix(path, "Timestamp"))
+}
+
+// DateString returns v as a UTC millisecond date when path is date-typed
+// (DateField) and v is an RFC 3339 date-time string (a date and a time
+// with a zone: 2024-05-01T10:00:00Z, 2024-05-01T12:00:00.5+02:00).
+func DateString(path string, v any) (time.Time, bool) {
+	s, ok := v.(string)
+	if !ok || len(s) < len("2006-01-02T15:04:05Z") || !DateField(path) {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return Timestamp(t), true
+}
+
 // NormalizeUpdateValue returns the value an edge update stores at path:
 // a model.Measurement (or a non-nil pointer to one) becomes {value,
-// quality, timestamp}; measurement timestamps and measurementsTimestamp
-// given as RFC 3339 strings become dates; then Normalize.
+// quality, timestamp}; RFC 3339 strings in date-typed fields (DateField:
+// measurement timestamps, measurementsTimestamp, timestamp) become dates;
+// then Normalize.
 func NormalizeUpdateValue(path string, v any) (any, error) {
 	switch t := v.(type) {
 	case string:
-		if path == model.MeasurementsTimestampField {
-			if ts, err := time.Parse(time.RFC3339Nano, t); err == nil {
-				return Timestamp(ts), nil
-			}
+		if ts, ok := DateString(path, t); ok {
+			return ts, nil
 		}
 	case model.Measurement, *model.Measurement:
 		if m, ok := model.MeasurementOf(t); ok {

@@ -5,6 +5,7 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -67,6 +68,7 @@ func RunConfig(t *testing.T, c Config) {
 		{"SortSkipLimitProjection", s.testSortPage},
 		{"UpdatedIndex", s.testUpdatedIndex},
 		{"Range", s.testRange},
+		{"RangeOnRFC3339Strings", s.testRangeStrings},
 		{"Near", s.testNear},
 		{"Files", s.testFiles},
 		{"WithChanges", s.testWithChanges},
@@ -749,7 +751,9 @@ func (s *suite) testRange(t *testing.T, st store.Store) {
 		docs = append(docs, store.Document{"_id": fmt.Sprintf("p%02d", 9-i), "timestamp": t0.Add(time.Duration(i) * time.Hour),
 			"value": float64(i), "meta": map[string]any{"at": t0.Add(-time.Duration(i) * time.Hour)}})
 	}
-	docs = append(docs, store.Document{"_id": "str", "timestamp": "2024-03-01T03:00:00Z"}, store.Document{"_id": "none"})
+	// an RFC 3339 string in a date-typed field is a date (03:30Z)
+	docs = append(docs, store.Document{"_id": "str", "timestamp": "2024-03-01T05:30:00+02:00"}, store.Document{"_id": "none"},
+		store.Document{"_id": "notdate", "timestamp": "2024-03-01"})
 	mustInsert(t, st, "series", docs...)
 	tests := []struct {
 		name     string
@@ -758,7 +762,7 @@ func (s *suite) testRange(t *testing.T, st store.Store) {
 		opts     store.FindOptions
 		want     string
 	}{
-		{"inclusive, in field order", "timestamp", t0.Add(2 * time.Hour), t0.Add(4 * time.Hour), store.FindOptions{}, "p07,p06,p05"},
+		{"inclusive, in field order", "timestamp", t0.Add(2 * time.Hour), t0.Add(4 * time.Hour), store.FindOptions{}, "p07,p06,str,p05"},
 		{"with selector", "timestamp", t0, t0.Add(9 * time.Hour), store.FindOptions{Selector: sel(t, `{"value": {"$gte": 8}}`)}, "p01,p00"},
 		{"sorted and limited", "timestamp", t0, t0.Add(9 * time.Hour), store.FindOptions{Sort: mustSort(t, `{"_id": 1}`), Limit: 2}, "p00,p01"},
 		{"dotted field", "meta.at", t0.Add(-2 * time.Hour), t0, store.FindOptions{}, "p07,p08,p09"},
@@ -777,6 +781,73 @@ func (s *suite) testRange(t *testing.T, st store.Store) {
 	}
 	if _, err := st.Range(ctx, "demo", "series", "timestamp", t0.Add(time.Hour), t0, store.FindOptions{}); !errors.Is(err, store.ErrInvalid) {
 		t.Fatalf("from after to: got %v, want ErrInvalid", err)
+	}
+}
+
+// RFC 3339 strings written to date-typed fields (timestamp,
+// *Timestamp, measurement timestamps) by any write are dates: /range finds
+// them, and a document read back and written again stays the same; other
+// fields keep their strings.
+func (s *suite) testRangeStrings(t *testing.T, st store.Store) {
+	putDemo(t, st)
+	at := func(h int) string { return time.Date(2024, 5, 1, h, 0, 0, 0, time.UTC).Format(time.RFC3339) }
+	mustInsert(t, st, "series",
+		store.Document{"_id": "ins", "timestamp": at(10), "note": at(10), "measurementsTimestamp": at(10),
+			"measurements": map[string]any{"v": map[string]any{"value": 1.0, "quality": 1.0, "timestamp": at(10)}}},
+		store.Document{"_id": "upd", "timestamp": at(1)}, store.Document{"_id": "many", "timestamp": at(1)},
+		store.Document{"_id": "bad", "timestamp": "soon"})
+	if _, err := st.UpdateByID(ctx, "demo", "series", "upd", map[string]any{"$set": map[string]any{"timestamp": at(11)}}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := st.UpdateMany(ctx, "demo", "series", []store.Document{{"_id": "many", "timestamp": at(12)}}); err != nil || res.Err != 0 {
+		t.Fatalf("UpdateMany: %v %+v", err, res)
+	}
+	if res, err := st.Bulk(ctx, "demo", "series", []store.Document{{"_id": "bulk", "timestamp": at(13)}}, false); err != nil || res.Err != 0 {
+		t.Fatalf("Bulk: %v %+v", err, res)
+	}
+	from, to := time.Date(2024, 5, 1, 9, 0, 0, 0, time.UTC), time.Date(2024, 5, 1, 14, 0, 0, 0, time.UTC)
+	got, err := st.Range(ctx, "demo", "series", "timestamp", from, to, store.FindOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids(got) != "ins,upd,many,bulk" {
+		t.Fatalf("range on timestamp: got %q, want ins,upd,many,bulk", ids(got))
+	}
+	for _, f := range []string{"measurementsTimestamp", "measurements.v.timestamp"} {
+		got, err := st.Range(ctx, "demo", "series", f, from, to, store.FindOptions{})
+		if err != nil || ids(got) != "ins" {
+			t.Fatalf("range on %s: got %q, %v, want ins", f, ids(got), err)
+		}
+	}
+	doc, err := st.Get(ctx, "demo", "series", "ins")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ts, ok := doc["timestamp"].(time.Time); !ok || !ts.Equal(time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)) {
+		t.Errorf("timestamp: got %T %v, want the date 2024-05-01T10:00:00Z", doc["timestamp"], doc["timestamp"])
+	}
+	if doc["note"] != at(10) {
+		t.Errorf("note (not date-typed): got %T %v, want the string %s", doc["note"], doc["note"], at(10))
+	}
+	bad, err := st.Get(ctx, "demo", "series", "bad")
+	if err != nil || bad["timestamp"] != "soon" {
+		t.Errorf("a timestamp that is no date: got %v, %v, want the string kept", bad["timestamp"], err)
+	}
+	// read (dates come out as RFC 3339 strings in JSON) and written back
+	js, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back store.Document
+	if err := json.Unmarshal(js, &back); err != nil {
+		t.Fatal(err)
+	}
+	delete(back, "_updated")
+	back["_id"] = "copy"
+	mustInsert(t, st, "series", back)
+	got, err = st.Range(ctx, "demo", "series", "measurements.v.timestamp", from, to, store.FindOptions{})
+	if err != nil || ids(got) != "copy,ins" && ids(got) != "ins,copy" {
+		t.Fatalf("range after a round trip: got %q, %v, want copy and ins", ids(got), err)
 	}
 }
 
