@@ -5,17 +5,14 @@ package api
 
 import (
 	"crypto/tls"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
-	"os"
-	"sync"
 	"time"
 
 	"golang.org/x/net/netutil"
+
+	"github.com/gridedge/gridedge/shared/tlsconf"
 )
 
 // TLSConfig names the PEM certificate and key of the REST listener.
@@ -52,80 +49,16 @@ func (s *Server) Listener(ln net.Listener) (net.Listener, error) {
 	c := s.Config.HTTP
 	ln = netutil.LimitListener(ln, c.MaxConns)
 	if c.TLS == nil {
-		if !loopback(ln.Addr()) {
+		if !tlsconf.Loopback(ln.Addr().String()) {
 			s.log().Warn("WARNING: the REST API listens in plaintext on a non-loopback address: passwords and tokens cross the network in clear; set http.tls (and http.requireTLS)",
 				"addr", ln.Addr().String())
 		}
 		return ln, nil
 	}
-	cr := &certReloader{cert: c.TLS.CertFile, key: c.TLS.KeyFile, log: s.log()}
-	if _, err := cr.get(); err != nil {
-		return nil, err
-	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"},
-		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return cr.get() }}
-	return tls.NewListener(ln, cfg), nil
-}
-
-func loopback(a net.Addr) bool {
-	ta, ok := a.(*net.TCPAddr)
-	if !ok {
-		return false
-	}
-	ip, ok := netip.AddrFromSlice(ta.IP)
-	return ok && ip.Unmap().IsLoopback()
-}
-
-// certReloader keeps a certificate and reloads it when a file changes.
-type certReloader struct {
-	cert, key string
-	log       *slog.Logger
-
-	mu       sync.Mutex
-	current  *tls.Certificate
-	modCert  time.Time
-	modKey   time.Time
-	checked  time.Time
-	lastFail error
-}
-
-// get returns the certificate, re-reading the files when their
-// modification times changed (checked at most once a second). A reload
-// that fails keeps the previous certificate and logs why.
-func (r *certReloader) get() (*tls.Certificate, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	now := time.Now()
-	if r.current != nil && now.Sub(r.checked) < time.Second {
-		return r.current, nil
-	}
-	r.checked = now
-	ci, err1 := os.Stat(r.cert)
-	ki, err2 := os.Stat(r.key)
-	if err := errors.Join(err1, err2); err != nil {
-		if r.current != nil {
-			return r.current, nil
-		}
-		return nil, fmt.Errorf("http.tls: %w", err)
-	}
-	if r.current != nil && ci.ModTime().Equal(r.modCert) && ki.ModTime().Equal(r.modKey) {
-		return r.current, nil
-	}
-	c, err := tls.LoadX509KeyPair(r.cert, r.key)
+	cfg, _, err := tlsconf.Server("http.tls", tlsconf.Files{CertFile: c.TLS.CertFile, KeyFile: c.TLS.KeyFile}, s.log())
 	if err != nil {
-		err = fmt.Errorf("http.tls: load %s and %s: %w", r.cert, r.key, err)
-		if r.current != nil {
-			if r.lastFail == nil || r.lastFail.Error() != err.Error() {
-				r.log.Error("keeping the previous REST certificate", "err", err)
-			}
-			r.lastFail = err
-			return r.current, nil
-		}
 		return nil, err
 	}
-	if r.current != nil {
-		r.log.Info("reloaded the REST certificate", "cert", r.cert)
-	}
-	r.current, r.modCert, r.modKey, r.lastFail = &c, ci.ModTime(), ki.ModTime(), nil
-	return r.current, nil
+	cfg.NextProtos = []string{"h2", "http/1.1"}
+	return tls.NewListener(ln, cfg), nil
 }
