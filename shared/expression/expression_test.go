@@ -134,6 +134,7 @@ var transformCases = []struct{ src, want string }{
 	{`{a: "on", b: "off", c: 1}|valuePickerMulti(["off", 1])`, `["b","c"]`},
 	{`{a: "on", b: "off"}|valuepicker("off")`, `["b"]`},
 	{`{a: "on", b: "off"}|valuepickermulti(["on"])`, `["a"]`},
+	{`{a: "on", b: "off", c: "of"}|valuePickerMulti("offset")`, `["b","c"]`},
 }
 
 func TestTransformTable(t *testing.T) {

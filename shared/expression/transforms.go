@@ -355,41 +355,41 @@ func toISO(rt *runtime, a []any) (any, error) {
 }
 
 func valuePicker(_ *runtime, a []any) (any, error) {
-	keys, vals, err := entries(arg(a, 0))
-	if err != nil {
-		return nil, err
-	}
 	pick := arg(a, 1)
-	out := []any{}
-	for i, k := range keys {
-		if strictEqual(vals[i], pick) {
-			out = append(out, k)
-		}
-	}
-	return out, nil
+	return pickKeys(arg(a, 0), func(v any) (bool, error) { return strictEqual(v, pick), nil })
 }
 
 func valuePickerMulti(_ *runtime, a []any) (any, error) {
-	keys, vals, err := entries(arg(a, 0))
-	if err != nil {
-		return nil, err
-	}
 	pick := arg(a, 1)
-	out := []any{}
-	for i, k := range keys {
-		var hit bool
+	return pickKeys(arg(a, 0), func(v any) (bool, error) {
 		switch p := pick.(type) {
 		case []any:
 			for _, e := range p {
-				if sameValueZero(norm(e), vals[i]) {
-					hit = true
-					break
+				if sameValueZero(norm(e), v) {
+					return true, nil
 				}
 			}
+			return false, nil
 		case string:
-			hit = indexOf16(p, toString(vals[i]), 0) >= 0
+			return indexOf16(p, toString(v), 0) >= 0, nil
 		default:
 			_, err := requireArray(p, "pick", "includes")
+			return false, err
+		}
+	})
+}
+
+// pickKeys returns the keys of obj (an object or array) whose values match,
+// in order.
+func pickKeys(obj any, match func(v any) (bool, error)) (any, error) {
+	keys, vals, err := entries(obj)
+	if err != nil {
+		return nil, err
+	}
+	out := []any{}
+	for i, k := range keys {
+		hit, err := match(vals[i])
+		if err != nil {
 			return nil, err
 		}
 		if hit {
