@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -21,7 +22,7 @@ import (
 	"github.com/gridedge/gridedge/edge/poller"
 	"github.com/gridedge/gridedge/edge/settings"
 	"github.com/gridedge/gridedge/edge/uplink"
-	"github.com/gridedge/gridedge/shared/model"
+	"github.com/gridedge/gridedge/shared/control"
 	"github.com/gridedge/gridedge/shared/pipeline/baddata"
 	"github.com/gridedge/gridedge/shared/pipeline/transform"
 	"github.com/gridedge/gridedge/shared/pipeline/vsensor"
@@ -37,15 +38,27 @@ type Agent struct {
 	leaf    *uplink.Leaf
 	nc      *nats.Conn
 	fwd     *uplink.Forwarder
-	clients map[string]*modbus.Client
-	buses   map[string]*bus.Lock // one per client: a bus or gateway
-	pollers []*poller.Poller
 	tr      *transform.Transformer
 	bd      *baddata.Engine
 	vs      *vsensor.Engine
-	bridge  *mqtt.Bridge
+	bridge  atomic.Pointer[bridgeRun] // nil without an mqtt section
 	pipe    *pipeline
 	started time.Time
+	ctl     controlState
+	writes  writeLimiter // control writes without an MQTT bridge
+
+	// mapMu serialises map swaps (push, rollback, automatic rollback).
+	mapMu sync.Mutex
+	// mu guards what a swap changes and closing.
+	mu       sync.RWMutex
+	settings *settings.Settings // the running SETTINGS
+	raw      []byte             // its canonical JSON
+	mapInfo  control.MapInfo    // its version and pusher
+	prev     *storedMap         // what map.rollback restores
+	slaves   []*slaveRun
+	clients  map[string]*modbus.Client
+	buses    map[string]*bus.Lock // one per client: a bus or gateway
+	closing  bool
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -100,71 +113,28 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Agent, err er
 			return nil, fmt.Errorf("virtualSensors: %w", err)
 		}
 	}
-	s := cfg.Settings
-	if s.MQTT != nil {
-		o := cfg.MQTTOptions
-		if o.ClientID == "" {
-			o.ClientID = "gridedge-" + cfg.Edge.ID
-		}
-		o.Logger = log
-		if a.bridge, err = mqtt.New(s, mqtt.NewDeviceWriter(s, a.writeBus), o); err != nil {
-			return nil, fmt.Errorf("mqtt: %w", err)
-		}
-	}
+	// the map of the config file, or the one pushed since (see mapstore.go)
+	s, raw, info, prev := a.initialMap()
 	a.pipe = &pipeline{tr: a.tr, bd: a.bd, vs: a.vs, buf: a.buf, live: leafBus{a.leaf, a.nc},
-		domain: cfg.Domain, edge: cfg.Edge.ID, now: time.Now, log: log}
-	if a.bridge != nil {
-		a.pipe.status = a.bridge
-	}
-	n := len(s.ModbusSlaves)
-	for i := range s.ModbusSlaves {
-		sl := &s.ModbusSlaves[i]
-		u := SlaveURL(sl)
-		c, ok := a.clients[u]
-		if !ok {
-			timeout := time.Second
-			if sl.Timeout > 0 {
-				timeout = time.Duration(sl.Timeout * float64(time.Second))
-			}
-			// one client per bus/host: its requests are serialised, which is
-			// what a half-duplex RS-485 bus or a TCP gateway needs
-			if c, err = modbus.NewClient(u, modbus.ClientOptions{Timeout: timeout, MaxInFlight: maxInFlight(s, u), Logger: log}); err != nil {
-				return nil, fmt.Errorf("slave %d (%s): %w", i, u, err)
-			}
-			a.clients[u] = c
-			a.buses[u] = &bus.Lock{}
-		}
-		slave := i
-		period := time.Duration(s.PeriodOf(sl) * float64(time.Second))
-		a.pollers = append(a.pollers, poller.New(c, poller.Options{
-			Name:     fmt.Sprintf("%s#%d", u, sl.SlaveID),
-			Slave:    sl,
-			Vars:     s.ModbusMaps[sl.Map],
-			Document: cfg.DocumentOf(i),
-			Period:   period,
-			Offset:   period * time.Duration(i) / time.Duration(max(n, 1)), // stagger
-			Sink: func(ctx context.Context, us []model.Update) error {
-				return a.pipe.Process(ctx, slave, us)
-			},
-			Bus:    pollBus(a.buses[u], maxInFlight(s, u)),
-			Logger: log,
-		}))
-	}
+		domain: cfg.Domain, edge: cfg.Edge.ID, now: time.Now, log: log, status: bridgeStatus{a}}
+	a.prev = prev
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.cancel = cancel
+	a.mapMu.Lock()
+	_, err = a.swap(runCtx, s, raw, info)
+	a.mapMu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if err := a.serveControl(runCtx); err != nil {
+		return nil, err
+	}
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
 		_ = a.fwd.Run(runCtx)
 	}()
-	for _, p := range a.pollers {
-		a.wg.Add(1)
-		go func() {
-			defer a.wg.Done()
-			_ = p.Run(runCtx)
-		}()
-	}
 	a.wg.Add(2)
 	go func() {
 		defer a.wg.Done()
@@ -174,22 +144,13 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Agent, err er
 		defer a.wg.Done()
 		a.tickLoop(runCtx)
 	}()
-	if a.bridge != nil {
-		a.wg.Add(1)
-		go func() {
-			defer a.wg.Done()
-			if err := a.bridge.Run(runCtx); err != nil {
-				log.Error("mqtt bridge stopped", "err", err)
-			}
-		}()
-	}
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
 		a.trimLoop(runCtx)
 	}()
 	log.Info("edge agent started", "version", version.String(), "edge", cfg.Edge.ID, "hub", cfg.Hub.URL,
-		"slaves", len(a.pollers), "local_nats", listen, "data", cfg.DataDir)
+		"slaves", len(s.ModbusSlaves), "map", info.Version, "map_source", info.Source, "local_nats", listen, "data", cfg.DataDir)
 	return a, nil
 }
 
@@ -213,20 +174,28 @@ func pollBus(l *bus.Lock, inFlight int) poller.Bus {
 	return l
 }
 
-// writeBus runs fn with slave i's client while holding its bus at high
-// priority, so an MQTT write (read, write, read back) goes before waiting
-// polls and no poll lands in its middle.
-func (a *Agent) writeBus(ctx context.Context, i int, fn func(ctx context.Context, dev mqtt.Device) error) error {
-	u := SlaveURL(&a.cfg.Settings.ModbusSlaves[i])
-	c, l := a.clients[u], a.buses[u]
-	if c == nil {
-		return fmt.Errorf("slave %d has no client", i)
+// writeBusFor returns the mqtt.Bus of the slaves of s: it runs fn with
+// slave i's client while holding its bus at high priority, so a write
+// (read, write, read back) goes before waiting polls and no poll lands in
+// its middle.
+func (a *Agent) writeBusFor(s *settings.Settings) mqtt.Bus {
+	return func(ctx context.Context, i int, fn func(ctx context.Context, dev mqtt.Device) error) error {
+		if i < 0 || i >= len(s.ModbusSlaves) {
+			return fmt.Errorf("slave %d: %w", i, mqtt.ErrSlave)
+		}
+		u := SlaveURL(&s.ModbusSlaves[i])
+		a.mu.RLock()
+		c, l := a.clients[u], a.buses[u]
+		a.mu.RUnlock()
+		if c == nil {
+			return fmt.Errorf("slave %d (%s) has no client: the map changed", i, u)
+		}
+		if err := l.Acquire(ctx, true); err != nil {
+			return err
+		}
+		defer l.Release()
+		return fn(ctx, c)
 	}
-	if err := l.Acquire(ctx, true); err != nil {
-		return err
-	}
-	defer l.Release()
-	return fn(ctx, c)
 }
 
 // tickLoop drives the time-based parts of the pipeline: stale-data rules,
@@ -327,6 +296,11 @@ type Status struct {
 	VirtualSensors map[string]vsensor.SensorStats `json:"virtual_sensors,omitempty"`
 	// MQTT describes the MQTT bridge (nil without one).
 	MQTT *mqtt.Stats `json:"mqtt,omitempty"`
+	// Map is the running Modbus map: version (content hash), pusher,
+	// confirmation, last rollback.
+	Map control.MapInfo `json:"map"`
+	// Control counts control requests (refused pushes are audited there).
+	Control ControlStats `json:"control"`
 }
 
 // Status returns the agent's health.
@@ -338,15 +312,19 @@ func (a *Agent) Status() (Status, error) {
 	if !st.Buffer.OldestTS.IsZero() {
 		st.OldestUnsentAge = max(0, time.Since(st.Buffer.OldestTS).Seconds())
 	}
-	for _, p := range a.pollers {
-		st.Slaves = append(st.Slaves, p.Stats())
+	a.mu.RLock()
+	for _, r := range a.slaves {
+		st.Slaves = append(st.Slaves, r.p.Stats())
 	}
+	st.Map = a.mapInfo
+	a.mu.RUnlock()
+	st.Control = a.ctl.stats()
 	st.Rules = a.bd.Stats()
 	if a.vs != nil {
 		st.VirtualSensors = a.vs.Stats()
 	}
-	if a.bridge != nil {
-		ms := a.bridge.Stats()
+	if br := a.bridge.Load(); br != nil {
+		ms := br.b.Stats()
 		st.MQTT = &ms
 	}
 	return st, err
@@ -354,6 +332,9 @@ func (a *Agent) Status() (Status, error) {
 
 // Close stops pollers and the forwarder, then the server and the buffer.
 func (a *Agent) Close() {
+	a.mu.Lock()
+	a.closing = true // no poller or bridge starts any more
+	a.mu.Unlock()
 	if a.cancel != nil {
 		a.cancel()
 	}
@@ -377,6 +358,9 @@ func (a *Agent) Close() {
 // running ones stay). It reports, and does not apply, changes that need a
 // restart.
 func (a *Agent) Reload(cfg *Config) error {
+	if cfg.Control.TrustedKeys != nil || a.cfg.Control.TrustedKeys != nil {
+		a.ctl.setTrusted(cfg.Control.TrustedKeys)
+	}
 	if err := a.bd.Reload(cfg.Rules); err != nil {
 		return err
 	}
@@ -392,6 +376,7 @@ func (a *Agent) Reload(cfg *Config) error {
 func (a *Agent) withoutRules(c *Config) Config {
 	cp := *c
 	cp.Rules = nil
+	cp.Control.TrustedKeys = nil
 	return cp
 }
 

@@ -60,6 +60,8 @@ type Config struct {
 	MQTTOptions mqtt.Options `json:"mqttOptions,omitempty"`
 	// Heartbeat configures the periodic health message to the hub.
 	Heartbeat HeartbeatConfig `json:"heartbeat,omitempty"`
+	// Control configures map pushes and the other control requests.
+	Control ControlConfig `json:"control,omitempty"`
 	// LogLevel overrides the SETTINGS logLevel: debug, info, warn or error.
 	LogLevel string `json:"logLevel,omitempty"`
 	// MemoryLimitMiB is a soft memory limit of the agent's Go runtime in
@@ -295,6 +297,7 @@ func (c *Config) Defaults() {
 	if c.LogLevel == "" {
 		c.LogLevel = "error" // the original plugin's default
 	}
+	c.Control.defaults()
 }
 
 // Validate reports every problem at once.
@@ -353,6 +356,7 @@ func (c *Config) Validate() error {
 	default:
 		es.Add("logLevel", "%q is not one of debug, info, warn, error", c.LogLevel)
 	}
+	c.Control.validate(&es)
 	es = appendErrors(es, "mappings", c.Mappings.Validate())
 	es = appendErrors(es, "", baddata.Validate(c.Rules))
 	if c.VirtualSensors != nil {

@@ -94,7 +94,7 @@ func localUsers(o LeafOptions, agentUser, agentSecret string) ([]*server.User, s
 	read := []string{subject.LiveAll(o.Domain, o.Edge), subject.Heartbeat(o.Domain, o.Edge), "_INBOX.>"}
 	if o.LocalUser != "" {
 		var services []string
-		for _, a := range []string{subject.ActionStatus, subject.ActionConfigGet, subject.ActionRead, subject.ActionWrite, subject.ActionMapPush} {
+		for _, a := range subject.EdgeControlActions {
 			services = append(services, subject.EdgeControl(o.Domain, o.Edge, a))
 		}
 		users = append(users, &server.User{Username: o.LocalUser, Password: o.LocalPassword,
