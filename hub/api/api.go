@@ -68,6 +68,8 @@ type Server struct {
 	Gateway Gateway
 	// History serves /history (nil: the routes answer 404).
 	History history.Store
+	// Converters serves POST /converters/{id}/test (nil: it answers 404).
+	Converters Converters
 	// Requests, when set, is told of every request (route pattern, method,
 	// status, duration): the hub's metrics.
 	Requests RequestObserver

@@ -46,6 +46,7 @@ func (s *Server) OpenAPI() map[string]any {
 			map[string]any{"name": "layers", "description": "Layer management (GridEdge)"},
 			map[string]any{"name": "admin", "description": "Users and application credentials (GridEdge)"},
 			map[string]any{"name": "forecast", "description": "Forecasting service (seed 3.2.2; docs/forecast.md)"},
+			map[string]any{"name": "converters", "description": "Data-model converters (seed 3.2.3; docs/services.md)"},
 		},
 		"paths": paths,
 		"components": map[string]any{

@@ -252,6 +252,11 @@ func (s *Server) routes() []*route {
 					"params": map[string]any{"layer": "xflex", "collection": "xflex.gridflex.generators", "measures": []any{"activePower"}, "period": "1d", "filter": map[string]any{"generator": []any{"TSO"}}}}}},
 			h: s.gateway},
 
+		{method: http.MethodPost, path: "/converters/{id}/test", op: "converter_test", tag: "converters", summary: "Test a data-model converter", access: loggedIn, resp: respDoc,
+			desc: "Applies the stored transformation id (seed 3.2.3: {_id, template, functions} or {_id, code}) to the sample document of the body and returns the result; a conversion that fails answers 422 with the precise reason (compilation, script error, time or memory budget). Needs the write grant on the converters layer (services.converters.layer), or admin.",
+			body: &body{schema: objectSchema("Sample source document"), examples: map[string]any{"sample": map[string]any{"id": "SM001", "timestamp": 1606041000000, "AEexp": 12.5}}},
+			h:    s.testConverter},
+
 		{method: http.MethodGet, path: "/resources", op: "resources_get", tag: "resources", summary: "Get files info", access: authenticated, resp: respFileInfos,
 			query: []param{fileParams[0], {name: "type", typ: "string", desc: "Media type of the files to be returned", example: "image/png"}}, h: s.listFiles},
 		{method: http.MethodPost, path: "/resources", op: "resources_post", tag: "resources", summary: "Upload a file", access: authenticated, resp: respFileCreated, upload: true,
@@ -280,6 +285,7 @@ func init() {
 		}
 	}
 	reservedLayers["system"] = true
+	delete(reservedLayers, ConvertersLayer) // see ConvertersLayer
 }
 
 // ReservedLayer reports whether id cannot name a layer because it names an

@@ -331,7 +331,8 @@ func consumerName(edge string) string { return ConsumerName + "-" + edge }
 
 // Run applies batches until ctx is done: one durable consumer on each
 // edge's stream (or one on the shared stream when Options.Edges is empty),
-// each applying its batches strictly in order, one outstanding at a time.
+// each applying its batches strictly in order, a group of waiting batches
+// at a time (group.go).
 func (a *Applier) Run(ctx context.Context) error {
 	type source struct{ stream, consumer string }
 	var sources []source
@@ -368,8 +369,9 @@ func (a *Applier) Run(ctx context.Context) error {
 			// short, so that a batch in flight when a hub died is redelivered
 			// soon after the restart; a redelivery is skipped by the
 			// high-water mark, and slow applies send InProgress
-			AckWait:       5 * time.Second,
-			MaxAckPending: 1,
+			AckWait: 5 * time.Second,
+			// a group of waiting batches is taken at once (group.go)
+			MaxAckPending: maxGroup,
 			MaxDeliver:    -1,
 		})
 		if err != nil {
@@ -382,28 +384,6 @@ func (a *Applier) Run(ctx context.Context) error {
 		}()
 	}
 	return nil
-}
-
-// consume applies the batches of one consumer until ctx is done; fetch
-// errors are retried, so it has nothing to return.
-func (a *Applier) consume(ctx context.Context, cons jetstream.Consumer) {
-	for ctx.Err() == nil {
-		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(time.Second))
-		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			a.log.Warn("ingest: fetch failed; retrying", "err", err)
-			sleep(ctx, time.Second)
-			continue
-		}
-		for msg := range batch.Messages() {
-			a.handle(ctx, msg)
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && ctx.Err() == nil {
-			a.log.Debug("ingest: fetch", "err", err)
-		}
-	}
 }
 
 func sleep(ctx context.Context, d time.Duration) {
@@ -469,35 +449,62 @@ func decodeBatch(data []byte) (model.Batch, error) {
 }
 
 func (a *Applier) apply(ctx context.Context, edge string, data []byte) error {
-	b, err := decodeBatch(data)
+	b, err := a.prepare(edge, data)
 	if err != nil {
-		return permanentError{err}
-	}
-	if err := b.Validate(); err != nil {
-		return permanentError{err}
-	}
-	if b.Edge != edge {
-		return permanentError{fmt.Errorf("batch of edge %q published on the subject of edge %q", b.Edge, edge)}
-	}
-	if a.opts.ReservedLayer != nil {
-		for i := range b.Updates {
-			if l := b.Updates[i].Layer; a.opts.ReservedLayer(l) {
-				return permanentError{fmt.Errorf("update %d (seq %d) writes to layer %q, which is reserved for the hub", i, b.SeqFirst+uint64(i), l)}
-			}
-		}
-	}
-	if err := a.checkAllowed(&b); err != nil {
-		return permanentError{err}
+		return err
 	}
 	hwm, err := a.highWaterMark(ctx, edge)
 	if err != nil {
 		return err
 	}
+	if err := a.checkJump(&b, hwm); err != nil {
+		return err
+	}
+	return a.commit(ctx, &b, nil)
+}
+
+// prepare decodes a batch and runs the checks that need no store: every
+// error it returns is a permanentError.
+func (a *Applier) prepare(edge string, data []byte) (model.Batch, error) {
+	b, err := decodeBatch(data)
+	if err != nil {
+		return b, permanentError{err}
+	}
+	if err := b.Validate(); err != nil {
+		return b, permanentError{err}
+	}
+	if b.Edge != edge {
+		return b, permanentError{fmt.Errorf("batch of edge %q published on the subject of edge %q", b.Edge, edge)}
+	}
+	if a.opts.ReservedLayer != nil {
+		for i := range b.Updates {
+			if l := b.Updates[i].Layer; a.opts.ReservedLayer(l) {
+				return b, permanentError{fmt.Errorf("update %d (seq %d) writes to layer %q, which is reserved for the hub", i, b.SeqFirst+uint64(i), l)}
+			}
+		}
+	}
+	if err := a.checkAllowed(&b); err != nil {
+		return b, permanentError{err}
+	}
+	return b, nil
+}
+
+// checkJump quarantines a batch starting implausibly far above the edge's
+// high-water mark hwm (a permanentError).
+func (a *Applier) checkJump(b *model.Batch, hwm uint64) error {
 	if b.SeqFirst > hwm && b.SeqFirst-hwm-1 > a.opts.MaxSeqJump {
 		return permanentError{fmt.Errorf("%w: batch %d-%d starts %d above the high-water mark %d, more than the %d allowed (ingest.maxSeqJump)",
 			ErrSequenceJump, b.SeqFirst, b.SeqLast, b.SeqFirst-hwm, hwm, a.opts.MaxSeqJump)}
 	}
-	res, err := a.st.ApplyBatch(ctx, &b, store.ApplyOptions{CreateMissing: a.opts.CreateMissing})
+	return nil
+}
+
+// commit applies a checked batch to the store. When b merges a run of
+// consecutive batches (parts, see group.go), they are counted and their
+// changes reported as if applied one by one.
+func (a *Applier) commit(ctx context.Context, b *model.Batch, parts []*model.Batch) error {
+	batches := uint64(max(1, len(parts)))
+	res, err := a.st.ApplyBatch(ctx, b, store.ApplyOptions{CreateMissing: a.opts.CreateMissing})
 	if errors.Is(err, store.ErrInvalid) || errors.Is(err, store.ErrNotFound) {
 		return permanentError{err}
 	}
@@ -505,7 +512,7 @@ func (a *Applier) apply(ctx context.Context, edge string, data []byte) error {
 		return err
 	}
 	a.edgeStats(b.Edge, func(s *EdgeStats) {
-		s.Batches++
+		s.Batches += batches
 		s.Applied += uint64(res.Applied)
 		s.Skipped += uint64(res.Skipped)
 		s.Missing += res.Gap
@@ -515,7 +522,7 @@ func (a *Applier) apply(ctx context.Context, edge string, data []byte) error {
 	a.mu.Lock()
 	a.hwm[b.Edge] = max(a.hwm[b.Edge], b.SeqLast)
 	a.mu.Unlock()
-	a.batches.Add(1)
+	a.batches.Add(batches)
 	a.updates.Add(uint64(res.Applied))
 	a.skipped.Add(uint64(res.Skipped))
 	a.gaps.Add(res.Gap)
@@ -526,7 +533,11 @@ func (a *Applier) apply(ctx context.Context, edge string, data []byte) error {
 		a.log.Info("ingest: created missing layer or collection", "name", c, "edge", b.Edge)
 	}
 	if a.opts.Changes != nil {
-		for _, c := range res.Changes {
+		changes := res.Changes
+		if len(parts) > 1 {
+			changes = changesPerBatch(parts, res)
+		}
+		for _, c := range changes {
 			a.opts.Changes(c)
 		}
 	}

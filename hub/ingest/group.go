@@ -1,0 +1,223 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gridedge/gridedge/hub/store"
+	"github.com/gridedge/gridedge/shared/model"
+	"github.com/gridedge/gridedge/shared/subject"
+)
+
+// Group commit. Applying one batch per JetStream fetch and per store
+// transaction pays a fetch round trip and a commit (an fsync on bolt) for
+// every batch, which bounds how fast a backlog drains (an edge coming back
+// after an outage, a hub restarting). So a consumer takes up to maxGroup
+// batches already waiting in its stream, and merges consecutive batches of
+// one edge whose sequence numbers follow on into one batch, applied in one
+// store transaction with the edge's high-water mark: a crash before the
+// acknowledgements replays them as skips, exactly as for a single batch.
+// Batches apply in stream order; a batch failing a check is dead-lettered
+// on its own; a merged run the store refuses is applied again batch by
+// batch (handle), so that only the bad batch is dead-lettered.
+const (
+	// maxGroup is how many messages a consumer takes per fetch, and so
+	// its MaxAckPending.
+	maxGroup = 64
+	// maxRunUpdates bounds the updates of one merged run (one store
+	// transaction), so that a run commits well within the consumer's
+	// AckWait.
+	maxRunUpdates = 16 << 10
+)
+
+// consume applies the batches of one consumer until ctx is done; fetch
+// errors are retried, so it has nothing to return.
+func (a *Applier) consume(ctx context.Context, cons jetstream.Consumer) {
+	for ctx.Err() == nil {
+		msgs, err := a.fetchGroup(cons)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			a.log.Warn("ingest: fetch failed; retrying", "err", err)
+			sleep(ctx, time.Second)
+			continue
+		}
+		a.handleGroup(ctx, msgs)
+	}
+}
+
+// fetchGroup returns the messages waiting in the stream (up to maxGroup),
+// or waits up to a second for the next one.
+func (a *Applier) fetchGroup(cons jetstream.Consumer) ([]jetstream.Msg, error) {
+	batch, err := cons.FetchNoWait(maxGroup)
+	if err != nil {
+		return nil, err
+	}
+	if msgs := a.collect(batch); len(msgs) > 0 {
+		return msgs, nil
+	}
+	if batch, err = cons.Fetch(1, jetstream.FetchMaxWait(time.Second)); err != nil {
+		return nil, err
+	}
+	msgs := a.collect(batch)
+	if len(msgs) == 0 {
+		return nil, nil
+	}
+	// what arrived with it goes into the same group
+	if more, err := cons.FetchNoWait(maxGroup - 1); err == nil {
+		msgs = append(msgs, a.collect(more)...)
+	}
+	return msgs, nil
+}
+
+func (a *Applier) collect(batch jetstream.MessageBatch) []jetstream.Msg {
+	var msgs []jetstream.Msg
+	for msg := range batch.Messages() {
+		msgs = append(msgs, msg)
+	}
+	if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, jetstream.ErrNoMessages) {
+		a.log.Debug("ingest: fetch", "err", err)
+	}
+	return msgs
+}
+
+// pendingMsg is a checked batch waiting to be applied with its run.
+type pendingMsg struct {
+	msg jetstream.Msg
+	b   model.Batch
+}
+
+// handleGroup applies msgs in order, merging runs of consecutive batches.
+func (a *Applier) handleGroup(ctx context.Context, msgs []jetstream.Msg) {
+	if len(msgs) == 1 {
+		a.handle(ctx, msgs[0])
+		return
+	}
+	var run []pendingMsg
+	n := 0 // updates in run
+	for _, msg := range msgs {
+		edge := subject.Token(msg.Subject(), 2)
+		b, err := a.prepare(edge, msg.Data())
+		if err != nil {
+			a.applyRun(ctx, run)
+			run, n = nil, 0
+			a.deadLetter(ctx, msg, edge, err.(permanentError).error)
+			continue
+		}
+		if len(run) > 0 && follows(&run[len(run)-1].b, &b) && n+len(b.Updates) <= maxRunUpdates {
+			// b starts right after the run, which only a sequence jump
+			// check of the run's first batch could refuse
+			run = append(run, pendingMsg{msg, b})
+			n += len(b.Updates)
+			continue
+		}
+		a.applyRun(ctx, run)
+		run, n = nil, 0
+		// the run before is applied: the high-water mark is current
+		hwm, err := a.highWaterMark(ctx, edge)
+		if err != nil {
+			a.handle(ctx, msg) // retries
+			continue
+		}
+		if err := a.checkJump(&b, hwm); err != nil {
+			a.deadLetter(ctx, msg, edge, err.(permanentError).error)
+			continue
+		}
+		run, n = []pendingMsg{{msg, b}}, len(b.Updates)
+	}
+	a.applyRun(ctx, run)
+}
+
+// follows tells whether b continues prev: same edge, next sequence number.
+func follows(prev, b *model.Batch) bool {
+	return b.Edge == prev.Edge && b.SeqFirst == prev.SeqLast+1
+}
+
+// applyRun applies a run of checked batches as one and acknowledges them;
+// when that fails, each is handled on its own.
+func (a *Applier) applyRun(ctx context.Context, run []pendingMsg) {
+	if len(run) == 0 {
+		return
+	}
+	merged := run[0].b
+	var parts []*model.Batch
+	if len(run) > 1 {
+		parts = make([]*model.Batch, len(run))
+		for i := range run {
+			parts[i] = &run[i].b
+		}
+		n := 0
+		for i := range run {
+			n += len(run[i].b.Updates)
+		}
+		merged.Updates = make([]model.Update, 0, n)
+		for i := range run {
+			merged.Updates = append(merged.Updates, run[i].b.Updates...)
+		}
+		merged.SeqLast = run[len(run)-1].b.SeqLast
+	}
+	if err := a.commit(ctx, &merged, parts); err != nil {
+		if ctx.Err() == nil {
+			a.log.Debug("ingest: a merged run failed; applying its batches one by one", "edge", merged.Edge,
+				"batches", len(run), "seq_first", merged.SeqFirst, "seq_last", merged.SeqLast, "err", err)
+		}
+		for _, p := range run {
+			a.handle(ctx, p.msg)
+		}
+		return
+	}
+	if a.opts.AfterApply != nil {
+		a.opts.AfterApply(a.batches.Load())
+	}
+	for _, p := range run {
+		if err := p.msg.Ack(); err != nil {
+			a.log.Warn("ingest: ack failed; the batch will be redelivered and skipped by the high-water mark", "edge", merged.Edge, "err", err)
+		}
+	}
+}
+
+// changesPerBatch splits the changes of a merged run (res) into those of
+// each of its batches, as applying them one by one reports them: per
+// batch, one change per document with the fields its updates set; an
+// insert for the first batch writing a document the run inserted. The
+// first res.Skipped updates were at or below the high-water mark.
+func changesPerBatch(parts []*model.Batch, res store.ApplyResult) []store.Change {
+	type docKey struct{ layer, col, id string }
+	ops := make(map[docKey]string, len(res.Changes))
+	for _, c := range res.Changes {
+		ops[docKey{c.Layer, c.Collection, c.ID}] = c.Op
+	}
+	skip := res.Skipped
+	var out []store.Change
+	for _, b := range parts {
+		idx := map[docKey]int{}
+		for i := range b.Updates {
+			if skip > 0 {
+				skip--
+				continue
+			}
+			u := &b.Updates[i]
+			k := docKey{u.Layer, u.Collection, u.ID}
+			fields := slices.Sorted(maps.Keys(u.Set))
+			if j, ok := idx[k]; ok {
+				out[j].Fields = store.MergeFields(out[j].Fields, fields)
+				continue
+			}
+			op := ops[k]
+			if op == "" {
+				op = store.OpUpdate
+			}
+			ops[k] = store.OpUpdate // later batches update it
+			idx[k] = len(out)
+			out = append(out, store.Change{Op: op, Layer: u.Layer, Collection: u.Collection, ID: u.ID, Fields: fields})
+		}
+	}
+	return out
+}
