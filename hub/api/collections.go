@@ -280,23 +280,7 @@ func (s *Server) find(w http.ResponseWriter, r *http.Request, p *auth.Principal)
 	if err != nil {
 		return err
 	}
-	if r.URL.Query().Get("explain") == "true" {
-		plan, ok, err := store.ExplainFind(r.Context(), s.Store, t.layer, t.col, o)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return httpErrorf(http.StatusBadRequest, "explain: this store backend cannot explain a find")
-		}
-		return success(w, "", plan)
-	}
-	o.Limit++
-	docs, err := s.Store.Find(r.Context(), t.layer, t.col, o)
-	o.Limit--
-	if err != nil {
-		return err
-	}
-	return page(w, r, t, o, docs)
+	return s.findPage(w, r, t, o)
 }
 
 func (s *Server) findField(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
@@ -315,6 +299,13 @@ func (s *Server) findField(w http.ResponseWriter, r *http.Request, p *auth.Princ
 	if o.Projection, err = query.ParseProjection(map[string]any{field: 1}); err != nil {
 		return httpErrorf(http.StatusBadRequest, "field %q: %v", field, err)
 	}
+	return s.findPage(w, r, t, o)
+}
+
+// findPage answers a find with o: one page of documents (one more is
+// asked for to tell whether another page follows), or with explain=true the
+// store's plan instead.
+func (s *Server) findPage(w http.ResponseWriter, r *http.Request, t *target, o store.FindOptions) error {
 	if r.URL.Query().Get("explain") == "true" {
 		plan, ok, err := store.ExplainFind(r.Context(), s.Store, t.layer, t.col, o)
 		if err != nil {

@@ -33,6 +33,17 @@ func (s *Server) bucketFor(r *http.Request, p *auth.Principal, need auth.Perm) (
 	return "", httpErrorf(http.StatusForbidden, "%s %q needs %s permission on %q", p.Kind, p.ID, need, auth.BucketGrant(b))
 }
 
+// fileFor checks p's permission need on the bucket of the fs parameter and
+// resolves the file the request names (see fileKey).
+func (s *Server) fileFor(r *http.Request, p *auth.Principal, need auth.Perm) (string, store.FileInfo, error) {
+	b, err := s.bucketFor(r, p, need)
+	if err != nil {
+		return "", store.FileInfo{}, err
+	}
+	fi, err := s.fileKey(r.Context(), r, b)
+	return b, fi, err
+}
+
 // fileKey resolves the id path parameter with the key parameter: "id"
 // matches the file's _id only, "filename" the latest upload of that name.
 func (s *Server) fileKey(ctx context.Context, r *http.Request, bucket string) (store.FileInfo, error) {
@@ -177,11 +188,7 @@ func extOf(name string) string {
 }
 
 func (s *Server) getFile(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	b, err := s.bucketFor(r, p, auth.Read)
-	if err != nil {
-		return err
-	}
-	fi, err := s.fileKey(r.Context(), r, b)
+	b, fi, err := s.fileFor(r, p, auth.Read)
 	if err != nil {
 		return err
 	}
@@ -238,11 +245,7 @@ func inlineSafe(typ string) bool {
 }
 
 func (s *Server) deleteFile(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	b, err := s.bucketFor(r, p, auth.Write)
-	if err != nil {
-		return err
-	}
-	fi, err := s.fileKey(r.Context(), r, b)
+	b, fi, err := s.fileFor(r, p, auth.Write)
 	if err != nil {
 		return err
 	}
@@ -254,11 +257,7 @@ func (s *Server) deleteFile(w http.ResponseWriter, r *http.Request, p *auth.Prin
 }
 
 func (s *Server) fileInfo(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	b, err := s.bucketFor(r, p, auth.Read)
-	if err != nil {
-		return err
-	}
-	fi, err := s.fileKey(r.Context(), r, b)
+	_, fi, err := s.fileFor(r, p, auth.Read)
 	if err != nil {
 		return err
 	}
