@@ -1,8 +1,11 @@
 // Package fleet keeps the hub's view of its edges: it receives every edge's
 // heartbeat (<domain>.edge.<edge>.heartbeat), adds what the hub itself knows
 // (what the ingest applier applied for that edge, when the heartbeat
-// arrived), and keeps the latest per edge as a document in layer "system",
-// collection "edges", readable through the REST API.
+// arrived, whether the edge is online), and keeps the latest per edge as a
+// document in layer "system", collection "edges", readable through the REST
+// API. An edge whose last heartbeat is older than OfflineAfter heartbeat
+// intervals is marked offline. The fleet answers <domain>.fleet.list and
+// <domain>.fleet.status.<edge> (package control) for the gridedge CLI.
 package fleet
 
 import (
@@ -11,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -33,11 +37,18 @@ type Fleet struct {
 	applied func(edge string) ingest.EdgeStats
 	domain  string
 	log     *slog.Logger
+
+	now   func() time.Time // the clock (tests set a fake one)
+	every time.Duration    // how often offline edges are looked for
+
+	mu    sync.Mutex
+	edges map[string]*edgeRecord
 }
 
 // New returns a Fleet; applied (may be nil) reports the applier's counters of an edge.
 func New(nc *nats.Conn, st store.Store, domain string, applied func(edge string) ingest.EdgeStats, log *slog.Logger) *Fleet {
-	return &Fleet{nc: nc, st: st, applied: applied, domain: domain, log: log}
+	return &Fleet{nc: nc, st: st, applied: applied, domain: domain, log: log,
+		now: time.Now, every: time.Second, edges: map[string]*edgeRecord{}}
 }
 
 // EnsureLayer creates layer system with collection edges when missing,
@@ -64,6 +75,9 @@ func (f *Fleet) Run(ctx context.Context) error {
 	if err := EnsureLayer(ctx, f.st, Collection); err != nil {
 		return err
 	}
+	if err := f.load(ctx); err != nil {
+		return err
+	}
 	msgs := make(chan *nats.Msg, 256)
 	sub, err := f.nc.ChanSubscribe(subject.HeartbeatAll(f.domain), msgs)
 	if err != nil {
@@ -75,6 +89,18 @@ func (f *Fleet) Run(ctx context.Context) error {
 		return fmt.Errorf("fleet: subscribe to high-water-mark requests: %w", err)
 	}
 	defer hwm.Unsubscribe()
+	list, err := f.nc.Subscribe(subject.FleetList(f.domain), f.answerList)
+	if err != nil {
+		return fmt.Errorf("fleet: subscribe to fleet list requests: %w", err)
+	}
+	defer list.Unsubscribe()
+	status, err := f.nc.Subscribe(subject.FleetStatusAll(f.domain), f.answerStatus)
+	if err != nil {
+		return fmt.Errorf("fleet: subscribe to fleet status requests: %w", err)
+	}
+	defer status.Unsubscribe()
+	tick := time.NewTicker(f.every)
+	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -83,6 +109,8 @@ func (f *Fleet) Run(ctx context.Context) error {
 			if err := f.record(ctx, m); err != nil {
 				f.log.Warn("fleet: heartbeat not recorded", "subject", m.Subject, "err", err)
 			}
+		case <-tick.C:
+			f.markOffline(ctx)
 		}
 	}
 }
@@ -112,18 +140,25 @@ func (f *Fleet) record(ctx context.Context, m *nats.Msg) error {
 	if id, _ := hb["edge"].(string); id != edge {
 		return fmt.Errorf("heartbeat of edge %q published on the subject of edge %q", id, edge)
 	}
-	now := time.Now().UTC()
+	now := f.now().UTC()
+	rec := newRecord(edge, m.Data, now)
 	doc := store.Document{"_id": edge, "heartbeat": hb, "receivedAt": now}
 	if f.applied != nil {
 		s := f.applied(edge)
-		doc["hub"] = map[string]any{
+		rec.hub = map[string]any{
 			"batches": s.Batches, "applied": s.Applied, "skipped": s.Skipped,
 			"missing": s.Missing, "dead_letters": s.DeadLetters, "last_seq": s.LastSeq,
 			"quarantined": s.Quarantined, "refused": s.Refused,
 		}
+		doc["hub"] = rec.hub
 	}
+	rec.fill(doc)
+	rec.doc = doc
 	if _, err := f.st.Bulk(ctx, Layer, Collection, []store.Document{doc}, false); err != nil {
 		return fmt.Errorf("store edge record: %w", err)
 	}
+	f.mu.Lock()
+	f.edges[edge] = rec
+	f.mu.Unlock()
 	return nil
 }
