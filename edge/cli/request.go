@@ -35,24 +35,23 @@ func edgeRequest(ctx context.Context, nc *nats.Conn, domain, edge, action string
 		return fmt.Errorf("subscribe to the reply subject %s: %w", inbox, err)
 	}
 	defer sub.Unsubscribe() //nolint:errcheck // the connection closes soon after
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	msg := &nats.Msg{Subject: subject.EdgeControl(domain, edge, action), Reply: inbox, Data: body}
 	if err := nc.PublishMsg(msg); err != nil {
 		return fmt.Errorf("send %s to edge %s: %w", action, edge, err)
 	}
-	// the subscription must reach the hub before the edge's reply does
-	if err := nc.FlushWithContext(ctx); err != nil {
+	if err := nc.FlushWithContext(rctx); err != nil {
 		return fmt.Errorf("send %s to edge %s: %w", action, edge, err)
 	}
-	rctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	reply, err := sub.NextMsgWithContext(rctx)
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
 		return fmt.Errorf("edge %s: %w (no answer to %s within %s)", edge, errOffline, action, timeout)
+	case errors.Is(err, nats.ErrNoResponders), err == nil && isNoResponders(reply):
+		return fmt.Errorf("edge %s: %w (nobody answers %s: the edge is not connected)", edge, errOffline, msg.Subject)
 	case err != nil:
 		return fmt.Errorf("edge %s: wait for the answer to %s: %w", edge, action, err)
-	case isNoResponders(reply):
-		return fmt.Errorf("edge %s: %w (nobody answers %s: the edge is not connected)", edge, errOffline, msg.Subject)
 	}
 	return decodeReply(reply.Data, out, "edge "+edge, action)
 }
