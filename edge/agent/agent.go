@@ -280,6 +280,9 @@ type Status struct {
 	Version string `json:"version"`
 	// Uptime is seconds since start.
 	Uptime float64 `json:"uptime"`
+	// HeartbeatInterval is the seconds between heartbeats: the hub marks
+	// the edge offline after 3 of them without one.
+	HeartbeatInterval float64 `json:"heartbeat_interval"`
 	// HubConnected tells whether the leaf link is up.
 	HubConnected bool `json:"hub_connected"`
 	// Buffer describes the store-and-forward queue.
@@ -306,7 +309,7 @@ type Status struct {
 // Status returns the agent's health.
 func (a *Agent) Status() (Status, error) {
 	st := Status{Edge: a.cfg.Edge.ID, Version: version.String(), Uptime: time.Since(a.started).Seconds(),
-		HubConnected: a.leaf.HubConnected(), Forwarder: a.fwd.Stats()}
+		HeartbeatInterval: a.cfg.Heartbeat.Interval.Std().Seconds(), HubConnected: a.leaf.HubConnected(), Forwarder: a.fwd.Stats()}
 	var err error
 	st.Buffer, err = a.buf.Stats()
 	if !st.Buffer.OldestTS.IsZero() {

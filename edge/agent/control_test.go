@@ -165,7 +165,7 @@ func (r *controlRig) waitCycles(n uint64) Status {
 func TestControlPushSwapsTheMapBetweenCycles(t *testing.T) {
 	r := newControlRig(t)
 	before := r.waitCycles(3)
-	if before.Map.Source != control.SourceConfig || !before.Map.Confirmed || before.Buffer.Depth == 0 {
+	if before.Map.Source != control.SourceConfig || !before.Map.Confirmed || before.Buffer.Depth == 0 || before.HeartbeatInterval != 0.1 {
 		t.Fatalf("before the push: map %+v, buffer %+v", before.Map, before.Buffer)
 	}
 	cyclesA := before.Slaves[0].Cycles
