@@ -161,11 +161,21 @@ func NormalizeUpdateValue(path string, v any) (any, error) {
 		if ts, ok := DateString(path, t); ok {
 			return ts, nil
 		}
+	case time.Time:
+		return Timestamp(t), nil
 	case model.Measurement, *model.Measurement:
 		if m, ok := model.MeasurementOf(t); ok {
+			if val, ok := scalar(m.Value); ok {
+				// what Normalize makes of the map below, without walking it
+				// (an edge batch is mostly measurements)
+				return map[string]any{"value": val, "quality": float64(m.Quality), "timestamp": Timestamp(m.Timestamp)}, nil
+			}
 			v = map[string]any{"value": m.Value, "quality": float64(m.Quality), "timestamp": m.Timestamp}
 		}
 	case map[string]any:
+		if n, ok := flatNormalized(t); ok {
+			return n, nil
+		}
 		if strings.HasPrefix(path, model.MeasurementsPrefix) {
 			if s, ok := t["timestamp"].(string); ok {
 				if ts, err := time.Parse(time.RFC3339Nano, s); err == nil {
@@ -184,4 +194,43 @@ func NormalizeUpdateValue(path string, v any) (any, error) {
 		return nil, fmt.Errorf("field %q: %w", path, err)
 	}
 	return n, nil
+}
+
+// scalar returns a scalar as Normalize stores it (numbers as float64); ok
+// is false for other values.
+func scalar(v any) (any, bool) {
+	switch x := v.(type) {
+	case nil, bool, string, float64:
+		return x, true
+	case float32, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
+		n, err := normalize(x)
+		return n, err == nil
+	}
+	return nil, false
+}
+
+// flatNormalized is Normalize of a map whose values are all scalars or
+// times (a measurement as JSON and the wire format decode it), without its
+// walks and copies; ok is false for other maps.
+func flatNormalized(m map[string]any) (map[string]any, bool) {
+	if _, ok := m["$date"]; ok {
+		return nil, false
+	}
+	out := make(map[string]any, len(m))
+	for k, e := range m {
+		if t, ok := DateString(k, e); ok {
+			out[k] = t
+			continue
+		}
+		if t, ok := e.(time.Time); ok {
+			out[k] = Timestamp(t)
+			continue
+		}
+		n, ok := scalar(e)
+		if !ok {
+			return nil, false
+		}
+		out[k] = n
+	}
+	return out, true
 }
