@@ -302,9 +302,8 @@ func (s *Server) findField(w http.ResponseWriter, r *http.Request, p *auth.Princ
 	return s.findPage(w, r, t, o)
 }
 
-// findPage answers a find with o: one page of documents (one more is
-// asked for to tell whether another page follows), or with explain=true the
-// store's plan instead.
+// findPage answers a find with o: one page of documents (see lookAhead),
+// or with explain=true the store's plan instead.
 func (s *Server) findPage(w http.ResponseWriter, r *http.Request, t *target, o store.FindOptions) error {
 	if r.URL.Query().Get("explain") == "true" {
 		plan, ok, err := store.ExplainFind(r.Context(), s.Store, t.layer, t.col, o)
@@ -316,8 +315,18 @@ func (s *Server) findPage(w http.ResponseWriter, r *http.Request, t *target, o s
 		}
 		return success(w, "", plan)
 	}
+	return s.lookAhead(w, r, t, o, func(o store.FindOptions) ([]store.Document, error) {
+		return s.Store.Find(r.Context(), t.layer, t.col, o)
+	})
+}
+
+// lookAhead answers with one page of what fetch returns under o, asking it
+// for one document more than the page holds to tell whether another page
+// follows.
+func (s *Server) lookAhead(w http.ResponseWriter, r *http.Request, t *target, o store.FindOptions,
+	fetch func(store.FindOptions) ([]store.Document, error)) error {
 	o.Limit++
-	docs, err := s.Store.Find(r.Context(), t.layer, t.col, o)
+	docs, err := fetch(o)
 	o.Limit--
 	if err != nil {
 		return err
@@ -682,13 +691,9 @@ func (s *Server) rangeQuery(w http.ResponseWriter, r *http.Request, p *auth.Prin
 	if err != nil {
 		return err
 	}
-	o.Limit++
-	docs, err := s.Store.Range(r.Context(), t.layer, t.col, field, from, to, o)
-	o.Limit--
-	if err != nil {
-		return err
-	}
-	return page(w, r, t, o, docs)
+	return s.lookAhead(w, r, t, o, func(o store.FindOptions) ([]store.Document, error) {
+		return s.Store.Range(r.Context(), t.layer, t.col, field, from, to, o)
+	})
 }
 
 func floatParam(q url.Values, name string, lo, hi float64) (float64, error) {
@@ -728,11 +733,7 @@ func (s *Server) near(w http.ResponseWriter, r *http.Request, p *auth.Principal)
 	if err != nil {
 		return err
 	}
-	o.Limit++
-	docs, err := s.Store.Near(r.Context(), t.layer, t.col, lon, lat, dist, o)
-	o.Limit--
-	if err != nil {
-		return err
-	}
-	return page(w, r, t, o, docs)
+	return s.lookAhead(w, r, t, o, func(o store.FindOptions) ([]store.Document, error) {
+		return s.Store.Near(r.Context(), t.layer, t.col, lon, lat, dist, o)
+	})
 }
