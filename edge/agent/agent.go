@@ -60,6 +60,8 @@ type Agent struct {
 	buses    map[string]*bus.Lock // one per client: a bus or gateway
 	closing  bool
 
+	metricsAddr string // the metrics listener's, "" when off
+
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -128,6 +130,9 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Agent, err er
 		return nil, err
 	}
 	if err := a.serveControl(runCtx); err != nil {
+		return nil, err
+	}
+	if err := a.serveMetrics(runCtx); err != nil {
 		return nil, err
 	}
 	a.wg.Add(1)

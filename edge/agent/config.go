@@ -62,6 +62,9 @@ type Config struct {
 	Heartbeat HeartbeatConfig `json:"heartbeat,omitempty"`
 	// Control configures map pushes and the other control requests.
 	Control ControlConfig `json:"control,omitempty"`
+	// Metrics configures the local Prometheus metrics listener (off by
+	// default).
+	Metrics MetricsConfig `json:"metrics,omitempty"`
 	// LogLevel overrides the SETTINGS logLevel: debug, info, warn or error.
 	LogLevel string `json:"logLevel,omitempty"`
 	// MemoryLimitMiB is a soft memory limit of the agent's Go runtime in
@@ -374,6 +377,7 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	c.Metrics.validate(&es)
 	return es.Err()
 }
 

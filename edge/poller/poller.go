@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gridedge/gridedge/edge/codec"
+	"github.com/gridedge/gridedge/edge/metrics"
 	"github.com/gridedge/gridedge/edge/modbus"
 	"github.com/gridedge/gridedge/edge/settings"
 	"github.com/gridedge/gridedge/shared/model"
@@ -82,6 +83,10 @@ type Stats struct {
 	Requests int `json:"requests"`
 	// LastError is the latest error ("" once the device answers again).
 	LastError string `json:"last_error,omitempty"`
+	// Latency is the distribution of request round trips, failed ones
+	// included; its count is the number of requests sent (for the agent's
+	// metrics, not the heartbeat).
+	Latency metrics.HistogramSnapshot `json:"-"`
 }
 
 // Poller polls one slave.
@@ -101,6 +106,7 @@ type Poller struct {
 	fails     int
 	nextTry   time.Time
 	badMarked bool
+	latency   *metrics.Hist // request round trips
 }
 
 // New returns a poller for one slave.
@@ -112,7 +118,7 @@ func New(dev Device, o Options) *Poller {
 		o.MaxBackoff = 30 * time.Second
 	}
 	p := &Poller{dev: dev, o: o, log: o.Logger.With("slave", o.Name), unit: byte(o.Slave.SlaveID),
-		last: map[string]model.Measurement{}}
+		last: map[string]model.Measurement{}, latency: metrics.NewLatencyHist()}
 	p.keys = make([]string, len(o.Vars))
 	for i := range o.Vars {
 		p.keys[i] = model.MeasurementsPrefix + o.Vars[i].Name
@@ -128,6 +134,7 @@ func (p *Poller) Stats() Stats {
 	defer p.mu.Unlock()
 	s := p.stats
 	s.Requests = len(p.plan)
+	s.Latency = p.latency.Snapshot()
 	return s
 }
 
@@ -354,7 +361,9 @@ func withinDeadband(a, b any, band float64) bool {
 // coalesced read with "illegal data address". It returns when the device
 // answered (zero if it never did).
 func (p *Poller) read(ctx context.Context, r Request, ms map[string]model.Measurement, plan *[]Request) (time.Time, error) {
+	start := time.Now()
 	regs, bits, err := p.exec(ctx, r)
+	p.latency.ObserveDuration(time.Since(start))
 	now := time.Now().UTC()
 	if err != nil {
 		p.mu.Lock()

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/gridedge/gridedge/edge/buffer"
+	"github.com/gridedge/gridedge/edge/metrics"
 	"github.com/gridedge/gridedge/shared/model"
 	"github.com/gridedge/gridedge/shared/subject"
 	"github.com/gridedge/gridedge/shared/wire"
@@ -77,6 +78,10 @@ type ForwarderStats struct {
 	Realigned uint64 `json:"realigned"`
 	// LastError is the latest failure ("" after a success).
 	LastError string `json:"last_error,omitempty"`
+	// AckLatency is the distribution of the time from publishing a batch
+	// to the hub's acknowledgement, failures included (for the agent's
+	// metrics, not the heartbeat).
+	AckLatency metrics.HistogramSnapshot `json:"-"`
 }
 
 // Forwarder drains a buffer into the hub's INGEST stream.
@@ -88,6 +93,7 @@ type Forwarder struct {
 
 	sent, batches, dups, failures, unconfirmed, realigned atomic.Uint64
 	lastErr                                               atomic.Value // string
+	ackLatency                                            *metrics.Hist
 
 	aligned     bool      // the buffer's sequence was checked against the hub's high-water mark
 	lastAligned time.Time // when it was last checked
@@ -116,7 +122,7 @@ func NewForwarder(nc *nats.Conn, buf *buffer.Buffer, o ForwarderOptions) *Forwar
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	f := &Forwarder{nc: nc, buf: buf, opts: o, log: o.Logger}
+	f := &Forwarder{nc: nc, buf: buf, opts: o, log: o.Logger, ackLatency: metrics.NewLatencyHist()}
 	f.lastErr.Store("")
 	return f
 }
@@ -125,7 +131,7 @@ func NewForwarder(nc *nats.Conn, buf *buffer.Buffer, o ForwarderOptions) *Forwar
 func (f *Forwarder) Stats() ForwarderStats {
 	return ForwarderStats{Sent: f.sent.Load(), Batches: f.batches.Load(), Duplicates: f.dups.Load(),
 		Failures: f.failures.Load(), Unconfirmed: f.unconfirmed.Load(), Realigned: f.realigned.Load(),
-		LastError: f.lastErr.Load().(string)}
+		LastError: f.lastErr.Load().(string), AckLatency: f.ackLatency.Snapshot()}
 }
 
 // Run forwards until ctx is done.
@@ -369,7 +375,9 @@ func (f *Forwarder) send(ctx context.Context, entries []buffer.Entry) error {
 	msg.Header.Set(nats.MsgIdHdr, b.MsgID())
 	rctx, cancel := context.WithTimeout(ctx, f.opts.AckTimeout)
 	defer cancel()
+	sent := time.Now()
 	resp, err := f.nc.RequestMsgWithContext(rctx, msg)
+	f.ackLatency.ObserveDuration(time.Since(sent))
 	if err != nil {
 		if errors.Is(err, nats.ErrNoResponders) {
 			return fmt.Errorf("publish batch %s: hub not reachable (no leaf link or INGEST stream): %w", b.MsgID(), err)
