@@ -188,7 +188,7 @@ func Start(o Options) (*Broker, error) {
 		// IN_PROCESS: the REST /gateway connects as the user from inside the hub
 		opts.Users = append(opts.Users, &server.User{Username: u.User, Password: pw, AllowedConnectionTypes: connectionTypes("STANDARD", "IN_PROCESS"), Permissions: &server.Permissions{
 			Publish:   &server.SubjectPermission{Allow: append([]string{}, u.Publish...)},
-			Subscribe: &server.SubjectPermission{Allow: append([]string{"_INBOX.>"}, u.Subscribe...)},
+			Subscribe: &server.SubjectPermission{Allow: append(append([]string{"_INBOX.>"}, u.Subscribe...), controlInboxes(o.Domain, o.Edges, u.Publish)...)},
 			Response:  &server.ResponsePermission{MaxMsgs: 1, Expires: time.Minute},
 		}})
 	}
@@ -284,6 +284,26 @@ func EdgePermissions(domain, edge string) *server.Permissions {
 			subject.EdgeInbox(edge) + ".>",
 		}},
 	}
+}
+
+// controlInboxes are the reply inboxes (subject.EdgeInbox) of the edges
+// whose control subjects a user may publish to: an edge can answer only
+// there, so a user that may send an edge control requests may read its
+// answers.
+func controlInboxes(domain string, edges []EdgeCredential, publish []string) []string {
+	var out []string
+	for _, e := range edges {
+	actions:
+		for _, a := range subject.EdgeControlActions {
+			for _, p := range publish {
+				if server.SubjectMatchesFilter(subject.EdgeControl(domain, e.ID, a), p) {
+					out = append(out, subject.EdgeInbox(e.ID)+".>")
+					break actions
+				}
+			}
+		}
+	}
+	return out
 }
 
 func connectionTypes(types ...string) map[string]struct{} {

@@ -16,13 +16,20 @@ import (
 // can neither send e2 a map push (or any control request) nor see the
 // requests made to e2 or e2's replies.
 func TestAttackEdgeCannotReachAnotherEdgesControl(t *testing.T) {
-	b, err := Start(Options{Domain: "d", ServerName: "hub", LeafListen: "127.0.0.1:0", StoreDir: t.TempDir(),
-		Edges: []EdgeCredential{{ID: "e1", Password: "secret-1-long"}, {ID: "e2", Password: "secret-2-long"}}, Logger: quiet})
+	var publish []string
+	for _, a := range subject.EdgeControlActions {
+		publish = append(publish, subject.EdgeControl("d", "*", a))
+	}
+	b, err := Start(Options{Domain: "d", ServerName: "hub", LeafListen: "127.0.0.1:0", ClientListen: "127.0.0.1:0", StoreDir: t.TempDir(),
+		Edges: []EdgeCredential{{ID: "e1", Password: "secret-1-long"}, {ID: "e2", Password: "secret-2-long"}},
+		Users: []ClientUser{{User: "ops", Password: "ops-secret", Publish: publish}}, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Shutdown()
-	hub, err := b.Connect("cli")
+	// the operator's CLI: a client user that may publish control requests
+	// only, and so may read the edges' reply inboxes
+	hub, err := nats.Connect(b.ClientURL(), nats.UserInfo("ops", "ops-secret"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,5 +139,28 @@ func TestAttackEdgeCannotReachAnotherEdgesControl(t *testing.T) {
 	}
 	if n := e1stole.Load(); n != 0 {
 		t.Errorf("e1 saw %d messages of e2's control subjects or replies", n)
+	}
+}
+
+func TestControlInboxes(t *testing.T) {
+	edges := []EdgeCredential{{ID: "e1"}, {ID: "e2"}}
+	tests := []struct {
+		publish []string
+		want    []string
+	}{
+		{nil, nil},
+		{[]string{"d.forecast.>"}, nil},
+		{[]string{"d.edge.*.status"}, []string{"_INBOX_e1.>", "_INBOX_e2.>"}},
+		{[]string{"d.edge.e2.>"}, []string{"_INBOX_e2.>"}},
+		{[]string{"d.edge.e1.map.push", "d.edge.e1.map.get"}, []string{"_INBOX_e1.>"}},
+		{[]string{"d.edge.e1.heartbeat"}, nil}, // not a control request
+		{[]string{"x.edge.*.status"}, nil},     // another domain
+		{[]string{">"}, []string{"_INBOX_e1.>", "_INBOX_e2.>"}},
+	}
+	for _, tc := range tests {
+		got := controlInboxes("d", edges, tc.publish)
+		if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("publish %v: got %v, want %v", tc.publish, got, tc.want)
+		}
 	}
 }
