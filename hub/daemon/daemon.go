@@ -69,7 +69,7 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err erro
 	if h.st, err = openStore(ctx, cfg); err != nil {
 		return nil, err
 	}
-	if h.hist, err = openHistory(cfg, log); err != nil {
+	if h.hist, err = openHistory(ctx, cfg, h.st, log); err != nil {
 		return nil, err
 	}
 	// every measurement write (edge batches, REST and NATS writes) enters

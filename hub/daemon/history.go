@@ -1,23 +1,46 @@
 package daemon
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"path/filepath"
 
 	"github.com/gridedge/gridedge/hub/history"
 	"github.com/gridedge/gridedge/hub/ingest"
+	"github.com/gridedge/gridedge/hub/store"
 )
 
-// openHistory opens the configured history backend.
-func openHistory(cfg *Config, log *slog.Logger) (history.Store, error) {
+// openHistory opens the configured history backend, after moving into it
+// the per-reading history documents an earlier version left in st.
+func openHistory(ctx context.Context, cfg *Config, st store.Store, log *slog.Logger) (history.Store, error) {
 	hc := cfg.History
+	legacy, _ := st.(store.LegacyHistory)
 	switch hc.Backend {
 	case history.BackendRemote:
-		return history.OpenRemote(history.RemoteOptions{WriteURL: hc.Remote.WriteURL, ReadURL: hc.Remote.ReadURL, Logger: log})
+		r, err := history.OpenRemote(history.RemoteOptions{WriteURL: hc.Remote.WriteURL, ReadURL: hc.Remote.ReadURL, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		if legacy != nil {
+			if _, err := history.MigrateLegacy(ctx, legacy, r, log); err != nil {
+				return nil, legacyError(err)
+			}
+		}
+		return r, nil
 	default:
+		dir := filepath.Join(cfg.DataDir, "history")
+		if legacy != nil {
+			bf, err := history.NewBackfill(dir, hc.Retention.Std(), log)
+			if err != nil {
+				return nil, legacyError(err)
+			}
+			if _, err := history.MigrateLegacy(ctx, legacy, bf, log); err != nil {
+				return nil, legacyError(err)
+			}
+		}
 		db, err := history.OpenTSDB(history.TSDBOptions{
-			Dir: filepath.Join(cfg.DataDir, "history"), Retention: hc.Retention.Std(), RetentionSize: hc.RetentionSize,
+			Dir: dir, Retention: hc.Retention.Std(), RetentionSize: hc.RetentionSize,
 			OutOfOrderWindow: hc.OutOfOrderWindow.Std(), Logger: log,
 		})
 		if err != nil {
@@ -25,6 +48,13 @@ func openHistory(cfg *Config, log *slog.Logger) (history.Store, error) {
 		}
 		return db, nil
 	}
+}
+
+// legacyError says what a failed migration of legacy history means.
+func legacyError(err error) error {
+	return fmt.Errorf("the store holds per-reading history of an earlier version (bolt bucket \"history\" of a collection, "+
+		"or MongoDB collections <layer>_<collection>.history), which the hub moves into its history store at start; "+
+		"that failed and nothing was dropped: fix the cause and start the hub again: %w", err)
 }
 
 // edgeStats adds the history's refusals to the applier's counters of an edge.

@@ -9,8 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gridedge/gridedge/hub/store"
-	"github.com/gridedge/gridedge/hub/store/bolt"
+	"github.com/gridedge/gridedge/hub/history"
 )
 
 // Fault injection: each scenario ends by comparing what the simulator served
@@ -93,26 +92,27 @@ func (s *stack) served(t *testing.T) []int {
 // servedOf returns the good pollCount values of one document in the hub's history.
 func (s *stack) servedOf(t *testing.T, col, id string) []int {
 	t.Helper()
-	st, err := bolt.Open(filepath.Join(s.dir, "hub", "hub.db"))
+	db, err := history.OpenTSDB(history.TSDBOptions{Dir: filepath.Join(s.dir, "hub", "history")})
 	if err != nil {
-		t.Fatalf("open the hub's store: %v", err)
+		t.Fatalf("open the hub's history: %v", err)
 	}
-	defer st.Close()
-	pts, err := st.History(context.Background(), "site", col, store.HistoryQuery{ID: id, Field: "measurements.pollCount"})
+	defer db.Close()
+	var out []int
+	err = db.Select(context.Background(), history.Query{Layer: "site", Collection: col, IDs: []string{id}, Fields: []string{"measurements.pollCount"}},
+		func(se history.Series) error {
+			for p := range se.Points {
+				if p.Q != 1 {
+					continue
+				}
+				if p.Kind != history.KindNumber {
+					return fmt.Errorf("history point %+v has no numeric value", p)
+				}
+				out = append(out, int(p.V))
+			}
+			return nil
+		})
 	if err != nil {
 		t.Fatal(err)
-	}
-	var out []int
-	for _, p := range pts {
-		m, _ := p.Value.(map[string]any)
-		if q, _ := m["quality"].(float64); q != 1 {
-			continue
-		}
-		v, ok := m["value"].(float64)
-		if !ok {
-			t.Fatalf("history point %v has no numeric value", p)
-		}
-		out = append(out, int(v))
 	}
 	return out
 }

@@ -120,6 +120,12 @@ func (s *TSDB) ref(metric string, sm *Sample, state string) (string, seriesRef) 
 	if r, ok := s.refs[k]; ok {
 		return k, r
 	}
+	return k, seriesRef{lset: seriesLabels(metric, sm, state)}
+}
+
+// seriesLabels are the labels of sm's series of metric (state: the
+// gridedge_state series' state).
+func seriesLabels(metric string, sm *Sample, state string) labels.Labels {
 	b := labels.NewScratchBuilder(6)
 	b.Add(promModel.MetricNameLabel, metric)
 	b.Add(LabelLayer, sm.Layer)
@@ -130,7 +136,7 @@ func (s *TSDB) ref(metric string, sm *Sample, state string) (string, seriesRef) 
 		b.Add(LabelState, state)
 	}
 	b.Sort()
-	return k, seriesRef{lset: b.Labels()}
+	return b.Labels()
 }
 
 // refusal tells whether err refuses one sample rather than failing the append.

@@ -161,8 +161,6 @@ type Store interface {
 	// transaction.
 	Bulk(ctx context.Context, layer, collection string, docs []Document, init bool) (WriteResult, error)
 
-	// History returns history points ordered by (document, field, time).
-	History(ctx context.Context, layer, collection string, q HistoryQuery) ([]Point, error)
 	// ApplyBatch applies an edge batch idempotently: updates with a sequence
 	// number at or below the edge's high-water mark are skipped, and the
 	// high-water mark only moves once the batch's writes are stored.

@@ -1,7 +1,6 @@
 package bolt
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -10,87 +9,12 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"time"
 
 	bbolt "go.etcd.io/bbolt"
 
 	"github.com/gridedge/gridedge/hub/store"
 	"github.com/gridedge/gridedge/shared/model"
 )
-
-func histKey(id, field string, ts time.Time, seq uint64) []byte {
-	k := make([]byte, 0, len(id)+len(field)+18)
-	k = append(k, id...)
-	k = append(k, 0)
-	k = append(k, field...)
-	k = append(k, 0)
-	k = binary.BigEndian.AppendUint64(k, uint64(ts.UnixNano()))
-	return binary.BigEndian.AppendUint64(k, seq)
-}
-
-// History returns history points ordered by (document, field, time). With
-// an ID (and Field) it is a prefix scan; otherwise a scan of the
-// collection's history.
-func (s *Store) History(ctx context.Context, layer, col string, q store.HistoryQuery) ([]store.Point, error) {
-	out := []store.Point{}
-	err := s.view(ctx, "history of "+store.StoreName(layer, col), func(tx *bbolt.Tx) error {
-		c, err := collection(tx, layer, col)
-		if err != nil || c.hist == nil {
-			return err
-		}
-		var prefix []byte
-		if q.ID != "" {
-			prefix = append([]byte(q.ID), 0)
-			if q.Field != "" {
-				prefix = append(append(prefix, q.Field...), 0)
-			}
-		}
-		cur := c.hist.Cursor()
-		var k, v []byte
-		if prefix != nil && q.Field != "" && !q.From.IsZero() {
-			// jump to the first point at or after From
-			k, v = cur.Seek(binary.BigEndian.AppendUint64(bytes.Clone(prefix), uint64(q.From.UnixNano())))
-		} else {
-			k, v = cur.Seek(prefix)
-		}
-		n := 0
-		for ; k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
-			if n++; n%1024 == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
-			parts := bytes.SplitN(k, []byte{0}, 3)
-			if len(parts) != 3 || len(parts[2]) != 16 {
-				return fmt.Errorf("corrupt history key %x", k)
-			}
-			field := string(parts[1])
-			if q.Field != "" && field != q.Field {
-				continue
-			}
-			ts := time.Unix(0, int64(binary.BigEndian.Uint64(parts[2][:8]))).UTC()
-			if !q.From.IsZero() && ts.Before(q.From) {
-				continue
-			}
-			if !q.To.IsZero() && ts.After(q.To) {
-				if prefix != nil && q.Field != "" {
-					break // points of one field come in time order
-				}
-				continue
-			}
-			val, err := decodeValue(v)
-			if err != nil {
-				return err
-			}
-			out = append(out, store.Point{ID: string(parts[0]), Field: field, TS: ts, Value: val})
-			if q.Limit > 0 && len(out) >= q.Limit {
-				return nil
-			}
-		}
-		return nil
-	})
-	return out, err
-}
 
 // HighWaterMark returns the last sequence number applied for edge.
 func (s *Store) HighWaterMark(ctx context.Context, edge string) (uint64, error) {
@@ -245,16 +169,6 @@ func (pd *pendingDoc) apply(u *model.Update, seq uint64) error {
 			return err
 		}
 		if err := store.SetPath(pd.doc, path, val); err != nil {
-			return err
-		}
-		if path == model.MeasurementsTimestampField {
-			continue // the timestamp of every measurement is in its own history
-		}
-		enc, err := encodeValue(val)
-		if err != nil {
-			return err
-		}
-		if err := pd.c.hist.Put(histKey(u.ID, path, store.UpdateTS(u, val), seq), enc); err != nil {
 			return err
 		}
 	}

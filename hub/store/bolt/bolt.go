@@ -57,7 +57,6 @@ var (
 	bucketEdges   = []byte("_edges")
 	bucketDocs    = []byte("docs")
 	bucketUpdated = []byte("updated")
-	bucketHistory = []byte("history")
 )
 
 func collBucket(layer, col string) []byte { return []byte("c/" + store.StoreName(layer, col)) }
@@ -254,9 +253,9 @@ func (s *Store) DeleteLayer(ctx context.Context, id string) error {
 
 // coll is one collection inside a transaction.
 type coll struct {
-	name                string
-	cb                  *bbolt.Bucket
-	docs, updated, hist *bbolt.Bucket
+	name          string
+	cb            *bbolt.Bucket
+	docs, updated *bbolt.Bucket
 	// secondary indexes, loaded on first use (loadIndexes)
 	ixs      []*index
 	ixLoaded bool
@@ -278,12 +277,12 @@ func collection(tx *bbolt.Tx, layer, col string) (*coll, error) {
 	if cb == nil {
 		return nil, notFound
 	}
-	c := &coll{name: store.StoreName(layer, col), cb: cb, docs: cb.Bucket(bucketDocs), updated: cb.Bucket(bucketUpdated), hist: cb.Bucket(bucketHistory)}
+	c := &coll{name: store.StoreName(layer, col), cb: cb, docs: cb.Bucket(bucketDocs), updated: cb.Bucket(bucketUpdated)}
 	if tx.Writable() {
 		for _, b := range []struct {
 			p    **bbolt.Bucket
 			name []byte
-		}{{&c.docs, bucketDocs}, {&c.updated, bucketUpdated}, {&c.hist, bucketHistory}} {
+		}{{&c.docs, bucketDocs}, {&c.updated, bucketUpdated}} {
 			if *b.p == nil {
 				if *b.p, err = cb.CreateBucket(b.name); err != nil {
 					return nil, err
@@ -370,20 +369,6 @@ func (c *coll) del(id string, old store.Document) error {
 		}
 	}
 	return c.docs.Delete([]byte(id))
-}
-
-// addHistory stores REST-write history points (sequence 0).
-func (c *coll) addHistory(pts []store.Point) error {
-	for _, p := range pts {
-		enc, err := encodeValue(p.Value)
-		if err != nil {
-			return err
-		}
-		if err := c.hist.Put(histKey(p.ID, p.Field, p.TS, 0), enc); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // view and update wrap the transaction errors with the operation.

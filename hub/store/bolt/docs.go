@@ -105,6 +105,9 @@ func (c *coll) find(ctx context.Context, opts store.FindOptions, st *explainStat
 		st.returned = len(out)
 		return out, p, nil
 	}
+	if out, ok, err := c.findByID(ctx, p, opts, want, st); ok {
+		return out, p, err
+	}
 	var all []store.Document
 	raws := map[string][]byte{}
 	err = c.run(ctx, p, opts.Selector, st, want, nil, func(id string, d store.Document, raw []byte) error {
@@ -278,9 +281,6 @@ func (s *Store) Insert(ctx context.Context, layer, col string, docs []store.Docu
 				err = c.put(id, doc, nil)
 			}
 			if err == nil {
-				if err = c.addHistory(store.MeasurementPoints(id, doc, nil, now)); err != nil {
-					return err
-				}
 				res.Succeed(store.Change{Op: store.OpInsert, Layer: layer, Collection: col, ID: id, Fields: store.TopFields(doc)})
 				continue
 			}
@@ -324,9 +324,6 @@ func (c *coll) updateDoc(id string, update map[string]any, now time.Time) ([]str
 	}
 	d[store.FieldUpdated] = now
 	if err := c.put(id, d, old); err != nil {
-		return nil, err
-	}
-	if err := c.addHistory(store.MeasurementPoints(id, d, nonNil(changed), now)); err != nil {
 		return nil, err
 	}
 	return changed, nil
@@ -513,9 +510,6 @@ func (s *Store) Bulk(ctx context.Context, layer, col string, docs []store.Docume
 					err = c.put(id, doc, nil)
 				}
 				if err == nil {
-					if err = c.addHistory(store.MeasurementPoints(id, doc, nil, now)); err != nil {
-						return err
-					}
 					ch := store.Change{Op: store.OpInsert, Layer: layer, Collection: col, ID: id, Fields: store.TopFields(doc)}
 					if prev, ok := before[id]; ok {
 						ch.Op, ch.Fields = store.OpUpdate, store.MergeFields(prev, ch.Fields)

@@ -7,7 +7,6 @@ import (
 	"maps"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -18,57 +17,6 @@ import (
 	"github.com/gridedge/gridedge/hub/store"
 	"github.com/gridedge/gridedge/shared/model"
 )
-
-// History returns history points ordered by (document, field, time).
-func (s *Store) History(ctx context.Context, layer, col string, q store.HistoryQuery) ([]store.Point, error) {
-	if _, err := s.collection(ctx, layer, col); err != nil {
-		return nil, fmt.Errorf("store: history: %w", err)
-	}
-	f := bson.M{}
-	if q.ID != "" {
-		f["doc"] = q.ID
-	}
-	if q.Field != "" {
-		f["field"] = q.Field
-	}
-	ts := bson.M{}
-	if !q.From.IsZero() {
-		ts["$gte"] = q.From
-	}
-	if !q.To.IsZero() {
-		ts["$lte"] = q.To
-	}
-	if len(ts) > 0 {
-		f["ts"] = ts
-	}
-	fo := options.Find().SetSort(bson.D{{Key: "doc", Value: 1}, {Key: "field", Value: 1}, {Key: "ts", Value: 1}, {Key: "seq", Value: 1}}).
-		SetMaxTime(s.maxTime(ctx))
-	if q.Limit > 0 {
-		fo.SetLimit(int64(q.Limit))
-	}
-	cur, err := s.db.Collection(historyName(layer, col)).Find(ctx, f, fo)
-	if err != nil {
-		return nil, fmt.Errorf("store: history of %s: %w", store.StoreName(layer, col), err)
-	}
-	defer cur.Close(ctx)
-	out := []store.Point{}
-	for cur.Next(ctx) {
-		var r struct {
-			Doc   string    `bson:"doc"`
-			Field string    `bson:"field"`
-			TS    time.Time `bson:"ts"`
-			Value any       `bson:"value"`
-		}
-		if err := cur.Decode(&r); err != nil {
-			return nil, fmt.Errorf("store: history of %s: %w", store.StoreName(layer, col), err)
-		}
-		out = append(out, store.Point{ID: r.Doc, Field: r.Field, TS: r.TS.UTC(), Value: fromBSON(r.Value)})
-	}
-	if err := cur.Err(); err != nil {
-		return nil, fmt.Errorf("store: history of %s: %w", store.StoreName(layer, col), err)
-	}
-	return out, nil
-}
 
 // HighWaterMark returns the last sequence number applied for edge.
 func (s *Store) HighWaterMark(ctx context.Context, edge string) (uint64, error) {
@@ -139,8 +87,7 @@ func (s *Store) ApplyBatch(ctx context.Context, b *model.Batch, opts store.Apply
 			return store.ApplyResult{}, fmt.Errorf("%s: update seq %d: %w", what, b.SeqFirst+uint64(i), err)
 		}
 	}
-	// 1. history, 2. merged document writes (rounds of non-conflicting ops)
-	hist := map[string][]any{} // history collection → documents
+	// merged document writes (rounds of non-conflicting ops)
 	var rounds [][]*docOp
 	current := map[string]*docOp{} // layer/col/id → op being merged
 	depth := map[string]int{}      // layer/col/id → round of the current op
@@ -162,11 +109,6 @@ func (s *Store) ApplyBatch(ctx context.Context, b *model.Batch, opts store.Apply
 			if err != nil {
 				return store.ApplyResult{}, fmt.Errorf("%s: update seq %d: %w", what, seq, err)
 			}
-			hn := historyName(u.Layer, u.Collection)
-			if path != model.MeasurementsTimestampField { // each measurement's history has its timestamp
-				hist[hn] = append(hist[hn], bson.M{"_id": b.Edge + "|" + strconv.FormatUint(seq, 10) + "|" + path,
-					"doc": u.ID, "field": path, "ts": store.UpdateTS(u, val), "seq": int64(seq), "value": val})
-			}
 			if op == nil || op.conflicts(path) {
 				d := 0
 				if op != nil {
@@ -186,18 +128,6 @@ func (s *Store) ApplyBatch(ctx context.Context, b *model.Batch, opts store.Apply
 			op.seq = seq
 		}
 		res.Applied++
-	}
-	for hn, docs := range hist {
-		_, err := s.db.Collection(hn).InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
-		if errs, err := writeErrors(err); err != nil {
-			return store.ApplyResult{}, fmt.Errorf("%s: history: %w", what, err)
-		} else {
-			for _, e := range errs {
-				if !errors.Is(e, store.ErrConflict) { // a duplicate is a replay
-					return store.ApplyResult{}, fmt.Errorf("%s: history: %w", what, e)
-				}
-			}
-		}
 	}
 	for _, round := range rounds {
 		for _, op := range round {

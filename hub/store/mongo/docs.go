@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -179,33 +178,6 @@ func (s *Store) Near(ctx context.Context, layer, col string, lon, lat, maxMeters
 	return store.FinishNear(all, lon, lat, maxMeters, opts), nil
 }
 
-// historyDocs returns the history documents of REST-write points.
-func historyDocs(pts []store.Point) []any {
-	out := make([]any, len(pts))
-	for i, p := range pts {
-		out[i] = bson.M{"_id": "rest|" + p.ID + "|" + p.Field + "|" + strconv.FormatInt(p.TS.UnixMilli(), 10),
-			"doc": p.ID, "field": p.Field, "ts": p.TS, "seq": int64(0), "value": p.Value}
-	}
-	return out
-}
-
-// addHistory stores history points; a point already there (same document,
-// field and time from a REST write) is replaced.
-func (s *Store) addHistory(ctx context.Context, layer, col string, pts []store.Point) error {
-	if len(pts) == 0 {
-		return nil
-	}
-	models := make([]mongo.WriteModel, 0, len(pts))
-	for _, d := range historyDocs(pts) {
-		m := d.(bson.M)
-		models = append(models, mongo.NewReplaceOneModel().SetFilter(bson.M{"_id": m["_id"]}).SetReplacement(m).SetUpsert(true))
-	}
-	if _, err := s.db.Collection(historyName(layer, col)).BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false)); err != nil {
-		return fmt.Errorf("write history of %s: %w", store.StoreName(layer, col), err)
-	}
-	return nil
-}
-
 // writeErrors returns the per-document errors of a multi-document write by
 // index, or err itself when it is not a per-document error.
 func writeErrors(err error) (map[int]error, error) {
@@ -262,17 +234,12 @@ func (s *Store) Insert(ctx context.Context, layer, col string, docs []store.Docu
 			preps[batchIdx[k]].err = fmt.Errorf("document %q in %s: %w", preps[batchIdx[k]].id, c.Name(), e)
 		}
 	}
-	var pts []store.Point
 	for _, p := range preps {
 		if p.err != nil {
 			res.Fail(p.id, p.err)
 			continue
 		}
 		res.Succeed(store.Change{Op: store.OpInsert, Layer: layer, Collection: col, ID: p.id, Fields: store.TopFields(p.doc)})
-		pts = append(pts, store.MeasurementPoints(p.id, p.doc, nil, now)...)
-	}
-	if err := s.addHistory(ctx, layer, col, pts); err != nil {
-		return res, fmt.Errorf("store: insert into %s: %w", c.Name(), err)
 	}
 	return res, nil
 }
@@ -340,11 +307,8 @@ func (s *Store) UpdateByID(ctx context.Context, layer, col, id string, update ma
 		return nil, fmt.Errorf("store: update: %w", err)
 	}
 	now := s.clock()
-	changed, after, err := s.updateOne(ctx, c, id, update, now)
+	changed, _, err := s.updateOne(ctx, c, id, update, now)
 	if err != nil {
-		return nil, fmt.Errorf("store: update: %w", err)
-	}
-	if err := s.addHistory(ctx, layer, col, store.MeasurementPoints(id, after, changed, now)); err != nil {
 		return nil, fmt.Errorf("store: update: %w", err)
 	}
 	return changed, nil
@@ -398,32 +362,26 @@ func (s *Store) UpdateMany(ctx context.Context, layer, col string, docs []store.
 		return res, fmt.Errorf("store: update: %w", err)
 	}
 	now := s.clock()
-	var pts []store.Point
 	for _, in := range docs {
 		id, err := store.DocID(in)
 		if err == nil && id == "" {
 			err = fmt.Errorf("%w: document without _id", store.ErrInvalid)
 		}
 		var changed []string
-		var after store.Document
 		if err == nil {
 			var upd map[string]any
 			if upd, err = store.SetUpdate(in); err == nil {
-				changed, after, err = s.updateOne(ctx, c, id, upd, now)
+				changed, _, err = s.updateOne(ctx, c, id, upd, now)
 			}
 		}
 		if err == nil {
 			res.Succeed(store.Change{Op: store.OpUpdate, Layer: layer, Collection: col, ID: id, Fields: changed})
-			pts = append(pts, store.MeasurementPoints(id, after, changed, now)...)
 			continue
 		}
 		if !store.IsDocumentError(err) {
 			return res, fmt.Errorf("store: update in %s: %w", c.Name(), err)
 		}
 		res.Fail(id, err)
-	}
-	if err := s.addHistory(ctx, layer, col, pts); err != nil {
-		return res, fmt.Errorf("store: update in %s: %w", c.Name(), err)
 	}
 	return res, nil
 }
@@ -570,7 +528,6 @@ func (s *Store) Bulk(ctx context.Context, layer, col string, docs []store.Docume
 		queue = queue[:0]
 		return nil
 	}
-	var pts []store.Point
 	for i, in := range docs {
 		o := &outs[i]
 		if o.err != nil {
@@ -583,15 +540,11 @@ func (s *Store) Bulk(ctx context.Context, layer, col string, docs []store.Docume
 			o.change = store.Change{Op: store.OpUpdate, Layer: layer, Collection: col, ID: o.id, Fields: []string{}}
 			if len(in) > 1 {
 				var upd map[string]any
-				var after store.Document
 				if upd, o.err = store.SetUpdate(in); o.err == nil {
-					o.change.Fields, after, o.err = s.updateOne(ctx, c, o.id, upd, now)
+					o.change.Fields, _, o.err = s.updateOne(ctx, c, o.id, upd, now)
 				}
 				if o.err != nil && !store.IsDocumentError(o.err) {
 					return res, fmt.Errorf("store: bulk into %s: %w", c.Name(), o.err)
-				}
-				if o.err == nil {
-					pts = append(pts, store.MeasurementPoints(o.id, after, o.change.Fields, now)...)
 				}
 			}
 			continue
@@ -617,9 +570,6 @@ func (s *Store) Bulk(ctx context.Context, layer, col string, docs []store.Docume
 		}
 		written[o.id] = true
 		res.Succeed(o.change)
-		if o.doc != nil {
-			pts = append(pts, store.MeasurementPoints(o.id, o.doc, nil, now)...)
-		}
 	}
 	var gone []string
 	for id := range before {
@@ -630,9 +580,6 @@ func (s *Store) Bulk(ctx context.Context, layer, col string, docs []store.Docume
 	slices.Sort(gone)
 	for _, id := range gone {
 		res.Changes = append(res.Changes, store.Change{Op: store.OpDelete, Layer: layer, Collection: col, ID: id})
-	}
-	if err := s.addHistory(ctx, layer, col, pts); err != nil {
-		return res, fmt.Errorf("store: bulk into %s: %w", c.Name(), err)
 	}
 	return res, nil
 }

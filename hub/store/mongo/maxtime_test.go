@@ -123,10 +123,6 @@ func TestMaxTimeOnEveryQuery(t *testing.T) {
 			return err
 		}},
 		{"Layers", func(ctx context.Context) error { _, err := st.Layers(ctx); return err }},
-		{"History", func(ctx context.Context) error {
-			_, err := st.History(ctx, "demo", "meters", store.HistoryQuery{ID: "a"})
-			return err
-		}},
 		{"StatFile", func(ctx context.Context) error { _, err := st.StatFile(ctx, "", "f1"); return err }},
 		{"ListFiles", func(ctx context.Context) error { _, err := st.ListFiles(ctx, ""); return err }},
 	}

@@ -6,9 +6,10 @@
 //	_layers                          one document per layer (seed 3.1.2.1)
 //	_edges                           {_id: edge, hwm: last applied sequence number}
 //	<layer>_<collection>             the documents; indexed on _updated
-//	<layer>_<collection>.history     one document per history point:
-//	                                 {_id, doc, field, ts, seq, value}, indexed on
-//	                                 (doc, field, ts)
+//	<layer>_<collection>.history     legacy: one document per history point
+//	                                 {_id, doc, field, ts, seq, value}, written by
+//	                                 earlier versions; moved into hub/history at
+//	                                 start and dropped (legacy.go)
 //	<bucket>.files, <bucket>.chunks  GridFS, bucket "fs" by default
 //
 // The history collection ends in ".history" rather than "_history" so that it
@@ -171,8 +172,6 @@ func (s *Store) maxTime(ctx context.Context) time.Duration {
 	}
 	return max(d, time.Millisecond)
 }
-
-func historyName(layer, col string) string { return store.StoreName(layer, col) + ".history" }
 
 // Layers returns every layer ordered by _id.
 func (s *Store) Layers(ctx context.Context) ([]store.Layer, error) {
@@ -378,11 +377,6 @@ func (s *Store) ensureIndexes(ctx context.Context, layer string, col store.Colle
 	}
 	if _, err := c.Indexes().CreateMany(ctx, models); err != nil {
 		return fmt.Errorf("create indexes of %s: %w", name, err)
-	}
-	_, err = s.db.Collection(historyName(layer, col.Name)).Indexes().CreateOne(ctx, mongo.IndexModel{
-		Keys: bson.D{{Key: "doc", Value: 1}, {Key: "field", Value: 1}, {Key: "ts", Value: 1}}})
-	if err != nil {
-		return fmt.Errorf("create index of %s: %w", historyName(layer, col.Name), err)
 	}
 	return nil
 }

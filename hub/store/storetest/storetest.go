@@ -74,8 +74,7 @@ func RunConfig(t *testing.T, c Config) {
 		{"WithChanges", s.testWithChanges},
 		{"ApplyBatchIdempotent", s.testApplyIdempotent},
 		{"ApplyBatchMissingCollection", s.testApplyMissing},
-		{"HistoryRange", s.testHistory},
-		{"RESTHistory", s.testRESTHistory},
+		{"NoLegacyHistory", s.testNoLegacyHistory},
 		{"InternalFields", s.testInternalFields},
 		{"Indexes", s.testIndexes},
 		{"IndexDeclarations", s.testIndexDeclarations},
@@ -220,9 +219,6 @@ func (s *suite) testDeleteLayer(t *testing.T, st store.Store) {
 	if n, err := st.Count(ctx, "demo", "meters", nil); err != nil || n != 0 {
 		t.Fatalf("documents survived DeleteLayer: %d, %v", n, err)
 	}
-	if h, err := st.History(ctx, "demo", "meters", store.HistoryQuery{}); err != nil || len(h) != 0 {
-		t.Fatalf("history survived DeleteLayer: %v, %v", h, err)
-	}
 }
 
 func (s *suite) testNotFound(t *testing.T, st store.Store) {
@@ -256,7 +252,6 @@ func (s *suite) testNotFound(t *testing.T, st store.Store) {
 			_, err := st.Bulk(ctx, l, c, []store.Document{{"_id": "a"}}, false)
 			return err
 		}},
-		{"History", func(l, c string) error { _, err := st.History(ctx, l, c, store.HistoryQuery{}); return err }},
 	}
 	for _, op := range ops {
 		t.Run(op.name, func(t *testing.T) {
@@ -1084,13 +1079,6 @@ func (s *suite) testApplyIdempotent(t *testing.T, st store.Store) {
 	if _, ok := a[model.MeasurementsTimestampField].(time.Time); !ok {
 		t.Fatalf("measurementsTimestamp is %T, want time.Time", a[model.MeasurementsTimestampField])
 	}
-	hist, err := st.History(ctx, "demo", "meters", store.HistoryQuery{ID: "A", Field: "measurements.counter"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(hist) != 3 {
-		t.Fatalf("history of A: got %d points, want 3 (no duplicates from the replays): %v", len(hist), hist)
-	}
 	// REST writes and edge updates meet in the same document
 	if _, err := st.UpdateByID(ctx, "demo", "meters", "A", map[string]any{"label": "meter A"}); err != nil {
 		t.Fatal(err)
@@ -1124,55 +1112,28 @@ func (s *suite) testApplyMissing(t *testing.T, st store.Store) {
 	}
 }
 
-func (s *suite) testHistory(t *testing.T, st store.Store) {
+// testNoLegacyHistory: edge batches and REST writes leave no per-reading
+// history in the store (history lives in hub/history).
+func (s *suite) testNoLegacyHistory(t *testing.T, st store.Store) {
 	putDemo(t, st)
 	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	for i := 0; i < 10; i++ {
-		b := batch("e1", uint64(i+1), t0.Add(time.Duration(i)*time.Minute), fmt.Sprintf("M%d", i%2))
-		if _, err := st.ApplyBatch(ctx, b, store.ApplyOptions{}); err != nil {
+	for i := 0; i < 4; i++ {
+		if _, err := st.ApplyBatch(ctx, batch("e1", uint64(i+1), t0.Add(time.Duration(i)*time.Minute), "M0"), store.ApplyOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	pts, err := st.History(ctx, "demo", "meters", store.HistoryQuery{ID: "M0", Field: "measurements.counter", From: t0.Add(2 * time.Minute), To: t0.Add(6 * time.Minute)})
-	if err != nil {
+	m := map[string]any{"value": 1.0, "quality": 1.0, "timestamp": t0}
+	mustInsert(t, st, "meters", store.Document{"_id": "r", "measurements": map[string]any{"p": m}})
+	if _, err := st.UpdateByID(ctx, "demo", "meters", "r", map[string]any{"measurements.p.value": 2.0}); err != nil {
 		t.Fatal(err)
 	}
-	if len(pts) != 3 || !pts[0].TS.Equal(t0.Add(2*time.Minute)) || !pts[2].TS.Equal(t0.Add(6*time.Minute)) {
-		t.Fatalf("history range: got %d points %v", len(pts), pts)
+	lh, ok := st.(store.LegacyHistory)
+	if !ok {
+		return
 	}
-	for i := 1; i < len(pts); i++ {
-		if pts[i].TS.Before(pts[i-1].TS) {
-			t.Fatalf("history not in time order: %v", pts)
-		}
-	}
-	all, err := st.History(ctx, "demo", "meters", store.HistoryQuery{Field: "measurements.counter"})
-	if err != nil || len(all) != 10 || all[0].ID != "M0" || all[9].ID != "M1" {
-		t.Fatalf("history of every document: %d points, %v", len(all), err)
-	}
-	if lim, _ := st.History(ctx, "demo", "meters", store.HistoryQuery{ID: "M1", Limit: 2}); len(lim) != 2 {
-		t.Fatalf("history limit: got %d points", len(lim))
-	}
-}
-
-func (s *suite) testRESTHistory(t *testing.T, st store.Store) {
-	putDemo(t, st)
-	t0 := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
-	m := func(v float64, ts time.Time) map[string]any {
-		return map[string]any{"value": v, "quality": 1.0, "timestamp": ts}
-	}
-	mustInsert(t, st, "meters", store.Document{"_id": "r", "name": "x", "measurements": map[string]any{"p": m(1, t0)}})
-	if _, err := st.UpdateByID(ctx, "demo", "meters", "r", map[string]any{"measurements.p": m(2, t0.Add(time.Minute)), "name": "y"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.UpdateMany(ctx, "demo", "meters", []store.Document{{"_id": "r", "measurements.p": m(3, t0.Add(2*time.Minute))}}); err != nil {
-		t.Fatal(err)
-	}
-	pts, err := st.History(ctx, "demo", "meters", store.HistoryQuery{ID: "r"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(pts) != 3 || pts[0].Field != "measurements.p" || !pts[2].TS.Equal(t0.Add(2*time.Minute)) {
-		t.Fatalf("REST writes record measurement history: got %+v", pts)
+	cols, err := lh.LegacyHistoryCollections(ctx)
+	if err != nil || len(cols) != 0 {
+		t.Fatalf("legacy history after writes: got %v, %v, want none", cols, err)
 	}
 }
 
