@@ -57,6 +57,7 @@ var commands = []command{
 	{"edge read", "read and decode values through an edge (like modbus read)", runEdgeRead},
 	{"edge write", "write a writable variable through an edge (like modbus write)", runEdgeWrite},
 	{"hub streams", "show each edge's ingest backlog and dead letters on the hub (JetStream)", runHubStreams},
+	{"export", "stream a collection's history from the hub as CSV (REST, format=csv)", runExport},
 }
 
 // errUsage marks an error whose usage text was already printed.
