@@ -28,6 +28,8 @@ type env struct {
 	st    store.Store // raw with change events
 	mu    sync.Mutex
 	wrote []string // output writes seen by recorder stores
+	// onWrite sees output updates (benchmarks)
+	onWrite func(id string, update map[string]any)
 }
 
 func newEnv(t testing.TB) *env {
@@ -159,12 +161,23 @@ type recorder struct {
 	who string
 }
 
+// onWrite, when set, sees every output update the services write.
+func (e *env) setOnWrite(f func(id string, update map[string]any)) {
+	e.mu.Lock()
+	e.onWrite = f
+	e.mu.Unlock()
+}
+
 func (r *recorder) UpdateByID(ctx context.Context, layer, col, id string, update map[string]any) ([]string, error) {
 	changed, err := r.Store.UpdateByID(ctx, layer, col, id, update)
 	if err == nil && layer == "gridflex" && col == "loads" {
 		r.e.mu.Lock()
 		r.e.wrote = append(r.e.wrote, r.who+":"+id)
+		f := r.e.onWrite
 		r.e.mu.Unlock()
+		if f != nil {
+			f(id, update)
+		}
 	}
 	return changed, err
 }
