@@ -9,6 +9,7 @@ import (
 	"github.com/gridedge/gridedge/hub/fleet"
 	"github.com/gridedge/gridedge/hub/store"
 	"github.com/gridedge/gridedge/hub/store/query"
+	"github.com/gridedge/gridedge/shared/control"
 )
 
 // OfflineAfter is how many heartbeat intervals may pass before an edge
@@ -16,8 +17,9 @@ import (
 const OfflineAfter = 3
 
 // FleetFromStore reads the edges' records (layer system, collection
-// edges) and tells which are online: a record's "state" field when the
-// fleet view wrote one, else whether its heartbeat arrived within
+// edges) and tells which are online: a record's "state" field
+// (control.StateOnline or StateOffline) when the fleet view wrote one
+// (it applies each edge's own heartbeat interval), else whether its heartbeat arrived within
 // OfflineAfter intervals of now. Configured edges without a record are
 // offline.
 func FleetFromStore(st store.Store, configured []string, interval time.Duration, now func() time.Time) func(ctx context.Context) ([]EdgeHealth, error) {
@@ -41,9 +43,9 @@ func FleetFromStore(st store.Store, configured []string, interval time.Duration,
 			seen[id] = true
 			e := EdgeHealth{Edge: id, LastSeen: timeOf(d["receivedAt"])}
 			switch d["state"] {
-			case "online":
+			case control.StateOnline:
 				e.Online = true
-			case "offline":
+			case control.StateOffline:
 			default:
 				e.Online = !e.LastSeen.IsZero() && t.Sub(e.LastSeen) <= OfflineAfter*interval
 			}
