@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -162,6 +163,17 @@ func TestMetricsMoveWhenReadingsFlow(t *testing.T) {
 	} {
 		if v := sample(fams, c.metric, c.slave); !c.ok(v) {
 			t.Errorf("%s{slave=%q} = %v, want %s", c.metric, c.slave, v, c.want)
+		}
+	}
+
+	// every family is documented in docs/operations.md
+	doc, err := os.ReadFile("../../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range fams {
+		if strings.HasPrefix(name, "gridedge_") && !strings.Contains(string(doc), "| `"+name+"` |") {
+			t.Errorf("%s is not in docs/operations.md's metrics tables", name)
 		}
 	}
 
