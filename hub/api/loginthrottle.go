@@ -95,15 +95,25 @@ func (s *Server) clock() time.Time {
 // the account's count (not the client's: one good account must not let a
 // client keep guessing others).
 func (s *Server) throttledPassword(r *http.Request, account string, check func() error) error {
-	th := s.throttle
-	if th.cfg.Off {
-		return check()
-	}
-	now := s.clock()
-	acct, client := "account:"+strings.ToLower(account), "client:"+s.clientIP(r)
-	if d := max(th.wait(acct, now), th.wait(client, now)); d > 0 {
+	d, err := s.checkPassword(account, s.clientIP(r), check)
+	if d > 0 {
 		return &httpError{status: http.StatusTooManyRequests, retryAfter: int(math.Ceil(d.Seconds())),
 			msg: "too many failed password checks for this account or from this client; retry later"}
+	}
+	return err
+}
+
+// checkPassword runs check for account and client unless either is locked
+// out; then it returns how long the lock-out lasts and does not run check.
+func (s *Server) checkPassword(account, client string, check func() error) (time.Duration, error) {
+	th := s.throttle
+	if th.cfg.Off {
+		return 0, check()
+	}
+	now := s.clock()
+	acct, ckey := "account:"+strings.ToLower(account), "client:"+client
+	if d := max(th.wait(acct, now), th.wait(ckey, now)); d > 0 {
+		return d, nil
 	}
 	err := check()
 	switch {
@@ -111,10 +121,49 @@ func (s *Server) throttledPassword(r *http.Request, account string, check func()
 		th.reset(acct)
 	case errors.Is(err, auth.ErrUnauthorized), errors.Is(err, auth.ErrForbidden):
 		th.fail(acct, th.cfg.PerAccount, now)
-		th.fail(client, th.cfg.PerClient, now)
-		s.log().Warn("failed password check", "account", account, "client", s.clientIP(r))
+		th.fail(ckey, th.cfg.PerClient, now)
+		s.log().Warn("failed password check", "account", account, "client", client)
 	}
-	return err
+	return 0, err
+}
+
+// Guard is the REST API's login throttle (auth.loginThrottle) and rate
+// limiter (http.rateLimit), for the other front ends on the API's port
+// (DDP): a client meets the same limits, with the same counts, whichever
+// protocol it uses, and reconnecting resets nothing. Its methods are safe
+// for concurrent use.
+type Guard struct{ s *Server }
+
+// Guard returns the API's guard; the API's configuration must be final.
+func (s *Server) Guard() *Guard {
+	s.init()
+	return &Guard{s: s}
+}
+
+// ClientIP is the address of the client of r: the peer's, or, when the
+// peer is a trusted proxy (http.trustedProxies), the client X-Forwarded-For
+// names.
+func (g *Guard) ClientIP(r *http.Request) string { return g.s.clientIP(r) }
+
+// CheckPassword runs check, a password comparison for account made from
+// client, unless the account or the client is locked out: then it returns
+// the time left and does not run check. Failures count as a REST login's.
+func (g *Guard) CheckPassword(account, client string, check func() error) (retryAfter time.Duration, err error) {
+	return g.s.checkPassword(account, client, check)
+}
+
+// Allow takes one request from the bucket REST uses for p (its user or
+// app), or for client when p is anonymous; when the bucket is empty it
+// returns false and the time until a request is allowed again.
+func (g *Guard) Allow(p *auth.Principal, client string) (ok bool, retryAfter time.Duration) {
+	key := "addr:" + client
+	if p != nil && p.Authenticated() {
+		key = p.RateKey()
+	}
+	if g.s.limiter.allow(key) {
+		return true, 0
+	}
+	return false, time.Duration(g.s.limiter.retryAfter()) * time.Second
 }
 
 // clientIP is the address of the client: the peer's, or, when the peer is

@@ -52,6 +52,7 @@ type Hub struct {
 	fcNATS  *forecast.NATS
 	hNATS   *history.Responder
 	metrics *metrics.Metrics
+	svc     services
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -110,11 +111,15 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err erro
 	if err != nil {
 		return nil, err
 	}
+	if err := startConverters(ctx, h); err != nil {
+		return nil, err
+	}
 	if cfg.HTTP.Listen.Enabled() {
 		if h.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen.HostPort()); err != nil {
 			return nil, fmt.Errorf("listen for HTTP on %s: %w", cfg.HTTP.Listen, err)
 		}
 		a := apiServer(h, log)
+		a.Converters = h.convertersAPI()
 		// Timeouts, connection cap and TLS come from the API's http section.
 		if h.httpLn, err = a.Listener(h.httpLn); err != nil {
 			return nil, fmt.Errorf("listen for HTTP on %s: %w", cfg.HTTP.Listen, err)
@@ -122,7 +127,9 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err erro
 		h.httpSrv = a.HTTPServer()
 		// DDP (/websocket, /sockjs/...) shares the REST port; see docs/ddp.md.
 		if h.ddp, err = ddp.New(ddp.Config{Store: a.Store, Auth: h.auth, NC: h.nc, Domain: cfg.Domain,
-			Anonymous: cfg.Auth.AuthOptions().Anonymous, Logger: log}); err != nil {
+			Anonymous: cfg.Auth.AuthOptions().Anonymous, Logger: log,
+			// REST's login throttle and rate limiter, shared: one count per client and account.
+			Guard: a.Guard()}); err != nil {
 			return nil, err
 		}
 		if err := h.ddp.Start(); err != nil {
@@ -140,6 +147,9 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err erro
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	h.cancel = cancel
+	if err := startServices(h, runCtx); err != nil {
+		return nil, err
+	}
 	fl := fleet.New(h.nc, h.st, cfg.Domain, h.edgeStats, log)
 	h.wg.Add(2)
 	go func() {

@@ -20,6 +20,7 @@ type conn struct {
 	t       transport
 	log     *slog.Logger
 	session string
+	client  string // the client's address, as the REST API sees it
 
 	// Outbox: filled by the reader and the dispatcher, drained by the writer.
 	mu       sync.Mutex

@@ -3,7 +3,9 @@ package ddp
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
+	"time"
 
 	"github.com/gridedge/gridedge/hub/auth"
 	"github.com/gridedge/gridedge/hub/store"
@@ -17,6 +19,10 @@ type Error struct {
 	Code int
 	// Reason is the human-readable explanation.
 	Reason string
+	// RetryAfter, when positive, is how long a throttled caller must wait
+	// (sent as details.timeToReset in milliseconds, as Meteor's
+	// DDPRateLimiter does).
+	RetryAfter time.Duration
 }
 
 // Errorf returns an Error with a formatted reason.
@@ -29,8 +35,18 @@ func (e *Error) Error() string { return e.Reason + " [" + strconv.Itoa(e.Code) +
 
 // object is the error's wire form, with Meteor's fields.
 func (e *Error) object() map[string]any {
-	return map[string]any{"error": e.Code, "reason": e.Reason, "message": e.Error(),
+	o := map[string]any{"error": e.Code, "reason": e.Reason, "message": e.Error(),
 		"errorType": "Meteor.Error", "isClientSafe": true}
+	if e.RetryAfter > 0 {
+		o["details"] = map[string]any{"timeToReset": e.RetryAfter.Milliseconds()}
+	}
+	return o
+}
+
+// throttled is the error of a refused request: 429, with the wait.
+func throttled(reason string, wait time.Duration) *Error {
+	secs := int(math.Ceil(wait.Seconds()))
+	return &Error{Code: 429, Reason: fmt.Sprintf("%s; retry in %d s", reason, secs), RetryAfter: wait}
 }
 
 // errInternal is what a client sees of an unexpected failure: no details.

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/gridedge/gridedge/hub/api"
 	"github.com/gridedge/gridedge/hub/auth"
 	"github.com/gridedge/gridedge/hub/store"
 	"github.com/gridedge/gridedge/hub/store/bolt"
@@ -34,6 +35,9 @@ type env struct {
 	auth *auth.Service
 	srv  *Server
 	http *httptest.Server
+	// rest is the REST API whose login throttle and rate limiter the DDP
+	// servers share (as the daemon wires them).
+	rest *api.Server
 }
 
 // startNATS runs an in-process NATS server.
@@ -64,7 +68,9 @@ func publisher(nc *nats.Conn) func(store.Change) {
 	}
 }
 
-func newEnv(t testing.TB, limits Limits) *env {
+// newEnv starts an env; opts change the REST API's configuration (its
+// login throttle and rate limit apply to DDP).
+func newEnv(t testing.TB, limits Limits, opts ...func(*api.Config)) *env {
 	t.Helper()
 	st, err := bolt.Open(filepath.Join(t.TempDir(), "hub.db"))
 	if err != nil {
@@ -91,8 +97,12 @@ func newEnv(t testing.TB, limits Limits) *env {
 		Grants: map[string]auth.Perm{"demo": auth.Public}}); err != nil {
 		t.Fatal(err)
 	}
+	e.rest = &api.Server{Store: e.ws, Auth: e.auth, Logger: quiet}
+	for _, o := range opts {
+		o(&e.rest.Config)
+	}
 	e.srv = e.newServer(limits)
-	e.http = httptest.NewServer(e.srv.Mount(nil))
+	e.http = httptest.NewServer(e.srv.Mount(e.rest.Handler()))
 	t.Cleanup(e.http.Close)
 	return e
 }
@@ -100,7 +110,8 @@ func newEnv(t testing.TB, limits Limits) *env {
 // newServer starts another DDP server on the same store and NATS.
 func (e *env) newServer(limits Limits) *Server {
 	e.t.Helper()
-	srv, err := New(Config{Store: e.ws, Auth: e.auth, NC: e.nc, Domain: testDomain, Limits: limits, Logger: quiet})
+	srv, err := New(Config{Store: e.ws, Auth: e.auth, NC: e.nc, Domain: testDomain, Limits: limits, Logger: quiet,
+		Guard: e.rest.Guard()})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -89,26 +89,39 @@ func (c *conn) login(ctx context.Context, params []any) (any, []store.Change, er
 	}
 	user := loginUser(opts["user"])
 	var sess *auth.Session
-	var err error
+	var check func() error
 	switch pw := opts["password"].(type) {
 	case string:
-		if sess, err = a.Login(ctx, user, pw); err == nil {
-			// Later logins may send the digest only.
-			if derr := a.RememberDigest(ctx, sess.UserID, pw); derr != nil {
-				c.log.Warn("ddp: store the password digest", "user", sess.UserID, "err", derr)
-			}
+		check = func() (err error) {
+			sess, err = a.Login(ctx, user, pw)
+			return err
 		}
 	case map[string]any:
 		digest, _ := pw["digest"].(string)
 		if alg, _ := pw["algorithm"].(string); alg != "sha-256" || digest == "" {
 			return nil, nil, Errorf(400, "password: want {digest, algorithm: 'sha-256'}")
 		}
-		sess, err = a.LoginDigest(ctx, user, digest)
+		check = func() (err error) {
+			sess, err = a.LoginDigest(ctx, user, digest)
+			return err
+		}
 	default:
 		return nil, nil, Errorf(400, "login needs a password (text or {digest, algorithm})")
 	}
+	// The REST API's throttle: the same counts per account and per client,
+	// checked before bcrypt runs; reconnecting resets nothing.
+	wait, err := c.srv.cfg.Guard.CheckPassword(user, c.client, check)
+	if wait > 0 {
+		return nil, nil, throttled("too many failed password checks for this account or from this client", wait)
+	}
 	if err != nil {
 		return nil, nil, c.loginFailed(err)
+	}
+	if pw, ok := opts["password"].(string); ok {
+		// Later logins may send the digest only.
+		if derr := a.RememberDigest(ctx, sess.UserID, pw); derr != nil {
+			c.log.Warn("ddp: store the password digest", "user", sess.UserID, "err", derr)
+		}
 	}
 	p, err := a.Authenticate(ctx, sess.UserID, sess.Token)
 	if err != nil {

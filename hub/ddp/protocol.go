@@ -5,7 +5,9 @@ package ddp
 
 import (
 	"errors"
+	"fmt"
 	"slices"
+	"time"
 )
 
 // Versions are the DDP versions served, preferred first.
@@ -38,12 +40,36 @@ func (c *conn) handle(data []byte) {
 	case "pong":
 		// Any message counts as alive; received() did the rest.
 	case "sub":
+		if ok, wait := c.allow(); !ok {
+			c.send(nosubMessage(m.ID, throttled("rate limit exceeded for "+c.describe(), wait)))
+			return
+		}
 		c.srv.subscribe(c, m.ID, m.Name, m.Params)
 	case "unsub":
 		c.srv.unsubscribe(c, m.ID)
 	case "method":
+		if ok, wait := c.allow(); !ok {
+			c.send(resultMessage(m.ID, nil, throttled("rate limit exceeded for "+c.describe(), wait)))
+			c.send(updatedMessage(m.ID))
+			return
+		}
 		c.call(m.ID, m.Method, m.Params)
 	}
+}
+
+// allow takes a request from the caller's REST rate bucket (http.rateLimit):
+// method calls and subscriptions count as REST requests do.
+func (c *conn) allow() (bool, time.Duration) {
+	return c.srv.cfg.Guard.Allow(c.principal.Load(), c.client)
+}
+
+// describe names the caller in a rate-limit error, as the REST API does.
+func (c *conn) describe() string {
+	p := c.principal.Load()
+	if !p.Authenticated() {
+		return "this client address"
+	}
+	return fmt.Sprintf("%s %q", p.Kind, p.ID)
 }
 
 // connect answers the handshake: connected with a new session for a

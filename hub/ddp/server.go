@@ -90,6 +90,26 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock (default time.Now); tests pass a fake one.
 	Now func() time.Time
+	// Guard is the login throttle and request rate limiter shared with the
+	// REST API (api.Server.Guard): password logins count and are refused as
+	// REST logins are, and every method call and subscription takes a
+	// request from the caller's REST rate bucket. Required.
+	Guard Guard
+}
+
+// Guard is what the DDP server needs of the REST API's limits
+// (*api.Guard implements it).
+type Guard interface {
+	// ClientIP is the address of the client of r (X-Forwarded-For only
+	// from trusted proxies).
+	ClientIP(r *http.Request) string
+	// CheckPassword runs check, a password comparison for account made
+	// from client, unless the account or the client is locked out: then it
+	// returns the time left and does not run check.
+	CheckPassword(account, client string, check func() error) (retryAfter time.Duration, err error)
+	// Allow takes one request from p's rate bucket (client's when p is
+	// anonymous); false with the time to wait when it is empty.
+	Allow(p *auth.Principal, client string) (ok bool, retryAfter time.Duration)
 }
 
 // Server serves DDP. Create it with New, mount Handler (or Mount) on the
@@ -126,8 +146,8 @@ type stats struct {
 
 // New returns a Server.
 func New(cfg Config) (*Server, error) {
-	if cfg.Store == nil || cfg.Auth == nil {
-		return nil, errors.New("ddp: a store and an auth service are required")
+	if cfg.Store == nil || cfg.Auth == nil || cfg.Guard == nil {
+		return nil, errors.New("ddp: a store, an auth service and a guard (the REST API's login throttle and rate limiter) are required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -318,6 +338,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, sockjs bool) {
 		t = st
 	}
 	c := newConn(s, t, s.log)
+	c.client = s.cfg.Guard.ClientIP(r)
 	s.connMu.Lock()
 	select {
 	case <-s.quit:
