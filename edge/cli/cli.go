@@ -56,6 +56,7 @@ var commands = []command{
 	{"fleet status", "show one edge's health (the hub's record, or --live from the edge)", runFleetStatus},
 	{"edge read", "read and decode values through an edge (like modbus read)", runEdgeRead},
 	{"edge write", "write a writable variable through an edge (like modbus write)", runEdgeWrite},
+	{"edge config", "print an edge's running config, secrets redacted", runEdgeConfig},
 	{"hub streams", "show each edge's ingest backlog and dead letters on the hub (JetStream)", runHubStreams},
 	{"export", "stream a collection's history from the hub as CSV (REST, format=csv)", runExport},
 }
@@ -129,6 +130,7 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-16s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintf(w, "\nRun 'gridedge <command> --help' for the flags of a command.\n")
+	fmt.Fprintf(w, "Exit codes: 0 done, 1 failed, 2 usage error, 3 partial fleet failure (docs/cli.md).\n")
 }
 
 // newFlags returns a flag set that prints its usage to env.Stderr.

@@ -148,3 +148,31 @@ func parseValue(s string) any {
 	}
 	return s
 }
+
+func runEdgeConfig(ctx context.Context, env Env, args []string) error {
+	fs := newFlags(env, "edge config", "--edge E [--json]")
+	c := addConnFlags(fs)
+	edge := fs.String("edge", "", "the edge (required)")
+	asJSON := fs.Bool("json", false, `print the whole answer {"edge","config","map"}; default: the config alone`)
+	if _, err := parseArgs(fs, args); err != nil {
+		return err
+	}
+	if *edge == "" {
+		fmt.Fprintln(env.Stderr, "gridedge edge config: missing --edge")
+		fs.Usage()
+		return errUsage
+	}
+	nc, conn, err := c.connect()
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	var reply control.ConfigGetReply
+	if err := edgeRequest(ctx, nc, conn.Domain, *edge, subject.ActionConfigGet, nil, &reply, *c.timeout); err != nil {
+		return fmt.Errorf("get the config of edge %s: %w", *edge, err)
+	}
+	if *asJSON {
+		return writeJSON(env.Stdout, reply)
+	}
+	return writeJSON(env.Stdout, reply.Config)
+}

@@ -174,6 +174,12 @@ func TestFleetCommandsThroughARealEdge(t *testing.T) {
 		t.Errorf("write to a variable not marked writable: exit %d, %s", code, errOut)
 	}
 
+	// the running config, secrets redacted
+	code, out, errOut = cli("edge", "config", "--edge", "edge1")
+	if code != 0 || !strings.Contains(out, `"password": "`+control.Redacted+`"`) || strings.Contains(out, "edge1-pw") {
+		t.Errorf("edge config: exit %d\n%s%s", code, out, errOut)
+	}
+
 	// the live status carries the new map version
 	code, out, _ = cli("fleet", "status", "--live", "--json", "edge1")
 	if code != 0 || !strings.Contains(out, push.Version) {
