@@ -438,3 +438,85 @@ func TestControlReadWriteAndConfig(t *testing.T) {
 		t.Fatalf("config.get: %s (error %v)", cg.Config, cg.Error)
 	}
 }
+
+// With an MQTT section, control writes go through the MQTT bridge (its
+// rules, limits and audit trail), and a push rebuilds the bridge for the
+// new map.
+func TestControlWithMQTTBridge(t *testing.T) {
+	r := newControlRig(t)
+	r.a.Close()
+	brokerPort := freePort(t) // nothing listens: the bridge keeps retrying, which is enough here
+	withMQTT := strings.Replace(r.doc(""), `"period": 0.05`,
+		fmt.Sprintf(`"period": 0.05, "mqtt": {"host": "127.0.0.1:%d"}`, brokerPort), 1)
+	write(t, r.dir, "settings.json", withMQTT)
+	r.start()
+	r.waitCycles(1)
+	var w control.WriteReply
+	r.request(subject.ActionWrite, control.WriteRequest{Slave: 1, Variable: "setpoint", Value: 17, Pusher: "carol"}, &w)
+	if w.Error != nil {
+		t.Fatalf("write through the bridge: %+v", w.Error)
+	}
+	br := r.a.bridge.Load()
+	if br == nil {
+		t.Fatal("no MQTT bridge")
+	}
+	log := br.b.AuditLog()
+	if len(log) != 1 || !strings.HasPrefix(log[0].Source, "nats:t.edge.e1.write by carol") || log[0].Variable != "setpoint" {
+		t.Fatalf("bridge audit trail %+v, want the control write", log)
+	}
+	doc := strings.Replace(withMQTT, `"max": 100`, `"max": 50`, 1)
+	if rep := r.push(doc, nil); rep.Error != nil || rep.Result != control.ResultApplied {
+		t.Fatalf("push: %+v (%v)", rep, rep.Error)
+	}
+	if nb := r.a.bridge.Load(); nb == nil || nb == br {
+		t.Fatal("the MQTT bridge was not rebuilt for the new map")
+	}
+	r.request(subject.ActionWrite, control.WriteRequest{Slave: 1, Variable: "setpoint", Value: 60}, &w)
+	if w.Error == nil || w.Error.Code != control.CodeOutOfRange {
+		t.Fatalf("write above the new map's max: %+v", w.Error)
+	}
+	if st := r.status(); st.MQTT == nil {
+		t.Error("heartbeat without MQTT stats after the push")
+	}
+}
+
+// Trusted keys are re-read on reload; the rest of the control config is
+// checked like every other field.
+func TestControlTrustedKeysReloadAndConfigErrors(t *testing.T) {
+	r := newControlRig(t)
+	r.waitCycles(1)
+	doc := r.doc(`, {"name": "x", "type": "holding", "address": 3, "datatype": "16uint"}`)
+	cfg, err := Load(r.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Control.TrustedKeys = []string{}
+	if err := r.a.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if rep := r.push(doc, nil); rep.Error == nil || rep.Error.Code != control.CodeUntrustedKey {
+		t.Fatalf("push after the key was removed: %+v", rep)
+	}
+	pub, _ := r.op.PublicKey()
+	cfg.Control.TrustedKeys = []string{pub}
+	if err := r.a.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if rep := r.push(doc, nil); rep.Error != nil {
+		t.Fatalf("push after the key was trusted again: %+v", rep.Error)
+	}
+
+	seed, _ := r.op.Seed()
+	for i, tc := range []struct{ yaml, want string }{
+		{"control: {trustedKeys: [not-a-key]}", "control.trustedKeys[0]"},
+		{fmt.Sprintf("control: {trustedKeys: [%q]}", seed), "control.trustedKeys[0]"},
+		{"control: {confirmCycles: 1000}", "control.confirmCycles"},
+		{"control: {maxSignatureAge: 1s}", "control.maxSignatureAge"},
+		{"control: {confirmTimeout: 1h}", "control.confirmTimeout"},
+	} {
+		_, err := Load(write(t, r.dir, fmt.Sprintf("bad%d.yaml", i), "edge: {id: e}\nsettingsFile: settings.json\n"+tc.yaml+"\n"))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want an error naming %s", tc.yaml, err, tc.want)
+		}
+	}
+}
