@@ -18,6 +18,15 @@ func mustKey(t *testing.T) nkeys.KeyPair {
 	return kp
 }
 
+func mustKeyB(b *testing.B) nkeys.KeyPair {
+	b.Helper()
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return kp
+}
+
 func pub(t *testing.T, kp nkeys.KeyPair) string {
 	t.Helper()
 	p, err := kp.PublicKey()
