@@ -59,6 +59,8 @@ type Writer struct {
 	family string
 	typ    Type
 	seen   map[string]bool
+	// scratch is reused for every sample line
+	scratch []byte
 }
 
 // NewWriter returns a Writer to w.
@@ -132,40 +134,60 @@ func (w *Writer) Flush() error {
 }
 
 func (w *Writer) line(name string, labels []Label, extraName, extraValue string, value float64) {
-	var b strings.Builder
-	b.WriteString(name)
+	if w.err != nil {
+		return
+	}
+	b := append(w.scratch[:0], name...)
 	if len(labels) > 0 || extraName != "" {
-		b.WriteByte('{')
-		n := 0
-		for _, l := range labels {
+		b = append(b, '{')
+		for i, l := range labels {
 			if !validName(l.Name, false) || strings.HasPrefix(l.Name, "__") {
 				w.err = fmt.Errorf("metrics: invalid label name %q in %s", l.Name, name)
 				return
 			}
-			if n > 0 {
-				b.WriteByte(',')
+			if i > 0 {
+				b = append(b, ',')
 			}
-			b.WriteString(l.Name)
-			b.WriteString(`="`)
-			b.WriteString(escapeValue(l.Value))
-			b.WriteByte('"')
-			n++
+			b = append(b, l.Name...)
+			b = append(b, '=', '"')
+			b = appendEscaped(b, l.Value)
+			b = append(b, '"')
 		}
 		if extraName != "" {
-			if n > 0 {
-				b.WriteByte(',')
+			if len(labels) > 0 {
+				b = append(b, ',')
 			}
-			b.WriteString(extraName)
-			b.WriteString(`="`)
-			b.WriteString(extraValue)
-			b.WriteByte('"')
+			b = append(b, extraName...)
+			b = append(b, '=', '"')
+			b = append(b, extraValue...)
+			b = append(b, '"')
 		}
-		b.WriteByte('}')
+		b = append(b, '}')
 	}
-	b.WriteByte(' ')
-	b.WriteString(formatFloat(value))
-	b.WriteByte('\n')
-	w.printf("%s", b.String())
+	b = append(b, ' ')
+	b = appendFloat(b, value)
+	b = append(b, '\n')
+	w.scratch = b
+	if _, err := w.w.Write(b); err != nil {
+		w.err = fmt.Errorf("metrics: write exposition: %w", err)
+	}
+}
+
+// appendEscaped appends a label value with \, " and newline escaped.
+func appendEscaped(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\':
+			b = append(b, '\\', '\\')
+		case '"':
+			b = append(b, '\\', '"')
+		case '\n':
+			b = append(b, '\\', 'n')
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
 }
 
 func (w *Writer) printf(format string, args ...any) {
@@ -179,16 +201,18 @@ func (w *Writer) printf(format string, args ...any) {
 
 // formatFloat spells a value as the format wants: +Inf, -Inf, NaN, or the
 // shortest decimal that reads back the same.
-func formatFloat(v float64) string {
+func formatFloat(v float64) string { return string(appendFloat(nil, v)) }
+
+func appendFloat(b []byte, v float64) []byte {
 	switch {
 	case math.IsInf(v, 1):
-		return "+Inf"
+		return append(b, "+Inf"...)
 	case math.IsInf(v, -1):
-		return "-Inf"
+		return append(b, "-Inf"...)
 	case math.IsNaN(v):
-		return "NaN"
+		return append(b, "NaN"...)
 	}
-	return strconv.FormatFloat(v, 'g', -1, 64)
+	return strconv.AppendFloat(b, v, 'g', -1, 64)
 }
 
 // validName checks a metric name ([a-zA-Z_:][a-zA-Z0-9_:]*) or a label
@@ -207,9 +231,7 @@ func validName(s string, colon bool) bool {
 }
 
 var (
-	helpEscaper  = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
-	valueEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
+	helpEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
 )
 
-func escapeHelp(s string) string  { return helpEscaper.Replace(s) }
-func escapeValue(s string) string { return valueEscaper.Replace(s) }
+func escapeHelp(s string) string { return helpEscaper.Replace(s) }
