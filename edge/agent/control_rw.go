@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -76,11 +77,13 @@ func (a *Agent) dryRun(ctx context.Context, s *settings.Settings) (*control.Chan
 	}
 	a.mu.RUnlock()
 	oldByName := map[string]*settings.Slave{}
+	oldLabel := map[string]string{} // "<index>:<name>" in the running map
 	for i := range old.ModbusSlaves {
 		sl := &old.ModbusSlaves[i]
 		name := fmt.Sprintf("%s#%d", SlaveURL(sl), sl.SlaveID)
 		if _, ok := oldByName[name]; !ok {
 			oldByName[name] = sl
+			oldLabel[name] = fmt.Sprintf("%d:%s", i, name)
 		}
 	}
 	ch := &control.Changes{}
@@ -130,9 +133,10 @@ func (a *Agent) dryRun(ctx context.Context, s *settings.Settings) (*control.Chan
 	}
 	for name := range oldByName {
 		if !newNames[name] {
-			ch.Removed = append(ch.Removed, name)
+			ch.Removed = append(ch.Removed, oldLabel[name])
 		}
 	}
+	slices.Sort(ch.Removed)
 	return ch, readings
 }
 

@@ -520,3 +520,30 @@ func TestControlTrustedKeysReloadAndConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// Removing a slave: dry run and push report it alike, its poller stops and
+// the other one goes on.
+func TestControlRemoveSlave(t *testing.T) {
+	r := newControlRig(t)
+	r.waitCycles(1)
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(r.doc("")), &doc); err != nil {
+		t.Fatal(err)
+	}
+	doc["modbusSlaves"] = doc["modbusSlaves"].([]any)[:1]
+	one, _ := json.Marshal(doc)
+	dry := r.push(string(one), func(p *control.PushRequest) { p.DryRun = true })
+	rep := r.push(string(one), nil)
+	want := fmt.Sprintf("[1:tcp://127.0.0.1:%d#2]", r.port)
+	for _, c := range []*control.Changes{dry.Changes, rep.Changes} {
+		if c == nil || fmt.Sprint(c.Removed) != want || c.Kept != 1 || len(c.Added)+len(c.Changed) != 0 {
+			t.Fatalf("changes %+v, want %s removed and 1 kept", c, want)
+		}
+	}
+	if len(dry.DryRun) != 0 {
+		t.Errorf("dry run read %+v, want nothing (no new or changed variable)", dry.DryRun)
+	}
+	if st := r.waitCycles(1); len(st.Slaves) != 1 || !strings.HasSuffix(st.Slaves[0].Name, "#1") {
+		t.Fatalf("slaves after the push: %+v", st.Slaves)
+	}
+}
