@@ -48,6 +48,9 @@ type Config struct {
 	History history.Config `json:"history,omitempty"`
 	// Forecast configures the forecasting service (docs/forecast.md).
 	Forecast forecast.Config `json:"forecast,omitempty"`
+	// Services configures the seed's services beside the store: virtual
+	// sensors and data-model converters (docs/services.md).
+	Services ServicesConfig `json:"services,omitempty"`
 	// Metrics configures /metrics on the HTTP port (Prometheus; see
 	// docs/operations.md and docs/security.md).
 	Metrics metrics.Config `json:"metrics,omitempty"`
@@ -174,6 +177,7 @@ func (c *Config) Defaults() {
 	}
 	c.History.Defaults()
 	c.Forecast.Defaults()
+	c.Services.Defaults()
 	c.Metrics.Defaults()
 	c.Config.Defaults()
 }
@@ -273,6 +277,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.Forecast.Validate("forecast", &es)
+	c.Services.Validate("services", &es)
 	c.Metrics.Validate("metrics", &es)
 	return es.Err()
 }

@@ -52,6 +52,7 @@ type Hub struct {
 	fcNATS  *forecast.NATS
 	hNATS   *history.Responder
 	metrics *metrics.Metrics
+	svc     services
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -110,11 +111,15 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err erro
 	if err != nil {
 		return nil, err
 	}
+	if err := startConverters(ctx, h); err != nil {
+		return nil, err
+	}
 	if cfg.HTTP.Listen.Enabled() {
 		if h.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen.HostPort()); err != nil {
 			return nil, fmt.Errorf("listen for HTTP on %s: %w", cfg.HTTP.Listen, err)
 		}
 		a := apiServer(h, log)
+		a.Converters = h.convertersAPI()
 		// Timeouts, connection cap and TLS come from the API's http section.
 		if h.httpLn, err = a.Listener(h.httpLn); err != nil {
 			return nil, fmt.Errorf("listen for HTTP on %s: %w", cfg.HTTP.Listen, err)
@@ -142,6 +147,9 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err erro
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	h.cancel = cancel
+	if err := startServices(h, runCtx); err != nil {
+		return nil, err
+	}
 	fl := fleet.New(h.nc, h.st, cfg.Domain, h.edgeStats, log)
 	h.wg.Add(2)
 	go func() {

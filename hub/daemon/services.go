@@ -1,0 +1,108 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/gridedge/gridedge/hub/api"
+	"github.com/gridedge/gridedge/hub/convert"
+	"github.com/gridedge/gridedge/hub/store"
+	"github.com/gridedge/gridedge/hub/vsensors"
+	"github.com/gridedge/gridedge/shared/config"
+)
+
+// ServicesConfig is the services section of the hub config: the seed's
+// services that run beside the store (docs/services.md).
+type ServicesConfig struct {
+	// VSensors computes the seed's virtual sensors (3.2.5) from the change feed.
+	VSensors vsensors.Config `json:"vsensors,omitempty"`
+	// Converters serves the data-model converters (3.2.3) on NATS and
+	// POST /api/v2/converters/{id}/test.
+	Converters convert.Config `json:"converters,omitempty"`
+}
+
+// Defaults fills unset fields.
+func (c *ServicesConfig) Defaults() {
+	c.VSensors.Defaults()
+	c.Converters.Defaults()
+}
+
+// Validate adds the problems of c to es, under path.
+func (c *ServicesConfig) Validate(path string, es *config.Errors) {
+	c.VSensors.Validate(config.Join(path, "vsensors"), es)
+	if c.Converters.Enabled {
+		p := config.Join(path, "converters")
+		if err := store.CheckName("layer", c.Converters.Layer); err != nil {
+			es.Add(config.Join(p, "layer"), "%v", err)
+		} else if api.ReservedLayer(c.Converters.Layer) {
+			es.Add(config.Join(p, "layer"), "layer %q is reserved", c.Converters.Layer)
+		}
+		if err := store.CheckName("collection", c.Converters.Collection); err != nil {
+			es.Add(config.Join(p, "collection"), "%v", err)
+		}
+	}
+}
+
+// services are the running services.
+type services struct {
+	converters *convert.Registry
+	vsensors   *vsensors.Service
+}
+
+// startConverters makes the converter registry (before the REST API,
+// which serves its test route) and its layer.
+func startConverters(ctx context.Context, h *Hub) error {
+	cfg := h.cfg.Services.Converters
+	if !cfg.Enabled {
+		return nil
+	}
+	h.svc.converters = convert.NewRegistry(h.st, cfg, h.log.With("service", "converters"))
+	if err := h.svc.converters.EnsureCollection(ctx); err != nil {
+		return fmt.Errorf("start the converters: %w", err)
+	}
+	return nil
+}
+
+// convertersAPI is what the REST API tests converters with (nil: off).
+func (h *Hub) convertersAPI() api.Converters {
+	if h.svc.converters == nil {
+		return nil
+	}
+	return h.svc.converters
+}
+
+// startServices starts the NATS side of the services; the goroutines end
+// with runCtx and are waited for by Close.
+func startServices(h *Hub, runCtx context.Context) error {
+	if r := h.svc.converters; r != nil {
+		if _, err := r.Serve(h.nc, h.cfg.Domain); err != nil {
+			return fmt.Errorf("start the converters: %w", err)
+		}
+	}
+	cfg := h.cfg.Services.VSensors
+	if !cfg.Enabled {
+		return nil
+	}
+	vs, err := vsensors.New(vsensors.Options{Config: cfg, Store: store.WithChanges(h.st, h.publishChange), NC: h.nc,
+		Domain: h.cfg.Domain, Logger: h.log.With("service", "vsensors"), Instance: h.cfg.NATS.ServerName})
+	if err != nil {
+		return err
+	}
+	h.svc.vsensors = vs
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		if err := vs.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+			select {
+			case h.errc <- err:
+			default:
+				h.log.Error("virtual sensors stopped", "err", err)
+			}
+		}
+	}()
+	return nil
+}
+
+// VSensors is the virtual-sensor service (nil when off).
+func (h *Hub) VSensors() *vsensors.Service { return h.svc.vsensors }
