@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -56,7 +57,9 @@ func documentedOperator(t *testing.T) operatorUser {
 // edges are users allowed only as leaf nodes, with the permissions of
 // hub/broker.EdgePermissions; the operator is a client user with the
 // documented permissions plus what the broker adds to every client user
-// (its own inbox, one reply per request it receives).
+// (its own inbox, one reply per request it receives, and the reply inboxes
+// of the edges it may send control requests). hub/e2e runs the same
+// commands against the real hub.
 type fleetHub struct {
 	srv      *server.Server
 	leafURL  string
@@ -83,7 +86,7 @@ func startFleetHub(t *testing.T, edges ...string) *fleetHub {
 		{Username: "hub", Password: "hub-pw"},
 		{Username: op.User, Password: op.Password, AllowedConnectionTypes: types("STANDARD"), Permissions: &server.Permissions{
 			Publish:   &server.SubjectPermission{Allow: op.Publish},
-			Subscribe: &server.SubjectPermission{Allow: append([]string{"_INBOX.>"}, op.Subscribe...)},
+			Subscribe: &server.SubjectPermission{Allow: append(append([]string{"_INBOX.>"}, op.Subscribe...), controlInboxes(edges, op.Publish)...)},
 			Response:  &server.ResponsePermission{MaxMsgs: 1, Expires: time.Minute},
 		}},
 	}
@@ -106,6 +109,22 @@ func startFleetHub(t *testing.T, edges ...string) *fleetHub {
 	}
 	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
 	return &fleetHub{srv: s, leafURL: fmt.Sprintf("nats-leaf://127.0.0.1:%d", leafPort), operator: op}
+}
+
+// controlInboxes are the reply inboxes the hub's broker adds to a client
+// user that may publish an edge's control requests (hub/broker: an edge can
+// answer only on its own inbox prefix).
+func controlInboxes(edges []string, publish []string) []string {
+	var out []string
+	for _, e := range edges {
+		for _, a := range subject.EdgeControlActions {
+			if slices.ContainsFunc(publish, func(p string) bool { return server.SubjectMatchesFilter(subject.EdgeControl("gridedge", e, a), p) }) {
+				out = append(out, subject.EdgeInbox(e)+".>")
+				break
+			}
+		}
+	}
+	return out
 }
 
 // operatorArgs are the connection flags of the documented operator.
