@@ -36,6 +36,9 @@ func wrapDates(v any) any {
 }
 
 func decodeValue(data []byte) (any, error) {
+	if v, err := fastDecode(data); err == nil {
+		return v, nil
+	}
 	var v any
 	if err := json.Unmarshal(data, &v); err != nil {
 		return nil, fmt.Errorf("decode stored value: %w", err)

@@ -86,6 +86,9 @@ func decodeFieldsInto(data []byte, want fieldTree, out map[string]any) (map[stri
 	if i < len(data) && data[i] == '}' {
 		return out, nil
 	}
+	// the store writes keys once (encoding/json): when every wanted field
+	// is found, the rest need not be skipped over
+	found := 0
 	for i < len(data) {
 		end, err := skipValue(data, i)
 		if err != nil {
@@ -125,6 +128,11 @@ func decodeFieldsInto(data []byte, want fieldTree, out map[string]any) (map[stri
 				return nil, err
 			}
 			out[key] = v
+		}
+		if wanted {
+			if found++; found == len(want) {
+				return out, nil
+			}
 		}
 		i = skipSpace(data, vend)
 		if i < len(data) && data[i] == ',' {
