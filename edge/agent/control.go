@@ -169,7 +169,10 @@ func asErrors(err error, es *config.Errors) bool {
 // control.PushRequest.Partial) and returns the merged JSON.
 func merge(running, patch []byte) ([]byte, error) {
 	var base, p map[string]any
-	if err := json.Unmarshal(running, &base); err != nil {
+	// numbers stay as written, in the running document as in the patch
+	b := json.NewDecoder(bytes.NewReader(running))
+	b.UseNumber()
+	if err := b.Decode(&base); err != nil {
 		return nil, fmt.Errorf("running SETTINGS: %w", err)
 	}
 	d := json.NewDecoder(bytes.NewReader(patch))
