@@ -193,6 +193,34 @@ func TestDiffSettings(t *testing.T) {
 	}
 }
 
+func TestDiffNeverPrintsSecrets(t *testing.T) {
+	withMQTT := func(pw string) string {
+		return strings.Replace(baseMap, `"period": 1`, `"period": 1, "mqtt": {"host": "broker", "credentials": {"username": "gw", "password": "`+pw+`"}}`, 1)
+	}
+	tests := []struct {
+		name     string
+		old, new string
+		want     []string
+	}{
+		{"same password", withMQTT("s3cret"), withMQTT("s3cret"), nil},
+		{"changed password", withMQTT("s3cret"), withMQTT("n3w-s3cret"), []string{"mqtt.credentials.password: changed"}},
+		{"the running map's password is redacted", withMQTT(control.Redacted), withMQTT("n3w-s3cret"), nil},
+		{"mqtt added", baseMap, withMQTT("n3w-s3cret"), []string{"mqtt.credentials.password: changed",
+			`mqtt: (unset) -> {"host":"broker","credentials":{"username":"gw","password":"*****"}}`}},
+	}
+	for _, tt := range tests {
+		d := diffSettings(load(t, tt.old), load(t, tt.new))
+		if !reflect.DeepEqual(d.Settings, tt.want) {
+			t.Errorf("%s: settings %q, want %q", tt.name, d.Settings, tt.want)
+		}
+		var b strings.Builder
+		d.print(&b)
+		if strings.Contains(b.String(), "s3cret") {
+			t.Errorf("%s: the diff prints a password:\n%s", tt.name, b.String())
+		}
+	}
+}
+
 func TestMapDiffAgainst(t *testing.T) {
 	old := writeTemp(t, "old.json", baseMap)
 	newer := writeTemp(t, "new.json", strings.Replace(baseMap, `"address": 2, "datatype": "32float"`, `"address": 4, "datatype": "32float"`, 1))

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/gridedge/gridedge/edge/settings"
+	"github.com/gridedge/gridedge/shared/control"
 )
 
 // Slave states in a map diff.
@@ -176,9 +177,31 @@ func keyedSlaves(s *settings.Settings) ([]string, map[string]*settings.Slave) {
 	return keys, m
 }
 
-// diffSettings compares two SETTINGS documents slave by slave.
+// redactSecrets returns s with the MQTT password replaced by
+// control.Redacted (as map.get returns it), and the password it had.
+func redactSecrets(s *settings.Settings) (*settings.Settings, string) {
+	if s.MQTT == nil || s.MQTT.Credentials == nil || s.MQTT.Credentials.Password == "" {
+		return s, ""
+	}
+	c := *s
+	m := *s.MQTT
+	cred := *s.MQTT.Credentials
+	pw := cred.Password
+	cred.Password = control.Redacted
+	m.Credentials, c.MQTT = &cred, &m
+	return &c, pw
+}
+
+// diffSettings compares two SETTINGS documents slave by slave. Secrets are
+// never printed: the MQTT password is compared apart, and a running map's
+// password (redacted by map.get) is not compared at all.
 func diffSettings(old, new *settings.Settings) mapDiff {
 	var d mapDiff
+	old, oldPW := redactSecrets(old)
+	new, newPW := redactSecrets(new)
+	if oldPW != newPW && oldPW != control.Redacted {
+		d.Settings = append(d.Settings, "mqtt.credentials.password: changed")
+	}
 	oldKeys, oldSlaves := keyedSlaves(old)
 	newKeys, newSlaves := keyedSlaves(new)
 	usedOld, usedNew := map[string]bool{}, map[string]bool{}
@@ -215,7 +238,7 @@ func diffSettings(old, new *settings.Settings) mapDiff {
 		}
 		d.Slaves = append(d.Slaves, sd)
 	}
-	d.Settings = fieldChanges(old, new, "modbusMaps", "modbusSlaves")
+	d.Settings = append(d.Settings, fieldChanges(old, new, "modbusMaps", "modbusSlaves")...)
 	// maps no slave uses change nothing that is polled, but are reported
 	names := map[string]bool{}
 	for n := range old.ModbusMaps {
