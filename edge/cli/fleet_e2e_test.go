@@ -194,6 +194,20 @@ func TestFleetCommandsThroughARealEdge(t *testing.T) {
 	if _, out, _ := cli("map", "get", "--edge", "edge1", "--json"); !strings.Contains(out, running) {
 		t.Errorf("map get after the rollback: %s", out)
 	}
+
+	// a partial push changes one map and keeps the rest
+	part := writeTemp(t, "part.json", `{"modbusMaps": {"PANASONIC": [
+    {"name": "temperature", "type": "holding", "address": 1, "datatype": "16uint", "factor": 0.5}]}}`)
+	code, out, errOut = cli("map", "push", "--edge", "edge1", "--partial", "--confirm", "--key", keyFile, part)
+	if code != 0 || !strings.Contains(out, "edge1  applied  confirmed") {
+		t.Errorf("partial push: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, _ = cli("map", "get", "--edge", "edge1")
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(out), &doc); code != 0 || err != nil || !strings.Contains(out, `"factor": 0.5`) ||
+		strings.Contains(out, `"mode"`) || !strings.Contains(out, `"modbusSlaves"`) {
+		t.Errorf("map get after the partial push: exit %d, %v\n%s", code, err, out)
+	}
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
