@@ -72,6 +72,11 @@ type Config struct {
 	// below ~30 MiB at 500 devices it costs more CPU than it saves memory.
 	// The GOMEMLIMIT environment variable, when set, takes precedence.
 	MemoryLimitMiB int `json:"memoryLimitMiB,omitempty"`
+
+	// settingsRaw is the SETTINGS document as read from settingsFile or
+	// the environment, so that its map version is the hash of what the
+	// operator wrote (the same `gridedge map` computes from the file).
+	settingsRaw []byte
 }
 
 // HeartbeatConfig configures the heartbeat.
@@ -205,7 +210,7 @@ func (c *Config) Resolve(dir string) error {
 		if err != nil {
 			return fmt.Errorf("settingsFile %s: %w", p, err)
 		}
-		c.Settings = s
+		c.Settings, c.settingsRaw = s, data
 	case c.Settings != nil:
 		if err := c.Settings.Validate(); err != nil {
 			return prefixErrors("settings", err)
@@ -218,7 +223,7 @@ func (c *Config) Resolve(dir string) error {
 		if !ok {
 			return fmt.Errorf("no SETTINGS: give settings, settingsFile, or the %s environment variable", settings.EnvVar)
 		}
-		c.Settings = s
+		c.Settings, c.settingsRaw = s, []byte(os.Getenv(settings.EnvVar))
 	}
 	files := []*string{&c.Hub.CAFile, &c.Hub.CertFile, &c.Hub.KeyFile}
 	if c.NATS.TLS != nil {

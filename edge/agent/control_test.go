@@ -169,6 +169,10 @@ func TestControlPushSwapsTheMapBetweenCycles(t *testing.T) {
 		t.Fatalf("before the push: map %+v, buffer %+v", before.Map, before.Buffer)
 	}
 	cyclesA := before.Slaves[0].Cycles
+	// the config file's map has the version of the file as written
+	if v, _ := control.MapVersion([]byte(r.doc(""))); before.Map.Version != v {
+		t.Errorf("version of the config file's map %s, want %s (the file's)", before.Map.Version, v)
+	}
 
 	doc := r.doc(`, {"name": "voltage", "type": "holding", "address": 2, "datatype": "16uint"}`)
 	rep := r.push(doc, func(p *control.PushRequest) { p.Confirm = true })

@@ -44,8 +44,14 @@ type mapFile struct {
 	Previous *storedMap `json:"previous,omitempty"`
 }
 
-// canonicalSettings is the canonical JSON of s and its version.
-func canonicalSettings(s *settings.Settings) ([]byte, string, error) {
+// canonicalSettings is the canonical JSON of s and its version: of the
+// document as written (doc) when it is JSON, else of s encoded again (a
+// YAML file, settings inline in the agent's config).
+func canonicalSettings(s *settings.Settings, doc []byte) ([]byte, string, error) {
+	if raw, err := control.Canonical(doc); err == nil && len(doc) > 0 {
+		v, err := control.MapVersion(raw)
+		return raw, v, err
+	}
 	b, err := json.Marshal(s)
 	if err != nil {
 		return nil, "", fmt.Errorf("encode SETTINGS: %w", err)
@@ -62,7 +68,7 @@ func canonicalSettings(s *settings.Settings) ([]byte, string, error) {
 // the map pushed since, restored from MapFile (see there).
 func (a *Agent) initialMap() (*settings.Settings, []byte, control.MapInfo, *storedMap) {
 	s := a.cfg.Settings
-	raw, base, err := canonicalSettings(s)
+	raw, base, err := canonicalSettings(s, a.cfg.settingsRaw)
 	if err != nil { // a validated Settings always encodes
 		a.log.Error("encoding the SETTINGS of the config file", "err", err)
 	}
