@@ -72,11 +72,21 @@ func BenchmarkBytesPerReading(b *testing.B) {
 					b.Fatal(err)
 				}
 				readings := float64(steps * c.devices * 30)
-				var blocks int64
+				// the head keeps the newest hours: count the readings the
+				// blocks cover
+				var blocks, index int64
+				var covered time.Duration
 				for _, bl := range db.DB().Blocks() {
 					blocks += dirSize(b, bl.Dir())
+					index += dirSize(b, filepath.Join(bl.Dir(), "index"))
+					covered += time.Duration(bl.MaxTime()-bl.MinTime()) * time.Millisecond
 				}
-				b.ReportMetric(float64(blocks)/readings, "block-bytes/reading")
+				inBlocks := float64(c.devices*30) * float64(covered/c.interval)
+				if inBlocks == 0 {
+					b.Fatal("no block after compaction")
+				}
+				b.ReportMetric(float64(blocks)/inBlocks, "block-bytes/reading")
+				b.ReportMetric(float64(index)/inBlocks, "index-bytes/reading")
 				b.ReportMetric(float64(dirSize(b, dir))/readings, "dir-bytes/reading")
 				t0 := time.Now()
 				err = db.Select(context.Background(), Query{Layer: "demo", Collection: "meters", IDs: []string{"D001"}, Fields: []string{"measurements.t05"},

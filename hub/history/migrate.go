@@ -130,6 +130,7 @@ type Backfill struct {
 	n         int
 	retention time.Duration
 	states    map[string]stateMark
+	scales    scaler
 	// Blocks counts the blocks written.
 	Blocks int
 }
@@ -148,7 +149,7 @@ func NewBackfill(dir string, retention time.Duration, log *slog.Logger) (*Backfi
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("history: create %s: %w", dir, err)
 	}
-	return &Backfill{dir: dir, log: log, retention: retention, states: map[string]stateMark{}}, nil
+	return &Backfill{dir: dir, log: log, retention: retention, states: map[string]stateMark{}, scales: scaler{}}, nil
 }
 
 // Append adds samples to the current block.
@@ -207,7 +208,8 @@ func (b *Backfill) Append(ctx context.Context, samples []Sample) (AppendResult, 
 		case sampleNull:
 			ok, err = put(MetricQuality, sm, "", t, float64(sm.Quality))
 		default:
-			if ok, err = put(MetricValue, sm, "", t, v); err == nil && ok {
+			scale, x := b.scales.encode(seriesKey(MetricValue, sm, ""), v)
+			if ok, err = put(MetricValue, sm, scale, t, x); err == nil && ok && sm.Quality != model.QualityGood {
 				ok, err = put(MetricQuality, sm, "", t, float64(sm.Quality))
 			}
 		}

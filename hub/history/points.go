@@ -51,6 +51,45 @@ func (c *cursor) next() {
 	c.ok = c.t <= c.maxt
 }
 
+// valueCursor merges a field's value series (one per scale) by time,
+// dividing each by its scale; a time found in several (a point stored
+// again after its field's scale grew) is taken once.
+type valueCursor struct {
+	cs  []*cursor
+	div []float64
+	ok  bool
+	t   int64
+	v   float64
+}
+
+func newValueCursor(ss []storage.Series, mint, maxt int64, err *error) *valueCursor {
+	vc := &valueCursor{}
+	for _, s := range ss {
+		vc.cs = append(vc.cs, newCursor(s, mint, maxt, err))
+		vc.div = append(vc.div, divisor(s.Labels().Get(LabelScale)))
+	}
+	vc.pick()
+	return vc
+}
+
+func (vc *valueCursor) pick() {
+	vc.ok = false
+	for i, c := range vc.cs {
+		if c.ok && (!vc.ok || c.t < vc.t) {
+			vc.ok, vc.t, vc.v = true, c.t, c.v/vc.div[i]
+		}
+	}
+}
+
+func (vc *valueCursor) next() {
+	for _, c := range vc.cs {
+		if c.ok && c.t == vc.t {
+			c.next()
+		}
+	}
+	vc.pick()
+}
+
 // rawPoints merges a field's value, quality and state series by time: a
 // value with the quality at its time (good when none), a quality alone as
 // a null value, a state with the quality it carries.
@@ -65,7 +104,7 @@ func rawPoints(fs *fieldSeries, mint, maxt int64, err *error) iter.Seq[Point] {
 			}
 		}
 		slices.SortStableFunc(states, func(a, b Point) int { return cmp.Compare(a.T, b.T) })
-		v, q := newCursor(fs.value, mint, maxt, err), newCursor(fs.quality, mint, maxt, err)
+		v, q := newValueCursor(fs.values, mint, maxt, err), newCursor(fs.quality, mint, maxt, err)
 		for v.ok || q.ok || len(states) > 0 {
 			var p Point
 			t := int64(math.MaxInt64)

@@ -331,7 +331,7 @@ func (r *Remote) Select(ctx context.Context, q Query, fn func(Series) error) err
 			sr := storage.NewListSeries(labels.FromMap(m.Metric), ss)
 			switch m.Metric[promModel.MetricNameLabel] {
 			case MetricValue:
-				fs.value = sr
+				fs.values = append(fs.values, sr)
 			case MetricQuality:
 				fs.quality = sr
 			case MetricState:

@@ -20,6 +20,9 @@ const (
 	LabelID         = "id"
 	LabelField      = "field"
 	LabelState      = "state"
+	// LabelScale is the decimal digits of a value series stored as
+	// integers (scale.go).
+	LabelScale = "scale"
 )
 
 // sampleKind classifies a sample's value.

@@ -18,6 +18,8 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb"
+
+	"github.com/gridedge/gridedge/shared/model"
 )
 
 // TSDBOptions configure the embedded engine.
@@ -43,6 +45,7 @@ type TSDB struct {
 	mu     sync.Mutex // serialises appends; guards refs and states
 	refs   map[string]seriesRef
 	states map[string]stateMark
+	scales scaler
 	closed bool
 
 	written, unchanged, refused atomic.Uint64
@@ -86,7 +89,7 @@ func OpenTSDB(o TSDBOptions) (*TSDB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("history: open the tsdb in %s: %w", o.Dir, err)
 	}
-	return &TSDB{db: db, log: o.Logger, refs: map[string]seriesRef{}, states: map[string]stateMark{}}, nil
+	return &TSDB{db: db, log: o.Logger, refs: map[string]seriesRef{}, states: map[string]stateMark{}, scales: scaler{}}, nil
 }
 
 // DB is the engine, for benchmarks and maintenance (compaction).
@@ -124,7 +127,7 @@ func (s *TSDB) ref(metric string, sm *Sample, state string) (string, seriesRef) 
 }
 
 // seriesLabels are the labels of sm's series of metric (state: the
-// gridedge_state series' state).
+// gridedge_state series' state, or the gridedge_value series' scale).
 func seriesLabels(metric string, sm *Sample, state string) labels.Labels {
 	b := labels.NewScratchBuilder(6)
 	b.Add(promModel.MetricNameLabel, metric)
@@ -132,8 +135,11 @@ func seriesLabels(metric string, sm *Sample, state string) labels.Labels {
 	b.Add(LabelCollection, sm.Collection)
 	b.Add(LabelID, sm.ID)
 	b.Add(LabelField, sm.Field)
-	if metric == MetricState {
+	switch {
+	case metric == MetricState:
 		b.Add(LabelState, state)
+	case metric == MetricValue && state != "":
+		b.Add(LabelScale, state)
 	}
 	b.Sort()
 	return b.Labels()
@@ -208,7 +214,9 @@ func (s *TSDB) Append(ctx context.Context, samples []Sample) (AppendResult, erro
 		case sampleNull:
 			ok, err = put(MetricQuality, sm, "", t, float64(sm.Quality))
 		default:
-			if ok, err = put(MetricValue, sm, "", t, v); err == nil && ok {
+			scale, x := s.scales.encode(seriesKey(MetricValue, sm, ""), v)
+			// a good quality is the default: only other qualities are stored
+			if ok, err = put(MetricValue, sm, scale, t, x); err == nil && ok && sm.Quality != model.QualityGood {
 				ok, err = put(MetricQuality, sm, "", t, float64(sm.Quality))
 			}
 		}
@@ -337,8 +345,9 @@ func (s *TSDB) Fields(ctx context.Context, layer, col, id string, from, to time.
 
 // fieldSeries are the engine's series of one field.
 type fieldSeries struct {
-	value, quality storage.Series
-	states         []storage.Series
+	values  []storage.Series // one per scale
+	quality storage.Series
+	states  []storage.Series
 }
 
 // Select streams the series of q.
@@ -384,7 +393,7 @@ func (s *TSDB) Select(ctx context.Context, q Query, fn func(Series) error) error
 			}
 			switch ls.Get(promModel.MetricNameLabel) {
 			case MetricValue:
-				fs.value = sr
+				fs.values = append(fs.values, sr)
 			case MetricQuality:
 				fs.quality = sr
 			case MetricState:
