@@ -205,6 +205,11 @@ func diffSettings(old, new *settings.Settings) mapDiff {
 	oldKeys, oldSlaves := keyedSlaves(old)
 	newKeys, newSlaves := keyedSlaves(new)
 	usedOld, usedNew := map[string]bool{}, map[string]bool{}
+	type varDiff struct {
+		added, removed []string
+		changed        []variableChange
+	}
+	byMaps := map[[2]string]varDiff{}
 	for _, k := range newKeys {
 		ns := newSlaves[k]
 		usedNew[ns.Map] = true
@@ -219,7 +224,14 @@ func diffSettings(old, new *settings.Settings) mapDiff {
 			continue
 		}
 		sd.Fields = fieldChanges(prev, ns)
-		sd.Added, sd.Removed, sd.Changed = diffVariables(old.ModbusMaps[prev.Map], new.ModbusMaps[ns.Map])
+		// slaves share maps: compare each pair of maps once
+		pair := [2]string{prev.Map, ns.Map}
+		vd, ok := byMaps[pair]
+		if !ok {
+			vd.added, vd.removed, vd.changed = diffVariables(old.ModbusMaps[prev.Map], new.ModbusMaps[ns.Map])
+			byMaps[pair] = vd
+		}
+		sd.Added, sd.Removed, sd.Changed = vd.added, vd.removed, vd.changed
 		sd.Status = diffUnchanged
 		if len(sd.Fields)+len(sd.Added)+len(sd.Removed)+len(sd.Changed) > 0 {
 			sd.Status = diffChanged
