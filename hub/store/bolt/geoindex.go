@@ -180,8 +180,9 @@ const nearStartMeters = 1000
 
 // nearByIndex returns the documents matching sel that have a vertex in
 // the cells around (lon, lat): the radius starts at nearStartMeters and
-// grows fourfold until skip+limit documents lie within it or it reaches
-// maxMeters (with a sort, or without a limit, it is maxMeters at once).
+// grows (nextNearRadius) until skip+limit documents lie within it or it
+// reaches maxMeters (with a sort, or without a limit, it is maxMeters at
+// once). Documents read in one round are not read again in the next.
 // Every document within the final radius is among the candidates, so
 // store.FinishNear's exact distances and order give the same answer as a
 // scan; it returns the final page, projected.
@@ -197,6 +198,15 @@ func (c *coll) nearByIndex(ctx ctxErr, ix *index, sel *query.Selector, lon, lat,
 	if want != nil {
 		want.add("geometry")
 	}
+	// documents read in an earlier round, with their distance
+	type candidate struct {
+		d     store.Document
+		raw   []byte
+		match bool
+		dist  float64
+		ok    bool // dist is known
+	}
+	read := map[string]*candidate{}
 	for {
 		var out []store.Document
 		raws := map[string][]byte{}
@@ -212,20 +222,25 @@ func (c *coll) nearByIndex(ctx ctxErr, ix *index, sel *query.Selector, lon, lat,
 					continue // the whole cell is farther than r: no fetch
 				}
 				seen[string(v)] = true
-				raw := c.docs.Get(v)
-				if raw == nil {
+				cd := read[string(v)]
+				if cd == nil {
+					cd = &candidate{raw: c.docs.Get(v)}
+					read[string(v)] = cd
+					if cd.raw != nil {
+						if cd.d, err = decodeSome(cd.raw, want, nil); err != nil {
+							return nil, docErr(string(v), c.name, err)
+						}
+						if cd.match = sel.Match(cd.d); cd.match {
+							cd.dist, cd.ok = store.GeometryDistance(cd.d, lon, lat)
+						}
+					}
+				}
+				if !cd.match {
 					continue
 				}
-				d, err := decodeSome(raw, want, nil)
-				if err != nil {
-					return nil, docErr(string(v), c.name, err)
-				}
-				if !sel.Match(d) {
-					continue
-				}
-				out = append(out, d)
-				raws[string(v)] = raw
-				if dist, ok := store.GeometryDistance(d, lon, lat); ok && dist <= r {
+				out = append(out, cd.d)
+				raws[string(v)] = cd.raw
+				if cd.ok && cd.dist <= r {
 					within++
 				}
 			}
@@ -246,8 +261,18 @@ func (c *coll) nearByIndex(ctx ctxErr, ix *index, sel *query.Selector, lon, lat,
 			}
 			return page, nil
 		}
-		r = math.Min(4*r, maxMeters)
+		r = math.Min(nextNearRadius(r, within, need), maxMeters)
 	}
+}
+
+// nextNearRadius is the radius of the next round of an indexed Near that
+// found within of the need documents within r: the radius that would hold
+// need at the density seen, with a margin, between 1.25r and 4r.
+func nextNearRadius(r float64, within, need int) float64 {
+	if within == 0 {
+		return 4 * r
+	}
+	return r * math.Max(1.25, math.Min(4, 1.3*math.Sqrt(float64(need)/float64(within))))
 }
 
 // geoCellMargin bounds the distance from a finest cell's centre to any
