@@ -10,13 +10,16 @@ import (
 	"time"
 
 	"github.com/dop251/goja"
+
+	"github.com/gridedge/gridedge/shared/config"
 )
 
 // Limits are the budgets of one converter call (see the package
 // documentation for what each bounds and how).
 type Limits struct {
-	// Timeout interrupts a JavaScript call (default 100ms).
-	Timeout time.Duration `json:"timeout,omitempty"`
+	// Timeout interrupts a JavaScript call (default 100ms; seconds or a
+	// duration string).
+	Timeout config.Duration `json:"timeout,omitempty"`
 	// MaxInputBytes bounds the source document as JSON (default 1 MiB).
 	MaxInputBytes int `json:"maxInputBytes,omitempty"`
 	// MaxOutputBytes bounds the result as JSON (default 1 MiB).
@@ -36,7 +39,7 @@ type Limits struct {
 // Defaults fills unset limits.
 func (l *Limits) Defaults() {
 	if l.Timeout <= 0 {
-		l.Timeout = 100 * time.Millisecond
+		l.Timeout = config.Duration(100 * time.Millisecond)
 	}
 	if l.MaxInputBytes <= 0 {
 		l.MaxInputBytes = 1 << 20
@@ -100,7 +103,7 @@ func newCall(lim *Limits) *call {
 	}
 	c.guard()
 	c.mu.Lock() // checkMemory may run before memTick is assigned
-	c.timer = time.AfterFunc(lim.Timeout, func() { c.vm.Interrupt(reasonTimeout) })
+	c.timer = time.AfterFunc(lim.Timeout.Std(), func() { c.vm.Interrupt(reasonTimeout) })
 	c.memTick = time.AfterFunc(time.Millisecond, c.checkMemory)
 	c.mu.Unlock()
 	return c
@@ -353,7 +356,7 @@ func (c *call) scriptError(what string, err error) error {
 	if errors.As(err, &ie) {
 		switch ie.Value() {
 		case reasonTimeout:
-			return fmt.Errorf("%w: %s ran longer than %v", ErrTimeout, what, c.lim.Timeout)
+			return fmt.Errorf("%w: %s ran longer than %v", ErrTimeout, what, c.lim.Timeout.Std())
 		case reasonMemory:
 			return fmt.Errorf("%w: %s allocated more than %d bytes", ErrMemory, what, c.lim.MaxAllocBytes)
 		}

@@ -5,12 +5,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gridedge/gridedge/shared/config"
 )
 
 // TestSandboxAttacks runs hostile code: every call must end within its
 // budgets with the right error, and the process must survive.
 func TestSandboxAttacks(t *testing.T) {
-	lim := Limits{Timeout: time.Second}
+	lim := Limits{Timeout: config.Duration(time.Second)}
 	tests := []struct {
 		name string
 		code string
