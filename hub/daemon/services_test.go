@@ -107,6 +107,20 @@ func TestServicesConfig(t *testing.T) {
 			"services.vsensors.settings: virtual sensors form a loop: a_b.X -> a_b.Y -> a_b.X"},
 		{"reserved layer", `{"services": {"converters": {"enabled": true, "layer": "system"}}}`, `services.converters.layer: layer "system" is reserved`},
 		{"off is not checked", `{"services": {"converters": {"layer": "system"}}}`, ""},
+		{"docs/services.md example", `
+services:
+  converters:
+    enabled: true
+    layer: converters
+    collection: transformations
+    limits: {timeout: 100ms, maxInputBytes: 1048576, maxOutputBytes: 1048576,
+             maxAllocBytes: 67108864, maxArrayLength: 100000, maxStringLength: 1048576, maxCallDepth: 256}
+  vsensors:
+    enabled: true
+    settingsFile: ../vsensors/testdata/seed.json
+    tick: 1s
+    lease: 5s
+`, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
