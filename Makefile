@@ -7,6 +7,7 @@ BIN := bin
 MODULES := shared edge hub
 
 .PHONY: all build build-arm run test test-unit test-arm vet lint bench soak fuzz fmt clean
+.PHONY: pkg-tool packages firmware test-packages
 
 all: build
 
@@ -38,8 +39,8 @@ lint: vet
 	elif [ "$${GRIDEDGE_REQUIRE_INTEROP:-0}" = 1 ]; then echo "staticcheck not installed (scripts/install-test-deps.sh installs it)"; exit 1; \
 	else echo "staticcheck not installed: skipped (scripts/install-test-deps.sh installs it)"; fi
 
-## test: lint, unit and end-to-end tests with the race detector, and the ARM start check
-test: lint test-unit test-arm
+## test: lint, unit and end-to-end tests with the race detector, the ARM start check and the packages
+test: lint test-unit test-arm test-packages
 
 test-unit:
 	@for m in $(MODULES); do echo "== go test -race ./... in $$m"; (cd $$m && $(GO) test -race -count=1 -timeout 15m ./...) || exit 1; done
@@ -47,6 +48,52 @@ test-unit:
 ## test-arm: cross-compile the agent and start it under qemu-user
 test-arm: build-arm
 	@scripts/test-arm.sh $(BIN)
+
+DIST := dist
+PROFILES := $(basename $(notdir $(wildcard firmware-profiles/*.yaml)))
+# reproducible packages: every file stamped with the last commit's time
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
+export SOURCE_DATE_EPOCH
+STATIC_BUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
+
+pkg-tool:
+	@mkdir -p $(BIN)
+	cd edge && $(GO) build -o ../$(BIN)/gridedge-pkg ./cmd/gridedge-pkg
+
+## packages: .deb of the agent (amd64, armhf, arm64) and the hub (amd64, arm64) in dist/, and every firmware profile's (make firmware)
+packages: pkg-tool
+	@rm -f $(DIST)/gridedge-agent_*.deb $(DIST)/gridedge-hub_*.deb
+	@set -e; for t in amd64:amd64: armhf:arm:7 arm64:arm64:; do \
+	  deb=$${t%%:*}; rest=$${t#*:}; goarch=$${rest%%:*}; goarm=$${rest#*:}; \
+	  mkdir -p $(DIST)/build/$$deb; \
+	  echo "== gridedge-agent for $$deb"; \
+	  (cd edge && GOOS=linux GOARCH=$$goarch GOARM=$$goarm $(STATIC_BUILD) -o ../$(DIST)/build/$$deb/ ./cmd/gridedge-agent); \
+	  $(BIN)/gridedge-pkg agent --arch $$deb --unit firmware-profiles/systemd/gridedge-agent.service \
+	    --binary $(DIST)/build/$$deb/gridedge-agent --version $(VERSION) --out $(DIST); \
+	done
+	@set -e; for deb in amd64 arm64; do \
+	  mkdir -p $(DIST)/build/$$deb; \
+	  echo "== gridedge-hub for $$deb"; \
+	  (cd hub && GOOS=linux GOARCH=$$deb $(STATIC_BUILD) -o ../$(DIST)/build/$$deb/ ./cmd/gridedge-hub); \
+	  $(BIN)/gridedge-pkg hub --arch $$deb --unit firmware-profiles/systemd/gridedge-hub.service \
+	    --binary $(DIST)/build/$$deb/gridedge-hub --version $(VERSION) --out $(DIST); \
+	done
+	@for p in $(PROFILES); do $(MAKE) --no-print-directory firmware PROFILE=$$p PKG_TOOL_BUILT=1 || exit 1; done
+
+## firmware: PROFILE=name: the agent package and first-boot bundle of firmware-profiles/NAME.yaml, in dist/firmware/NAME/
+firmware: $(if $(PKG_TOOL_BUILT),,pkg-tool)
+	@if [ -z "$(PROFILE)" ]; then echo "usage: make firmware PROFILE=name (one of: $(PROFILES))"; exit 2; fi
+	@if [ ! -f firmware-profiles/$(PROFILE).yaml ]; then echo "no firmware profile firmware-profiles/$(PROFILE).yaml (profiles: $(PROFILES))"; exit 2; fi
+	@set -e; target=$$($(BIN)/gridedge-pkg target --profile firmware-profiles/$(PROFILE).yaml); \
+	out=$(DIST)/firmware/$(PROFILE); rm -rf $$out; mkdir -p $$out/build; \
+	echo "== firmware $(PROFILE): gridedge-agent for $$target"; \
+	(cd edge && env $$target $(STATIC_BUILD) -o ../$$out/build/gridedge-agent ./cmd/gridedge-agent); \
+	$(BIN)/gridedge-pkg agent --profile firmware-profiles/$(PROFILE).yaml --bundle \
+	  --binary $$out/build/gridedge-agent --version $(VERSION) --out $$out
+
+## test-packages: build the packages, install the amd64 ones with dpkg (as root), check and purge them; ARM binaries under qemu
+test-packages: packages
+	@scripts/test-packages.sh $(DIST)
 
 ## bench: every benchmark, figures printed as tables (about 15 minutes)
 bench:
@@ -68,4 +115,4 @@ fmt:
 	gofmt -w $(MODULES)
 
 clean:
-	rm -rf $(BIN) data/demo
+	rm -rf $(BIN) $(DIST) data/demo

@@ -22,23 +22,25 @@ func main() { command.Main("gridedge-pkg", run) }
 const usage = `Usage:
   gridedge-pkg agent --binary FILE --version V (--profile FILE [--bundle] | --arch ARCH --unit FILE) [--out DIR]
   gridedge-pkg hub --binary FILE --version V --arch ARCH --unit FILE [--out DIR]
+  gridedge-pkg target --profile FILE
 
 agent: the gridedge-agent package for a firmware profile (firmware-profiles/*.yaml),
        with --bundle also its first-boot bundle; or for an architecture
        (amd64, armhf, arm64) with the standard paths.
 hub:   the gridedge-hub package (amd64, arm64).
+target: the profile's Go target as shell assignments (GOOS=linux GOARCH=arm GOARM=7).
 Files are stamped with $SOURCE_DATE_EPOCH when set (reproducible packages).
 
 Flags:
 `
 
 func run(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || (args[0] != "agent" && args[0] != "hub") {
+	if len(args) == 0 || (args[0] != "agent" && args[0] != "hub" && args[0] != "target") {
 		fmt.Fprint(stderr, usage)
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
 			return flag.ErrHelp
 		}
-		return errors.New("want a subcommand: agent or hub (see --help)")
+		return errors.New("want a subcommand: agent, hub or target (see --help)")
 	}
 	what := args[0]
 	fs := flag.NewFlagSet("gridedge-pkg "+what, flag.ContinueOnError)
@@ -56,6 +58,18 @@ func run(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
+	}
+	if what == "target" {
+		if *profile == "" {
+			return errors.New("target: --profile is required")
+		}
+		p, err := packaging.LoadProfile(*profile)
+		if err != nil {
+			return err
+		}
+		// validated values: safe for eval in make
+		fmt.Fprintf(stdout, "GOOS=%s GOARCH=%s GOARM=%s\n", p.GOOS, p.GOARCH, goarm(p.GOARM))
+		return nil
 	}
 	if *binary == "" || *version == "" {
 		return errors.New("--binary and --version are required (see --help)")
@@ -117,6 +131,13 @@ func run(_ context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, b)
 	}
 	return nil
+}
+
+func goarm(v int) string {
+	if v == 0 {
+		return ""
+	}
+	return strconv.Itoa(v)
 }
 
 // goTarget is the Go target of a Debian architecture.
