@@ -148,7 +148,7 @@ func (f *Fleet) record(ctx context.Context, m *nats.Msg) error {
 		rec.hub = map[string]any{
 			"batches": s.Batches, "applied": s.Applied, "skipped": s.Skipped,
 			"missing": s.Missing, "dead_letters": s.DeadLetters, "last_seq": s.LastSeq,
-			"quarantined": s.Quarantined, "refused": s.Refused,
+			"quarantined": s.Quarantined, "refused": s.Refused, "history_refused": s.HistoryRefused,
 		}
 		doc["hub"] = rec.hub
 	}

@@ -131,7 +131,7 @@ func asFloat(v any) float64 {
 }
 
 func TestHeartbeatsRecorded(t *testing.T) {
-	stats := map[string]ingest.EdgeStats{"e1": {Batches: 3, Applied: 30, Skipped: 2, Missing: 1, DeadLetters: 4, Quarantined: 2, Refused: 1, LastSeq: 42}}
+	stats := map[string]ingest.EdgeStats{"e1": {Batches: 3, Applied: 30, Skipped: 2, Missing: 1, DeadLetters: 4, Quarantined: 2, Refused: 1, LastSeq: 42, HistoryRefused: 5}}
 	nc, st := running(t, func(edge string) ingest.EdgeStats { return stats[edge] })
 	before := time.Now().UTC().Add(-time.Second)
 
@@ -144,7 +144,7 @@ func TestHeartbeatsRecorded(t *testing.T) {
 		t.Errorf("receivedAt: got %v, want about now", d["receivedAt"])
 	}
 	hub, _ := d["hub"].(map[string]any)
-	want := map[string]float64{"batches": 3, "applied": 30, "skipped": 2, "missing": 1, "dead_letters": 4, "last_seq": 42, "quarantined": 2, "refused": 1}
+	want := map[string]float64{"batches": 3, "applied": 30, "skipped": 2, "missing": 1, "dead_letters": 4, "last_seq": 42, "quarantined": 2, "refused": 1, "history_refused": 5}
 	for k, w := range want {
 		if got := asFloat(hub[k]); got != w {
 			t.Errorf("hub.%s: got %v, want %v", k, hub[k], w)
