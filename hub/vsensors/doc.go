@@ -4,7 +4,8 @@
 // (sensors, virtualsensors, vars, template, {layer_collection.ID>path|default}
 // references, toISOString, window, poll).
 //
-// Inputs come from the store's change feed, <domain>.storage.changed.>: an
+// Inputs come from the store's change feed,
+// <domain>.storage.changed.<layer>.<collection> of the input collections: an
 // event for a referenced document makes the service read the document from
 // the store and feed the changed fields to the engine. Poll-mode sensors
 // ("poll": true) are computed every window from the latest stored values

@@ -102,7 +102,7 @@ func (e *env) start(cfg Config, instance string) *Service {
 
 // subscribed reports whether the queue group has a member on the server.
 func (e *env) subscribed(group string) bool {
-	sz, err := e.ns.Subsz(&natsserver.SubszOptions{Subscriptions: true, Test: subject.StorageChanged(domain, "any", "thing")})
+	sz, err := e.ns.Subsz(&natsserver.SubszOptions{Subscriptions: true, Test: subject.StorageChanged(domain, "gridflex", "generators")})
 	if err != nil {
 		return false
 	}

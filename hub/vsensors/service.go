@@ -126,12 +126,21 @@ func (s *Service) Run(ctx context.Context) error {
 			return fmt.Errorf("virtual sensors: %w", err)
 		}
 	}
+	// only the change events of the input collections
 	ch := make(chan *nats.Msg, 1<<16)
-	sub, err := s.opts.NC.ChanQueueSubscribe(subject.StorageChangedAll(s.opts.Domain), QueueGroup, ch)
-	if err != nil {
-		return fmt.Errorf("virtual sensors: subscribe to the change feed: %w", err)
+	subscribed := map[string]bool{}
+	for in := range s.g.inputs {
+		subj := subject.StorageChanged(s.opts.Domain, in.layer, in.collection)
+		if subscribed[subj] {
+			continue
+		}
+		subscribed[subj] = true
+		sub, err := s.opts.NC.ChanQueueSubscribe(subj, QueueGroup, ch)
+		if err != nil {
+			return fmt.Errorf("virtual sensors: subscribe to the change feed: %w", err)
+		}
+		defer func() { _ = sub.Unsubscribe() }()
 	}
-	defer func() { _ = sub.Unsubscribe() }()
 	if err := s.opts.NC.Flush(); err != nil {
 		return fmt.Errorf("virtual sensors: subscribe to the change feed: %w", err)
 	}
@@ -140,9 +149,11 @@ func (s *Service) Run(ctx context.Context) error {
 		hasPoll = hasPoll || p
 	}
 	if hasPoll {
-		if s.lease, err = newLease(ctx, s.opts.NC, s.opts.Domain, s.opts.Instance, s.cfg.Lease.Std()); err != nil {
+		l, err := newLease(ctx, s.opts.NC, s.opts.Domain, s.opts.Instance, s.cfg.Lease.Std())
+		if err != nil {
 			return fmt.Errorf("virtual sensors: %w", err)
 		}
+		s.lease = l
 		defer s.lease.release()
 	}
 	s.log.Info("virtual sensors started", "sensors", len(s.g.order), "inputs", len(s.g.inputs), "poll", hasPoll)
