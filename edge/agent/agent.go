@@ -281,6 +281,8 @@ func (a *Agent) heartbeatLoop(ctx context.Context) {
 type Status struct {
 	// Edge is the edge id.
 	Edge string `json:"edge"`
+	// Labels are the edge's labels (edge.labels).
+	Labels map[string]string `json:"labels,omitempty"`
 	// Version is the agent's version.
 	Version string `json:"version"`
 	// Uptime is seconds since start.
@@ -313,7 +315,7 @@ type Status struct {
 
 // Status returns the agent's health.
 func (a *Agent) Status() (Status, error) {
-	st := Status{Edge: a.cfg.Edge.ID, Version: version.String(), Uptime: time.Since(a.started).Seconds(),
+	st := Status{Edge: a.cfg.Edge.ID, Labels: a.cfg.Edge.Labels, Version: version.String(), Uptime: time.Since(a.started).Seconds(),
 		HeartbeatInterval: a.cfg.Heartbeat.Interval.Std().Seconds(), HubConnected: a.leaf.HubConnected(), Forwarder: a.fwd.Stats()}
 	var err error
 	st.Buffer, err = a.buf.Stats()

@@ -89,6 +89,9 @@ type HeartbeatConfig struct {
 type EdgeConfig struct {
 	// ID is the edge's id: unique in the deployment, a NATS subject token.
 	ID string `json:"id"`
+	// Labels describe the edge for selecting it in the fleet (e.g. site,
+	// hardware); they are sent in every heartbeat.
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // HubConfig is where the hub is.
@@ -313,6 +316,11 @@ func (c *Config) Validate() error {
 	var es config.Errors
 	if err := subject.CheckToken("edge id", c.Edge.ID); err != nil {
 		es.Add("edge.id", "%v", err)
+	}
+	for k, v := range c.Edge.Labels {
+		if k == "" || strings.ContainsAny(k, "=, \t") || v == "" {
+			es.Add(config.Join("edge.labels", k), "labels need a name without '=', ',' or spaces, and a value")
+		}
 	}
 	if err := subject.CheckToken("domain", c.Domain); err != nil {
 		es.Add("domain", "%v", err)

@@ -70,7 +70,7 @@ func newControlRig(t *testing.T) *controlRig {
 	r := &controlRig{t: t, mem: mem, port: l.Addr().(*net.TCPAddr).Port, dir: t.TempDir(), op: op}
 	write(t, r.dir, "settings.json", r.doc(""))
 	natsPort := freePort(t)
-	r.cfg = write(t, r.dir, "agent.yaml", fmt.Sprintf(`edge: {id: e1}
+	r.cfg = write(t, r.dir, "agent.yaml", fmt.Sprintf(`edge: {id: e1, labels: {site: north}}
 domain: t
 dataDir: %s
 nats: {listen: '127.0.0.1:%d', user: ops, password: local-secret-pw}
@@ -165,7 +165,7 @@ func (r *controlRig) waitCycles(n uint64) Status {
 func TestControlPushSwapsTheMapBetweenCycles(t *testing.T) {
 	r := newControlRig(t)
 	before := r.waitCycles(3)
-	if before.Map.Source != control.SourceConfig || !before.Map.Confirmed || before.Buffer.Depth == 0 || before.HeartbeatInterval != 0.1 {
+	if before.Map.Source != control.SourceConfig || !before.Map.Confirmed || before.Buffer.Depth == 0 || before.HeartbeatInterval != 0.1 || before.Labels["site"] != "north" {
 		t.Fatalf("before the push: map %+v, buffer %+v", before.Map, before.Buffer)
 	}
 	cyclesA := before.Slaves[0].Cycles
@@ -517,8 +517,13 @@ func TestControlTrustedKeysReloadAndConfigErrors(t *testing.T) {
 		{"control: {confirmCycles: 1000}", "control.confirmCycles"},
 		{"control: {maxSignatureAge: 1s}", "control.maxSignatureAge"},
 		{"control: {confirmTimeout: 1h}", "control.confirmTimeout"},
+		{"edge: {id: e, labels: {'a b': x}}", "edge.labels"},
 	} {
-		_, err := Load(write(t, r.dir, fmt.Sprintf("bad%d.yaml", i), "edge: {id: e}\nsettingsFile: settings.json\n"+tc.yaml+"\n"))
+		cfg := "edge: {id: e}\nsettingsFile: settings.json\n" + tc.yaml + "\n"
+		if strings.HasPrefix(tc.yaml, "edge:") {
+			cfg = "settingsFile: settings.json\n" + tc.yaml + "\n"
+		}
+		_, err := Load(write(t, r.dir, fmt.Sprintf("bad%d.yaml", i), cfg))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: got %v, want an error naming %s", tc.yaml, err, tc.want)
 		}

@@ -35,10 +35,11 @@ type edgeRecord struct {
 // heartbeatFields are the parts of an agent's heartbeat (edge/agent.Status)
 // the summary shows.
 type heartbeatFields struct {
-	Version           string  `json:"version"`
-	Uptime            float64 `json:"uptime"`
-	HeartbeatInterval float64 `json:"heartbeat_interval"`
-	OldestUnsentAge   float64 `json:"oldest_unsent_age"`
+	Labels            map[string]string `json:"labels"`
+	Version           string            `json:"version"`
+	Uptime            float64           `json:"uptime"`
+	HeartbeatInterval float64           `json:"heartbeat_interval"`
+	OldestUnsentAge   float64           `json:"oldest_unsent_age"`
 	Buffer            struct {
 		Depth     uint64 `json:"depth"`
 		LastError string `json:"last_error"`
@@ -69,7 +70,8 @@ func newRecord(edge string, data []byte, now time.Time) *edgeRecord {
 	}
 	s := control.EdgeSummary{Edge: edge, State: control.StateOnline, LastSeen: now, Version: hb.Version,
 		MapVersion: hb.Map.Version, MapPusher: hb.Map.Pusher, Uptime: hb.Uptime, BufferDepth: hb.Buffer.Depth,
-		OldestUnsentAge: hb.OldestUnsentAge, SlavesTotal: len(hb.Slaves), RolledBack: hb.Map.RolledBack}
+		OldestUnsentAge: hb.OldestUnsentAge, SlavesTotal: len(hb.Slaves), RolledBack: hb.Map.RolledBack,
+		Labels: hb.Labels}
 	for _, sl := range hb.Slaves {
 		if sl.Up {
 			s.SlavesUp++
@@ -103,6 +105,15 @@ func (r *edgeRecord) fill(doc store.Document) {
 	doc["slavesTotal"] = s.SlavesTotal
 	doc["lastError"] = s.LastError
 	doc["heartbeatInterval"] = r.interval.Seconds()
+	if len(s.Labels) > 0 {
+		labels := make(map[string]any, len(s.Labels))
+		for k, v := range s.Labels {
+			labels[k] = v
+		}
+		doc["labels"] = labels
+	} else {
+		delete(doc, "labels")
+	}
 	if s.RolledBack != nil {
 		doc["rolledBack"] = map[string]any{"from": s.RolledBack.From, "to": s.RolledBack.To, "at": s.RolledBack.At,
 			"reason": s.RolledBack.Reason, "automatic": s.RolledBack.Automatic}

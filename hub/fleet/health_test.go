@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -89,7 +90,7 @@ func waitState(t *testing.T, nc *nats.Conn, edge, state string) control.EdgeSumm
 	}
 }
 
-const agentHeartbeat = `{"edge":"e1","version":"1.4.0","uptime":120.5,"heartbeat_interval":1,
+const agentHeartbeat = `{"edge":"e1","labels":{"site":"north"},"version":"1.4.0","uptime":120.5,"heartbeat_interval":1,
  "buffer":{"depth":12,"last_error":""},"oldest_unsent_age":3.5,"forwarder":{"last_error":""},
  "slaves":[{"name":"tcp://10.0.0.5:502#1","up":true},{"name":"tcp://10.0.0.6:502#2","up":false,"last_error":"i/o timeout"}],
  "map":{"version":"sha256:0123456789abcdef","pusher":"alice",
@@ -104,7 +105,7 @@ func TestFleetHealth(t *testing.T) {
 	got := waitState(t, nc, "e1", control.StateOnline)
 	want := control.EdgeSummary{Edge: "e1", State: control.StateOnline, LastSeen: seen, Version: "1.4.0",
 		MapVersion: "sha256:0123456789abcdef", MapPusher: "alice", Uptime: 120.5, BufferDepth: 12, OldestUnsentAge: 3.5,
-		SlavesUp: 1, SlavesTotal: 2, LastError: "tcp://10.0.0.6:502#2: i/o timeout"}
+		SlavesUp: 1, SlavesTotal: 2, LastError: "tcp://10.0.0.6:502#2: i/o timeout", Labels: map[string]string{"site": "north"}}
 	if got.RolledBack == nil || !got.RolledBack.Automatic || got.RolledBack.From != "sha256:bad" {
 		t.Errorf("rolledBack: %+v", got.RolledBack)
 	}
@@ -113,10 +114,13 @@ func TestFleetHealth(t *testing.T) {
 		t.Errorf("lastSeen %v, want %v", got.LastSeen, want.LastSeen)
 	}
 	got.LastSeen = want.LastSeen
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("summary\n got %+v\nwant %+v", got, want)
 	}
 	d := record(t, st, "e1", func(d store.Document) bool { return d["state"] == control.StateOnline })
+	if labels, _ := d["labels"].(map[string]any); labels["site"] != "north" {
+		t.Errorf("system/edges labels: %v", d["labels"])
+	}
 	if d["mapVersion"] != want.MapVersion || asFloat(d["bufferDepth"]) != 12 || asFloat(d["slavesUp"]) != 1 || d["version"] != "1.4.0" {
 		t.Errorf("system/edges record: %v", d)
 	}

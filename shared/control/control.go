@@ -338,6 +338,9 @@ type EdgeSummary struct {
 	LastError string `json:"lastError,omitempty"`
 	// RolledBack is the edge's last map rollback, if any.
 	RolledBack *Rollback `json:"rolledBack,omitempty"`
+	// Labels are the edge's labels (agent config edge.labels), e.g.
+	// {"site": "north", "hw": "rpi4"}, for selecting edges.
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // FleetListReply is the reply of <domain>.fleet.list (empty request body).
