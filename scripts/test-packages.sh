@@ -8,6 +8,8 @@
 #    (dpkg -P deletes all three);
 #  - starts the armhf/arm64 packages' binaries (architecture packages and
 #    firmware profiles) under qemu-user;
+#  - runs a first-boot bundle's firstboot.sh (built for amd64 from a copy
+#    of a profile) and checks that the site's config it carries survives;
 #  - checks every first-boot bundle's contents.
 # Missing peers (root, dpkg, qemu) skip with a message, and fail when
 # GRIDEDGE_REQUIRE_INTEROP=1.
@@ -160,6 +162,38 @@ else
     status=1
   fi
 fi
+
+# firstboot.sh of a bundle, on this machine: a profile like raspberry-pi-4
+# for amd64; the site's config placed by the bundle must survive dpkg
+firstboot_check() {
+  local bin=$DIST/build/amd64/gridedge-agent tool=${PKG_TOOL:-bin/gridedge-pkg}
+  echo "== first-boot bundle: firstboot.sh"
+  if [ ! -x "$bin" ] || [ ! -x "$tool" ]; then fail "$bin or $tool missing (make packages)"; return; fi
+  if dpkg -s gridedge-agent >/dev/null 2>&1; then fail "gridedge-agent is installed already"; return; fi
+  local tmp
+  tmp=$(mktemp -d)
+  mkdir -p "$tmp/profiles/systemd" "$tmp/out" "$tmp/image"
+  cp firmware-profiles/systemd/gridedge-agent.service "$tmp/profiles/systemd/"
+  sed -e 's/^name: .*/name: test-amd64/' -e 's/^goarch: .*/goarch: amd64/' firmware-profiles/raspberry-pi-4.yaml >"$tmp/profiles/test-amd64.yaml"
+  if ! "$tool" agent --profile "$tmp/profiles/test-amd64.yaml" --bundle --binary "$bin" --version 1.0.0 --out "$tmp/out" >/dev/null; then
+    fail "gridedge-pkg could not build an amd64 bundle"; rm -rf "$tmp"; return
+  fi
+  tar -xzf "$tmp/out"/gridedge-firstboot_test-amd64_1.0.0.tar.gz -C "$tmp/image"
+  # the site's edit before flashing
+  sed -i 's/^  id: gateway$/  id: substation-7/' "$tmp/image/gridedge-firstboot/etc/agent.yaml"
+  if ! sh "$tmp/image/gridedge-firstboot/firstboot.sh" >/dev/null; then
+    fail "firstboot.sh"
+  elif grep -q 'id: substation-7' /etc/gridedge/agent.yaml && runuser -u gridedge -- /usr/bin/gridedge-agent --check-config --config /etc/gridedge/agent.yaml >/dev/null; then
+    ok "firstboot.sh installed the package and kept the bundle's config (edge substation-7)"
+  else
+    fail "after firstboot.sh /etc/gridedge/agent.yaml is not the bundle's: $(grep 'id:' /etc/gridedge/agent.yaml)"
+  fi
+  want_mode /etc/gridedge/agent.yaml 640 root:gridedge
+  if dpkg -s gridedge-agent >/dev/null 2>&1 && ! dpkg -P gridedge-agent >/dev/null; then fail "dpkg -P gridedge-agent"; fi
+  want_gone /etc/gridedge/agent.yaml
+  rm -rf "$tmp"
+}
+if [ "$(id -u)" = 0 ]; then firstboot_check; fi
 
 echo "== ARM packages under qemu"
 for a in armhf arm64; do

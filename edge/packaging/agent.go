@@ -57,7 +57,7 @@ func DefaultAgentConfigs(p *Profile) (AgentConfigs, error) {
 		buf["maxBytes"] = p.Buffer.MaxBytes
 	}
 	if p.Buffer.MaxAge > 0 {
-		buf["maxAge"] = time.Duration(p.Buffer.MaxAge).String()
+		buf["maxAge"] = shortDuration(time.Duration(p.Buffer.MaxAge))
 	}
 	if len(buf) > 0 {
 		tree["buffer"] = buf
@@ -65,8 +65,10 @@ func DefaultAgentConfigs(p *Profile) (AgentConfigs, error) {
 	for k, v := range p.Config {
 		tree[k] = v
 	}
-	body, err := yaml.Marshal(tree)
-	if err != nil {
+	var body bytes.Buffer
+	enc := yaml.NewEncoder(&body)
+	enc.SetIndent(2)
+	if err := enc.Encode(tree); err != nil {
 		return AgentConfigs{}, fmt.Errorf("profile %s: render agent config: %w", p.Name, err)
 	}
 	var c AgentConfigs
@@ -75,7 +77,7 @@ func DefaultAgentConfigs(p *Profile) (AgentConfigs, error) {
 # the deployment), and hub.url and hub.password to reach the hub; without
 # hub.url the agent runs standalone and keeps every reading in its buffer.
 # Then: systemctl start gridedge-agent (reload rules: systemctl reload).
-`, p.describe(), p.Name)), body...)
+`, p.describe(), p.Name)), body.Bytes()...)
 	c.Settings = exampleSettings(p)
 
 	// the agent's loader resolves settingsFile next to the config
@@ -95,6 +97,19 @@ func DefaultAgentConfigs(p *Profile) (AgentConfigs, error) {
 		return AgentConfigs{}, fmt.Errorf("profile %s: the default agent config does not load: %w", p.Name, err)
 	}
 	return c, nil
+}
+
+// shortDuration is d as a config value without zero minutes and seconds:
+// 720h, not 720h0m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 func (p *Profile) describe() string {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 const validProfile = `name: test-board
@@ -108,7 +109,7 @@ func TestProfileConfigReachesTheAgent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"logLevel: info", "domain: site7", "dataDir: /var/lib/gridedge", "maxBytes: 1000000", "maxAge: 24h0m0s", "settingsFile: settings.yaml"} {
+	for _, want := range []string{"logLevel: info", "domain: site7", "dataDir: /var/lib/gridedge", "maxBytes: 1000000", "maxAge: 24h", "settingsFile: settings.yaml"} {
 		if !bytes.Contains(c.Agent, []byte(want)) {
 			t.Errorf("agent.yaml lacks %q:\n%s", want, c.Agent)
 		}
@@ -122,6 +123,17 @@ func TestProfileConfigReachesTheAgent(t *testing.T) {
 	}
 	if _, err := AgentPackage(p, fakeBinary(t), "1.0.0"); err == nil || !strings.Contains(err.Error(), "the default agent config does not load") {
 		t.Errorf("AgentPackage with logLevel chatty = %v, want the agent's config error", err)
+	}
+}
+
+func TestShortDuration(t *testing.T) {
+	for _, tt := range []struct {
+		d    time.Duration
+		want string
+	}{{720 * time.Hour, "720h"}, {90 * time.Minute, "1h30m"}, {30 * time.Second, "30s"}, {time.Hour + time.Second, "1h0m1s"}, {10 * time.Minute, "10m"}} {
+		if got := shortDuration(tt.d); got != tt.want {
+			t.Errorf("shortDuration(%v) = %q, want %q", tt.d, got, tt.want)
+		}
 	}
 }
 
