@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 )
 
 // operatorBlock is the hub config of the CLI's operator user as
@@ -103,6 +105,32 @@ control: {trustedKeys: [%s]}
 			edges[0].Edge == "edge1" && edges[0].State == "online" && edges[0].SlavesUp == 2 && edges[0].SlavesTotal == 2
 	})
 	running := edges[0].MapVersion
+
+	// the documented operator user cannot publish batches on the real hub
+	denied := make(chan error, 1)
+	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", natsPort), nats.UserInfo("operator", "change-me"),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			select {
+			case denied <- err:
+			default:
+			}
+		}))
+	if err != nil {
+		t.Fatalf("connect as the documented operator: %v", err)
+	}
+	defer nc.Close()
+	if err := nc.Publish("gridedge.ingest.edge1", []byte("forged batch")); err != nil {
+		t.Fatal(err)
+	}
+	_ = nc.Flush()
+	select {
+	case err := <-denied:
+		if !strings.Contains(err.Error(), "Permissions Violation for Publish to \"gridedge.ingest.edge1\"") {
+			t.Errorf("publish to ingest as the operator: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("the operator user may publish edge batches")
+	}
 	code, out, _ = gridedge(t, env, "fleet", "ls")
 	if code != 0 || !strings.Contains(out, "EDGE") || !strings.Contains(out, "edge1") || !strings.Contains(out, "2/2") {
 		t.Errorf("fleet ls table: exit %d\n%s", code, out)
