@@ -1,6 +1,7 @@
 package history
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -102,4 +104,111 @@ func BenchmarkBytesPerReading(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkQuery builds 10 documents × 30 fields × 30 days of 1-minute
+// data (12.96 M points, compacted) plus one field of one day at 1 s, then
+// measures: one field over one day of 1 s data (86,400 points, raw, to
+// CSV); 30 fields × 30 days aggregated to 1 h (step avg); and a CSV
+// export of everything (rows/s, and the bytes allocated per row, which
+// stay flat whatever the size).
+func BenchmarkQuery(b *testing.B) {
+	ctx := context.Background()
+	db, err := OpenTSDB(TSDBOptions{Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	rng := rand.New(rand.NewPCG(3, 4))
+	start := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
+	const docs, fields, days = 10, 30, 30
+	batch := make([]Sample, 0, docs*fields)
+	for m := range days * 24 * 60 {
+		batch = batch[:0]
+		ts := start.Add(time.Duration(m) * time.Minute)
+		for d := range docs {
+			for k := range fields {
+				batch = append(batch, Sample{Layer: "demo", Collection: "meters", ID: fmt.Sprintf("D%03d", d),
+					Field: fmt.Sprintf("measurements.t%02d", k), T: ts, Value: waveform(d, k, m*60, rng), Quality: 1})
+			}
+		}
+		if _, err := db.Append(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+		if m%(6*60) == 0 {
+			if err := db.DB().Compact(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	oneDay := start.Add(days * 24 * time.Hour)
+	for s := range 86400 {
+		ts := oneDay.Add(time.Duration(s) * time.Second)
+		if _, err := db.Append(ctx, []Sample{{Layer: "demo", Collection: "fast", ID: "F1", Field: "measurements.v", T: ts, Value: waveform(1, 1, s, rng), Quality: 1}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := db.DB().Compact(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+
+	count := func(q Query) (int, error) {
+		n := 0
+		err := db.Select(ctx, q, func(s Series) error {
+			for range s.Points {
+				n++
+			}
+			return nil
+		})
+		return n, err
+	}
+	b.Run("one-field-1day-1s", func(b *testing.B) {
+		for b.Loop() {
+			err := db.Select(ctx, Query{Layer: "demo", Collection: "fast", IDs: []string{"F1"}, Fields: []string{"measurements.v"},
+				From: oneDay, To: oneDay.Add(24*time.Hour - time.Second)}, NewCSVWriter(io.Discard, false).Write)
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/query")
+	})
+	b.Run("30fields-30days-1m-to-1h", func(b *testing.B) {
+		for b.Loop() {
+			n, err := count(Query{Layer: "demo", Collection: "meters", IDs: []string{"D003"}, From: start, To: oneDay.Add(-time.Minute), Step: time.Hour, Agg: AggAvg})
+			if err != nil || n != fields*days*24 {
+				b.Fatalf("%d points, %v; want %d", n, err, fields*days*24)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/query")
+	})
+	b.Run("csv-export-12.96M-rows", func(b *testing.B) {
+		var before, after runtime.MemStats
+		var rows int64
+		for b.Loop() {
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			cw := &lineCounter{}
+			w := NewCSVWriter(cw, false)
+			if err := db.Select(ctx, Query{Layer: "demo", Collection: "meters", From: start, To: oneDay}, w.Write); err != nil {
+				b.Fatal(err)
+			}
+			if err := w.Flush(); err != nil {
+				b.Fatal(err)
+			}
+			runtime.ReadMemStats(&after)
+			rows += cw.n - 1
+		}
+		b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
+		b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/float64(rows/int64(b.N)), "alloc-bytes/row")
+		b.ReportMetric(float64(after.HeapInuse)/(1<<20), "heap-MiB-after")
+	})
+}
+
+// lineCounter counts the lines written to it.
+type lineCounter struct{ n int64 }
+
+func (c *lineCounter) Write(p []byte) (int, error) {
+	c.n += int64(bytes.Count(p, []byte{'\n'}))
+	return len(p), nil
 }
