@@ -86,6 +86,7 @@ func TestFleetCommandsWithoutAHub(t *testing.T) {
 		{[]string{"map", "push", "--edge", "edge1", "--all", "--key", key, m}, ExitUsage, "exactly one of --edge, --all and --select"},
 		{[]string{"map", "push", "--edge", "edge1", "--key", key, m}, ExitFailure, "0 applied, 0 rolled back, 1 offline, 0 refused"},
 		{[]string{"map", "get", "--edge", "edge1"}, ExitFailure, "edge edge1: offline"},
+		{[]string{"map", "push", "--edge", "edge1,edge1", "--edge", "edge1", "--key", key, m}, ExitFailure, "to 1 edge(s): 0 applied, 0 rolled back, 1 offline, 0 refused\n"},
 		{[]string{"map", "get"}, ExitUsage, "missing --edge"},
 		{[]string{"edge", "read", "--edge", "edge1", "--table", "holding"}, ExitUsage, "give --variable, or --table and --address"},
 		{[]string{"edge", "read", "--edge", "edge1", "--variable", "v", "--order", "XYZW"}, ExitUsage, "--order"},

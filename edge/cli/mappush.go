@@ -167,7 +167,7 @@ func runMapPush(ctx context.Context, env Env, args []string) error {
 
 	// targets; edges the hub already knows to be offline are not asked
 	var results []pushResult
-	targets := slices.Clone([]string(edges))
+	targets := slices.Compact(slices.Sorted(slices.Values(edges))) // an edge named twice is pushed to once
 	if len(targets) == 0 {
 		list, err := fleetList(ctx, nc, conn, c)
 		if err != nil {
@@ -241,9 +241,9 @@ func runMapPush(ctx context.Context, env Env, args []string) error {
 	case sum.ok() == len(results):
 		return nil
 	case sum.ok() == 0:
-		return fmt.Errorf("push %s: %s: %w", m.Version, sum, errQuiet)
+		return fmt.Errorf("push %s to %d edge(s): %s", m.Version, len(results), sum)
 	default:
-		return fmt.Errorf("push %s: %s: %w", m.Version, sum, errPartial)
+		return fmt.Errorf("push %s to %d edge(s): %s: %w", m.Version, len(results), sum, errPartial)
 	}
 }
 
