@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"runtime/metrics"
+	"strconv"
 	"sync"
 	"time"
 
@@ -320,34 +321,136 @@ func (c *call) toJS(v any) (goja.Value, error) {
 
 // run calls fn with args and returns the exported result.
 func (c *call) run(what string, fn goja.Callable, args ...goja.Value) (out any, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = fmt.Errorf("%w: %s: %v", ErrScript, what, v)
-		}
-	}()
 	res, err := fn(goja.Undefined(), args...)
 	if err != nil {
 		return nil, c.scriptError(what, err)
 	}
-	if err := c.checkSize(res); err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	budget := c.lim.MaxOutputBytes
-	return exportValue(res.Export(), &budget, what)
+	return c.export(what, res)
 }
 
-// checkSize refuses a result holding more than MaxArrayLength values
-// before Export makes Go slices of them (a sparse array of length 1e9 is
-// cheap in JavaScript, not once exported).
-func (c *call) checkSize(v goja.Value) (err error) {
+// export turns the result into JSON data (maps, slices, float64, string,
+// bool, nil, time.Time) in one pass: each property is read once (a getter
+// runs once, under the call's budgets, and what it returned is what is
+// kept), arrays longer than MaxArrayLength and results larger than
+// MaxOutputBytes as JSON are refused before anything is built for them.
+func (c *call) export(what string, v goja.Value) (out any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: the result holds more than %d values", ErrTooLarge, c.lim.MaxArrayLength)
+			out = nil
+			if e, ok := r.(error); ok {
+				err = fmt.Errorf("%s: %w", what, c.scriptError("result", e))
+				return
+			}
+			err = fmt.Errorf("%w: %s: %v", ErrScript, what, r)
 		}
 	}()
-	budget := int64(c.lim.MaxArrayLength)
-	c.walk(v, &budget, 0)
-	return nil
+	ex := exporter{c: c, bytes: c.lim.MaxOutputBytes, values: c.lim.MaxArrayLength}
+	out = ex.value(v, 0)
+	if ex.err != nil {
+		return nil, fmt.Errorf("%s: %w", what, ex.err)
+	}
+	return out, nil
+}
+
+// exporter is one export's budgets; err stops it.
+type exporter struct {
+	c      *call
+	bytes  int // JSON bytes left
+	values int // values left
+	err    error
+}
+
+func (x *exporter) charge(bytes int) bool {
+	if x.err != nil {
+		return false
+	}
+	x.bytes -= bytes
+	x.values--
+	switch {
+	case x.bytes < 0:
+		x.err = fmt.Errorf("%w: result larger than the output limit (%d bytes as JSON)", ErrTooLarge, x.c.lim.MaxOutputBytes)
+	case x.values < 0:
+		x.err = fmt.Errorf("%w: the result holds more than %d values", ErrTooLarge, x.c.lim.MaxArrayLength)
+	}
+	return x.err == nil
+}
+
+func (x *exporter) value(v goja.Value, depth int) any {
+	if x.err != nil {
+		return nil
+	}
+	if depth > x.c.lim.MaxCallDepth {
+		x.err = fmt.Errorf("%w: the result is nested deeper than %d (a cycle?)", ErrTooLarge, x.c.lim.MaxCallDepth)
+		return nil
+	}
+	if v == nil || goja.IsUndefined(v) || goja.IsNull(v) {
+		x.charge(4)
+		return nil
+	}
+	o, isObj := v.(*goja.Object)
+	if !isObj {
+		switch p := v.Export().(type) {
+		case string:
+			x.charge(len(p) + 2)
+			return p
+		case bool:
+			x.charge(5)
+			return p
+		case int64:
+			x.charge(8)
+			return float64(p)
+		case float64:
+			x.charge(8)
+			if math.IsNaN(p) || math.IsInf(p, 0) {
+				return nil // as JSON.stringify does
+			}
+			return p
+		default:
+			x.err = fmt.Errorf("%w: the result holds a %s, which is not JSON data", ErrScript, v.String())
+			return nil
+		}
+	}
+	switch o.ClassName() {
+	case "Function":
+		x.err = fmt.Errorf("%w: the result holds a function, which is not JSON data", ErrScript)
+		return nil
+	case "Date":
+		x.charge(26)
+		if t, ok := o.Export().(time.Time); ok {
+			return t.UTC()
+		}
+		return nil
+	case "Array":
+		n := lengthOf(o)
+		if n > int64(x.c.lim.MaxArrayLength) {
+			x.err = fmt.Errorf("%w: the result holds an array of %d elements (limit %d)", ErrTooLarge, n, x.c.lim.MaxArrayLength)
+			return nil
+		}
+		if !x.charge(2) {
+			return nil
+		}
+		out := make([]any, 0, min(n, 1024))
+		for i := int64(0); i < n && x.err == nil; i++ {
+			out = append(out, x.value(o.Get(strconv.FormatInt(i, 10)), depth+1))
+		}
+		return out
+	}
+	if !x.charge(2) {
+		return nil
+	}
+	keys := o.Keys()
+	out := make(map[string]any, len(keys))
+	for _, k := range keys {
+		if !x.charge(len(k) + 4) {
+			return nil
+		}
+		fv := o.Get(k)
+		if fo, ok := fv.(*goja.Object); ok && fo.ClassName() == "Function" {
+			continue // as JSON.stringify does with methods
+		}
+		out[k] = x.value(fv, depth+1)
+	}
+	return out
 }
 
 // scriptError maps a goja error to the package's errors.
@@ -373,57 +476,4 @@ func (c *call) scriptError(what string, err error) error {
 		return fmt.Errorf("%w: %s: call stack deeper than %d", ErrScript, what, c.lim.MaxCallDepth)
 	}
 	return fmt.Errorf("%w: %s: %v", ErrScript, what, err)
-}
-
-// exportValue turns an exported JavaScript value into JSON data (maps,
-// slices, float64, string, bool, nil, time.Time), charging budget with its
-// approximate JSON size.
-func exportValue(v any, budget *int, what string) (any, error) {
-	charge := func(n int) error {
-		if *budget -= n; *budget < 0 {
-			return fmt.Errorf("%w: %s: result larger than the output limit", ErrTooLarge, what)
-		}
-		return nil
-	}
-	switch t := v.(type) {
-	case nil:
-		return nil, charge(4)
-	case bool:
-		return t, charge(5)
-	case string:
-		return t, charge(len(t) + 2)
-	case int64:
-		return float64(t), charge(8)
-	case float64:
-		if math.IsNaN(t) || math.IsInf(t, 0) {
-			return nil, charge(4) // as JSON.stringify does
-		}
-		return t, charge(8)
-	case time.Time:
-		return t.UTC(), charge(26)
-	case map[string]any:
-		out := make(map[string]any, len(t))
-		for k, x := range t {
-			if err := charge(len(k) + 4); err != nil {
-				return nil, err
-			}
-			y, err := exportValue(x, budget, what)
-			if err != nil {
-				return nil, err
-			}
-			out[k] = y
-		}
-		return out, nil
-	case []any:
-		out := make([]any, len(t))
-		for i, x := range t {
-			y, err := exportValue(x, budget, what)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = y
-		}
-		return out, charge(2)
-	}
-	return nil, fmt.Errorf("%w: %s returned a %T, which is not JSON data", ErrScript, what, v)
 }

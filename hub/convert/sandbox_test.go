@@ -30,8 +30,13 @@ func TestSandboxAttacks(t *testing.T) {
 		{"replaceAll expansion", "(d) => 'x'.repeat(1e5).replaceAll('x', 'y'.repeat(1e5)).length", ErrMemory, "replaceAll could make"},
 		{"string doubling", "(d) => { let s = 'x'.repeat(1 << 20); for (let i = 0; i < 40; i++) s = s + s; return s.length }", nil, ""},
 		{"push forever", "(d) => { const a = []; for (;;) a.push({i: a.length, s: 'abcdefgh'}); }", nil, ""},
-		{"huge sparse result", "(d) => { const a = []; a.length = 1e9; return a }", ErrTooLarge, "more than 100000 values"},
+		{"huge sparse result", "(d) => { const a = []; a.length = 1e9; return a }", ErrTooLarge, "an array of 1000000000 elements (limit 100000)"},
 		{"stringify a huge sparse array", "(d) => { const a = []; a.length = 1e9; return JSON.stringify(a).length }", ErrMemory, "JSON.stringify of more than"},
+		{"cyclic result", "(d) => { const a = {}; a.self = a; return a }", ErrTooLarge, "nested deeper than 256 (a cycle?)"},
+		{"getter that changes its mind", "(d) => { let n = 0; return { get x() { if (n++ === 0) return [1]; const a = []; a.length = 1e9; return a } } }", nil, "[1]"},
+		{"stringify a cycle", "(d) => { const a = {}; a.self = a; return JSON.stringify(a) }", ErrScript, "Converting circular structure to JSON"},
+		{"getter bomb on the result", "(d) => ({ get x() { for (;;) {} } })", ErrTimeout, "ran longer than 1s"},
+		{"Function constructor stays inside", "(d) => Function('return typeof require')()", nil, "undefined"},
 		{"typed arrays are gone", "(d) => new Uint8Array(1e10)", ErrScript, "ReferenceError: Uint8Array is not defined"},
 		{"ArrayBuffer is gone", "(d) => new ArrayBuffer(1e10)", ErrScript, "ReferenceError: ArrayBuffer is not defined"},
 		{"require", "(d) => require('fs').readFileSync('/etc/passwd')", ErrScript, "ReferenceError: require is not defined"},
@@ -52,6 +57,12 @@ func TestSandboxAttacks(t *testing.T) {
 			start := time.Now()
 			out, err := c.Apply(map[string]any{"a": 1.0})
 			took := time.Since(start)
+			if tt.want == nil && tt.msg != "" { // a result
+				if err != nil || !strings.Contains(textOf(out), tt.msg) {
+					t.Fatalf("got %v, %v, want %s", out, err, tt.msg)
+				}
+				return
+			}
 			if err == nil {
 				t.Fatalf("got %v, want an error", out)
 			}
