@@ -23,6 +23,8 @@ apt_install() {
 
 # qemu-user: the ARM agent binaries start under qemu-arm / qemu-aarch64 (scripts/test-arm.sh)
 apt_install qemu-user
+# systemd: systemd-analyze verify of the packaged units (scripts/test-packages.sh)
+apt_install systemd
 
 # mosquitto (and mosquitto_passwd): MQTT interop peer of edge/mqtt (TestMosquitto*)
 apt_install mosquitto

@@ -32,6 +32,8 @@ func TestAgentStaysSmall(t *testing.T) {
 		"github.com/mochi-mqtt/server",
 		"github.com/grid-x/",     // a test peer of edge/modbus only
 		"github.com/prometheus/", // the hub's history engine
+		"github.com/goreleaser/", // the package builder (cmd/gridedge-pkg) only
+		"github.com/gridedge/gridedge/edge/packaging",
 	}
 	for _, dep := range goList(t, "edge", "-deps", "./cmd/gridedge-agent") {
 		for _, f := range forbidden {
