@@ -2,7 +2,6 @@ package api
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -137,47 +136,27 @@ func (s *Server) writeHistory(w http.ResponseWriter, r *http.Request, t *target,
 			}
 		}
 	} else {
-		open := func() {
-			if !started {
-				started = true
-				w.Header().Set("Content-Type", "application/json; charset=utf-8")
-				_, _ = bw.WriteString(`{"status":"success","data":[`)
-			}
-		}
-		n := 0
+		jw := history.NewJSONWriter(bw)
 		if q.Layer != "" {
 			werr = s.History.Select(r.Context(), q, func(se history.Series) error {
 				if !visible(se.Field) {
 					return nil
 				}
-				open()
-				if n++; n > 1 {
-					_ = bw.WriteByte(',')
+				if !started {
+					started = true
+					w.Header().Set("Content-Type", "application/json; charset=utf-8")
 				}
-				head, _ := json.Marshal(map[string]string{"_id": se.ID, "field": se.Field})
-				_, _ = bw.Write(head[:len(head)-1])
-				_, _ = bw.WriteString(`,"points":[`)
-				i := 0
-				for pt := range se.Points {
-					if i++; i > 1 {
-						_ = bw.WriteByte(',')
-					}
-					b, err := pt.MarshalJSON()
-					if err != nil {
-						return err
-					}
-					if _, err := bw.Write(b); err != nil {
-						return err
-					}
-				}
-				_, err := bw.WriteString("]}")
-				return err
+				return jw.Write(se)
 			})
 		}
 		if werr == nil {
-			open()
-			_, _ = bw.WriteString("]}\n")
-			werr = bw.Flush()
+			if !started {
+				w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			}
+			started = true
+			if werr = jw.Close(); werr == nil {
+				werr = bw.Flush()
+			}
 		}
 	}
 	if werr != nil && !started {
