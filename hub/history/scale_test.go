@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"testing"
+	"time"
 )
 
 // tenth is a variable: constant arithmetic would be exact.
@@ -69,5 +70,38 @@ func TestScaledValuesRoundTrip(t *testing.T) {
 	// 230 (0), 230.4 (1), 230.45 and the rest (2); 1/3, the float32 and 2.5e15·100 raw
 	if want := "[0 1 2]"; fmt.Sprint(scales) != want {
 		t.Errorf("scales: got %v, want %s", scales, want)
+	}
+}
+
+// After a restart a field keeps the scale it had: no new series.
+func TestScaleSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	db, err := OpenTSDB(TSDBOptions{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Append(context.Background(), []Sample{sample("M1", "measurements.v", 0, 230.45, 1)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = openTest(t, dir)
+	if _, err := db.Append(context.Background(), []Sample{sample("M1", "measurements.v", 1, 230.4, 1)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := db.scales[seriesKey(MetricValue, &Sample{Layer: "demo", Collection: "meters", ID: "M1", Field: "measurements.v"}, "")]; got != 2 {
+		t.Errorf("scale after the restart: got %d, want 2", got)
+	}
+	q, err := db.DB().Querier(math.MinInt64, math.MaxInt64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	if scales, _, err := q.LabelValues(context.Background(), LabelScale, nil); err != nil || fmt.Sprint(scales) != "[2]" {
+		t.Errorf("scales: got %v, %v, want [2]", scales, err)
+	}
+	if got := collect(t, db, Query{Layer: "demo", Collection: "meters", From: t0, To: t0.Add(time.Minute)})["M1 measurements.v"]; got != `[["2024-05-01T10:00:00.000Z",230.45,1],["2024-05-01T10:00:01.000Z",230.4,1]]` {
+		t.Errorf("points: %s", got)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -89,7 +90,41 @@ func OpenTSDB(o TSDBOptions) (*TSDB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("history: open the tsdb in %s: %w", o.Dir, err)
 	}
-	return &TSDB{db: db, log: o.Logger, refs: map[string]seriesRef{}, states: map[string]stateMark{}, scales: scaler{}}, nil
+	t := &TSDB{db: db, log: o.Logger, refs: map[string]seriesRef{}, states: map[string]stateMark{}, scales: scaler{}}
+	if err := t.loadScales(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return t, nil
+}
+
+// loadScales remembers the largest scale of each field's value series, so
+// that a field keeps its series across restarts.
+func (s *TSDB) loadScales() error {
+	q, err := s.db.Querier(math.MinInt64, math.MaxInt64)
+	if err != nil {
+		return fmt.Errorf("history: read the value series: %w", err)
+	}
+	defer q.Close()
+	set := q.Select(context.Background(), false, &storage.SelectHints{Start: math.MinInt64, End: math.MaxInt64, Func: "series"},
+		labels.MustNewMatcher(labels.MatchEqual, promModel.MetricNameLabel, MetricValue),
+		labels.MustNewMatcher(labels.MatchRegexp, LabelScale, ".+"))
+	for set.Next() {
+		ls := set.At().Labels()
+		sm := Sample{Layer: ls.Get(LabelLayer), Collection: ls.Get(LabelCollection), ID: ls.Get(LabelID), Field: ls.Get(LabelField)}
+		d, err := strconv.Atoi(ls.Get(LabelScale))
+		if err != nil || d < 0 || d > maxScale {
+			continue
+		}
+		k := seriesKey(MetricValue, &sm, "")
+		if cur, ok := s.scales[k]; !ok || d > cur {
+			s.scales[k] = d
+		}
+	}
+	if err := set.Err(); err != nil {
+		return fmt.Errorf("history: read the value series: %w", err)
+	}
+	return nil
 }
 
 // DB is the engine, for benchmarks and maintenance (compaction).
