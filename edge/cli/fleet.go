@@ -46,6 +46,15 @@ func flatten(prefix string, v any, out map[string]string) {
 	}
 }
 
+// formatLabels prints labels as k=v,k=v sorted by key.
+func formatLabels(l map[string]string) string {
+	parts := make([]string, 0, len(l))
+	for _, k := range slices.Sorted(maps.Keys(l)) {
+		parts = append(parts, k+"="+l[k])
+	}
+	return strings.Join(parts, ",")
+}
+
 // selector is one --select LABEL=V condition.
 type selector struct{ key, value string }
 
@@ -132,7 +141,7 @@ func runFleetLs(ctx context.Context, env Env, args []string) error {
 		}
 		return writeJSON(env.Stdout, edges)
 	}
-	t := newTable(env.Stdout, "EDGE", "STATE", "VERSION", "MAP VERSION", "LAST SEEN", "BUFFER", "OLDEST UNSENT", "SLAVES UP")
+	t := newTable(env.Stdout, "EDGE", "STATE", "VERSION", "MAP VERSION", "LAST SEEN", "BUFFER", "OLDEST UNSENT", "SLAVES UP", "LABELS")
 	n := now()
 	for _, e := range edges {
 		oldest := ""
@@ -140,7 +149,7 @@ func runFleetLs(ctx context.Context, env Env, args []string) error {
 			oldest = age(secondsDuration(e.OldestUnsentAge))
 		}
 		t.row(e.Edge, e.State, e.Version, e.MapVersion, ago(n, e.LastSeen), strconv.FormatUint(e.BufferDepth, 10),
-			oldest, fmt.Sprintf("%d/%d", e.SlavesUp, e.SlavesTotal))
+			oldest, fmt.Sprintf("%d/%d", e.SlavesUp, e.SlavesTotal), formatLabels(e.Labels))
 	}
 	return t.flush()
 }
@@ -187,6 +196,7 @@ func runFleetStatus(ctx context.Context, env Env, args []string) error {
 	t.row("state", e.State)
 	t.row("last seen", strings.TrimSpace(e.LastSeen.Format("2006-01-02 15:04:05Z07:00")+" ("+ago(n, e.LastSeen)+")"))
 	t.row("version", e.Version)
+	t.row("labels", formatLabels(e.Labels))
 	t.row("uptime", age(secondsDuration(e.Uptime)))
 	t.row("map version", e.MapVersion)
 	t.row("map pushed by", e.MapPusher)

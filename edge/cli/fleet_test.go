@@ -10,19 +10,22 @@ import (
 
 func TestSelectorsMatch(t *testing.T) {
 	e := control.EdgeSummary{Edge: "edge7", State: control.StateOnline, Version: "v0.9.0", MapVersion: "sha256:0123456789abcdef",
-		SlavesUp: 2, SlavesTotal: 3, LastSeen: time.Now()}
+		SlavesUp: 2, SlavesTotal: 3, LastSeen: time.Now(), Labels: map[string]string{"site": "north", "hw": "rpi4", "state": "label-wins"}}
 	tests := []struct {
 		sel  []string
 		want bool
 	}{
 		{nil, true},
-		{[]string{"state=online"}, true},
-		{[]string{"state=offline"}, false},
-		{[]string{"state=online", "version=v0.9.0"}, true},
-		{[]string{"state=online", "version=v0.8.0"}, false},
+		{[]string{"version=v0.9.0"}, true},
+		{[]string{"version=v0.8.0"}, false},
 		{[]string{"mapVersion=sha256:0123456789abcdef"}, true},
 		{[]string{"slavesTotal=3"}, true},
-		{[]string{"site=north"}, false}, // no such label
+		{[]string{"site=north"}, true},
+		{[]string{"labels.site=north", "hw=rpi4"}, true},
+		{[]string{"site=south"}, false},
+		{[]string{"rack=3"}, false},          // no such label
+		{[]string{"state=label-wins"}, true}, // a label named like a field wins
+		{[]string{"version=v0.9.0", "hw=x86"}, false},
 	}
 	for _, tt := range tests {
 		sels, err := parseSelectors(tt.sel)

@@ -82,7 +82,7 @@ func TestCLIFleetOperations(t *testing.T) {
 			filepath.Join(dir, "hub"), httpPort)
 	settings := writeFile(t, dir, "settings.json", stackSettings(modbusPort, 0.2))
 	agentCfg := writeFile(t, dir, "agent.yaml", fmt.Sprintf(`
-edge: {id: edge1}
+edge: {id: edge1, labels: {site: north, hw: rpi4}}
 hub: {url: "nats-leaf://127.0.0.1:%d", password: e2e-secret-1}
 dataDir: %s
 nats: {listen: "off"}
@@ -105,6 +105,11 @@ control: {trustedKeys: [%s]}
 			edges[0].Edge == "edge1" && edges[0].State == "online" && edges[0].SlavesUp == 2 && edges[0].SlavesTotal == 2
 	})
 	running := edges[0].MapVersion
+	// the agent's version of its config file's map is the CLI's
+	code, out, errOut = gridedge(t, env, "map", "validate", settings)
+	if code != 0 || !strings.Contains(out, "version "+running+" ") {
+		t.Errorf("map validate of the agent's settings file: exit %d, %s%s; the edge runs %s", code, out, errOut, running)
+	}
 
 	// the documented operator user cannot publish batches on the real hub
 	denied := make(chan error, 1)
@@ -132,7 +137,7 @@ control: {trustedKeys: [%s]}
 		t.Error("the operator user may publish edge batches")
 	}
 	code, out, _ = gridedge(t, env, "fleet", "ls")
-	if code != 0 || !strings.Contains(out, "EDGE") || !strings.Contains(out, "edge1") || !strings.Contains(out, "2/2") {
+	if code != 0 || !strings.Contains(out, "EDGE") || !strings.Contains(out, "edge1") || !strings.Contains(out, "2/2") || !strings.Contains(out, "hw=rpi4,site=north") {
 		t.Errorf("fleet ls table: exit %d\n%s", code, out)
 	}
 	code, out, errOut = gridedge(t, env, "fleet", "status", "edge1")
@@ -140,15 +145,19 @@ control: {trustedKeys: [%s]}
 		t.Errorf("fleet status: exit %d\n%s%s", code, out, errOut)
 	}
 
-	// push a changed map to every edge the hub knows
+	// push a changed map to the edges labelled site=north
 	newMap := writeFile(t, dir, "new.json", strings.Replace(stackSettings(modbusPort, 0.2), `"factor": 10`, `"factor": 100`, 1))
-	code, out, errOut = gridedge(t, env, "map", "push", "--all", "--confirm", "--json", newMap)
+	code, _, errOut = gridedge(t, env, "map", "push", "--select", "site=south", newMap)
+	if code != 1 || !strings.Contains(errOut, "no edge matches") {
+		t.Errorf("push to site=south: exit %d, %s", code, errOut)
+	}
+	code, out, errOut = gridedge(t, env, "map", "push", "--select", "site=north", "--select", "hw=rpi4", "--confirm", "--json", newMap)
 	var push struct {
 		Version string
 		Results []struct{ Edge, Outcome string }
 	}
 	if err := json.Unmarshal([]byte(out), &push); err != nil || code != 0 || len(push.Results) != 1 || push.Results[0].Outcome != "applied" {
-		t.Fatalf("map push --all: exit %d, %v\n%s%s", code, err, out, errOut)
+		t.Fatalf("map push --select site=north: exit %d, %v\n%s%s", code, err, out, errOut)
 	}
 	eventually(t, 30*time.Second, 200*time.Millisecond, "the new map version in fleet ls", func() bool {
 		code, out, _ := gridedge(t, env, "fleet", "ls", "--json")
