@@ -1,0 +1,472 @@
+package iot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gridedge/gridedge/hub/store"
+)
+
+// Where the provisioning is kept: the hub's system layer (reserved: the
+// REST API serves it to admins, it is never a data layer).
+const (
+	SystemLayer       = "system"
+	GroupsCollection  = "iotgroups"
+	DevicesCollection = "iotdevices"
+)
+
+type groupKey struct{ resource, apikey string }
+
+type deviceKey struct{ service, id string }
+
+// deviceEntry is a provisioned device and its credentials.
+type deviceEntry struct {
+	dev       Device
+	tokenHash string // hex SHA-256 of the token; "" without token
+	compiled  *compiled
+}
+
+// registry holds the config groups and devices: in memory for the
+// readings, in the store (system layer) for restarts. Writes go to the
+// store first, then to memory, under mu.
+type registry struct {
+	st store.Store
+
+	mu      sync.RWMutex
+	groups  map[groupKey]*Group
+	devices map[deviceKey]*deviceEntry
+}
+
+func newRegistry(st store.Store) *registry {
+	return &registry{st: st, groups: map[groupKey]*Group{}, devices: map[deviceKey]*deviceEntry{}}
+}
+
+// load creates the collections when missing and reads every group and
+// device.
+func (r *registry) load(ctx context.Context) error {
+	for _, col := range []string{GroupsCollection, DevicesCollection} {
+		if err := ensureCollection(ctx, r.st, SystemLayer, col); err != nil {
+			return err
+		}
+	}
+	gs, err := r.st.Find(ctx, SystemLayer, GroupsCollection, store.FindOptions{})
+	if err != nil {
+		return fmt.Errorf("read the config groups: %w", err)
+	}
+	for _, doc := range gs {
+		var g Group
+		if err := specOf(doc, &g); err != nil {
+			return fmt.Errorf("read config group %v: %w", doc[store.FieldID], err)
+		}
+		r.groups[groupKey{g.Resource, g.APIKey}] = &g
+	}
+	ds, err := r.st.Find(ctx, SystemLayer, DevicesCollection, store.FindOptions{})
+	if err != nil {
+		return fmt.Errorf("read the devices: %w", err)
+	}
+	for _, doc := range ds {
+		var d Device
+		if err := specOf(doc, &d); err != nil {
+			return fmt.Errorf("read device %v: %w", doc[store.FieldID], err)
+		}
+		e := &deviceEntry{dev: d}
+		e.tokenHash, _ = doc["tokenHash"].(string)
+		if t, ok := doc["tokenCreated"].(time.Time); ok && e.tokenHash != "" {
+			e.dev.TokenCreated = &t
+		}
+		r.devices[deviceKey{d.Service, d.DeviceID}] = e
+	}
+	return nil
+}
+
+func specOf(doc store.Document, v any) error {
+	s, ok := doc["spec"].(string)
+	if !ok {
+		return errors.New("no spec")
+	}
+	return json.Unmarshal([]byte(s), v)
+}
+
+// ensureCollection creates layer/col when missing.
+func ensureCollection(ctx context.Context, st store.Store, layer, col string) error {
+	l, err := st.Layer(ctx, layer)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		l = &store.Layer{ID: layer, Label: "GridEdge system data"}
+	case err != nil:
+		return fmt.Errorf("read layer %q: %w", layer, err)
+	case l.Collection(col) != nil:
+		return nil
+	}
+	l.Collections = append(l.Collections, store.Collection{Name: col})
+	if err := st.PutLayer(ctx, *l); err != nil {
+		return fmt.Errorf("create collection %s/%s: %w", layer, col, err)
+	}
+	return nil
+}
+
+func groupID(g *Group) string   { return g.APIKey + "@" + g.Resource }
+func deviceID(d *Device) string { return d.Service + "|" + d.DeviceID }
+
+func (r *registry) saveGroup(ctx context.Context, g *Group) error {
+	spec, err := json.Marshal(g)
+	if err != nil {
+		return err
+	}
+	doc := store.Document{store.FieldID: groupID(g), "service": g.Service, "subservice": g.Subservice, "spec": string(spec)}
+	return bulk(ctx, r.st, GroupsCollection, doc)
+}
+
+func (r *registry) saveDevice(ctx context.Context, e *deviceEntry) error {
+	d := e.dev
+	d.TokenCreated = nil
+	spec, err := json.Marshal(&d)
+	if err != nil {
+		return err
+	}
+	doc := store.Document{store.FieldID: deviceID(&d), "service": d.Service, "servicePath": d.ServicePath, "spec": string(spec), "tokenHash": e.tokenHash}
+	if e.dev.TokenCreated != nil {
+		doc["tokenCreated"] = *e.dev.TokenCreated
+	} else {
+		doc["tokenCreated"] = nil
+	}
+	return bulk(ctx, r.st, DevicesCollection, doc)
+}
+
+func bulk(ctx context.Context, st store.Store, col string, doc store.Document) error {
+	res, err := st.Bulk(ctx, SystemLayer, col, []store.Document{doc}, false)
+	if err != nil {
+		return fmt.Errorf("store %s/%s/%v: %w", SystemLayer, col, doc[store.FieldID], err)
+	}
+	if res.Err > 0 {
+		return fmt.Errorf("store %s/%s/%v: %s", SystemLayer, col, doc[store.FieldID], strings.Join(res.Errors, "; "))
+	}
+	return nil
+}
+
+// inScope tells whether a (service, subservice) pair is in the scope of
+// the request's headers; subservice "/*" is every service path.
+func inScope(service, subservice, wantService, wantSub string) bool {
+	return service == wantService && (wantSub == "/*" || subservice == wantSub)
+}
+
+// listGroups returns the groups of a scope, ordered by (resource, apikey).
+func (r *registry) listGroups(service, sub string) []Group {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var out []Group
+	for _, g := range r.groups {
+		if inScope(g.Service, g.Subservice, service, sub) {
+			out = append(out, *g)
+		}
+	}
+	slices.SortFunc(out, func(a, b Group) int {
+		return strings.Compare(a.Resource+"\x00"+a.APIKey, b.Resource+"\x00"+b.APIKey)
+	})
+	return out
+}
+
+// addGroups adds groups; a pair (resource, apikey) that exists, or is
+// twice in gs, fails them all with DUPLICATE_GROUP.
+func (r *registry) addGroups(ctx context.Context, gs []*Group) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	seen := map[groupKey]bool{}
+	for _, g := range gs {
+		k := groupKey{g.Resource, g.APIKey}
+		if r.groups[k] != nil || seen[k] {
+			return duplicateGroup(g.Resource, g.APIKey)
+		}
+		seen[k] = true
+	}
+	for _, g := range gs {
+		if err := r.saveGroup(ctx, g); err != nil {
+			return err
+		}
+		r.groups[groupKey{g.Resource, g.APIKey}] = g
+	}
+	r.invalidate()
+	return nil
+}
+
+// groupByKey returns the group of an apikey for resource, else the only
+// group with that apikey.
+func (r *registry) groupByKey(resource, apikey string) *Group {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if g := r.groups[groupKey{resource, apikey}]; g != nil {
+		return g
+	}
+	var found *Group
+	for k, g := range r.groups {
+		if k.apikey == apikey {
+			if found != nil {
+				return nil
+			}
+			found = g
+		}
+	}
+	return found
+}
+
+// updateGroup applies a partial update to a group of the scope.
+func (r *registry) updateGroup(ctx context.Context, service, sub, resource, apikey string, patch []byte) (*Group, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cur := r.groups[groupKey{resource, apikey}]
+	if cur == nil || !inScope(cur.Service, cur.Subservice, service, sub) {
+		return nil, groupNotFound(resource, apikey)
+	}
+	var g Group
+	if err := merge(cur, patch, &g); err != nil {
+		return nil, wrongSyntax("%v", err)
+	}
+	g.Service, g.Subservice = cur.Service, cur.Subservice
+	if e := checkGroup(&g); e != nil {
+		return nil, e
+	}
+	nk := groupKey{g.Resource, g.APIKey}
+	if nk != (groupKey{resource, apikey}) && r.groups[nk] != nil {
+		return nil, duplicateGroup(g.Resource, g.APIKey)
+	}
+	if err := r.saveGroup(ctx, &g); err != nil {
+		return nil, err
+	}
+	if nk != (groupKey{resource, apikey}) {
+		if err := r.st.DeleteByID(ctx, SystemLayer, GroupsCollection, groupID(cur)); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("delete the old config group: %w", err)
+		}
+		delete(r.groups, groupKey{resource, apikey})
+	}
+	r.groups[nk] = &g
+	r.invalidate()
+	return &g, nil
+}
+
+// deleteGroup removes a group of the scope and, with devices, the devices
+// provisioned with its apikey.
+func (r *registry) deleteGroup(ctx context.Context, service, sub, resource, apikey string, devices bool) ([]deviceKey, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cur := r.groups[groupKey{resource, apikey}]
+	if cur == nil || !inScope(cur.Service, cur.Subservice, service, sub) {
+		return nil, groupNotFound(resource, apikey)
+	}
+	if err := r.st.DeleteByID(ctx, SystemLayer, GroupsCollection, groupID(cur)); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("delete config group: %w", err)
+	}
+	delete(r.groups, groupKey{resource, apikey})
+	var gone []deviceKey
+	if devices {
+		for k, e := range r.devices {
+			if e.dev.Service == cur.Service && e.dev.ServicePath == cur.Subservice && (e.dev.APIKey == apikey || e.dev.APIKey == "") {
+				if err := r.st.DeleteByID(ctx, SystemLayer, DevicesCollection, deviceID(&e.dev)); err != nil && !errors.Is(err, store.ErrNotFound) {
+					return gone, fmt.Errorf("delete device %s: %w", e.dev.DeviceID, err)
+				}
+				delete(r.devices, k)
+				gone = append(gone, k)
+			}
+		}
+	}
+	r.invalidate()
+	return gone, nil
+}
+
+// invalidate drops every compiled mapping (provisioning changes are rare).
+// The caller holds mu.
+func (r *registry) invalidate() {
+	for _, e := range r.devices {
+		e.compiled = nil
+	}
+}
+
+// listDevices returns the devices of a scope ordered by id, after offset,
+// at most limit (0: all), and the count before paging.
+func (r *registry) listDevices(service, sub string, offset, limit int) ([]Device, int) {
+	r.mu.RLock()
+	var out []Device
+	for _, e := range r.devices {
+		if inScope(e.dev.Service, e.dev.ServicePath, service, sub) {
+			out = append(out, e.dev)
+		}
+	}
+	r.mu.RUnlock()
+	slices.SortFunc(out, func(a, b Device) int { return strings.Compare(a.DeviceID, b.DeviceID) })
+	n := len(out)
+	out = out[min(offset, n):]
+	if limit > 0 && limit < len(out) {
+		out = out[:limit]
+	}
+	return out, n
+}
+
+// device returns a device of a scope.
+func (r *registry) device(service, sub, id string) (Device, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	e := r.devices[deviceKey{service, id}]
+	if e == nil || !inScope(e.dev.Service, e.dev.ServicePath, service, sub) {
+		return Device{}, false
+	}
+	return e.dev, true
+}
+
+// count returns the number of devices.
+func (r *registry) count() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return len(r.devices)
+}
+
+// addDevices provisions devices; an id that exists in the service, or is
+// twice in ds, fails them all with DUPLICATE_DEVICE_ID.
+func (r *registry) addDevices(ctx context.Context, ds []*Device) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	seen := map[deviceKey]bool{}
+	for _, d := range ds {
+		k := deviceKey{d.Service, d.DeviceID}
+		if r.devices[k] != nil || seen[k] {
+			return duplicateDevice(d.DeviceID)
+		}
+		seen[k] = true
+	}
+	for _, d := range ds {
+		e := &deviceEntry{dev: *d}
+		if err := r.saveDevice(ctx, e); err != nil {
+			return err
+		}
+		r.devices[deviceKey{d.Service, d.DeviceID}] = e
+	}
+	return nil
+}
+
+// updateDevice applies a partial update to a device of the scope; its id,
+// entity name and entity type cannot change (seed: they link the device to
+// its documents).
+func (r *registry) updateDevice(ctx context.Context, service, sub, id string, patch []byte) (*Device, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e := r.devices[deviceKey{service, id}]
+	if e == nil || !inScope(e.dev.Service, e.dev.ServicePath, service, sub) {
+		return nil, deviceNotFound(id)
+	}
+	cur := e.dev
+	cur.TokenCreated = nil
+	var d Device
+	if err := merge(&cur, patch, &d); err != nil {
+		return nil, wrongSyntax("%v", err)
+	}
+	if d.DeviceID != cur.DeviceID || d.EntityName != cur.EntityName || d.EntityType != cur.EntityType {
+		return nil, wrongSyntax("device %s: device_id, entity_name and entity_type cannot be changed", id)
+	}
+	d.Service, d.ServicePath = cur.Service, cur.ServicePath
+	if e := checkDevice(&d); e != nil {
+		return nil, e
+	}
+	ne := &deviceEntry{dev: d, tokenHash: e.tokenHash}
+	ne.dev.TokenCreated = e.dev.TokenCreated
+	if err := r.saveDevice(ctx, ne); err != nil {
+		return nil, err
+	}
+	r.devices[deviceKey{service, id}] = ne
+	return &ne.dev, nil
+}
+
+// deleteDevice removes a device of the scope.
+func (r *registry) deleteDevice(ctx context.Context, service, sub, id string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e := r.devices[deviceKey{service, id}]
+	if e == nil || !inScope(e.dev.Service, e.dev.ServicePath, service, sub) {
+		return deviceNotFound(id)
+	}
+	if err := r.st.DeleteByID(ctx, SystemLayer, DevicesCollection, deviceID(&e.dev)); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("delete device %s: %w", id, err)
+	}
+	delete(r.devices, deviceKey{service, id})
+	return nil
+}
+
+// setToken stores a token hash for a device of the scope ("" revokes it).
+func (r *registry) setToken(ctx context.Context, service, sub, id, hash string, now time.Time) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e := r.devices[deviceKey{service, id}]
+	if e == nil || !inScope(e.dev.Service, e.dev.ServicePath, service, sub) {
+		return deviceNotFound(id)
+	}
+	ne := &deviceEntry{dev: e.dev, tokenHash: hash, compiled: e.compiled}
+	ne.dev.TokenCreated = nil
+	if hash != "" {
+		t := now.UTC().Truncate(time.Millisecond)
+		ne.dev.TokenCreated = &t
+	}
+	if err := r.saveDevice(ctx, ne); err != nil {
+		return err
+	}
+	r.devices[deviceKey{service, id}] = ne
+	return nil
+}
+
+// resolve returns what a reading of device id in group g needs: the
+// device (nil when not provisioned), its token hash and its compiled
+// mapping.
+func (r *registry) resolve(g *Group, id string) (*Device, string, *compiled, error) {
+	k := deviceKey{g.Service, id}
+	r.mu.RLock()
+	e := r.devices[k]
+	var c *compiled
+	if e != nil {
+		c = e.compiled
+	}
+	r.mu.RUnlock()
+	if e == nil {
+		return nil, "", nil, nil
+	}
+	if c == nil {
+		var err error
+		if c, err = compile(&e.dev, r.groupOf(&e.dev, g)); err != nil {
+			return nil, "", nil, err
+		}
+		r.mu.Lock()
+		if r.devices[k] == e {
+			e.compiled = c
+		}
+		r.mu.Unlock()
+	}
+	return &e.dev, e.tokenHash, c, nil
+}
+
+// groupOf is the group a device's readings use: the one its readings came
+// with (g), unless the device names another apikey.
+func (r *registry) groupOf(d *Device, g *Group) *Group {
+	if d.APIKey == "" || d.APIKey == g.APIKey {
+		return g
+	}
+	return r.groupByKey(g.Resource, d.APIKey)
+}
+
+// autoprovision creates device id in group g when it does not exist yet.
+func (r *registry) autoprovision(ctx context.Context, d *Device, max int) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.devices[deviceKey{d.Service, d.DeviceID}] != nil {
+		return nil // provisioned meanwhile
+	}
+	if len(r.devices) >= max {
+		return &Error{Code: 403, Name: NameDeviceLimit, Message: fmt.Sprintf("device %s cannot be autoprovisioned: the hub has iot.maxDevices (%d) devices", d.DeviceID, max)}
+	}
+	e := &deviceEntry{dev: *d}
+	if err := r.saveDevice(ctx, e); err != nil {
+		return err
+	}
+	r.devices[deviceKey{d.Service, d.DeviceID}] = e
+	return nil
+}

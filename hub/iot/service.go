@@ -1,0 +1,324 @@
+package iot
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/gridedge/gridedge/hub/auth"
+	"github.com/gridedge/gridedge/hub/store"
+	"github.com/gridedge/gridedge/shared/expression"
+	"github.com/gridedge/gridedge/shared/model"
+	"github.com/gridedge/gridedge/shared/pipeline/baddata"
+	"github.com/gridedge/gridedge/shared/pipeline/transform"
+)
+
+// Grant is the grant key of the provisioning API: read allows the GET
+// routes, write everything else ({"iot": "write"}); admins have both.
+const Grant = "iot"
+
+// Authenticator checks a request's credentials; *auth.Service is one.
+type Authenticator interface {
+	Authenticate(ctx context.Context, id, secret string) (*auth.Principal, error)
+}
+
+var _ Authenticator = (*auth.Service)(nil)
+
+// Options configure a Service.
+type Options struct {
+	// Config is the iot section (Defaults applied).
+	Config Config
+	// Store is the hub's store, with its history recorder.
+	Store store.Store
+	// Changes receives the change events of committed readings (the hub
+	// publishes them on NATS as the ingest applier's). Optional.
+	Changes func(store.Change)
+	// Reserved reports layer names a fiware-service cannot map to (the
+	// REST API's). Optional.
+	Reserved func(layer string) bool
+	// Version is reported by /iot/about.
+	Version string
+	// Port is reported by /iot/about.
+	Port string
+	// Logger logs; nil discards.
+	Logger *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Stats counts what the service did.
+type Stats struct {
+	// Readings counts measurement objects accepted.
+	Readings uint64 `json:"readings"`
+	// Updates counts document updates written.
+	Updates uint64 `json:"updates"`
+	// Refused counts requests refused (any error).
+	Refused uint64 `json:"refused"`
+	// Limited counts requests refused by a device's rate limit.
+	Limited uint64 `json:"limited"`
+	// Autoprovisioned counts devices created by their first reading.
+	Autoprovisioned uint64 `json:"autoprovisioned"`
+	// TransformErrors counts expressions that failed on a reading.
+	TransformErrors uint64 `json:"transformErrors"`
+}
+
+// Service is the device-ingestion service.
+type Service struct {
+	cfg      Config
+	reg      *registry
+	w        *writer
+	bd       *baddata.Engine
+	lim      *limiter
+	reserved func(string) bool
+	version  string
+	port     string
+	log      *slog.Logger
+	now      func() time.Time
+
+	readings, updates, refused, limited, autoprov, trErrors atomic.Uint64
+}
+
+// New loads the provisioning from the store and returns the service.
+func New(ctx context.Context, o Options) (*Service, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Reserved == nil {
+		o.Reserved = func(string) bool { return false }
+	}
+	s := &Service{cfg: o.Config, reg: newRegistry(o.Store), lim: newLimiter(o.Config.RateLimit.PerSecond, o.Config.RateLimit.Burst),
+		reserved: o.Reserved, version: o.Version, port: o.Port, log: o.Logger, now: o.Now}
+	var err error
+	if s.bd, err = baddata.New(o.Config.Rules, baddata.Options{}); err != nil {
+		return nil, fmt.Errorf("iot: bad-data rules: %w", err)
+	}
+	if err := s.reg.load(ctx); err != nil {
+		return nil, fmt.Errorf("iot: load the provisioning: %w", err)
+	}
+	if s.w, err = newWriter(ctx, o.Store, o.Config.Edge, o.Changes); err != nil {
+		return nil, fmt.Errorf("iot: %w", err)
+	}
+	return s, nil
+}
+
+// Stats returns the counters.
+func (s *Service) Stats() Stats {
+	return Stats{Readings: s.readings.Load(), Updates: s.updates.Load(), Refused: s.refused.Load(), Limited: s.limited.Load(),
+		Autoprovisioned: s.autoprov.Load(), TransformErrors: s.trErrors.Load()}
+}
+
+// Run sends what the bad-data rules produce with time (stale data,
+// interpolation deadlines) to the store every second until ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			us := s.bd.Tick(s.now())
+			if len(us) == 0 {
+				continue
+			}
+			model.ReplaceNonFinite(us)
+			if err := s.w.write(ctx, us); err != nil && ctx.Err() == nil {
+				s.log.Error("iot: write the bad-data rules' timed output", "updates", len(us), "err", err)
+			}
+		}
+	}
+}
+
+// Reading is one arrival of measurements from a device, from any binding.
+type Reading struct {
+	// APIKey and Resource select the config group.
+	APIKey, Resource string
+	// DeviceID is the device's id.
+	DeviceID string
+	// Token is the device token presented ("" when none).
+	Token string
+	// Payload is the JSON body: an object of measures, or an array of them.
+	Payload []byte
+	// Attr, when set, is the only measure and Payload its raw value (MQTT
+	// …/attrs/<attr>).
+	Attr string
+}
+
+// Ingest checks, transforms and stores one arrival; errors are *Error
+// with the IoT agent's names, or internal errors.
+func (s *Service) Ingest(ctx context.Context, in Reading) (err error) {
+	defer func() {
+		if err != nil {
+			s.refused.Add(1)
+		}
+	}()
+	if int64(len(in.Payload)) > s.cfg.MaxPayload {
+		return payloadTooLarge(s.cfg.MaxPayload)
+	}
+	g := s.reg.groupByKey(in.Resource, in.APIKey)
+	if g == nil {
+		return groupNotFound(in.Resource, in.APIKey)
+	}
+	dev, hash, c, err := s.reg.resolve(g, in.DeviceID)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	if dev == nil {
+		if !*s.cfg.Autoprovision || (g.Autoprovision != nil && !*g.Autoprovision) {
+			return deviceNotFound(in.DeviceID)
+		}
+		// the rate limit comes first, so that a flood of new ids costs no writes
+		if e := s.rateLimit(g.Service, in.DeviceID, now); e != nil {
+			return e
+		}
+		if err := s.autoprovision(ctx, g, in); err != nil {
+			return err
+		}
+		// a new device has no token yet
+		if dev, _, c, err = s.reg.resolve(g, in.DeviceID); err != nil {
+			return err
+		}
+		if dev == nil {
+			return deviceNotFound(in.DeviceID)
+		}
+	} else {
+		if dev.ServicePath != g.Subservice || (dev.APIKey != "" && dev.APIKey != in.APIKey) {
+			// a device of another group: not this apikey's to write
+			return deviceNotFound(in.DeviceID)
+		}
+		if hash != "" && !tokenMatches(in.Token, hash) {
+			return &Error{Code: http.StatusUnauthorized, Name: NameUnauthorized, Message: "device " + in.DeviceID + " has a token: send it in the X-Device-Token header (HTTP) or as the MQTT password"}
+		}
+		if e := s.rateLimit(g.Service, in.DeviceID, now); e != nil {
+			return e
+		}
+	}
+	objs, err := measures(in)
+	if err != nil {
+		return err
+	}
+	var updates []model.Update
+	before := c.tr.Stats().Errors
+	for _, m := range objs {
+		r := transform.Reading{Device: c.doc, Values: m, TS: now}
+		if ts, ok := m["TimeInstant"]; ok {
+			if t, ok := ts.(string); ok {
+				if pt, err := time.Parse(time.RFC3339Nano, t); err == nil {
+					r.TS = pt
+					delete(m, "TimeInstant")
+				}
+			}
+		}
+		updates = append(updates, c.tr.Apply(&r)...)
+	}
+	s.trErrors.Add(c.tr.Stats().Errors - before)
+	updates = s.bd.Process(updates, now)
+	model.ReplaceNonFinite(updates)
+	if err := s.w.write(ctx, updates); err != nil {
+		return err
+	}
+	s.readings.Add(uint64(len(objs)))
+	s.updates.Add(uint64(len(updates)))
+	return nil
+}
+
+func (s *Service) rateLimit(service, id string, now time.Time) *Error {
+	ok, wait := s.lim.allow(deviceKey{service, id}, now)
+	if ok {
+		return nil
+	}
+	s.limited.Add(1)
+	return &Error{Code: http.StatusTooManyRequests, Name: NameTooManyRequests,
+		Message: fmt.Sprintf("device %s sends more than %g readings/s (burst %d); retry in %s", id, s.cfg.RateLimit.PerSecond, s.cfg.RateLimit.Burst, wait.Round(time.Millisecond))}
+}
+
+func payloadTooLarge(limit int64) *Error {
+	return &Error{Code: http.StatusRequestEntityTooLarge, Name: NamePayloadTooLarge, Message: fmt.Sprintf("request entity too large: the limit is %d bytes (iot.maxPayload)", limit)}
+}
+
+// autoprovision creates the device of a first reading from its group: the
+// group's entity type, and its entityNameExp or <type>:<id> as entity name.
+func (s *Service) autoprovision(ctx context.Context, g *Group, in Reading) error {
+	d := &Device{DeviceID: in.DeviceID, Service: g.Service, ServicePath: g.Subservice, EntityType: g.EntityType, APIKey: g.APIKey}
+	if e := checkDevice(d); e != nil {
+		return e
+	}
+	if g.EntityNameExp != "" {
+		env := map[string]any{"id": d.DeviceID, "type": g.EntityType, "service": g.Service, "subservice": g.Subservice}
+		if objs, err := measures(in); err == nil && len(objs) > 0 {
+			for k, v := range objs[0] {
+				env[k] = v
+			}
+		}
+		v, err := expression.Eval(g.EntityNameExp, env)
+		if err != nil {
+			return wrongSyntax("entityNameExp of config group %s on device %s: %v", g.APIKey, d.DeviceID, err)
+		}
+		if name, ok := v.(string); ok && name != "" {
+			d.EntityName = name
+		}
+	}
+	if d.EntityName == "" {
+		d.EntityName = entityName(d, g)
+	}
+	if err := s.reg.autoprovision(ctx, d, s.cfg.MaxDevices); err != nil {
+		return err
+	}
+	s.autoprov.Add(1)
+	s.log.Info("iot: device autoprovisioned", "service", g.Service, "servicePath", g.Subservice, "device", d.DeviceID, "entity", d.EntityName)
+	return nil
+}
+
+// measures decodes a reading's payload into measure objects.
+func measures(in Reading) ([]map[string]any, error) {
+	if in.Attr != "" {
+		v, err := decodeJSON(in.Payload)
+		if err != nil {
+			// a bare text value, as MQTT devices send one
+			v = strings.TrimSpace(string(in.Payload))
+		}
+		return []map[string]any{{in.Attr: v}}, nil
+	}
+	v, err := decodeJSON(in.Payload)
+	if err != nil {
+		return nil, wrongSyntax("the measurement body is not JSON: %v", err)
+	}
+	switch t := v.(type) {
+	case map[string]any:
+		if len(t) == 0 {
+			return nil, wrongSyntax("the measurement object is empty")
+		}
+		return []map[string]any{t}, nil
+	case []any:
+		if len(t) == 0 {
+			return nil, wrongSyntax("the measurement array is empty")
+		}
+		out := make([]map[string]any, 0, len(t))
+		for i, e := range t {
+			m, ok := e.(map[string]any)
+			if !ok {
+				return nil, wrongSyntax("measurement array element %d is not an object", i)
+			}
+			out = append(out, m)
+		}
+		return out, nil
+	}
+	return nil, wrongSyntax("the measurement body is a JSON %T, not an object of measures", v)
+}
+
+// decodeJSON decodes one JSON value (numbers as float64).
+func decodeJSON(b []byte) (any, error) {
+	var v any
+	if err := decodeStrict(b, &v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
