@@ -81,6 +81,13 @@ install_check() {
     else
       fail "systemd-analyze verify $unit: $out"
     fi
+    # hardening: systemd's exposure score (0 best, 10 worst) at most 2.0
+    local sec
+    if sec=$(systemd-analyze security --offline=true --threshold=20 "$unit" 2>&1); then
+      ok "systemd-analyze security: $(grep -o 'exposure level.*' <<<"$sec")"
+    else
+      fail "systemd-analyze security $unit: $(grep -o 'exposure level.*' <<<"$sec" || echo "$sec"), want at most 2.0"
+    fi
   else
     echo "SKIP: systemd-analyze not installed (apt-get install systemd); $unit not verified"
   fi
@@ -138,6 +145,14 @@ qemu_check() {
     ok "$emu $(basename "$deb"):$bin --version: $out"
   else
     fail "$emu $(basename "$deb"):$bin --version printed: $out"
+  fi
+  # the shipped config loads on the target too
+  if [ -f "$tmp/etc/gridedge/agent.yaml" ]; then
+    if out=$("$emu" "$tmp$bin" --check-config --config "$tmp/etc/gridedge/agent.yaml" 2>&1); then
+      ok "$emu $(basename "$deb"): $out"
+    else
+      fail "$emu $(basename "$deb"): the shipped config: $out"
+    fi
   fi
   rm -rf "$tmp"
 }
