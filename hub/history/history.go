@@ -5,8 +5,10 @@
 // Prometheus HTTP query API (VictoriaMetrics, Mimir, Thanos, Prometheus).
 //
 // Data model: one series per (layer, collection, document, field) for the
-// value (gridedge_value; booleans as 0 and 1) and one for the quality
-// (gridedge_quality). A string-valued measurement (a translation such as
+// value (gridedge_value; booleans as 0 and 1; exact decimals as integers
+// with a scale label, scale.go) and one for the quality (gridedge_quality),
+// which holds only qualities other than good: a value without a quality
+// sample is good. A string-valued measurement (a translation such as
 // "COLD") is kept as state changes: a sample of gridedge_state with the
 // state as a label and the quality as its value, written only when the
 // state differs from the field's previous one; a state therefore costs one
