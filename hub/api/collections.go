@@ -343,6 +343,15 @@ func (s *Server) getOne(w http.ResponseWriter, r *http.Request, p *auth.Principa
 	if err != nil {
 		return err
 	}
+	if proj == nil && !t.publicOnly && !t.system {
+		// the whole document as stored: no decoding and encoding
+		if data, ok, err := store.GetJSON(r.Context(), s.Store, t.layer, t.col, r.PathValue("id")); ok {
+			if err != nil {
+				return err
+			}
+			return successJSON(w, data)
+		}
+	}
 	doc, err := s.Store.Get(r.Context(), t.layer, t.col, r.PathValue("id"))
 	if err != nil {
 		return err

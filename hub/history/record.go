@@ -51,6 +51,10 @@ func (r *Recorder) Refused(edge string) uint64 {
 // Errors counts appends that failed as a whole.
 func (r *Recorder) Errors() uint64 { return r.errors.Load() }
 
+// Unwrap returns the decorated store, so that what looks through
+// decorators (store.ExplainFind, store.GetJSON) finds the backend.
+func (r *Recorder) Unwrap() store.Store { return r.Store }
+
 func (r *Recorder) record(ctx context.Context, edge string, samples []Sample) {
 	if len(samples) == 0 {
 		return
