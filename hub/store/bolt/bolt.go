@@ -269,13 +269,12 @@ func collection(tx *bbolt.Tx, layer, col string) (*coll, error) {
 	if err != nil {
 		return nil, err
 	}
-	notFound := fmt.Errorf("collection %q of layer %q: %w", col, layer, store.ErrNotFound)
-	if l.Collection(col) == nil {
-		return nil, notFound
+	var cb *bbolt.Bucket
+	if l.Collection(col) != nil {
+		cb = tx.Bucket(collBucket(layer, col))
 	}
-	cb := tx.Bucket(collBucket(layer, col))
 	if cb == nil {
-		return nil, notFound
+		return nil, fmt.Errorf("collection %q of layer %q: %w", col, layer, store.ErrNotFound)
 	}
 	c := &coll{name: store.StoreName(layer, col), cb: cb, docs: cb.Bucket(bucketDocs), updated: cb.Bucket(bucketUpdated)}
 	if tx.Writable() {
