@@ -353,3 +353,27 @@ func TestDebVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestReproducible: the same inputs and time stamp give the same bytes.
+func TestReproducible(t *testing.T) {
+	p, err := LoadProfile(filepath.Join(repoRoot, "firmware-profiles", "generic-armv7.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := fakeBinary(t)
+	var builds [2][]byte
+	for i := range builds {
+		pkg, err := AgentPackage(p, bin, "1.0.0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		if err := pkg.WriteDeb(&b, testTime); err != nil {
+			t.Fatal(err)
+		}
+		builds[i] = b.Bytes()
+	}
+	if !bytes.Equal(builds[0], builds[1]) {
+		t.Error("two builds of the same package differ")
+	}
+}
