@@ -311,7 +311,16 @@ func measures(in Reading) ([]map[string]any, error) {
 		}
 		return out, nil
 	}
-	return nil, wrongSyntax("the measurement body is a JSON %T, not an object of measures", v)
+	kind := "null"
+	switch v.(type) {
+	case float64:
+		kind = "number"
+	case string:
+		kind = "string"
+	case bool:
+		kind = "boolean"
+	}
+	return nil, wrongSyntax("the measurement body is a JSON %s, not an object of measures", kind)
 }
 
 // decodeJSON decodes one JSON value (numbers as float64).
