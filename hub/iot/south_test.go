@@ -237,7 +237,7 @@ func TestDeviceTokens(t *testing.T) {
 func TestBadDataRules(t *testing.T) {
 	h := newHarness(t, func(c *Config) {
 		c.Rules = []baddata.Rule{{ID: "range", Match: baddata.Match{Fields: []string{"temperature"}},
-			Detect: baddata.Detect{Type: baddata.DetectRange, Min: ptr(-40.0), Max: ptr(85.0)},
+			Detect:  baddata.Detect{Type: baddata.DetectRange, Min: ptr(-40.0), Max: ptr(85.0)},
 			Actions: []baddata.Action{{Type: baddata.ActionFlag}}}}
 	})
 	hd := h.fiware("smartcity", "/")
