@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -51,31 +53,51 @@ type Reply struct {
 	Data any `json:"data,omitempty"`
 }
 
-// Responder answers <domain>.converters.apply and .test.
+// Responder answers <domain>.converters.apply and .test, up to
+// GOMAXPROCS requests at once (a slow script does not hold up the others).
 type Responder struct {
-	subs []*nats.Subscription
+	subs    []*nats.Subscription
+	sem     chan struct{}
+	mu      sync.Mutex
+	stopped bool
+	wg      sync.WaitGroup
 }
 
 // Serve subscribes the responders on nc (queue group QueueGroup).
 func (r *Registry) Serve(nc *nats.Conn, domain string) (*Responder, error) {
-	res := &Responder{}
+	res := &Responder{sem: make(chan struct{}, runtime.GOMAXPROCS(0))}
 	for _, action := range []string{ActionApply, ActionTest} {
 		action := action
 		sub, err := nc.QueueSubscribe(Subject(domain, action), QueueGroup, func(m *nats.Msg) {
-			rep := r.answer(action, m.Data)
-			b, err := json.Marshal(rep)
-			if err != nil {
-				b, _ = json.Marshal(Reply{Status: "error", Message: "encode the result: " + err.Error()})
+			res.sem <- struct{}{} // a full pool holds this subscription's next message back
+			res.mu.Lock()
+			if res.stopped {
+				res.mu.Unlock()
+				<-res.sem
+				return
 			}
-			if err := m.Respond(b); err != nil {
-				r.log.Debug("converters: reply", "err", err)
-			}
+			res.wg.Add(1)
+			res.mu.Unlock()
+			go func() {
+				defer func() { <-res.sem; res.wg.Done() }()
+				b, err := json.Marshal(r.answer(action, m.Data))
+				if err != nil {
+					b, _ = json.Marshal(Reply{Status: "error", Message: "encode the result: " + err.Error()})
+				}
+				if err := m.Respond(b); err != nil {
+					r.log.Debug("converters: reply", "err", err)
+				}
+			}()
 		})
 		if err != nil {
 			res.Stop()
 			return nil, fmt.Errorf("subscribe to %s: %w", Subject(domain, action), err)
 		}
 		res.subs = append(res.subs, sub)
+	}
+	if err := nc.Flush(); err != nil { // the server knows the subscriptions on return
+		res.Stop()
+		return nil, fmt.Errorf("subscribe to %s: %w", Subject(domain, ActionTest), err)
 	}
 	return res, nil
 }
@@ -109,9 +131,13 @@ func (r *Registry) answer(action string, data []byte) Reply {
 	return Reply{Status: "success", Data: out}
 }
 
-// Stop unsubscribes.
+// Stop unsubscribes and waits for the requests being answered.
 func (s *Responder) Stop() {
 	for _, sub := range s.subs {
 		_ = sub.Unsubscribe()
 	}
+	s.mu.Lock()
+	s.stopped = true
+	s.mu.Unlock()
+	s.wg.Wait()
 }

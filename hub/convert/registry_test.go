@@ -15,6 +15,7 @@ import (
 
 	"github.com/gridedge/gridedge/hub/store"
 	"github.com/gridedge/gridedge/hub/store/bolt"
+	"github.com/gridedge/gridedge/shared/config"
 )
 
 func openStore(t testing.TB) store.Store {
@@ -81,7 +82,7 @@ func TestRegistryCachesByVersion(t *testing.T) {
 func TestNATSResponder(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
-	r := NewRegistry(st, Config{}, nil)
+	r := NewRegistry(st, Config{Limits: Limits{Timeout: config.Duration(2 * time.Second)}}, nil)
 	if err := r.EnsureCollection(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +103,12 @@ func TestNATSResponder(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	resp, err := r.Serve(nc, "xflex")
+	rnc, err := nats.Connect(ns.ClientURL()) // the responder's own connection, as the hub's
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rnc.Close)
+	resp, err := r.Serve(rnc, "xflex")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,6 +129,34 @@ func TestNATSResponder(t *testing.T) {
 		{"no document", "xflex.converters.apply", map[string]any{"id": "x"}, `{"status":"error","message":"invalid request: document is required"}`},
 		{"not JSON", "xflex.converters.apply", "{", `{"status":"error","message":"invalid request: unexpected end of JSON input"}`},
 	}
+	t.Run("a slow script does not hold up others", func(t *testing.T) {
+		// the slow one loops until its 2s budget ends; the fast one must be
+		// answered before that
+		slow := map[string]any{"converter": map[string]any{"_id": "slow", "code": "(d) => { for (;;) {} }"}, "document": map[string]any{}}
+		b, _ := json.Marshal(slow)
+		inbox := nats.NewInbox()
+		replies, err := nc.SubscribeSync(inbox)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := nc.PublishRequest("xflex.converters.test", inbox, b); err != nil {
+			t.Fatal(err)
+		}
+		fast, _ := json.Marshal(map[string]any{"converter": seedCode, "document": map[string]any{}})
+		if _, err := nc.Request("xflex.converters.test", fast, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if n, _, _ := replies.Pending(); n != 0 {
+			t.Errorf("the slow request was answered before the fast one")
+		}
+		m, err := replies.NextMsg(5 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(m.Data), "ran longer than 2s") {
+			t.Errorf("slow: %s", m.Data)
+		}
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b, _ := json.Marshal(tt.req)

@@ -76,9 +76,16 @@ func (h *Hub) convertersAPI() api.Converters {
 // with runCtx and are waited for by Close.
 func startServices(h *Hub, runCtx context.Context) error {
 	if r := h.svc.converters; r != nil {
-		if _, err := r.Serve(h.nc, h.cfg.Domain); err != nil {
+		resp, err := r.Serve(h.nc, h.cfg.Domain)
+		if err != nil {
 			return fmt.Errorf("start the converters: %w", err)
 		}
+		h.wg.Add(1)
+		go func() { // answers in flight end before the hub closes its connection
+			defer h.wg.Done()
+			<-runCtx.Done()
+			resp.Stop()
+		}()
 	}
 	cfg := h.cfg.Services.VSensors
 	if !cfg.Enabled {
