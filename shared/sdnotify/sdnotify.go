@@ -14,6 +14,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -150,3 +151,52 @@ func (n *Notifier) Serve(ctx context.Context, log *slog.Logger, healthy func() e
 		}
 	}
 }
+
+// Patient runs a health check in the background for Serve, for a check
+// that may block for a while for a good reason (the agent's buffer answers
+// no status while it compacts its file): while a call is still running, the
+// result of the last finished one stands, and only a call running longer
+// than the patience makes Health fail (the daemon is hung).
+type Patient struct {
+	check    func() error
+	patience time.Duration
+	now      func() time.Time
+	wg       sync.WaitGroup
+
+	mu      sync.Mutex
+	running bool
+	started time.Time
+	last    error
+}
+
+// NewPatient returns a Patient running check with the given patience.
+func NewPatient(check func() error, patience time.Duration) *Patient {
+	return &Patient{check: check, patience: patience, now: time.Now}
+}
+
+// Health reports the last finished check's result, or an error when the
+// running one has taken longer than the patience, and starts the check
+// again once the previous call returned. Pass it to Serve.
+func (p *Patient) Health() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.running {
+		if d := p.now().Sub(p.started); d > p.patience {
+			return fmt.Errorf("health check running for %v, more than %v", d.Round(time.Second), p.patience)
+		}
+		return p.last
+	}
+	p.running = true
+	p.started = p.now()
+	p.wg.Go(func() {
+		err := p.check()
+		p.mu.Lock()
+		p.running, p.last = false, err
+		p.mu.Unlock()
+	})
+	return p.last
+}
+
+// Wait waits for a running check to return: call it after Serve and
+// before closing what the check looks at.
+func (p *Patient) Wait() { p.wg.Wait() }

@@ -163,3 +163,49 @@ func TestNotifyNoListener(t *testing.T) {
 		t.Fatalf("Notify to a missing socket = %v, want an error naming the socket", err)
 	}
 }
+
+func TestPatient(t *testing.T) {
+	release := make(chan struct{})
+	calls := make(chan struct{}, 10)
+	result := errors.New("buffer: closed")
+	check := func() error {
+		calls <- struct{}{}
+		<-release
+		return result
+	}
+	clock := time.Unix(0, 0)
+	p := NewPatient(check, time.Minute)
+	p.now = func() time.Time { return clock }
+
+	if err := p.Health(); err != nil {
+		t.Fatalf("first call = %v, want nil (no result yet)", err)
+	}
+	<-calls
+	clock = clock.Add(50 * time.Second) // a compaction: still patient
+	if err := p.Health(); err != nil {
+		t.Fatalf("while the check blocks for 50s = %v, want nil", err)
+	}
+	clock = clock.Add(20 * time.Second) // 70s: hung
+	if err := p.Health(); err == nil || !strings.Contains(err.Error(), "running for 1m10s") {
+		t.Fatalf("after 70s = %v, want an error saying how long", err)
+	}
+	release <- struct{}{}
+	// the finished call's result is reported from the next call on
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := p.Health()
+		if errors.Is(err, result) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("health = %v, want the check's error once it returned", err)
+		}
+		select {
+		case <-calls: // a new check started: let it finish
+			release <- struct{}{}
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	close(release)
+	p.Wait()
+}

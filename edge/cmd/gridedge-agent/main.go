@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/gridedge/gridedge/edge/agent"
 	"github.com/gridedge/gridedge/shared/command"
@@ -62,8 +63,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// SIGHUP re-reads the config file and reloads what can change live
 	reloads := command.Reloads(ctx, log, func() (*agent.Config, error) { return agent.Load(*cfgPath) })
 	// under systemd (Type=notify): ready once started, watchdog fed while
-	// the agent can report its status (its buffer answers)
+	// the agent can report its status (its buffer answers; a compaction
+	// may keep it busy for minutes)
 	return agent.Run(ctx, cfg, log, reloads, func(ctx context.Context, a *agent.Agent) {
-		sd.Serve(ctx, log, func() error { _, err := a.Status(); return err })
+		health := sdnotify.NewPatient(func() error { _, err := a.Status(); return err }, 10*time.Minute)
+		defer health.Wait()
+		sd.Serve(ctx, log, health.Health)
 	})
 }
