@@ -11,6 +11,7 @@ import (
 	"github.com/gridedge/gridedge/hub/forecast"
 	"github.com/gridedge/gridedge/hub/history"
 	"github.com/gridedge/gridedge/hub/ingest"
+	"github.com/gridedge/gridedge/hub/iot"
 	"github.com/gridedge/gridedge/hub/listen"
 	"github.com/gridedge/gridedge/hub/metrics"
 	"github.com/gridedge/gridedge/hub/store"
@@ -54,6 +55,9 @@ type Config struct {
 	// Metrics configures /metrics on the HTTP port (Prometheus; see
 	// docs/operations.md and docs/security.md).
 	Metrics metrics.Config `json:"metrics,omitempty"`
+	// IoT configures device ingestion: the IoT agent provisioning API and
+	// the HTTP and MQTT bindings (docs/ingestion.md).
+	IoT iot.Config `json:"iot,omitempty"`
 }
 
 // EdgeConfig is one edge allowed to connect: its credentials (id,
@@ -179,6 +183,7 @@ func (c *Config) Defaults() {
 	c.Forecast.Defaults()
 	c.Services.Defaults()
 	c.Metrics.Defaults()
+	c.IoT.Defaults()
 	c.Config.Defaults()
 }
 
@@ -278,6 +283,7 @@ func (c *Config) Validate() error {
 	}
 	c.Forecast.Validate("forecast", &es)
 	c.Services.Validate("services", &es)
+	validateIoT(c, &es)
 	c.Metrics.Validate("metrics", &es)
 	return es.Err()
 }

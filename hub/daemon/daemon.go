@@ -26,6 +26,7 @@ import (
 	"github.com/gridedge/gridedge/hub/forecast"
 	"github.com/gridedge/gridedge/hub/history"
 	"github.com/gridedge/gridedge/hub/ingest"
+	"github.com/gridedge/gridedge/hub/iot"
 	"github.com/gridedge/gridedge/hub/metrics"
 	"github.com/gridedge/gridedge/hub/store"
 	"github.com/gridedge/gridedge/hub/store/bolt"
@@ -53,6 +54,7 @@ type Hub struct {
 	hNATS   *history.Responder
 	metrics *metrics.Metrics
 	svc     services
+	iot     *iot.Service
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -148,6 +150,9 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err erro
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	h.cancel = cancel
 	if err := startServices(h, runCtx); err != nil {
+		return nil, err
+	}
+	if err := startIoT(ctx, runCtx, h); err != nil {
 		return nil, err
 	}
 	fl := fleet.New(h.nc, h.st, cfg.Domain, h.edgeStats, log)
