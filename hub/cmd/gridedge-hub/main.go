@@ -77,12 +77,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer h.Close()
 	// under systemd (Type=notify): ready once started, watchdog fed while
-	// the store answers
+	// the store answers (a store call that ignores its context stalls only
+	// the check, not the notifications)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	nctx, stop := context.WithCancel(ctx)
 	defer stop()
-	wg.Go(func() { sd.Serve(nctx, log, func() error { return storeAnswers(nctx, h) }) })
+	wg.Go(func() {
+		health := sdnotify.NewPatient(func() error { return storeAnswers(nctx, h) }, 2*time.Minute)
+		defer health.Wait()
+		sd.Serve(nctx, log, health.Health)
+	})
 	select {
 	case <-ctx.Done():
 		log.Info("hub stopping")
