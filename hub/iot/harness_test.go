@@ -42,7 +42,7 @@ func (c *clock) Add(d time.Duration) {
 // harness is a hub in miniature: a bolt store with the history recorder
 // in front of a real TSDB, real auth, the service behind an HTTP server.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	dir     string
 	st      store.Store
 	bolt    *bolt.Store
@@ -59,10 +59,7 @@ type harness struct {
 
 func newHarness(t testing.TB, edit func(*Config)) *harness {
 	t.Helper()
-	h := &harness{dir: t.TempDir(), clock: &clock{t: time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)}}
-	if tt, ok := t.(*testing.T); ok {
-		h.t = tt
-	}
+	h := &harness{t: t, dir: t.TempDir(), clock: &clock{t: time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)}}
 	var err error
 	if h.bolt, err = bolt.Open(filepath.Join(h.dir, "hub.db")); err != nil {
 		t.Fatal(err)
