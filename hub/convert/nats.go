@@ -5,15 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
-)
 
-// ServiceName is the service token of the converter subjects.
-const ServiceName = "converters"
+	"github.com/gridedge/gridedge/shared/subject"
+)
 
 // Actions of <domain>.converters.<action>.
 const (
@@ -29,9 +27,7 @@ const (
 const QueueGroup = "gridedge-converters"
 
 // Subject is <domain>.converters.<action>.
-func Subject(domain, action string) string {
-	return strings.Join([]string{domain, ServiceName, action}, ".")
-}
+func Subject(domain, action string) string { return subject.Converters(domain, action) }
 
 // Request is the body of a NATS request.
 type Request struct {

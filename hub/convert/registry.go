@@ -86,6 +86,7 @@ func (r *Registry) Collection() string { return r.col }
 func (r *Registry) Get(ctx context.Context, id string) (*Converter, error) {
 	doc, err := r.st.Get(ctx, r.layer, r.col, id)
 	if errors.Is(err, store.ErrNotFound) {
+		r.Forget(id) // deleted: its compiled form goes too
 		return nil, fmt.Errorf("%w: no transformation %q in %s/%s", ErrNotFound, id, r.layer, r.col)
 	}
 	if err != nil {
@@ -120,8 +121,8 @@ func (r *Registry) Compiles() uint64 {
 	return r.misses
 }
 
-// Forget drops id from the cache (on a change event; Get also notices a
-// new _updated by itself).
+// Forget drops id from the cache (Get does when the document is gone,
+// and notices a new _updated by itself).
 func (r *Registry) Forget(id string) {
 	r.mu.Lock()
 	delete(r.cache, id)

@@ -22,6 +22,10 @@ import (
 // change event is handled by one hub.
 const QueueGroup = "gridedge-vsensors"
 
+// StatsSubject is <domain>.vsensors.stats: every hub running the service
+// answers {"instance", "stats": Stats} (a request gets the first answer).
+func StatsSubject(domain string) string { return subject.VSensors(domain, "stats") }
+
 // Options configure a Service.
 type Options struct {
 	// Config is the service's config section (defaults applied by New).
@@ -156,6 +160,16 @@ func (s *Service) Run(ctx context.Context) error {
 		s.lease = l
 		defer s.lease.release()
 	}
+	stats, err := s.opts.NC.Subscribe(StatsSubject(s.opts.Domain), func(m *nats.Msg) {
+		b, err := json.Marshal(map[string]any{"instance": s.opts.Instance, "stats": s.Stats()})
+		if err == nil {
+			_ = m.Respond(b)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("virtual sensors: subscribe to %s: %w", StatsSubject(s.opts.Domain), err)
+	}
+	defer func() { _ = stats.Unsubscribe() }()
 	s.log.Info("virtual sensors started", "sensors", len(s.g.order), "inputs", len(s.g.inputs), "poll", hasPoll)
 	tick := time.NewTicker(s.cfg.Tick.Std())
 	defer tick.Stop()

@@ -1,6 +1,7 @@
 package vsensors
 
 import (
+	"encoding/json"
 	"math"
 	"slices"
 	"strings"
@@ -52,6 +53,17 @@ func TestSeedExample(t *testing.T) {
 	e.waitFor("the counters", func() bool { st := s.Stats(); return st.Events == 3 && st.Outputs >= 2 })
 	if st := s.Stats(); st.Outputs > 3 || st.WriteErrors != 0 || st.MarkedBad != 1 {
 		t.Errorf("stats %+v", st)
+	}
+	m, err := e.nc.Request(StatsSubject(domain), nil, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Instance string
+		Stats    Stats
+	}
+	if err := json.Unmarshal(m.Data, &rep); err != nil || rep.Instance != "hub1" || rep.Stats.Sensors["gridflex_loads.LOAD01"].Outputs < 2 {
+		t.Errorf("stats over NATS: %s (%v)", m.Data, err)
 	}
 }
 

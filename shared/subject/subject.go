@@ -145,3 +145,18 @@ func ForecastModel(domain, id, action string) string {
 func ForecastModelAll(domain, action string) string {
 	return join(domain, ServiceForecast, "model", "*", action)
 }
+
+// Services of the hub beside the store (docs/services.md).
+const (
+	// ServiceConverters is the data-model converter service (seed 3.2.3).
+	ServiceConverters = "converters"
+	// ServiceVSensors is the virtual-sensor service (seed 3.2.5).
+	ServiceVSensors = "vsensors"
+)
+
+// Converters is a converter request subject: <domain>.converters.<action>
+// (apply, test).
+func Converters(domain, action string) string { return join(domain, ServiceConverters, action) }
+
+// VSensors is a virtual-sensor subject: <domain>.vsensors.<action> (stats).
+func VSensors(domain, action string) string { return join(domain, ServiceVSensors, action) }

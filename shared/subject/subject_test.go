@@ -12,6 +12,8 @@ func TestSubjects(t *testing.T) {
 		{HeartbeatAll("xflex"), "xflex.edge.*.heartbeat"},
 		{Live("xflex", "e1", "gridflex", "generators", "TSO"), "xflex.live.e1.gridflex.generators.TSO"},
 		{StorageChanged("xflex", "gridflex", "generators"), "xflex.storage.changed.gridflex.generators"},
+		{Converters("xflex", "apply"), "xflex.converters.apply"},
+		{VSensors("xflex", "stats"), "xflex.vsensors.stats"},
 		{StorageHistory("xflex"), "xflex.storage.history"},
 		{DeadLetter("xflex", "ingest"), "xflex.deadletter.ingest"},
 		{EdgeInbox("e1"), "_INBOX_e1"},
