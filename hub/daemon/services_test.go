@@ -27,7 +27,8 @@ func TestServicesThroughTheHub(t *testing.T) {
 		"vsensors": {"enabled": true, "settings": {"sensors": [{"collection": "demo_loads", "virtualsensors": [{
 			"id": "SUM", "window": 3600,
 			"template": {"measurements": {"activePower": {"value": "{demo_meters.M1>measurements.activePower.value} + {demo_meters.M2>measurements.activePower.value}", "quality": 1, "timestamp": "{timestamp}"}},
-			             "measurementsTimestamp": "{timestamp}"}}]}]}}}}`), cfg); err != nil {
+			             "measurementsTimestamp": "{timestamp}"}},
+			{"id": "POLLED", "poll": true, "window": 1, "template": {"measurements": {"m1": {"value": "{demo_meters.M1>measurements.activePower.value|-1}", "quality": 1}}}}]}]}}}}`), cfg); err != nil {
 		t.Fatal(err)
 	}
 	cfg.Defaults()
@@ -81,7 +82,20 @@ func TestServicesThroughTheHub(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if st := h.VSensors().Stats(); st.Outputs != 1 || st.WriteErrors != 0 {
+	// the poll-mode sensor, on the hub's JetStream lease, sees M1 within its window
+	for {
+		code, m := call(t, "GET", base+"/demo/loads/POLLED", nil, hdr)
+		if code == 200 {
+			if v := m["data"].(map[string]any)["measurements"].(map[string]any)["m1"].(map[string]any)["value"]; v == 100.0 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("POLLED: %d %v", code, m)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if st := h.VSensors().Stats(); st.Outputs < 2 || st.WriteErrors != 0 {
 		t.Errorf("vsensors stats %+v", st)
 	}
 
