@@ -37,6 +37,7 @@ const (
 	NameTooManyRequests     = "TOO_MANY_REQUESTS" // GridEdge: a device above its rate limit
 	NameDeviceLimit         = "DEVICE_LIMIT"      // GridEdge: autoprovisioning above iot.maxDevices
 	NameInternalError       = "INTERNAL_ERROR"
+	NameNoCommandTransport  = "COMMAND_TRANSPORT_UNAVAILABLE" // GridEdge: commands without iot.mqtt.url
 	NameMethodNotAllowed    = "METHOD_NOT_ALLOWED"
 	NameNotFound            = "NOT_FOUND"
 	NameUnsupportedLanguage = "UNSUPPORTED_EXPRESSION_LANGUAGE" // GridEdge: expressionLanguage other than jexl

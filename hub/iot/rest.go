@@ -52,6 +52,7 @@ func (s *Service) Mount(next http.Handler, a Authenticator) http.Handler {
 //	GET|POST /iot/devices                devices
 //	GET|PUT|DELETE /iot/devices/{id}     one device
 //	POST|DELETE /iot/devices/{id}/token  rotate (new token shown once) or revoke a device's token
+//	POST   /iot/devices/{id}/commands    {"<cmd>": value}: send commands over MQTT
 //
 // The provisioning routes need the hub's credentials and the iot grant
 // (read for GET, write otherwise) or an admin.
@@ -88,6 +89,7 @@ func (s *Service) Handler(a Authenticator) http.Handler {
 	prov("DELETE "+PathDevices+"/{id}", auth.Write, s.deleteDevice)
 	prov("POST "+PathDevices+"/{id}/token", auth.Write, s.postToken)
 	prov("DELETE "+PathDevices+"/{id}/token", auth.Write, s.deleteToken)
+	prov("POST "+PathDevices+"/{id}/commands", auth.Write, s.postCommands)
 	mux.HandleFunc(PathPrefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &Error{Code: http.StatusNotFound, Name: NameNotFound, Message: fmt.Sprintf("no route %s %s", r.Method, r.URL.Path)})
 	})
@@ -469,4 +471,20 @@ func (s *Service) serveJSON(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, struct{}{})
+}
+
+func (s *Service) postCommands(w http.ResponseWriter, r *http.Request, sc scope) error {
+	b, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	var cmds map[string]any
+	if err := decodeStrict(b, &cmds); err != nil {
+		return wrongSyntax("%v", err)
+	}
+	if err := s.SendCommand(r.Context(), sc.service, sc.sub, r.PathValue("id"), cmds); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, struct{}{})
+	return nil
 }

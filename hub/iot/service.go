@@ -79,6 +79,9 @@ type Service struct {
 	log      *slog.Logger
 	now      func() time.Time
 
+	mqtt      mqttClient
+	mqttReady atomic.Bool // subscribed to the binding's topics
+
 	readings, updates, refused, limited, autoprov, trErrors atomic.Uint64
 }
 
@@ -114,9 +117,19 @@ func (s *Service) Stats() Stats {
 		Autoprovisioned: s.autoprov.Load(), TransformErrors: s.trErrors.Load()}
 }
 
-// Run sends what the bad-data rules produce with time (stale data,
-// interpolation deadlines) to the store every second until ctx ends.
+// Run runs the MQTT binding when iot.mqtt.url is set, and sends what the
+// bad-data rules produce with time (stale data, interpolation deadlines)
+// to the store every second, until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
+	if s.cfg.MQTT.URL != "" {
+		errc := make(chan error, 1)
+		ctx, cancel := context.WithCancel(ctx)
+		go func() { errc <- s.runMQTT(ctx) }()
+		defer func() {
+			cancel()
+			<-errc
+		}()
+	}
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
@@ -159,47 +172,10 @@ func (s *Service) Ingest(ctx context.Context, in Reading) (err error) {
 			s.refused.Add(1)
 		}
 	}()
-	if int64(len(in.Payload)) > s.cfg.MaxPayload {
-		return payloadTooLarge(s.cfg.MaxPayload)
-	}
-	g := s.reg.groupByKey(in.Resource, in.APIKey)
-	if g == nil {
-		return groupNotFound(in.Resource, in.APIKey)
-	}
-	dev, hash, c, err := s.reg.resolve(g, in.DeviceID)
+	now := s.now()
+	_, c, err := s.admit(ctx, in, now)
 	if err != nil {
 		return err
-	}
-	now := s.now()
-	if dev == nil {
-		if !*s.cfg.Autoprovision || (g.Autoprovision != nil && !*g.Autoprovision) {
-			return deviceNotFound(in.DeviceID)
-		}
-		// the rate limit comes first, so that a flood of new ids costs no writes
-		if e := s.rateLimit(g.Service, in.DeviceID, now); e != nil {
-			return e
-		}
-		if err := s.autoprovision(ctx, g, in); err != nil {
-			return err
-		}
-		// a new device has no token yet
-		if dev, _, c, err = s.reg.resolve(g, in.DeviceID); err != nil {
-			return err
-		}
-		if dev == nil {
-			return deviceNotFound(in.DeviceID)
-		}
-	} else {
-		if dev.ServicePath != g.Subservice || (dev.APIKey != "" && dev.APIKey != in.APIKey) {
-			// a device of another group: not this apikey's to write
-			return deviceNotFound(in.DeviceID)
-		}
-		if hash != "" && !tokenMatches(in.Token, hash) {
-			return &Error{Code: http.StatusUnauthorized, Name: NameUnauthorized, Message: "device " + in.DeviceID + " has a token: send it in the X-Device-Token header (HTTP) or as the MQTT password"}
-		}
-		if e := s.rateLimit(g.Service, in.DeviceID, now); e != nil {
-			return e
-		}
 	}
 	objs, err := measures(in)
 	if err != nil {
@@ -228,6 +204,53 @@ func (s *Service) Ingest(ctx context.Context, in Reading) (err error) {
 	s.readings.Add(uint64(len(objs)))
 	s.updates.Add(uint64(len(updates)))
 	return nil
+}
+
+// admit checks an arrival: payload size, config group (apikey), device
+// (autoprovisioned when allowed), token and rate limit. It returns the
+// device and its compiled mapping.
+func (s *Service) admit(ctx context.Context, in Reading, now time.Time) (*Device, *compiled, error) {
+	if int64(len(in.Payload)) > s.cfg.MaxPayload {
+		return nil, nil, payloadTooLarge(s.cfg.MaxPayload)
+	}
+	g := s.reg.groupByKey(in.Resource, in.APIKey)
+	if g == nil {
+		return nil, nil, groupNotFound(in.Resource, in.APIKey)
+	}
+	dev, hash, c, err := s.reg.resolve(g, in.DeviceID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if dev == nil {
+		if !*s.cfg.Autoprovision || (g.Autoprovision != nil && !*g.Autoprovision) {
+			return nil, nil, deviceNotFound(in.DeviceID)
+		}
+		if e := s.rateLimit(g.Service, in.DeviceID, now); e != nil {
+			return nil, nil, e
+		}
+		if err := s.autoprovision(ctx, g, in); err != nil {
+			return nil, nil, err
+		}
+		// a new device has no token yet
+		if dev, _, c, err = s.reg.resolve(g, in.DeviceID); err != nil {
+			return nil, nil, err
+		}
+		if dev == nil {
+			return nil, nil, deviceNotFound(in.DeviceID)
+		}
+	} else {
+		if dev.ServicePath != g.Subservice || (dev.APIKey != "" && dev.APIKey != in.APIKey) {
+			// a device of another group: not this apikey's to write
+			return nil, nil, deviceNotFound(in.DeviceID)
+		}
+		if hash != "" && !tokenMatches(in.Token, hash) {
+			return nil, nil, &Error{Code: http.StatusUnauthorized, Name: NameUnauthorized, Message: "device " + in.DeviceID + " has a token: send it in the X-Device-Token header (HTTP), or in the MQTT topic <apikey>/<deviceId>/<token>/attrs or the MQTT v5 user property token"}
+		}
+		if e := s.rateLimit(g.Service, in.DeviceID, now); e != nil {
+			return nil, nil, e
+		}
+	}
+	return dev, c, nil
 }
 
 func (s *Service) rateLimit(service, id string, now time.Time) *Error {
