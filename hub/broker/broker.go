@@ -69,6 +69,9 @@ type Options struct {
 	RequireTLS bool
 	// StoreDir is the JetStream directory.
 	StoreDir string
+	// Cluster, when set, makes the server a node of a NATS cluster of hub
+	// replicas (cluster.go).
+	Cluster *ClusterOptions
 	// Edges are the edges allowed to connect.
 	Edges []EdgeCredential
 	// Users are NATS users for tools and services.
@@ -160,6 +163,11 @@ func Start(o Options) (*Broker, error) {
 		} else if !tlsconf.Loopback(o.ClientListen) {
 			o.Logger.Warn("WARNING: the NATS client port listens in plaintext on a non-loopback address: credentials and data cross the network in clear; set nats.tls (and nats.requireTLS)",
 				"addr", o.ClientListen)
+		}
+	}
+	if o.Cluster != nil {
+		if err := configureCluster(opts, o.Cluster, o.Logger); err != nil {
+			return nil, err
 		}
 	}
 	internalHash, err := hashPassword(b.internalPass)

@@ -119,7 +119,14 @@ type NATSConfig struct {
 	// RequireTLS refuses to start a client or leaf-node listener without
 	// TLS.
 	RequireTLS bool `json:"requireTLS,omitempty"`
+	// Cluster makes the server a node of a NATS cluster of hub replicas
+	// (default none: a standalone server); see cluster.go and
+	// docs/scaling.md.
+	Cluster *ClusterConfig `json:"cluster,omitempty"`
 }
+
+// DefaultServerName is nats.serverName's default.
+const DefaultServerName = "gridedge-hub"
 
 // TLSFiles names a PEM certificate, its key and optionally the CA that
 // signs the certificates clients must present.
@@ -142,6 +149,10 @@ type IngestConfig struct {
 	MaxSeqJump uint64 `json:"maxSeqJump,omitempty"`
 	// DuplicateWindow is the INGEST stream's de-duplication window (default 10m).
 	DuplicateWindow config.Duration `json:"duplicateWindow,omitempty"`
+	// Replicas is the replica count of the ingest streams and consumers
+	// (default 1; 3 in a cluster of three nodes; at most the cluster's
+	// size).
+	Replicas int `json:"replicas,omitempty"`
 }
 
 // Defaults fills unset fields.
@@ -167,11 +178,14 @@ func (c *Config) Defaults() {
 	c.NATS.Listen = c.NATS.Listen.Or(DefaultNATSListen)
 	c.NATS.LeafListen = c.NATS.LeafListen.Or(":7422")
 	if c.NATS.ServerName == "" {
-		c.NATS.ServerName = "gridedge-hub"
+		c.NATS.ServerName = DefaultServerName
 	}
 	if c.Ingest.CreateMissing == nil {
 		f := false
 		c.Ingest.CreateMissing = &f
+	}
+	if c.Ingest.Replicas == 0 {
+		c.Ingest.Replicas = 1
 	}
 	if c.Ingest.MaxSeqJump == 0 {
 		c.Ingest.MaxSeqJump = ingest.DefaultMaxSeqJump
@@ -281,6 +295,10 @@ func (c *Config) Validate() error {
 			es.Add("nats.requireTLS", "is set but nats.leafTLS is not: the leaf-node port would listen in plaintext (set nats.leafTLS or nats.leafListen: off)")
 		}
 	}
+	if c.Ingest.Replicas < 1 {
+		es.Add("ingest.replicas", "%d is not a replica count (1 or more)", c.Ingest.Replicas)
+	}
+	c.validateCluster(&es)
 	c.Forecast.Validate("forecast", &es)
 	c.Services.Validate("services", &es)
 	validateIoT(c, &es)

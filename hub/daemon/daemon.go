@@ -97,6 +97,7 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err erro
 		LeafListen: cfg.NATS.LeafListen.HostPort(), StoreDir: filepath.Join(cfg.DataDir, "jetstream"),
 		Edges: credentials(cfg.Edges), Users: cfg.NATS.Users, Logger: log,
 		ClientTLS: cfg.NATS.TLS, LeafTLS: cfg.NATS.LeafTLS, RequireTLS: cfg.NATS.RequireTLS,
+		Cluster: cfg.brokerCluster(),
 	})
 	if err != nil {
 		return nil, err
@@ -104,7 +105,7 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err erro
 	if h.nc, err = h.br.Connect("gridedge-hub-ingest"); err != nil {
 		return nil, err
 	}
-	h.applier, err = ingest.New(ctx, h.nc, h.st, ingest.Options{
+	h.applier, err = startIngest(ctx, h, ingest.Options{
 		Domain: cfg.Domain, DuplicateWindow: cfg.Ingest.DuplicateWindow.Std(),
 		CreateMissing: *cfg.Ingest.CreateMissing, Edges: edgeIDs(cfg.Edges), Logger: log,
 		MaxSeqJump: cfg.Ingest.MaxSeqJump, Allowed: allowLists(cfg.Edges, log),

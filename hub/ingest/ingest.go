@@ -114,6 +114,16 @@ type Options struct {
 	// batch (store.ApplyResult.Changes), after the commit; the hub passes
 	// the same function that announces REST writes (see store.WithChanges).
 	Changes func(store.Change)
+	// Replicas is the replica count of the edges' streams, their
+	// consumers and the dead-letter stream (default 1; 3 in a cluster of
+	// three hub nodes, so that one node can be lost). Above 1 Leads is
+	// required (cluster.go).
+	Replicas int
+	// Leads, when set, tells whether this hub's NATS server leads a
+	// stream's consumer: only then does the hub apply its batches, so that
+	// hub replicas sharing the consumer apply each batch once, in order
+	// (cluster.go). Unset: this hub applies every batch.
+	Leads func(stream, consumer string) bool
 	// AfterApply, when set, is called after a batch is committed to the
 	// store and before it is acknowledged: the failpoint that tests use to
 	// kill the hub between apply and ack.
@@ -196,6 +206,12 @@ func New(ctx context.Context, nc *nats.Conn, st store.Store, o Options) (*Applie
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.Replicas == 0 {
+		o.Replicas = 1
+	}
+	if o.Replicas > 1 && o.Leads == nil {
+		return nil, errNoLeads
+	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("ingest: jetstream: %w", err)
@@ -207,6 +223,7 @@ func New(ctx context.Context, nc *nats.Conn, st store.Store, o Options) (*Applie
 		Storage:     jetstream.FileStorage,
 		MaxAge:      30 * 24 * time.Hour,
 		MaxBytes:    o.MaxBytes,
+		Replicas:    o.Replicas,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ingest: create stream %s: %w", DeadLetterName, err)
@@ -239,6 +256,7 @@ func (a *Applier) createStream(ctx context.Context, name, desc, subj string) err
 		Duplicates:  a.opts.DuplicateWindow,
 		MaxBytes:    a.opts.MaxBytes,
 		Discard:     jetstream.DiscardNew,
+		Replicas:    a.opts.Replicas,
 	})
 	if err != nil {
 		return fmt.Errorf("ingest: create stream %s: %w", name, err)
@@ -376,6 +394,9 @@ func (a *Applier) Run(ctx context.Context) error {
 		})
 		if err != nil {
 			return fmt.Errorf("ingest: create consumer %s on stream %s: %w", src.consumer, src.stream, err)
+		}
+		if a.opts.Leads != nil {
+			cons = a.clusterConsumer(ctx, cons, src.stream, src.consumer)
 		}
 		wg.Add(1)
 		go func() {
