@@ -5,6 +5,7 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -135,6 +136,38 @@ func (a *Applier) handleGroup(ctx context.Context, msgs []jetstream.Msg) {
 	a.applyRun(ctx, run)
 }
 
+// inProgressEvery is how often the messages of a run still committing are
+// reported in progress: well within the consumer's AckWait (5s).
+const inProgressEvery = 2 * time.Second
+
+// keepInProgress reports the messages of run in progress every
+// inProgressEvery until stop is called (and returns), so that a slow
+// commit (a big run on a slow store) does not get them redelivered.
+func keepInProgress(run []pendingMsg) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(inProgressEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				for _, p := range run {
+					_ = p.msg.InProgress()
+				}
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		wg.Wait()
+	}
+}
+
 // follows tells whether b continues prev: same edge, next sequence number.
 func follows(prev, b *model.Batch) bool {
 	return b.Edge == prev.Edge && b.SeqFirst == prev.SeqLast+1
@@ -163,7 +196,10 @@ func (a *Applier) applyRun(ctx context.Context, run []pendingMsg) {
 		}
 		merged.SeqLast = run[len(run)-1].b.SeqLast
 	}
-	if err := a.commit(ctx, &merged, parts); err != nil {
+	stop := keepInProgress(run)
+	err := a.commit(ctx, &merged, parts)
+	stop()
+	if err != nil {
 		if ctx.Err() == nil {
 			a.log.Debug("ingest: a merged run failed; applying its batches one by one", "edge", merged.Edge,
 				"batches", len(run), "seq_first", merged.SeqFirst, "seq_last", merged.SeqLast, "err", err)
