@@ -95,6 +95,8 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{"edge: {id: 'a.b'}\nsettingsFile: settings.json", "edge.id"},
 		{"edge: {id: e}\nsettingsFile: settings.json\nhub: {url: 'http://x'}", "hub.url"},
 		{"edge: {id: e}\nsettingsFile: settings.json\nhub: {url: 'nats-leaf://x:7422'}", "hub.password: is required"},
+		{"edge: {id: e}\nsettingsFile: settings.json\nhub: {url: 'nats-leaf://x:7422', urls: ['nats-leaf://y:7422', 'http://z'], password: secret-pw}", "hub.urls[1]: \"http://z\" is not a leaf-node URL"},
+		{"edge: {id: e}\nsettingsFile: settings.json\nhub: {urls: ['nats-leaf://y:7422']}", "hub.password: is required"},
 		{"edge: {id: e}\nsettingsFile: settings.json\nbuffer: {overflow: drop-newest}", "buffer.overflow"},
 		{"edge: {id: e}\nsettingsFile: settings.json\nbuffer: {maxAge: soon}", "buffer.maxAge"},
 		{"edge: {id: e}\nsettingsFile: missing.json", "settingsFile"},

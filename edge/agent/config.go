@@ -99,6 +99,10 @@ type HubConfig struct {
 	// URL is the hub's leaf-node URL, e.g. nats-leaf://hub.example:7422 (""
 	// runs the agent standalone: it buffers everything until a hub is configured).
 	URL string `json:"url,omitempty"`
+	// URLs are the leaf-node URLs of the other nodes of a hub cluster
+	// (docs/scaling.md): the link connects to one of url and urls and,
+	// when that node is lost, reconnects to another.
+	URLs []string `json:"urls,omitempty"`
 	// User is the edge's user at the hub (default: the edge id).
 	User string `json:"user,omitempty"`
 	// Password is the edge's password at the hub.
@@ -325,17 +329,27 @@ func (c *Config) Validate() error {
 	if err := subject.CheckToken("domain", c.Domain); err != nil {
 		es.Add("domain", "%v", err)
 	}
-	if c.Hub.URL != "" {
-		u, err := url.Parse(c.Hub.URL)
-		if err != nil || u.Host == "" || (u.Scheme != "nats-leaf" && u.Scheme != "tls" && u.Scheme != "nats") {
-			es.Add("hub.url", "%q is not a leaf-node URL like nats-leaf://hub:7422", c.Hub.URL)
+	hubURLs := []struct{ path, url string }{{"hub.url", c.Hub.URL}}
+	for i, u := range c.Hub.URLs {
+		hubURLs = append(hubURLs, struct{ path, url string }{config.Index("hub.urls", i), u})
+	}
+	for _, h := range hubURLs {
+		if h.url == "" {
+			if h.path != "hub.url" {
+				es.Add(h.path, "is empty")
+			}
+			continue
 		}
-		if c.Hub.Password == "" {
-			es.Add("hub.password", "is required with hub.url")
+		u, err := url.Parse(h.url)
+		if err != nil || u.Host == "" || (u.Scheme != "nats-leaf" && u.Scheme != "tls" && u.Scheme != "nats") {
+			es.Add(h.path, "%q is not a leaf-node URL like nats-leaf://hub:7422", h.url)
 		}
 		if err == nil && c.Hub.RequireTLS && !uplink.LinkTLS(u.Scheme, c.Hub.CAFile, c.Hub.CertFile) {
-			es.Add("hub.url", "%q is a plaintext link but hub.requireTLS is set: use tls://host:port (with hub.caFile for a private CA)", u.Redacted())
+			es.Add(h.path, "%q is a plaintext link but hub.requireTLS is set: use tls://host:port (with hub.caFile for a private CA)", u.Redacted())
 		}
+	}
+	if (c.Hub.URL != "" || len(c.Hub.URLs) > 0) && c.Hub.Password == "" {
+		es.Add("hub.password", "is required with hub.url")
 	}
 	if (c.Hub.CertFile == "") != (c.Hub.KeyFile == "") {
 		es.Add("hub.certFile", "hub.certFile and hub.keyFile go together")

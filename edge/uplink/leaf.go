@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -31,6 +32,10 @@ type LeafOptions struct {
 	// HubURL is the hub's leaf-node URL, e.g. nats-leaf://hub:7422 ("" runs
 	// without a hub link: local bus only).
 	HubURL string
+	// HubURLs are more leaf-node URLs of the same hub deployment (the
+	// nodes of a hub cluster): the leaf link connects to one of HubURL and
+	// HubURLs and, when that node is lost, reconnects to another.
+	HubURLs []string
 	// User and Password are the edge's credentials at the hub.
 	User, Password string
 	// CAFile verifies the hub's TLS certificate (PEM); with it, with a
@@ -63,6 +68,17 @@ type LeafOptions struct {
 	AnonymousRead bool
 	// Logger receives server notices.
 	Logger *slog.Logger
+}
+
+// hubURLs lists HubURL and HubURLs, without empty entries or repeats.
+func hubURLs(o LeafOptions) []string {
+	var out []string
+	for _, h := range append([]string{o.HubURL}, o.HubURLs...) {
+		if h != "" && !slices.Contains(out, h) {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 // ErrPlaintextHub is returned by StartLeaf when RequireTLS is set and the
@@ -167,25 +183,36 @@ func StartLeaf(o LeafOptions) (*Leaf, error) {
 				"addr", o.LocalListen)
 		}
 	}
-	if o.HubURL != "" {
-		u, err := url.Parse(o.HubURL)
-		if err != nil || u.Host == "" {
-			return nil, fmt.Errorf("leaf: hub URL %q is not a URL like nats-leaf://host:7422", o.HubURL)
+	if hubURLs := hubURLs(o); len(hubURLs) > 0 {
+		var urls []*url.URL
+		for _, h := range hubURLs {
+			u, err := url.Parse(h)
+			if err != nil || u.Host == "" {
+				return nil, fmt.Errorf("leaf: hub URL %q is not a URL like nats-leaf://host:7422", h)
+			}
+			if o.User != "" {
+				u.User = url.UserPassword(o.User, o.Password)
+			}
+			if len(urls) > 0 && LinkTLS(u.Scheme, o.CAFile, o.CertFile) != LinkTLS(urls[0].Scheme, o.CAFile, o.CertFile) {
+				return nil, fmt.Errorf("leaf: hub URLs %s and %s mix TLS and plaintext", urls[0].Redacted(), u.Redacted())
+			}
+			urls = append(urls, u)
 		}
-		if o.User != "" {
-			u.User = url.UserPassword(o.User, o.Password)
-		}
+		u := urls[0]
 		opts.LeafNode.ReconnectInterval = time.Second
 		remote := &server.RemoteLeafOpts{
-			URLs:        []*url.URL{u},
+			URLs:        urls,
 			Compression: server.CompressionOpts{Mode: server.CompressionS2Auto},
 		}
 		if LinkTLS(u.Scheme, o.CAFile, o.CertFile) {
 			tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: o.ServerName}
-			if tc.ServerName == "" {
+			if tc.ServerName == "" && len(urls) == 1 {
+				// with several URLs, nats-server checks each node's
+				// certificate against the host of the URL it dialled
 				tc.ServerName = u.Hostname()
 			}
 			if o.CAFile != "" {
+				var err error
 				if tc.RootCAs, err = tlsconf.LoadPool("hub.caFile", o.CAFile); err != nil {
 					return nil, fmt.Errorf("leaf: %w", err)
 				}

@@ -17,6 +17,13 @@ import (
 // hub/broker.EdgePermissions grants them), and a subscriber to everything.
 func hubWithLeafListener(t *testing.T, domain, edge string) (leafURL string, _ *nats.Conn) {
 	t.Helper()
+	leafURL, nc, _ := hubServer(t, domain, edge)
+	return leafURL, nc
+}
+
+// hubServer is hubWithLeafListener, with the server.
+func hubServer(t *testing.T, domain, edge string) (leafURL string, _ *nats.Conn, _ *server.Server) {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +53,7 @@ func hubWithLeafListener(t *testing.T, domain, edge string) (leafURL string, _ *
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	return fmt.Sprintf("nats-leaf://127.0.0.1:%d", port), nc
+	return fmt.Sprintf("nats-leaf://127.0.0.1:%d", port), nc, srv
 }
 
 // Live subjects have interest on the edge only while a local app listens:
