@@ -241,11 +241,13 @@ func changesPerBatch(parts []*model.Batch, res store.ApplyResult) []store.Change
 			}
 			u := &b.Updates[i]
 			k := docKey{u.Layer, u.Collection, u.ID}
-			fields := slices.Sorted(maps.Keys(u.Set))
 			if j, ok := idx[k]; ok {
-				out[j].Fields = store.MergeFields(out[j].Fields, fields)
+				if !hasAll(out[j].Fields, u.Set) {
+					out[j].Fields = store.MergeFields(out[j].Fields, slices.Collect(maps.Keys(u.Set)))
+				}
 				continue
 			}
+			fields := slices.Sorted(maps.Keys(u.Set))
 			op := ops[k]
 			if op == "" {
 				op = store.OpUpdate
@@ -256,4 +258,14 @@ func changesPerBatch(parts []*model.Batch, res store.ApplyResult) []store.Change
 		}
 	}
 	return out
+}
+
+// hasAll reports whether the sorted fields list every key of set.
+func hasAll(fields []string, set map[string]any) bool {
+	for k := range set {
+		if _, ok := slices.BinarySearch(fields, k); !ok {
+			return false
+		}
+	}
+	return true
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"strings"
 
 	bbolt "go.etcd.io/bbolt"
@@ -54,11 +53,16 @@ func (s *Store) ApplyBatch(ctx context.Context, b *model.Batch, opts store.Apply
 		if b.SeqFirst > hwm+1 {
 			res.Gap = b.SeqFirst - hwm - 1
 		}
-		changed := map[string]int{} // layer/col/id → index in res.Changes
+		type collKey struct{ layer, col string }
+		type docKey struct {
+			collKey
+			id string
+		}
+		changed := map[docKey]int{} // index in res.Changes
 		// a batch touches few documents many times: look each collection up
 		// once, decode each document once, and write it once at the end
-		colls := map[string]*coll{}
-		docs := map[string]*pendingDoc{}
+		colls := map[collKey]*coll{}
+		docs := map[docKey]*pendingDoc{}
 		var order []*pendingDoc
 		for i := range b.Updates {
 			seq := b.SeqFirst + uint64(i)
@@ -67,7 +71,7 @@ func (s *Store) ApplyBatch(ctx context.Context, b *model.Batch, opts store.Apply
 				continue
 			}
 			u := &b.Updates[i]
-			ck := u.Layer + "\x00" + u.Collection
+			ck := collKey{u.Layer, u.Collection}
 			c := colls[ck]
 			if c == nil {
 				var err error
@@ -82,7 +86,7 @@ func (s *Store) ApplyBatch(ctx context.Context, b *model.Batch, opts store.Apply
 				}
 				colls[ck] = c
 			}
-			key := ck + "\x00" + u.ID
+			key := docKey{ck, u.ID}
 			pd := docs[key]
 			if pd == nil {
 				var err error
@@ -96,15 +100,14 @@ func (s *Store) ApplyBatch(ctx context.Context, b *model.Batch, opts store.Apply
 				return fmt.Errorf("update seq %d: %w", seq, err)
 			}
 			res.Applied++
-			fields := make([]string, 0, len(u.Set))
-			for f := range u.Set {
-				fields = append(fields, f)
-			}
 			if j, ok := changed[key]; ok {
-				res.Changes[j].Fields = store.MergeFields(res.Changes[j].Fields, fields)
+				// most updates of a document set the fields it already lists
+				if !hasAll(res.Changes[j].Fields, u.Set) {
+					res.Changes[j].Fields = store.MergeFields(res.Changes[j].Fields, slices.Collect(maps.Keys(u.Set)))
+				}
 				continue
 			}
-			sort.Strings(fields)
+			fields := slices.Sorted(maps.Keys(u.Set))
 			changed[key] = len(res.Changes)
 			res.Changes = append(res.Changes, store.Change{Op: pd.op, Layer: u.Layer, Collection: u.Collection, ID: u.ID, Fields: fields})
 		}
@@ -160,7 +163,13 @@ func (c *coll) load(id string) (*pendingDoc, error) {
 
 // apply writes one edge update into the pending document and the history.
 func (pd *pendingDoc) apply(u *model.Update, seq uint64) error {
-	for _, path := range slices.Sorted(maps.Keys(u.Set)) {
+	var buf [8]string // no allocation for the usual few fields
+	paths := buf[:0]
+	for p := range u.Set {
+		paths = append(paths, p)
+	}
+	slices.Sort(paths)
+	for _, path := range paths {
 		if strings.HasPrefix(path, "_") {
 			return fmt.Errorf("%w: field %q is maintained by the hub", store.ErrInvalid, path)
 		}
@@ -173,4 +182,14 @@ func (pd *pendingDoc) apply(u *model.Update, seq uint64) error {
 		}
 	}
 	return nil
+}
+
+// hasAll reports whether the sorted fields list every key of set.
+func hasAll(fields []string, set map[string]any) bool {
+	for k := range set {
+		if _, ok := slices.BinarySearch(fields, k); !ok {
+			return false
+		}
+	}
+	return true
 }
