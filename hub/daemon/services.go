@@ -7,6 +7,7 @@ import (
 
 	"github.com/gridedge/gridedge/hub/api"
 	"github.com/gridedge/gridedge/hub/convert"
+	"github.com/gridedge/gridedge/hub/incidents"
 	"github.com/gridedge/gridedge/hub/store"
 	"github.com/gridedge/gridedge/hub/vsensors"
 	"github.com/gridedge/gridedge/shared/config"
@@ -20,17 +21,22 @@ type ServicesConfig struct {
 	// Converters serves the data-model converters (3.2.3) on NATS and
 	// POST /api/v2/converters/{id}/test.
 	Converters convert.Config `json:"converters,omitempty"`
+	// Incidents calls the workflows of inserted incidents (3.2.4) and sends
+	// their e-mail and webhook notifications (hub/incidents).
+	Incidents incidents.Config `json:"incidents,omitempty"`
 }
 
 // Defaults fills unset fields.
 func (c *ServicesConfig) Defaults() {
 	c.VSensors.Defaults()
 	c.Converters.Defaults()
+	c.Incidents.Defaults()
 }
 
 // Validate adds the problems of c to es, under path.
 func (c *ServicesConfig) Validate(path string, es *config.Errors) {
 	c.VSensors.Validate(config.Join(path, "vsensors"), es)
+	validateIncidents(c, path, es)
 	if c.Converters.Enabled {
 		p := config.Join(path, "converters")
 		if err := store.CheckName("layer", c.Converters.Layer); err != nil {
@@ -48,6 +54,7 @@ func (c *ServicesConfig) Validate(path string, es *config.Errors) {
 type services struct {
 	converters *convert.Registry
 	vsensors   *vsensors.Service
+	incidents  *incidents.Service
 }
 
 // startConverters makes the converter registry (before the REST API,
@@ -75,6 +82,9 @@ func (h *Hub) convertersAPI() api.Converters {
 // startServices starts the NATS side of the services; the goroutines end
 // with runCtx and are waited for by Close.
 func startServices(h *Hub, runCtx context.Context) error {
+	if err := startIncidents(h, runCtx); err != nil {
+		return err
+	}
 	if r := h.svc.converters; r != nil {
 		resp, err := r.Serve(h.nc, h.cfg.Domain)
 		if err != nil {

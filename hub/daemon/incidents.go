@@ -1,0 +1,78 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+
+	"github.com/gridedge/gridedge/hub/api"
+	"github.com/gridedge/gridedge/hub/incidents"
+	"github.com/gridedge/gridedge/hub/store"
+	"github.com/gridedge/gridedge/shared/config"
+)
+
+// validateIncidents checks services.incidents: the service's own checks
+// and its layer and collection names.
+func validateIncidents(c *ServicesConfig, path string, es *config.Errors) {
+	p := config.Join(path, "incidents")
+	c.Incidents.Validate(p, es)
+	if !c.Incidents.Enabled {
+		return
+	}
+	if err := store.CheckName("layer", c.Incidents.Layer); err != nil {
+		es.Add(config.Join(p, "layer"), "%v", err)
+	} else if api.ReservedLayer(c.Incidents.Layer) {
+		es.Add(config.Join(p, "layer"), "layer %q is reserved", c.Incidents.Layer)
+	}
+	if err := store.CheckName("collection", c.Incidents.Collection); err != nil {
+		es.Add(config.Join(p, "collection"), "%v", err)
+	}
+}
+
+// startIncidents starts the incidents service on the hub's connection and
+// store (writes publish change events); it ends with runCtx and is waited
+// for by Close. Its counters join the hub's metrics registry.
+func startIncidents(h *Hub, runCtx context.Context) error {
+	cfg := h.cfg.Services.Incidents
+	if !cfg.Enabled {
+		return nil
+	}
+	smtp := h.cfg.Notify.SMTP
+	svc, err := incidents.New(incidents.Options{Config: cfg, Store: store.WithChanges(h.st, h.publishChange),
+		NC: h.nc, Domain: h.cfg.Domain, SMTP: &smtp, Logger: h.log.With("service", "incidents")})
+	if err != nil {
+		return err
+	}
+	if h.metrics != nil {
+		for _, c := range svc.Collectors() {
+			if err := h.metrics.Registry().Register(c); err != nil {
+				return err
+			}
+		}
+	}
+	h.svc.incidents = svc
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		err := svc.Run(runCtx, ready)
+		done <- err
+		if err != nil && !errors.Is(err, context.Canceled) {
+			select {
+			case h.errc <- err:
+			default:
+				h.log.Error("incidents service stopped", "err", err)
+			}
+		}
+	}()
+	// incidents written once Start returns are captured by the work queue
+	select {
+	case <-ready:
+		return nil
+	case err := <-done:
+		return err
+	}
+}
+
+// Incidents is the incidents service (nil when off).
+func (h *Hub) Incidents() *incidents.Service { return h.svc.incidents }

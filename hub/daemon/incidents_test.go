@@ -1,0 +1,142 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gridedge/gridedge/shared/config"
+)
+
+// TestIncidentsThroughTheHub starts a hub with services.incidents on and
+// the seed's incidents layer in its config: an incident inserted over REST
+// makes the workflow call (a local recording HTTP server stands in for
+// Flowable), the attempt is audited on the incident as REST shows it, and
+// /metrics counts it.
+func TestIncidentsThroughTheHub(t *testing.T) {
+	var mu sync.Mutex
+	var bodies []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, r.Method+" "+r.URL.Path+" "+r.Header.Get("Idempotency-Key")+" "+string(b))
+		mu.Unlock()
+		w.WriteHeader(http.StatusCreated)
+	}))
+	defer srv.Close()
+
+	t.Setenv(EnvAdminPassword, "demo-admin-password")
+	cfg := &Config{DataDir: t.TempDir(), NATS: NATSConfig{Listen: "127.0.0.1:-1", LeafListen: "127.0.0.1:0"}}
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.Metrics.ScrapeToken = metricsTestToken
+	if err := config.Decode([]byte(`{"layers": [{"_id": "incidents", "label": "INCIDENTS",
+		"config": {"notify": {"OVERVOLTAGE": {"url": "`+srv.URL+`/flowable-rest/service/runtime/process-instances",
+			"auth": "user:pass", "method": "POST",
+			"body": {"processDefinitionKey": "overvoltage", "businessKey": "VALUE_INCIDENT_ID", "returnVariables": false,
+			         "variables": [{"name": "data", "value": "VALUE_INCIDENT"}]}}}},
+		"collections": [{"name": "items", "geo": true, "label": "Incidents"}, {"name": "protocols"}]}],
+		"services": {"incidents": {"enabled": true, "backoff": "50ms"}}}`), cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	h, err := Start(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	base := "http://" + h.HTTPAddr() + "/api/v2"
+	_, m := call(t, "POST", base+"/login", map[string]any{"user": "admin", "password": "demo-admin-password"}, nil)
+	d := m["data"].(map[string]any)
+	hdr := map[string]string{"X-User-ID": d["userId"].(string), "X-Auth-Token": d["authToken"].(string)}
+
+	inc := map[string]any{"_id": "z5uikc3dbfNvFssjs", "type": "OVERVOLTAGE",
+		"details":     map[string]any{"meterId": "SM001", "timestamp": map[string]any{"$date": "2020-11-22T11:30:00.000+01:00"}, "voltage": 287},
+		"description": "An overvoltage was detected by SM001 (287V) at 12:30 22/11/2020"}
+	if code, m := call(t, "POST", base+"/incidents/items", inc, hdr); code != 200 {
+		t.Fatalf("insert the incident: %d %v", code, m)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	var doc map[string]any
+	for {
+		code, m := call(t, "GET", base+"/incidents/items/z5uikc3dbfNvFssjs", nil, hdr)
+		if code == 200 {
+			doc = m["data"].(map[string]any)
+			if doc["notificationState"] == "delivered" {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not delivered after 15s: %d %v", code, m)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	mu.Lock()
+	got := append([]string(nil), bodies...)
+	mu.Unlock()
+	if len(got) != 1 {
+		t.Fatalf("%d calls, want 1: %v", len(got), got)
+	}
+	for _, want := range []string{"POST /flowable-rest/service/runtime/process-instances gridedge:incidents_items:z5uikc3dbfNvFssjs ",
+		`"businessKey":"z5uikc3dbfNvFssjs"`, `"value":{"_expired":false,"_id":"z5uikc3dbfNvFssjs",`, `"timestamp":"2020-11-22T10:30:00Z"`, `"voltage":287`} {
+		if !strings.Contains(got[0], want) {
+			t.Errorf("call %s\nlacks %s", got[0], want)
+		}
+	}
+	audit, _ := json.Marshal(doc["notifications"])
+	if !strings.Contains(string(audit), `"status":201`) || !strings.Contains(string(audit), `"target":"workflow"`) {
+		t.Errorf("audit %s", audit)
+	}
+	bearer := func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+metricsTestToken) }
+	_, fams := scrape(t, h.HTTPAddr(), bearer)
+	if v := value(fams, "gridedge_incident_notifications_total", "kind", "workflow", "outcome", "delivered"); v != 1 {
+		t.Errorf("gridedge_incident_notifications_total{workflow,delivered} = %v, want 1", v)
+	}
+	if v := value(fams, "gridedge_incident_notification_attempts_total", "kind", "workflow", "result", "ok"); v != 1 {
+		t.Errorf("gridedge_incident_notification_attempts_total{workflow,ok} = %v, want 1", v)
+	}
+	if st := h.Incidents().Stats(); st.Delivered != 1 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestIncidentsConfig: bad services.incidents sections are refused with
+// the path of each problem.
+func TestIncidentsConfig(t *testing.T) {
+	tests := []struct {
+		name, cfg, want string
+	}{
+		{"reserved layer", `{"services": {"incidents": {"enabled": true, "layer": "system"}}}`, `services.incidents.layer: layer "system" is reserved`},
+		{"bad collection", `{"services": {"incidents": {"enabled": true, "collection": "a b"}}}`, `services.incidents.collection`},
+		{"attempts", `{"services": {"incidents": {"enabled": true, "maxAttempts": -2}}}`, `services.incidents.maxAttempts: -2 is below 1`},
+		{"unknown key", `{"services": {"incidents": {"enabled": true, "retries": 3}}}`, `retries`},
+		{"webhook without secret", `{"services": {"incidents": {"enabled": true, "subscriptions": [{"id": "ops", "webhook": {"url": "https://ops.example/hook"}}]}}}`,
+			`services.incidents.subscriptions[0].webhook.secret: is required`},
+		{"good", `{"services": {"incidents": {"enabled": true, "maxAttempts": 8, "backoff": "5s", "maxBackoff": "10m", "timeout": "30s",
+			"subscriptions": [{"id": "ops", "types": ["OVER*"], "layers": ["gridflex"], "webhook": {"url": "https://ops.example/hook", "secret": "$HOOK_SECRET"}},
+			                  {"id": "oncall", "email": {"to": ["oncall@example.org"]}}]}}}`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var c Config
+			err := config.Decode([]byte(tt.cfg), &c)
+			if err == nil {
+				c.Defaults()
+				err = c.Validate()
+			}
+			if got := fmt.Sprint(err); (tt.want == "" && err != nil) || (tt.want != "" && (err == nil || !strings.Contains(got, tt.want))) {
+				t.Errorf("got %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
