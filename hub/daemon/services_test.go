@@ -56,10 +56,13 @@ func TestServicesThroughTheHub(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	var out map[string]any
 	for {
+		// (SUM is marked bad while M2 does not exist yet)
 		code, m := call(t, "GET", base+"/demo/loads/SUM", nil, hdr)
 		if code == 200 {
 			out = m["data"].(map[string]any)
-			break
+			if out["measurements"].(map[string]any)["activePower"].(map[string]any)["value"] != nil {
+				break
+			}
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("no output after 10s: %d %v", code, m)

@@ -17,12 +17,12 @@
 // ("measurements.<name>", as edge readings are), each with "virtual": true.
 // An output document that does not exist yet is created.
 //
-// When an output cannot be computed, the others still are: in poll mode an
-// input that is unknown and has no default, and in either mode an
-// evaluation error, mark the output's measurements with quality 0 (bad,
-// once, until the next good output); in event mode an input unknown or
-// older than the window yields no output (the seed's rule), counted as
-// stale.
+// When an output cannot be computed, the others still are: an input that
+// does not exist in the store (in poll mode only when its reference has no
+// default) and an evaluation error mark the output's measurements with
+// quality 0 (bad, once, until the next good output); in event mode an
+// input older than the window yields no output (the seed's rule), counted
+// as stale.
 //
 // Several hubs: events are received in a NATS queue group, so each one is
 // handled by one hub; before computing, the hub reads from the store the

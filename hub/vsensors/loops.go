@@ -14,17 +14,25 @@ type docKey struct{ layer, collection, id string }
 
 func (k docKey) String() string { return k.layer + "_" + k.collection + "." + k.id }
 
-// refPattern finds the documents a template string references: both
-// {collection.id>route…} and the manual's {collection.id}>route.
-var refPattern = regexp.MustCompile(`\{([A-Za-z0-9-]+_[A-Za-z0-9_-]+)\.([^{}>|"'\s]+?)\}?>`)
+// propRef is a referenced property: document, dotted route, and whether
+// the reference gives a default.
+type propRef struct {
+	doc        docKey
+	route      string
+	hasDefault bool
+}
 
-// refsOf collects the documents referenced anywhere in v.
-func refsOf(v any, into map[docKey]bool) {
+// refPattern finds the properties a template string references: both
+// {collection.id>route|default} and the manual's {collection.id}>route.
+var refPattern = regexp.MustCompile(`\{([A-Za-z0-9-]+_[A-Za-z0-9_-]+)\.([^{}>|"'\s]+?)\}?>\s*([A-Za-z0-9_.-]*)\s*(\|?)`)
+
+// refsOf collects the properties referenced anywhere in v.
+func refsOf(v any, into map[propRef]bool) {
 	switch t := v.(type) {
 	case string:
 		for _, m := range refPattern.FindAllStringSubmatch(t, -1) {
 			layer, col, _ := strings.Cut(m[1], "_")
-			into[docKey{layer, col, m[2]}] = true
+			into[propRef{docKey{layer, col, m[2]}, m[3], m[4] == "|"}] = true
 		}
 	case map[string]any:
 		for _, x := range t {
@@ -42,7 +50,8 @@ func refsOf(v any, into map[docKey]bool) {
 type graph struct {
 	outputs   map[docKey]string          // output document → sensor name
 	inputs    map[docKey][]string        // input document → sensors using it
-	sensorIn  map[string][]docKey        // sensor name → its inputs
+	sensorIn  map[string][]docKey        // sensor name → its input documents
+	props     map[string][]propRef       // sensor name → the properties it references
 	sensorOut map[string]docKey          // sensor name → its output document
 	measures  map[string][]string        // sensor name → template measurement names
 	poll      map[string]bool            // sensor name → poll mode
@@ -52,7 +61,7 @@ type graph struct {
 
 // analyse builds the graph of s and refuses loops.
 func analyse(s *vsensor.Settings) (*graph, error) {
-	g := &graph{outputs: map[docKey]string{}, inputs: map[docKey][]string{}, sensorIn: map[string][]docKey{},
+	g := &graph{outputs: map[docKey]string{}, inputs: map[docKey][]string{}, sensorIn: map[string][]docKey{}, props: map[string][]propRef{},
 		sensorOut: map[string]docKey{}, measures: map[string][]string{}, poll: map[string]bool{}, deps: map[string]map[string]bool{}}
 	for gi := range s.Sensors {
 		grp := &s.Sensors[gi]
@@ -64,13 +73,21 @@ func analyse(s *vsensor.Settings) (*graph, error) {
 			g.sensorOut[name] = out
 			g.poll[name] = sen.Poll
 			g.order = append(g.order, name)
-			refs := map[docKey]bool{}
+			refs := map[propRef]bool{}
 			refsOf(sen.Template, refs)
 			for _, v := range sen.Vars {
 				refsOf(v, refs)
 			}
-			keys := make([]docKey, 0, len(refs))
-			for k := range refs {
+			docs := map[docKey]bool{}
+			for r := range refs {
+				docs[r.doc] = true
+				g.props[name] = append(g.props[name], r)
+			}
+			slices.SortFunc(g.props[name], func(a, b propRef) int {
+				return strings.Compare(a.doc.String()+">"+a.route, b.doc.String()+">"+b.route)
+			})
+			keys := make([]docKey, 0, len(docs))
+			for k := range docs {
 				keys = append(keys, k)
 			}
 			slices.SortFunc(keys, func(a, b docKey) int { return strings.Compare(a.String(), b.String()) })

@@ -282,11 +282,45 @@ func (s *Service) emit(ctx context.Context, outs []model.Update, before map[stri
 	after := s.eng.Stats()
 	for name, a := range after {
 		b := before[name]
-		failed := a.Errors > b.Errors || (poll && s.g.poll[name] && a.Missing > b.Missing)
-		if failed && !s.bad[name] {
+		if s.bad[name] {
+			continue
+		}
+		switch {
+		case a.Errors > b.Errors:
 			s.markBad(ctx, name, a.LastError)
+		case poll && s.g.poll[name] && a.Missing > b.Missing:
+			s.markBad(ctx, name, "an input without default is unknown")
+		case !s.g.poll[name] && a.Stale > b.Stale:
+			// stale because an input is old (the seed's rule: no output), or
+			// because it does not exist (bad)
+			if missing := s.missingInput(ctx, name); missing != "" {
+				s.markBad(ctx, name, "input "+missing+" does not exist")
+			}
 		}
 	}
+}
+
+// missingInput names a property the sensor references that the store
+// does not have ("" when all exist).
+func (s *Service) missingInput(ctx context.Context, name string) string {
+	docs := map[docKey]store.Document{}
+	for _, p := range s.g.props[name] {
+		d, seen := docs[p.doc]
+		if !seen {
+			var err error
+			if d, err = s.st.Get(ctx, p.doc.layer, p.doc.collection, p.doc.id); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return "" // cannot tell
+			}
+			docs[p.doc] = d
+		}
+		if d == nil {
+			return p.doc.String()
+		}
+		if _, ok := lookup(d, p.route); !ok && p.route != "" {
+			return p.doc.String() + ">" + p.route
+		}
+	}
+	return ""
 }
 
 // markBad sets quality 0 on the measurements of a sensor's output.
