@@ -137,3 +137,33 @@ func TestInputAndOutputLimits(t *testing.T) {
 		t.Errorf("big template output: got %v", err)
 	}
 }
+
+// TestGuardsKeepBuiltinsWorking: the guarded built-ins behave as usual
+// within the limits.
+func TestGuardsKeepBuiltinsWorking(t *testing.T) {
+	tests := []struct{ code, want string }{
+		{"(d) => Array(3).length", "3"},
+		{"(d) => new Array(1, 2, 3)", "[1,2,3]"},
+		{"(d) => [[] instanceof Array, [].constructor === Array, Array.isArray([1])]", "[true,true,true]"},
+		{"(d) => Array.from('abc').concat(Array.of(1, 2))", `["a","b","c",1,2]`},
+		{"(d) => [3, 1, 2].sort().map((x) => x * 2).filter((x) => x > 2).join('-')", "4-6"},
+		{"(d) => 'ab'.repeat(3) + 'x'.padStart(3, '.') + 'a-b'.replaceAll('-', '+') + 'a'.replace(/a/, (m) => m.toUpperCase())", "ababab..xa+bA"},
+		{"(d) => JSON.stringify({a: [1, 2], b: 'x'})", `{"a":[1,2],"b":"x"}`},
+		{"(d) => [[1, [2]], 3].flat(Infinity)", "[1,2,3]"},
+		{"(d) => { class X extends Array {} return new X(1, 2).length }", "2"},
+		{"(d) => new Array(100000).fill(1).reduce((a, b) => a + b, 0)", "100000"},
+		{"(d) => ({n: NaN, f() { return 1 }, when: new Date(0)})", `{"n":null,"when":"1970-01-01T00:00:00Z"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.code, func(t *testing.T) {
+			c := mustCompile(t, map[string]any{"_id": "x", "code": tt.code}, Limits{Timeout: config.Duration(5 * time.Second)})
+			out, err := c.Apply(map[string]any{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := textOf(out); got != tt.want {
+				t.Errorf("got %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
