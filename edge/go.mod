@@ -3,6 +3,7 @@ module github.com/gridedge/gridedge/edge
 go 1.26.8
 
 require (
+	github.com/gopcua/opcua v0.8.0
 	github.com/goreleaser/nfpm/v2 v2.48.0
 	github.com/grid-x/modbus v0.0.0-20240503115206-582f2ab60a18
 	github.com/gridedge/gridedge/shared v0.0.0
