@@ -69,18 +69,55 @@ func (c *conn) send(msg []byte) {
 		return
 	}
 	if c.outBytes+len(msg) > c.srv.limits.MaxQueueBytes {
-		c.closing = true
-		c.out, c.outBytes = nil, 0
 		c.mu.Unlock()
-		c.srv.stats.cut.Add(1)
-		c.log.Warn("ddp: client does not read its messages fast enough; disconnecting it", "session", c.session)
-		c.t.kill()
+		c.cut()
 		return
 	}
 	c.out = append(c.out, msg)
 	c.outBytes += len(msg)
 	c.kick()
 	c.mu.Unlock()
+}
+
+// sendAll queues a batch of messages under one lock and one writer
+// wake-up, with send's queue limit.
+func (c *conn) sendAll(msgs [][]byte) {
+	if len(msgs) == 0 {
+		return
+	}
+	size := 0
+	for _, m := range msgs {
+		size += len(m)
+	}
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	if c.outBytes+size > c.srv.limits.MaxQueueBytes {
+		c.mu.Unlock()
+		c.cut()
+		return
+	}
+	c.out = append(c.out, msgs...)
+	c.outBytes += size
+	c.kick()
+	c.mu.Unlock()
+}
+
+// cut disconnects a client whose queue overflowed.
+func (c *conn) cut() {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.closing = true
+	c.out, c.outBytes = nil, 0
+	c.mu.Unlock()
+	c.srv.stats.cut.Add(1)
+	c.log.Warn("ddp: client does not read its messages fast enough; disconnecting it", "session", c.session)
+	c.t.kill()
 }
 
 // close ends the session: with graceful, the writer sends what is queued

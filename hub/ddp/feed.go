@@ -57,27 +57,50 @@ func (s *Server) submit(j job) {
 	}
 }
 
-// dispatch is the dispatcher loop; it returns when the server closes.
+// maxRound caps the jobs one dispatcher round applies before it flushes.
+const maxRound = 64
+
+// dispatch is the dispatcher loop; it returns when the server closes. A
+// round takes every job already queued (up to maxRound), applies them in
+// order and then flushes each connection once: a burst of changes (an
+// edge's batch) reaches a client as one batch of messages, one write and
+// one writer wake-up, instead of one per change.
 func (s *Server) dispatch() {
+	round := make([]job, 0, maxRound)
 	for {
 		select {
 		case <-s.quit:
 			return
 		case j := <-s.jobs:
-			s.do(j)
+			round = append(round[:0], j)
 		}
+	more:
+		for len(round) < maxRound {
+			select {
+			case j := <-s.jobs:
+				round = append(round, j)
+			default:
+				break more
+			}
+		}
+		s.do(round)
+		clear(round)
 	}
 }
 
-func (s *Server) do(j job) {
-	if j.fn != nil {
-		j.fn()
-	}
-	if j.change != nil {
-		s.applyChange(*j.change)
-	}
-	for _, ch := range j.changes {
-		s.applyChange(ch)
+// do applies a round of jobs, flushes the connections they changed, and
+// then tells the waiting callers.
+func (s *Server) do(round []job) {
+	for _, j := range round {
+		if j.fn != nil {
+			j.fn()
+		}
+		if j.change != nil {
+			s.applyChange(*j.change)
+		}
+		for _, ch := range j.changes {
+			s.applyChange(ch)
+		}
 	}
 	for _, c := range s.dirtyConns {
 		if !c.gone {
@@ -86,8 +109,11 @@ func (s *Server) do(j job) {
 	}
 	clear(s.dirtyConns)
 	s.dirtyConns = s.dirtyConns[:0]
-	if j.done != nil {
-		close(j.done)
+	clear(s.msgs)
+	for _, j := range round {
+		if j.done != nil {
+			close(j.done)
+		}
 	}
 }
 
@@ -123,7 +149,7 @@ func (s *Server) applyChange(ch store.Change) {
 			return
 		}
 	}
-	cache := map[string]map[string][]byte{}
+	cache := map[string]*fieldSet{}
 	for sub := range subs {
 		if sub.rerunOnChange() {
 			s.requery(sub, ch.ID, cache)
@@ -139,7 +165,7 @@ func (s *Server) applyChange(ch store.Change) {
 
 // requery re-runs a subscription with a limit or skip after a change of
 // document id and applies the difference.
-func (s *Server) requery(sub *subscription, id string, cache map[string]map[string][]byte) {
+func (s *Server) requery(sub *subscription, id string, cache map[string]*fieldSet) {
 	docs, err := s.query(sub)
 	if err != nil {
 		s.log.Error("ddp: re-run a subscription", "sub", sub.name, "err", err)

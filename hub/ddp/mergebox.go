@@ -10,22 +10,38 @@ package ddp
 // docRef names a document of the merge box.
 type docRef struct{ coll, id string }
 
+// fieldSet is a document's top-level fields (without _id), each kept as its
+// EJSON encoding. A set is never modified once built and is shared by every
+// connection that publishes the same view of the same version of the
+// document, so within one dispatcher round its identity names its content:
+// the message from one set to another is encoded once per round, whatever
+// the number of connections (msgKey).
+type fieldSet struct{ m map[string][]byte }
+
 // subFields is what one subscription publishes of a document.
 type subFields struct {
 	sub    *subscription
-	fields map[string][]byte
+	fields *fieldSet
 }
 
 // docView is a document as the client has it.
 type docView struct {
-	subs  []subFields       // by subscription age
-	sent  map[string][]byte // the fields the client has; nil before added
+	subs  []subFields // by subscription age
+	sent  *fieldSet   // the fields the client has; nil before added
 	dirty bool
+}
+
+// msgKey names a data message: removed (old and now nil), added (old nil)
+// or changed from old to now. The fieldSets it holds stay alive while the
+// key does, so an address is never reused for other content in a round.
+type msgKey struct {
+	ref      docRef
+	old, now *fieldSet
 }
 
 // set records what sub publishes of document id: fields, or nothing (nil).
 // Nothing is sent until flush.
-func (c *conn) set(sub *subscription, id string, fields map[string][]byte) {
+func (c *conn) set(sub *subscription, id string, fields *fieldSet) {
 	cv := c.box[sub.coll]
 	dv := cv[id]
 	if fields == nil {
@@ -105,8 +121,14 @@ func (c *conn) markDirty(coll, id string, dv *docView) {
 }
 
 // flush sends added, changed and removed for the documents that changed
-// since the last flush: only differences, never an empty changed.
+// since the last flush: only differences, never an empty changed. The
+// messages leave in one batch, each encoded once per dispatcher round for
+// every connection that needs it (Server.msgs).
 func (c *conn) flush() {
+	if len(c.dirty) == 0 {
+		return
+	}
+	msgs := c.srv.flushBuf[:0]
 	for _, r := range c.dirty {
 		cv := c.box[r.coll]
 		dv := cv[r.id]
@@ -116,7 +138,7 @@ func (c *conn) flush() {
 		dv.dirty = false
 		if len(dv.subs) == 0 {
 			if dv.sent != nil {
-				c.send(removedMessage(r.coll, r.id))
+				msgs = append(msgs, c.srv.message(msgKey{ref: r}))
 			}
 			delete(cv, r.id)
 			if len(cv) == 0 {
@@ -126,27 +148,47 @@ func (c *conn) flush() {
 		}
 		now := dv.subs[0].fields
 		if len(dv.subs) > 1 {
-			now = make(map[string][]byte, len(now))
+			m := make(map[string][]byte, len(now.m))
 			for _, sf := range dv.subs {
-				for k, v := range sf.fields {
-					if _, ok := now[k]; !ok {
-						now[k] = v
+				for k, v := range sf.fields.m {
+					if _, ok := m[k]; !ok {
+						m[k] = v
 					}
 				}
 			}
+			now = &fieldSet{m: m}
 		}
-		if dv.sent == nil {
-			c.send(addedMessage(r.coll, r.id, now))
-			dv.sent = now
-			continue
-		}
-		if msg := changedMessage(r.coll, r.id, dv.sent, now); msg != nil {
-			c.send(msg)
+		if msg := c.srv.message(msgKey{ref: r, old: dv.sent, now: now}); msg != nil {
+			msgs = append(msgs, msg)
 		}
 		dv.sent = now
 	}
 	clear(c.dirty)
 	c.dirty = c.dirty[:0]
+	c.sendAll(msgs)
+	clear(msgs)
+	c.srv.flushBuf = msgs[:0]
+}
+
+// message returns the data message k names, encoded once per dispatcher
+// round (nil for a changed without difference). Dispatcher only.
+func (s *Server) message(k msgKey) []byte {
+	if msg, ok := s.msgs[k]; ok {
+		return msg
+	}
+	var msg []byte
+	switch {
+	case k.now == nil:
+		msg = removedMessage(k.ref.coll, k.ref.id)
+	case k.old == nil:
+		msg = addedMessage(k.ref.coll, k.ref.id, k.now.m)
+	case k.old == k.now:
+		msg = nil
+	default:
+		msg = changedMessage(k.ref.coll, k.ref.id, k.old.m, k.now.m)
+	}
+	s.msgs[k] = msg
+	return msg
 }
 
 func appendHead(b []byte, msg, coll, id string) []byte {

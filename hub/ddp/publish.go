@@ -141,7 +141,7 @@ func (sub *subscription) matches(doc store.Document) bool {
 
 // fieldsOf returns the EJSON-encoded top-level fields (without _id) the
 // subscription publishes of doc, computed once per view per event (cache).
-func (sub *subscription) fieldsOf(doc store.Document, cache map[string]map[string][]byte) map[string][]byte {
+func (sub *subscription) fieldsOf(doc store.Document, cache map[string]*fieldSet) *fieldSet {
 	if f, ok := cache[sub.viewKey]; ok {
 		return f
 	}
@@ -155,12 +155,13 @@ func (sub *subscription) fieldsOf(doc store.Document, cache map[string]map[strin
 	if sub.proj != nil {
 		d = sub.proj.Apply(d)
 	}
-	f := make(map[string][]byte, len(d))
+	m := make(map[string][]byte, len(d))
 	for k, v := range d {
 		if k != store.FieldID {
-			f[k] = appendEJSON(nil, v)
+			m[k] = appendEJSON(nil, v)
 		}
 	}
+	f := &fieldSet{m: m}
 	if cache != nil {
 		cache[sub.viewKey] = f
 	}

@@ -133,6 +133,10 @@ type Server struct {
 	// the connections with documents to flush.
 	byColl     map[string]map[*subscription]struct{}
 	dirtyConns []*conn
+	// msgs are the data messages encoded in the current round, shared by
+	// every connection that sends them; flushBuf is flush's scratch slice.
+	msgs     map[msgKey][]byte
+	flushBuf [][]byte
 
 	stats stats
 }
@@ -156,7 +160,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Now = time.Now
 	}
 	s := &Server{cfg: cfg, limits: cfg.Limits, log: cfg.Logger, jobs: make(chan job, 4096), quit: make(chan struct{}),
-		conns: map[*conn]struct{}{}, byColl: map[string]map[*subscription]struct{}{}}
+		conns: map[*conn]struct{}{}, byColl: map[string]map[*subscription]struct{}{}, msgs: map[msgKey][]byte{}}
 	s.limits.defaults()
 	s.up = websocket.Upgrader{
 		ReadBufferSize: 1024, WriteBufferSize: 1024, WriteBufferPool: &sync.Pool{},
