@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"runtime/metrics"
 	"strconv"
 	"sync"
@@ -352,6 +353,8 @@ func (c *call) export(what string, v goja.Value) (out any, err error) {
 	return out, nil
 }
 
+var promiseType = reflect.TypeOf((*goja.Promise)(nil))
+
 // exporter is one export's budgets; err stops it.
 type exporter struct {
 	c      *call
@@ -410,10 +413,16 @@ func (x *exporter) value(v goja.Value, depth int) any {
 			return nil
 		}
 	}
+	if o.ExportType() == promiseType { // ExportType does not export
+
+		x.err = fmt.Errorf("%w: the result holds a Promise: converters are synchronous (no async functions)", ErrScript)
+		return nil
+	}
 	switch o.ClassName() {
 	case "Function":
 		x.err = fmt.Errorf("%w: the result holds a function, which is not JSON data", ErrScript)
 		return nil
+
 	case "Date":
 		x.charge(26)
 		if t, ok := o.Export().(time.Time); ok {

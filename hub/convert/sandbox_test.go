@@ -37,6 +37,8 @@ func TestSandboxAttacks(t *testing.T) {
 		{"stringify a cycle", "(d) => { const a = {}; a.self = a; return JSON.stringify(a) }", ErrScript, "Converting circular structure to JSON"},
 		{"getter bomb on the result", "(d) => ({ get x() { for (;;) {} } })", ErrTimeout, "ran longer than 1s"},
 		{"Function constructor stays inside", "(d) => Function('return typeof require')()", nil, "undefined"},
+		{"async", "async (d) => d", ErrScript, "converters are synchronous"},
+		{"a promise job that never ends", "(d) => { Promise.resolve().then(() => { for (;;) {} }); return 1 }", ErrTimeout, "ran longer than 1s"},
 		{"typed arrays are gone", "(d) => new Uint8Array(1e10)", ErrScript, "ReferenceError: Uint8Array is not defined"},
 		{"ArrayBuffer is gone", "(d) => new ArrayBuffer(1e10)", ErrScript, "ReferenceError: ArrayBuffer is not defined"},
 		{"require", "(d) => require('fs').readFileSync('/etc/passwd')", ErrScript, "ReferenceError: require is not defined"},
