@@ -7,7 +7,7 @@ BIN := bin
 MODULES := shared edge hub
 
 .PHONY: all build build-arm run test test-unit test-arm vet lint bench soak fuzz fmt clean
-.PHONY: pkg-tool packages firmware test-packages
+.PHONY: pkg-tool packages firmware test-packages ui
 
 all: build
 
@@ -26,6 +26,10 @@ build-arm:
 ## run: hub + edge agent + simulated Modbus devices from examples/demo, until Ctrl-C
 run: build
 	@scripts/run-demo.sh
+
+## ui: vendor the web console's npm libraries (web/package-lock.json) into hub/console/ui/vendor/ (commit the result)
+ui:
+	cd web && npm ci --no-audit --no-fund --ignore-scripts && node vendor.mjs
 
 ## vet: go vet on every module
 vet:

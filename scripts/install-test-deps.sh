@@ -53,5 +53,10 @@ if ! command -v staticcheck >/dev/null && [ ! -x "$(go env GOPATH)/bin/staticche
   go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
 fi
 
+# chromium: the browser the console's end-to-end test drives with playwright-core
+# (hub/e2e TestConsoleInBrowser; scripts/install-ui-test.sh installs playwright-core)
+apt_install chromium
+"$(dirname "$0")/install-ui-test.sh"
+
 # npm DDP clients (simpleddp, simpleddp-plugin-login, ws, ddp.js) for the hub DDP interop test
 "$(dirname "$0")/install-ddp-node.sh"

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gridedge/gridedge/hub/api"
 	"github.com/gridedge/gridedge/hub/broker"
+	"github.com/gridedge/gridedge/hub/console"
 	"github.com/gridedge/gridedge/hub/forecast"
 	"github.com/gridedge/gridedge/hub/history"
 	"github.com/gridedge/gridedge/hub/ingest"
@@ -58,6 +59,8 @@ type Config struct {
 	// IoT configures device ingestion: the IoT agent provisioning API and
 	// the HTTP and MQTT bindings (docs/ingestion.md).
 	IoT iot.Config `json:"iot,omitempty"`
+	// Console configures the web console on the HTTP port (docs/console.md).
+	Console console.Config `json:"console,omitempty"`
 }
 
 // EdgeConfig is one edge allowed to connect: its credentials (id,

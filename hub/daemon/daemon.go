@@ -21,6 +21,7 @@ import (
 	"github.com/gridedge/gridedge/hub/api"
 	"github.com/gridedge/gridedge/hub/auth"
 	"github.com/gridedge/gridedge/hub/broker"
+	"github.com/gridedge/gridedge/hub/console"
 	"github.com/gridedge/gridedge/hub/ddp"
 	"github.com/gridedge/gridedge/hub/fleet"
 	"github.com/gridedge/gridedge/hub/forecast"
@@ -139,6 +140,9 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err erro
 			return nil, err
 		}
 		h.httpSrv.Handler = h.ddp.Mount(h.httpSrv.Handler)
+		if cfg.Console.On() { // the web console at /console/ (docs/console.md)
+			h.httpSrv.Handler = console.Mount(h.httpSrv.Handler)
+		}
 	}
 	if err := startForecast(h); err != nil {
 		return nil, err
