@@ -1,0 +1,626 @@
+package alerts
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/gridedge/gridedge/hub/history"
+	"github.com/gridedge/gridedge/hub/store"
+	"github.com/gridedge/gridedge/hub/store/query"
+	"github.com/gridedge/gridedge/shared/config"
+	"github.com/gridedge/gridedge/shared/model"
+	"github.com/gridedge/gridedge/shared/pipeline/baddata"
+	"github.com/gridedge/gridedge/shared/subject"
+)
+
+// Incident fields the service writes besides type, description and details.
+const (
+	// FieldStatus is "open" while the condition holds, then "resolved".
+	FieldStatus = "status"
+	// FieldResolvedAt is when the condition cleared.
+	FieldResolvedAt = "resolvedAt"
+	StatusOpen      = "open"
+	StatusResolved  = "resolved"
+)
+
+// Options configure a Service.
+type Options struct {
+	// Config is the service's config section (defaults applied by New).
+	Config Config
+	// Store is read for inputs and written for incidents; pass a store that
+	// publishes change events, so that hub/incidents sees the incidents.
+	Store store.Store
+	// History fills the windows when this hub takes the rules over
+	// (optional: without it windows start empty).
+	History history.Reader
+	// NC receives the change feed and holds the lease.
+	NC *nats.Conn
+	// Domain is the first token of the subjects.
+	Domain string
+	// Instance names this hub in the lease (default: a unique name).
+	Instance string
+	// Logger receives errors (default: discarded).
+	Logger *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Stats counts what the service did.
+type Stats struct {
+	// Events counts change events of input documents handled.
+	Events uint64 `json:"events"`
+	// Evaluations counts rule evaluations.
+	Evaluations uint64 `json:"evaluations"`
+	// Errors counts evaluations that failed (the rule's state is kept).
+	Errors uint64 `json:"errors"`
+	// Fired counts incidents created by rules.
+	Fired uint64 `json:"fired"`
+	// Deduplicated counts firing evaluations of a rule whose incident is open.
+	Deduplicated uint64 `json:"deduplicated"`
+	// Suppressed counts firings within a rule's cooldown.
+	Suppressed uint64 `json:"suppressed"`
+	// Resolved counts incidents resolved.
+	Resolved uint64 `json:"resolved"`
+	// BadData counts incidents raised by the bad-data rules.
+	BadData uint64 `json:"badData"`
+	// WriteErrors counts incident writes the store refused.
+	WriteErrors uint64 `json:"writeErrors"`
+	// Takeovers counts the times this hub took the rules over.
+	Takeovers uint64 `json:"takeovers"`
+	// LastError is the latest evaluation or write error.
+	LastError string `json:"lastError,omitempty"`
+}
+
+type docKey struct{ layer, collection, id string }
+
+// winKey names a window: a field of a document and a span.
+type winKey struct {
+	doc  docKey
+	path string
+	span time.Duration
+}
+
+// Service evaluates the alert rules.
+type Service struct {
+	opts  Options
+	cfg   Config
+	log   *slog.Logger
+	rules []*rule
+	bad   *baddata.Engine
+
+	// state of the Run goroutine
+	windows map[winKey]*window
+	byDoc   map[docKey][]winKey // windows fed by a document
+	rulesOf map[docKey][]*rule  // rules reading a document
+	open    map[string]string   // rule id -> open incident id
+	fired   map[string]time.Time
+	holding bool
+
+	mu    sync.Mutex
+	stats Stats
+}
+
+// New compiles the rules.
+func New(opts Options) (*Service, error) {
+	cfg := opts.Config
+	cfg.Defaults()
+	cfg.Enabled = true
+	var es config.Errors
+	cfg.Validate("services.alerts", &es)
+	if err := es.Err(); err != nil {
+		return nil, err
+	}
+	rules, _ := compileRules(cfg.Rules, "services.alerts.rules", &es)
+	if opts.Store == nil || opts.NC == nil {
+		return nil, errors.New("alerts: a store and a NATS connection are required")
+	}
+	if err := subject.CheckToken("domain", opts.Domain); err != nil {
+		return nil, fmt.Errorf("alerts: %w", err)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Instance == "" {
+		opts.Instance = nats.NewInbox()[len(nats.InboxPrefix):]
+	}
+	s := &Service{opts: opts, cfg: cfg, log: opts.Logger, rules: rules,
+		windows: map[winKey]*window{}, byDoc: map[docKey][]winKey{}, rulesOf: map[docKey][]*rule{},
+		open: map[string]string{}, fired: map[string]time.Time{}}
+	if len(cfg.BadData) > 0 {
+		eng, err := baddata.New(cfg.BadData, baddata.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("alerts: bad-data rules: %w", err)
+		}
+		s.bad = eng
+	}
+	for _, r := range rules {
+		for _, in := range r.inputs {
+			d := docKey{in.ref.layer, in.ref.collection, in.ref.id}
+			k := winKey{d, in.ref.path, in.window}
+			if _, ok := s.windows[k]; !ok {
+				s.windows[k] = newWindow(in.window)
+				s.byDoc[d] = append(s.byDoc[d], k)
+			}
+			if rs := s.rulesOf[d]; len(rs) == 0 || rs[len(rs)-1] != r {
+				s.rulesOf[d] = append(s.rulesOf[d], r)
+			}
+		}
+	}
+	return s, nil
+}
+
+// Stats returns the service's counters.
+func (s *Service) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
+}
+
+func (s *Service) count(f func(*Stats)) {
+	s.mu.Lock()
+	f(&s.stats)
+	s.mu.Unlock()
+}
+
+func (s *Service) fail(what string, err error) {
+	s.count(func(st *Stats) { st.LastError = what + ": " + err.Error() })
+	s.log.Error("alerts: "+what, "err", err)
+}
+
+// subjects are the change-event subjects of the inputs.
+func (s *Service) subjects() []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(subj string) {
+		if !seen[subj] {
+			seen[subj] = true
+			out = append(out, subj)
+		}
+	}
+	for d := range s.rulesOf {
+		add(subject.StorageChanged(s.opts.Domain, d.layer, d.collection))
+	}
+	for _, r := range s.cfg.BadData {
+		if r.Disabled {
+			continue
+		}
+		if len(r.Match.Collections) == 0 {
+			add(subject.StorageChangedAll(s.opts.Domain))
+		}
+		for _, c := range r.Match.Collections {
+			layer, col, ok := strings.Cut(c, "_")
+			if !ok || strings.ContainsAny(c, "*?[\\") {
+				add(subject.StorageChangedAll(s.opts.Domain))
+				continue
+			}
+			add(subject.StorageChanged(s.opts.Domain, layer, col))
+		}
+	}
+	return out
+}
+
+// Run evaluates the rules until ctx is done. ready, when not nil, is
+// closed once the change feed is subscribed.
+func (s *Service) Run(ctx context.Context, ready chan<- struct{}) error {
+	if err := ensureCollection(ctx, s.opts.Store, s.cfg.Layer, s.cfg.Collection); err != nil {
+		return fmt.Errorf("alerts: %w", err)
+	}
+	l, err := openLease(ctx, s.opts.NC, s.opts.Domain, s.opts.Instance, s.cfg.Lease.Std())
+	if err != nil {
+		return err
+	}
+	defer l.release()
+	ch := make(chan *nats.Msg, 1<<16)
+	for _, subj := range s.subjects() {
+		sub, err := s.opts.NC.ChanSubscribe(subj, ch)
+		if err != nil {
+			return fmt.Errorf("alerts: subscribe to %s: %w", subj, err)
+		}
+		defer func() { _ = sub.Unsubscribe() }()
+	}
+	if err := s.opts.NC.Flush(); err != nil {
+		return fmt.Errorf("alerts: subscribe to the change feed: %w", err)
+	}
+	s.log.Info("alerts started", "rules", len(s.rules), "badData", len(s.cfg.BadData))
+	s.tick(ctx, l)
+	if ready != nil {
+		close(ready)
+	}
+	t := time.NewTicker(s.cfg.Tick.Std())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case m := <-ch:
+			if s.holding {
+				s.handle(ctx, m.Data)
+			}
+		case <-t.C:
+			s.tick(ctx, l)
+		}
+	}
+}
+
+// tick renews the lease, takes the rules over when newly held, and
+// evaluates the time-dependent rules.
+func (s *Service) tick(ctx context.Context, l *lease) {
+	held := l.renew(ctx)
+	if held && !s.holding {
+		s.takeover(ctx)
+	}
+	s.holding = held
+	if !held {
+		return
+	}
+	now := s.opts.Now()
+	for _, r := range s.rules {
+		if r.timed {
+			s.evaluate(ctx, r, now)
+		}
+	}
+	if s.bad != nil {
+		s.raise(ctx, s.bad.Tick(now))
+	}
+}
+
+// takeover fills the windows from the history and the current documents,
+// and reads the open incidents and last firing of each rule.
+func (s *Service) takeover(ctx context.Context) {
+	s.count(func(st *Stats) { st.Takeovers++ })
+	now := s.opts.Now()
+	for k, w := range s.windows {
+		*w = *newWindow(k.span)
+		w.since = now
+		if k.span > 0 && s.opts.History != nil {
+			q := history.Query{Layer: k.doc.layer, Collection: k.doc.collection, IDs: []string{k.doc.id},
+				Fields: []string{strings.TrimSuffix(k.path, ".value")}, From: now.Add(-k.span), To: now}
+			err := s.opts.History.Select(ctx, q, func(sr history.Series) error {
+				for p := range sr.Points {
+					if p.Kind == history.KindNumber && !math.IsNaN(p.V) {
+						w.add(point{p.Time(), p.V})
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				s.fail("read the history of "+k.doc.layer+"_"+k.doc.collection+"."+k.doc.id+">"+k.path, err)
+			}
+		}
+	}
+	for d := range s.byDoc {
+		doc, err := s.opts.Store.Get(ctx, d.layer, d.collection, d.id)
+		if err == nil {
+			s.feed(d, doc)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			s.fail("read an input", err)
+		}
+	}
+	sort, _ := query.ParseSortJSON([]byte(`{"timestamp": -1}`))
+	for _, r := range s.rules {
+		sel, err := query.CompileSelector(map[string]any{"details.rule": r.ID})
+		if err != nil {
+			continue
+		}
+		docs, err := s.opts.Store.Find(ctx, s.cfg.Layer, s.cfg.Collection, store.FindOptions{Selector: sel, Sort: sort, Limit: 1})
+		if err != nil {
+			s.fail("read the incidents of rule "+r.ID, err)
+			continue
+		}
+		delete(s.open, r.ID)
+		if len(docs) == 1 {
+			if t, ok := docs[0]["timestamp"].(time.Time); ok {
+				s.fired[r.ID] = t
+			}
+			if docs[0][FieldStatus] == StatusOpen {
+				s.open[r.ID], _ = docs[0][store.FieldID].(string)
+			}
+		}
+	}
+	s.log.Info("alerts: this hub evaluates the rules", "instance", s.opts.Instance, "open", len(s.open))
+}
+
+// handle feeds a changed document to its windows, evaluates the rules
+// reading it and runs the bad-data rules on its measurements.
+func (s *Service) handle(ctx context.Context, data []byte) {
+	var ch store.Change
+	if err := json.Unmarshal(data, &ch); err != nil {
+		s.log.Warn("alerts: undecodable change event", "err", err)
+		return
+	}
+	if ch.Op == store.OpDelete || ch.Op == store.OpDrop || (ch.Layer == s.cfg.Layer && ch.Collection == s.cfg.Collection) {
+		return
+	}
+	d := docKey{ch.Layer, ch.Collection, ch.ID}
+	_, watched := s.byDoc[d]
+	if !watched && s.bad == nil {
+		return
+	}
+	doc, err := s.opts.Store.Get(ctx, d.layer, d.collection, d.id)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			s.fail("read an input", err)
+		}
+		return
+	}
+	s.count(func(st *Stats) { st.Events++ })
+	now := s.opts.Now()
+	if watched {
+		s.feed(d, doc)
+		for _, r := range s.rulesOf[d] {
+			s.evaluate(ctx, r, now)
+		}
+	}
+	if s.bad != nil {
+		if u, ok := measurementsUpdate(d, doc, ch.Fields); ok {
+			s.raise(ctx, s.bad.Process([]model.Update{u}, now))
+		}
+	}
+}
+
+// feed adds the document's current values to its windows.
+func (s *Service) feed(d docKey, doc store.Document) {
+	for _, k := range s.byDoc[d] {
+		v, t, ok := valueAt(doc, k.path)
+		if !ok {
+			continue
+		}
+		w := s.windows[k]
+		if f, ok := number(v); ok {
+			w.add(point{t, f})
+		} else if !w.hasLast || t.After(w.last.t) {
+			w.last, w.hasLast = point{t: t, v: math.NaN()}, true
+		}
+	}
+}
+
+// evaluate runs one rule at now and creates, de-duplicates or resolves its
+// incident.
+func (s *Service) evaluate(ctx context.Context, r *rule, now time.Time) {
+	env := make(map[string]any, len(r.inputs))
+	values := make(map[string]any, len(r.inputs))
+	for _, in := range r.inputs {
+		w := s.windows[winKey{docKey{in.ref.layer, in.ref.collection, in.ref.id}, in.ref.path, in.window}]
+		v := w.value(in.agg, now)
+		if f, ok := v.(float64); ok && math.IsNaN(f) {
+			v = nil
+		}
+		env[in.name] = v
+		name := in.name
+		if strings.HasPrefix(name, "$") {
+			name = in.ref.String()
+		}
+		values[name] = jsonSafe(v)
+	}
+	s.count(func(st *Stats) { st.Evaluations++ })
+	res, err := r.prog.Eval(env)
+	if err != nil {
+		s.count(func(st *Stats) { st.Errors++ })
+		s.fail("evaluate rule "+r.ID, err)
+		return
+	}
+	firing := truthy(res)
+	open := s.open[r.ID]
+	switch {
+	case firing && open != "":
+		s.count(func(st *Stats) { st.Deduplicated++ })
+	case firing && r.Cooldown > 0 && !s.fired[r.ID].IsZero() && now.Sub(s.fired[r.ID]) < r.Cooldown.Std():
+		s.count(func(st *Stats) { st.Suppressed++ })
+	case firing:
+		id := "alert:" + r.ID + ":" + strconv.FormatInt(now.UnixMilli(), 10)
+		doc := s.incident(r, id, values, now)
+		res, err := s.opts.Store.Insert(ctx, s.cfg.Layer, s.cfg.Collection, []store.Document{doc})
+		if err == nil && res.Err > 0 {
+			err = errors.New(strings.Join(res.Errors, "; "))
+		}
+		if err != nil {
+			s.count(func(st *Stats) { st.WriteErrors++ })
+			s.fail("create the incident of rule "+r.ID, err)
+			return
+		}
+		s.open[r.ID], s.fired[r.ID] = id, now
+		s.count(func(st *Stats) { st.Fired++ })
+		s.log.Info("alert fired", "rule", r.ID, "incident", id)
+	case open != "":
+		_, err := s.opts.Store.UpdateByID(ctx, s.cfg.Layer, s.cfg.Collection, open,
+			map[string]any{"$set": map[string]any{FieldStatus: StatusResolved, FieldResolvedAt: now.UTC(), "details.resolvedValues": values}})
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			s.count(func(st *Stats) { st.WriteErrors++ })
+			s.fail("resolve the incident of rule "+r.ID, err)
+			return
+		}
+		delete(s.open, r.ID)
+		s.count(func(st *Stats) { st.Resolved++ })
+		s.log.Info("alert resolved", "rule", r.ID, "incident", open)
+	}
+}
+
+// incident is the document of a firing rule (seed 3.2.4's shape: type,
+// details, description).
+func (s *Service) incident(r *rule, id string, values map[string]any, now time.Time) store.Document {
+	first := r.inputs[0].ref
+	desc := r.Description
+	if desc == "" {
+		desc = fmt.Sprintf("Alert %s: %s", r.ID, r.Condition)
+	} else {
+		pairs := []string{"{rule}", r.ID, "{condition}", r.Condition}
+		for k, v := range values {
+			pairs = append(pairs, "{"+k+"}", fmt.Sprint(v))
+		}
+		desc = strings.NewReplacer(pairs...).Replace(desc)
+	}
+	return store.Document{store.FieldID: id, "type": r.Type, "description": desc, FieldStatus: StatusOpen,
+		"timestamp": now.UTC(),
+		"details": map[string]any{"rule": r.ID, "condition": r.Condition, "values": values,
+			"layer": first.layer, "collection": first.collection, "document": first.id, "field": first.field(),
+			"timestamp": now.UTC()}}
+}
+
+// raise writes the incident updates of the bad-data rules (their ids are
+// derived from rule, field and reading, so a repeat is a conflict, not a
+// second incident).
+func (s *Service) raise(ctx context.Context, updates []model.Update) {
+	for _, u := range updates {
+		if u.Layer != baddata.IncidentLayer || u.Collection != baddata.IncidentCollection {
+			continue
+		}
+		doc := store.Document{store.FieldID: u.ID, "timestamp": u.TS}
+		for k, v := range u.Set {
+			doc[k] = v
+		}
+		res, err := s.opts.Store.Insert(ctx, s.cfg.Layer, s.cfg.Collection, []store.Document{doc})
+		if err == nil && res.Err > 0 && !strings.Contains(strings.Join(res.Errors, " "), store.ErrConflict.Error()) {
+			err = errors.New(strings.Join(res.Errors, "; "))
+		}
+		if err != nil {
+			s.count(func(st *Stats) { st.WriteErrors++ })
+			s.fail("create a bad-data incident", err)
+			continue
+		}
+		if res.OK > 0 {
+			s.count(func(st *Stats) { st.BadData++ })
+		}
+	}
+}
+
+// measurementsUpdate is the bad-data engine's input for a changed
+// document: its changed measurements with their timestamps.
+func measurementsUpdate(d docKey, doc store.Document, fields []string) (model.Update, bool) {
+	ms, _ := doc["measurements"].(map[string]any)
+	if len(ms) == 0 {
+		return model.Update{}, false
+	}
+	set := map[string]any{}
+	changed := func(name string) bool {
+		if len(fields) == 0 {
+			return true
+		}
+		for _, f := range fields {
+			if f == "measurements" || f == model.MeasurementsPrefix+name || strings.HasPrefix(f, model.MeasurementsPrefix+name+".") {
+				return true
+			}
+		}
+		return false
+	}
+	var ts time.Time
+	for name, m := range ms {
+		if !changed(name) {
+			continue
+		}
+		set[model.MeasurementsPrefix+name] = m
+		if mm, ok := m.(map[string]any); ok {
+			if t, ok := mm["timestamp"].(time.Time); ok && t.After(ts) {
+				ts = t
+			}
+		}
+	}
+	if len(set) == 0 {
+		return model.Update{}, false
+	}
+	if ts.IsZero() {
+		ts, _ = doc[store.FieldUpdated].(time.Time)
+	}
+	return model.Update{Layer: d.layer, Collection: d.collection, ID: d.id, Set: set, TS: ts}, true
+}
+
+// valueAt reads path of doc: a measurement object gives its value and
+// timestamp; otherwise the time is measurementsTimestamp or _updated.
+func valueAt(doc store.Document, path string) (any, time.Time, bool) {
+	v, ok := query.Get(doc, path)
+	if !ok {
+		return nil, time.Time{}, false
+	}
+	var t time.Time
+	if m, isObj := v.(map[string]any); isObj {
+		if mv, has := m["value"]; has {
+			v = mv
+			t, _ = m["timestamp"].(time.Time)
+		}
+	} else if strings.HasSuffix(path, ".value") {
+		if m, ok := query.Get(doc, strings.TrimSuffix(path, ".value")); ok {
+			if mm, ok := m.(map[string]any); ok {
+				t, _ = mm["timestamp"].(time.Time)
+			}
+		}
+	}
+	if t.IsZero() {
+		t, _ = doc["measurementsTimestamp"].(time.Time)
+	}
+	if t.IsZero() {
+		t, _ = doc[store.FieldUpdated].(time.Time)
+	}
+	return v, t, true
+}
+
+// number reads a numeric value (booleans as 0 and 1).
+func number(v any) (float64, bool) {
+	switch t := v.(type) {
+	case float64:
+		return t, true
+	case int:
+		return float64(t), true
+	case int64:
+		return float64(t), true
+	case int32:
+		return float64(t), true
+	case bool:
+		if t {
+			return 1, true
+		}
+		return 0, true
+	}
+	return 0, false
+}
+
+func truthy(v any) bool {
+	switch t := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return t
+	case float64:
+		return t != 0 && !math.IsNaN(t)
+	case string:
+		return t != ""
+	}
+	return true
+}
+
+// jsonSafe turns NaN and ±Inf, which JSON cannot carry, into strings.
+func jsonSafe(v any) any {
+	if f, ok := v.(float64); ok && (math.IsNaN(f) || math.IsInf(f, 0)) {
+		return strconv.FormatFloat(f, 'g', -1, 64)
+	}
+	return v
+}
+
+// ensureCollection creates layer/col when missing.
+func ensureCollection(ctx context.Context, st store.Store, layer, col string) error {
+	l, err := st.Layer(ctx, layer)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		l = &store.Layer{ID: layer}
+	case err != nil:
+		return fmt.Errorf("read layer %q: %w", layer, err)
+	case l.Collection(col) != nil:
+		return nil
+	}
+	l.Collections = append(l.Collections, store.Collection{Name: col})
+	if err := st.PutLayer(ctx, *l); err != nil {
+		return fmt.Errorf("create collection %s/%s for alerts: %w", layer, col, err)
+	}
+	return nil
+}
