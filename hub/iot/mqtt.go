@@ -32,6 +32,25 @@ var mqttFilters = []string{
 	"+/+/+/+/attrs", "+/+/+/+/attrs/+", "+/+/+/+/cmdexe", // both
 }
 
+// mqttWorkers is how many MQTT messages are stored at once.
+const mqttWorkers = 16
+
+// mqttJob is a received message and the client that acknowledges it.
+type mqttJob struct {
+	c *paho.Client
+	p *paho.Publish
+}
+
+// fnv32 hashes a topic onto a worker.
+func fnv32(s string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return h
+}
+
 // mqttClient is the connection of a running binding.
 type mqttClient struct {
 	mu sync.Mutex
@@ -94,6 +113,27 @@ func (s *Service) runMQTT(ctx context.Context) error {
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	workers := make([]chan mqttJob, mqttWorkers)
+	for i := range workers {
+		workers[i] = make(chan mqttJob, 64)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case j := <-workers[i]:
+					s.received(ctx, j.p)
+					if j.p.QoS > 0 && j.c != nil {
+						if err := j.c.Ack(j.p); err != nil && ctx.Err() == nil {
+							s.log.Debug("iot: MQTT ack", "topic", j.p.Topic, "err", err)
+						}
+					}
+				}
+			}
+		}()
+	}
 	cfg := autopaho.ClientConfig{
 		ServerUrls:                    []*url.URL{u},
 		TlsCfg:                        tlsCfg,
@@ -115,8 +155,16 @@ func (s *Service) runMQTT(ctx context.Context) error {
 		OnConnectError: func(err error) { s.log.Warn("iot: MQTT broker connection attempt failed", "err", err) },
 		ClientConfig: paho.ClientConfig{
 			ClientID: s.cfg.MQTT.ClientID,
+			// acknowledged once stored (paho sends acks in arrival order)
+			EnableManualAcknowledgment: true,
 			OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
-				s.received(ctx, pr.Packet)
+				// a device's messages go to one worker, in order; the
+				// workers' writes are grouped into batches
+				w := workers[fnv32(pr.Packet.Topic)%uint32(len(workers))]
+				select {
+				case w <- mqttJob{c: pr.Client, p: pr.Packet}:
+				case <-ctx.Done():
+				}
 				return true, nil
 			}},
 			OnClientError: func(err error) { s.log.Warn("iot: MQTT client error", "err", err) },

@@ -22,7 +22,7 @@ const waitTimeout = 15 * time.Second
 // findMosquitto looks mosquitto up in PATH and the sbin directories; it
 // skips the test when it is missing, and fails it when
 // GRIDEDGE_REQUIRE_INTEROP=1.
-func findMosquitto(t *testing.T) string {
+func findMosquitto(t testing.TB) string {
 	t.Helper()
 	if p, err := exec.LookPath("mosquitto"); err == nil {
 		return p
@@ -42,8 +42,8 @@ func findMosquitto(t *testing.T) string {
 }
 
 // startMosquitto runs mosquitto on a free loopback port and returns its
-// address.
-func startMosquitto(t *testing.T) string {
+// address; extra are more configuration lines.
+func startMosquitto(t testing.TB, extra ...string) string {
 	t.Helper()
 	bin := findMosquitto(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -59,6 +59,7 @@ func startMosquitto(t *testing.T) string {
 	if u, err := user.Current(); err == nil {
 		lines = append(lines, "user "+u.Username) // as root, do not switch to the mosquitto user
 	}
+	lines = append(lines, extra...)
 	if err := os.WriteFile(conf, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +89,7 @@ func startMosquitto(t *testing.T) string {
 }
 
 // waitFor polls cond until it holds or waitTimeout passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(waitTimeout)
 	for !cond() {
@@ -106,7 +107,7 @@ type device struct {
 	got map[string][]string
 }
 
-func connectDevice(t *testing.T, addr, id string) *device {
+func connectDevice(t testing.TB, addr, id string) *device {
 	t.Helper()
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -129,7 +130,7 @@ func connectDevice(t *testing.T, addr, id string) *device {
 	return d
 }
 
-func (d *device) publish(t *testing.T, topic, payload string) {
+func (d *device) publish(t testing.TB, topic, payload string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
