@@ -19,6 +19,7 @@ import (
 	"github.com/gridedge/gridedge/edge/bus"
 	"github.com/gridedge/gridedge/edge/modbus"
 	"github.com/gridedge/gridedge/edge/mqtt"
+	"github.com/gridedge/gridedge/edge/opcua"
 	"github.com/gridedge/gridedge/edge/poller"
 	"github.com/gridedge/gridedge/edge/settings"
 	"github.com/gridedge/gridedge/edge/uplink"
@@ -61,6 +62,8 @@ type Agent struct {
 	closing  bool
 
 	metricsAddr string // the metrics listener's, "" when off
+
+	opcuaSources []*opcua.Source // one per opcua server (opcua.go)
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -133,6 +136,9 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Agent, err er
 		return nil, err
 	}
 	if err := a.serveMetrics(runCtx); err != nil {
+		return nil, err
+	}
+	if err := a.startOPCUA(runCtx); err != nil {
 		return nil, err
 	}
 	a.wg.Add(1)
@@ -306,6 +312,9 @@ type Status struct {
 	VirtualSensors map[string]vsensor.SensorStats `json:"virtual_sensors,omitempty"`
 	// MQTT describes the MQTT bridge (nil without one).
 	MQTT *mqtt.Stats `json:"mqtt,omitempty"`
+	// OPCUA describes each OPC-UA server's connection (none without an
+	// opcua section).
+	OPCUA []opcua.Stats `json:"opcua,omitempty"`
 	// Map is the running Modbus map: version (content hash), pusher,
 	// confirmation, last rollback.
 	Map control.MapInfo `json:"map"`
@@ -337,6 +346,7 @@ func (a *Agent) Status() (Status, error) {
 		ms := br.b.Stats()
 		st.MQTT = &ms
 	}
+	st.OPCUA = a.opcuaStats()
 	return st, err
 }
 

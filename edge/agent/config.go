@@ -12,6 +12,7 @@ import (
 
 	"github.com/gridedge/gridedge/edge/buffer"
 	"github.com/gridedge/gridedge/edge/mqtt"
+	"github.com/gridedge/gridedge/edge/opcua"
 	"github.com/gridedge/gridedge/edge/settings"
 	"github.com/gridedge/gridedge/edge/uplink"
 	"github.com/gridedge/gridedge/shared/config"
@@ -55,6 +56,9 @@ type Config struct {
 	Rules []baddata.Rule `json:"rules,omitempty"`
 	// VirtualSensors are X-FLEX virtual-sensor settings (seed 3.2.5), unchanged.
 	VirtualSensors *vsensor.Settings `json:"virtualSensors,omitempty"`
+	// OPCUA lists OPC-UA servers and the document measurements their nodes
+	// feed (docs/opcua.md); their readings take the same pipeline as Modbus.
+	OPCUA *opcua.Config `json:"opcua,omitempty"`
 	// MQTTOptions tune the MQTT bridge of the SETTINGS mqtt section (QoS,
 	// TLS files, queues, audit file).
 	MQTTOptions mqtt.Options `json:"mqttOptions,omitempty"`
@@ -241,6 +245,9 @@ func (c *Config) Resolve(dir string) error {
 			*f = filepath.Join(dir, *f)
 		}
 	}
+	if c.OPCUA != nil {
+		c.OPCUA.ResolvePaths(dir)
+	}
 	c.Defaults()
 	return c.Validate()
 }
@@ -313,6 +320,9 @@ func (c *Config) Defaults() {
 		c.LogLevel = "error" // the original plugin's default
 	}
 	c.Control.defaults()
+	if c.OPCUA != nil {
+		c.OPCUA.Defaults()
+	}
 }
 
 // Validate reports every problem at once.
@@ -405,6 +415,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.Metrics.validate(&es)
+	if c.OPCUA != nil {
+		es = appendErrors(es, "opcua", c.OPCUA.Validate())
+	}
 	return es.Err()
 }
 

@@ -30,9 +30,9 @@ type Ref struct {
 // depth levels and calls fn for each node found, parents before children.
 // A node reached twice is reported once.
 func (cn *Conn) Browse(ctx context.Context, root string, depth int, fn func(Ref) error) error {
-	start, err := ua.ParseNodeID(root)
+	start, err := ParseNodeID(root)
 	if err != nil {
-		return fmt.Errorf("node id %q: %w", root, ErrBadNode)
+		return err
 	}
 	seen := map[string]bool{start.String(): true}
 	var walk func(n *ua.NodeID, level int) error
@@ -76,9 +76,9 @@ func (cn *Conn) Browse(ctx context.Context, root string, depth int, fn func(Ref)
 func (cn *Conn) Read(ctx context.Context, nodes ...string) ([]*ua.DataValue, error) {
 	req := &ua.ReadRequest{TimestampsToReturn: ua.TimestampsToReturnBoth}
 	for _, n := range nodes {
-		nid, err := ua.ParseNodeID(n)
+		nid, err := ParseNodeID(n)
 		if err != nil {
-			return nil, fmt.Errorf("node id %q: %w", n, ErrBadNode)
+			return nil, err
 		}
 		req.NodesToRead = append(req.NodesToRead, &ua.ReadValueID{NodeID: nid, AttributeID: ua.AttributeIDValue})
 	}
@@ -97,9 +97,9 @@ func (cn *Conn) Read(ctx context.Context, nodes ...string) ([]*ua.DataValue, err
 // String, DateTime in RFC 3339, LocalizedText; arrays as comma-separated
 // elements). It returns the variant written.
 func (cn *Conn) Write(ctx context.Context, node, text string) (*ua.Variant, error) {
-	nid, err := ua.ParseNodeID(node)
+	nid, err := ParseNodeID(node)
 	if err != nil {
-		return nil, fmt.Errorf("node id %q: %w", node, ErrBadNode)
+		return nil, err
 	}
 	cur, err := cn.Read(ctx, node)
 	if err != nil {

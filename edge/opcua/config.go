@@ -342,7 +342,7 @@ func (s *Server) validate(es *config.Errors, p string) {
 			if m.Name == "" || strings.ContainsAny(m.Name, ". $") {
 				es.Add(config.Join(mp, "name"), "%q must be a name without '.', '$' or spaces", m.Name)
 			}
-			if _, err := ua.ParseNodeID(m.NodeID); err != nil || m.NodeID == "" {
+			if _, err := ParseNodeID(m.NodeID); err != nil {
 				es.Add(config.Join(mp, "nodeId"), "%q is not a node id like ns=2;s=Name or ns=3;i=1001", m.NodeID)
 			}
 			if m.Mode != ModeSubscribe && m.Mode != ModePoll {
@@ -384,4 +384,27 @@ func securityMode(name string) (ua.MessageSecurityMode, error) {
 		return m, nil
 	}
 	return 0, fmt.Errorf("security mode %q is not one of None, Sign, SignAndEncrypt", name)
+}
+
+// ParseNodeID parses a node id in the OPC-UA string form,
+// [ns=<index>;]<i|s|g|b>=<identifier>. gopcua alone would take any text
+// as a string identifier, so that a typo ("x=1", "Temperature") became a
+// node the server does not know; this refuses it.
+func ParseNodeID(s string) (*ua.NodeID, error) {
+	rest := s
+	if strings.HasPrefix(rest, "ns=") {
+		_, after, ok := strings.Cut(rest, ";")
+		if !ok {
+			return nil, fmt.Errorf("node id %q: %w: want ns=<index>;<i|s|g|b>=<identifier>", s, ErrBadNode)
+		}
+		rest = after
+	}
+	if len(rest) < 3 || rest[1] != '=' || !strings.ContainsRune("isgb", rune(rest[0])) {
+		return nil, fmt.Errorf("node id %q: %w: want [ns=<index>;]<i|s|g|b>=<identifier>, e.g. ns=2;s=Boiler.Temperature", s, ErrBadNode)
+	}
+	id, err := ua.ParseNodeID(s)
+	if err != nil {
+		return nil, fmt.Errorf("node id %q: %w: %v", s, ErrBadNode, err)
+	}
+	return id, nil
 }

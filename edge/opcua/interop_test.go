@@ -6,125 +6,25 @@ package opcua_test
 // when GRIDEDGE_REQUIRE_INTEROP=1, as in CI.
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gridedge/gridedge/edge/opcua"
+	"github.com/gridedge/gridedge/edge/opcua/opcuatest"
 	"github.com/gridedge/gridedge/edge/settings"
 	"github.com/gridedge/gridedge/shared/config"
 	"github.com/gridedge/gridedge/shared/model"
 	"github.com/gridedge/gridedge/shared/wire"
 )
-
-// needAsyncua skips (or fails, with GRIDEDGE_REQUIRE_INTEROP=1) without
-// python3 and asyncua.
-func needAsyncua(t testing.TB) {
-	t.Helper()
-	out, err := exec.Command("python3", "-c", "import asyncua, importlib.metadata as m; print(m.version('asyncua'))").Output()
-	if err == nil {
-		return
-	}
-	msg := "python3 with asyncua is not installed: run scripts/install-test-deps.sh (pip install asyncua==2.1.0)"
-	if os.Getenv("GRIDEDGE_REQUIRE_INTEROP") == "1" {
-		t.Fatalf("%s (GRIDEDGE_REQUIRE_INTEROP=1): %v %s", msg, err, out)
-	}
-	t.Skip(msg)
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// server is a running asyncua server.
-type server struct {
-	t      testing.TB
-	port   int
-	args   []string
-	cmd    *exec.Cmd
-	stderr *bytes.Buffer
-}
-
-// startServer starts the asyncua server on a free port with args and waits
-// for READY.
-func startServer(t testing.TB, args ...string) *server {
-	t.Helper()
-	needAsyncua(t)
-	s := &server{t: t, port: freePort(t), args: args}
-	s.start()
-	t.Cleanup(s.stop)
-	return s
-}
-
-func (s *server) url() string { return fmt.Sprintf("opc.tcp://127.0.0.1:%d", s.port) }
-
-func (s *server) start() {
-	t := s.t
-	t.Helper()
-	script, err := filepath.Abs("../../scripts/interop/asyncua_server.py")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.stderr = &bytes.Buffer{}
-	s.cmd = exec.Command("python3", append([]string{script, "--port", strconv.Itoa(s.port)}, s.args...)...)
-	s.cmd.Stderr = s.stderr
-	stdout, err := s.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan bool, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if strings.TrimSpace(sc.Text()) == "READY" {
-				ready <- true
-				_, _ = io.Copy(io.Discard, stdout)
-				return
-			}
-		}
-		ready <- false
-	}()
-	select {
-	case ok := <-ready:
-		if !ok {
-			t.Fatalf("asyncua server exited: %s", s.stderr.String())
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatalf("asyncua server not ready: %s", s.stderr.String())
-	}
-}
-
-func (s *server) stop() {
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
-	s.cmd = nil
-}
 
 // collector is a Sink that keeps every update.
 type collector struct {
@@ -206,7 +106,7 @@ func plantServer(url string, mode string, names ...string) *opcua.Server {
 // and by subscription, and checks values, qualities, source timestamps and
 // that each update survives the wire encoding the buffer stores.
 func TestAsyncuaDataTypes(t *testing.T) {
-	srv := startServer(t)
+	srv := opcuatest.Start(t)
 	names := []string{"Temperature", "Flag", "Level", "Big", "Name", "Samples", "Codes", "Started", "Label", "Guess", "Broken"}
 	started := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
 	want := map[string]model.Measurement{
@@ -225,7 +125,7 @@ func TestAsyncuaDataTypes(t *testing.T) {
 	for _, mode := range []string{opcua.ModePoll, opcua.ModeSubscribe} {
 		t.Run(mode, func(t *testing.T) {
 			col := newCollector()
-			s := plantServer(srv.url(), mode, names...)
+			s := plantServer(srv.URL(), mode, names...)
 			if err := (&opcua.Config{Servers: []opcua.Server{*s}}).Validate(); err != nil {
 				t.Fatal(err)
 			}
@@ -297,9 +197,9 @@ func TestAsyncuaDataTypes(t *testing.T) {
 // with the server back on the same port, the source reconnects, creates
 // the subscription again and values flow with good quality.
 func TestAsyncuaSubscriptionSurvivesRestart(t *testing.T) {
-	srv := startServer(t)
+	srv := opcuatest.Start(t)
 	col := newCollector()
-	s := plantServer(srv.url(), opcua.ModeSubscribe, "Counter")
+	s := plantServer(srv.URL(), opcua.ModeSubscribe, "Counter")
 	src, err := opcua.NewSource(s, col.sink, quietLog())
 	if err != nil {
 		t.Fatal(err)
@@ -318,7 +218,7 @@ func TestAsyncuaSubscriptionSurvivesRestart(t *testing.T) {
 		}
 	}
 	col.waitFor(t, "counter values", 10*time.Second, good(0))
-	srv.stop()
+	srv.Stop()
 	col.waitFor(t, "a bad-quality counter after the server died", 10*time.Second, func() bool {
 		ms := col.measurements("Counter")
 		return ms[len(ms)-1].Quality == model.QualityBad
@@ -329,7 +229,7 @@ func TestAsyncuaSubscriptionSurvivesRestart(t *testing.T) {
 		t.Errorf("bad measurement %+v: want the last value %v kept", bad, ms[len(ms)-2].Value)
 	}
 	mark := len(ms)
-	srv.start()
+	srv.Restart()
 	col.waitFor(t, "counter values after the restart", 20*time.Second, good(mark))
 	if st := src.Stats(); st.Connects < 2 || st.Subscribed != 1 {
 		t.Errorf("stats %+v: want 2+ connects and 1 monitored item", st)
@@ -353,9 +253,9 @@ func TestAsyncuaSubscriptionSurvivesRestart(t *testing.T) {
 // reports only its initial value and the 0.05 item every step: which
 // shows that the filter reaches the server with its type and value.
 func TestAsyncuaDeadband(t *testing.T) {
-	srv := startServer(t)
+	srv := opcuatest.Start(t)
 	col := newCollector()
-	s := plantServer(srv.url(), opcua.ModeSubscribe)
+	s := plantServer(srv.URL(), opcua.ModeSubscribe)
 	fast := config.Duration(50 * time.Millisecond)
 	s.PublishingInterval = config.Duration(100 * time.Millisecond)
 	s.Documents[0].Measurements = []opcua.Measurement{
@@ -381,8 +281,8 @@ func TestAsyncuaDeadband(t *testing.T) {
 
 // TestAsyncuaBrowseReadWrite is what `gridedge opcua` does.
 func TestAsyncuaBrowseReadWrite(t *testing.T) {
-	srv := startServer(t)
-	s := plantServer(srv.url(), opcua.ModePoll, "Temperature")
+	srv := opcuatest.Start(t)
+	s := plantServer(srv.URL(), opcua.ModePoll, "Temperature")
 	ctx := context.Background()
 	cn, err := opcua.Connect(ctx, s, quietLog())
 	if err != nil {
@@ -479,10 +379,10 @@ func newPKI(t *testing.T) *pki {
 // an unknown user certificate, a policy the server does not offer.
 func TestAsyncuaSecurity(t *testing.T) {
 	p := newPKI(t)
-	srv := startServer(t, "--security", "basic256sha256", "--cert", p.serverCert, "--key", p.serverKey,
+	srv := opcuatest.Start(t, "--security", "basic256sha256", "--cert", p.serverCert, "--key", p.serverKey,
 		"--user", "alice:s3cret", "--cert-user", p.userCert, "--app-cert", p.clientCert)
 	base := func(mode string) *opcua.Server {
-		s := plantServer(srv.url(), opcua.ModePoll, "Temperature")
+		s := plantServer(srv.URL(), opcua.ModePoll, "Temperature")
 		s.Security = opcua.Security{Policy: "Basic256Sha256", Mode: mode, CertFile: p.clientCert, KeyFile: p.clientKey,
 			TrustedCerts: []string{p.serverCert}}
 		return s

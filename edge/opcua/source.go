@@ -66,9 +66,9 @@ func NewSource(s *Server, sink Sink, log *slog.Logger) (*Source, error) {
 		src.docs = append(src.docs, d.Document)
 		for j := range d.Measurements {
 			m := &d.Measurements[j]
-			id, err := ua.ParseNodeID(m.NodeID)
+			id, err := ParseNodeID(m.NodeID)
 			if err != nil {
-				return nil, fmt.Errorf("opcua server %s, measurement %s: node id %q: %w", s.Name, m.Name, m.NodeID, ErrBadNode)
+				return nil, fmt.Errorf("opcua server %s, measurement %s: %w", s.Name, m.Name, err)
 			}
 			src.items = append(src.items, item{doc: i, name: m.Name, node: id, m: m})
 		}
