@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/gridedge/gridedge/hub/alerts"
 	"github.com/gridedge/gridedge/hub/api"
 	"github.com/gridedge/gridedge/hub/incidents"
 	"github.com/gridedge/gridedge/hub/store"
@@ -76,3 +77,65 @@ func startIncidents(h *Hub, runCtx context.Context) error {
 
 // Incidents is the incidents service (nil when off).
 func (h *Hub) Incidents() *incidents.Service { return h.svc.incidents }
+
+// validateAlerts checks services.alerts: its rules and its incidents
+// layer and collection names.
+func validateAlerts(c *ServicesConfig, path string, es *config.Errors) {
+	p := config.Join(path, "alerts")
+	c.Alerts.Validate(p, es)
+	if !c.Alerts.Enabled {
+		return
+	}
+	if err := store.CheckName("layer", c.Alerts.Layer); err != nil {
+		es.Add(config.Join(p, "layer"), "%v", err)
+	} else if api.ReservedLayer(c.Alerts.Layer) {
+		es.Add(config.Join(p, "layer"), "layer %q is reserved", c.Alerts.Layer)
+	}
+	if err := store.CheckName("collection", c.Alerts.Collection); err != nil {
+		es.Add(config.Join(p, "collection"), "%v", err)
+	}
+}
+
+// startAlerts starts the alert rules on the hub's connection, store (writes
+// publish change events, so hub/incidents sees the incidents) and history;
+// it ends with runCtx and is waited for by Close.
+func startAlerts(h *Hub, runCtx context.Context) error {
+	cfg := h.cfg.Services.Alerts
+	if !cfg.Enabled {
+		return nil
+	}
+	opts := alerts.Options{Config: cfg, Store: store.WithChanges(h.st, h.publishChange), NC: h.nc,
+		Domain: h.cfg.Domain, Instance: h.cfg.NATS.ServerName, Logger: h.log.With("service", "alerts")}
+	if h.hist != nil {
+		opts.History = h.hist
+	}
+	svc, err := alerts.New(opts)
+	if err != nil {
+		return err
+	}
+	h.svc.alerts = svc
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		err := svc.Run(runCtx, ready)
+		done <- err
+		if err != nil && !errors.Is(err, context.Canceled) {
+			select {
+			case h.errc <- err:
+			default:
+				h.log.Error("alerts stopped", "err", err)
+			}
+		}
+	}()
+	select {
+	case <-ready:
+		return nil
+	case err := <-done:
+		return err
+	}
+}
+
+// Alerts is the alerts service (nil when off).
+func (h *Hub) Alerts() *alerts.Service { return h.svc.alerts }

@@ -122,6 +122,9 @@ func TestIncidentsConfig(t *testing.T) {
 		{"unknown key", `{"services": {"incidents": {"enabled": true, "retries": 3}}}`, `retries`},
 		{"webhook without secret", `{"services": {"incidents": {"enabled": true, "subscriptions": [{"id": "ops", "webhook": {"url": "https://ops.example/hook"}}]}}}`,
 			`services.incidents.subscriptions[0].webhook.secret: is required`},
+		{"alert rule", `{"services": {"alerts": {"enabled": true, "rules": [{"id": "r", "condition": "v > 1", "vars": {"v": {"ref": "a_b.c>d", "agg": "avg"}}}]}}}`,
+			`services.alerts.rules[0].vars.v: agg avg needs a window`},
+		{"alerts layer reserved", `{"services": {"alerts": {"enabled": true, "layer": "system"}}}`, `services.alerts.layer: layer "system" is reserved`},
 		{"good", `{"services": {"incidents": {"enabled": true, "maxAttempts": 8, "backoff": "5s", "maxBackoff": "10m", "timeout": "30s",
 			"subscriptions": [{"id": "ops", "types": ["OVER*"], "layers": ["gridflex"], "webhook": {"url": "https://ops.example/hook", "secret": "$HOOK_SECRET"}},
 			                  {"id": "oncall", "email": {"to": ["oncall@example.org"]}}]}}}`, ""},
@@ -138,5 +141,79 @@ func TestIncidentsConfig(t *testing.T) {
 				t.Errorf("got %v, want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestAlertsThroughTheHub: a window rule on REST writes fires an incident,
+// whose type's workflow the incidents service calls (so an alert starts a
+// workflow), and resolves it when the average falls back.
+func TestAlertsThroughTheHub(t *testing.T) {
+	calls := make(chan string, 10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		calls <- string(b)
+		w.WriteHeader(http.StatusCreated)
+	}))
+	defer srv.Close()
+	t.Setenv(EnvAdminPassword, "demo-admin-password")
+	cfg := &Config{DataDir: t.TempDir(), NATS: NATSConfig{Listen: "127.0.0.1:-1", LeafListen: "127.0.0.1:0"}}
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	if err := config.Decode([]byte(`{"layers": [{"_id": "demo", "collections": [{"name": "meters"}]},
+		{"_id": "incidents", "config": {"notify": {"OVERVOLTAGE": {"url": "`+srv.URL+`/start", "body": {"incident": "VALUE_INCIDENT"}}}},
+		 "collections": [{"name": "items"}]}],
+		"services": {"incidents": {"enabled": true},
+		  "alerts": {"enabled": true, "rules": [{"id": "hot", "type": "OVERVOLTAGE",
+		    "vars": {"v": {"ref": "demo_meters.M1>measurements.voltage", "agg": "avg", "window": "1h"}}, "condition": "v > 250"}]}}}`), cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	h, err := Start(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	base := "http://" + h.HTTPAddr() + "/api/v2"
+	_, m := call(t, "POST", base+"/login", map[string]any{"user": "admin", "password": "demo-admin-password"}, nil)
+	d := m["data"].(map[string]any)
+	hdr := map[string]string{"X-User-ID": d["userId"].(string), "X-Auth-Token": d["authToken"].(string)}
+	ts := time.Now().UTC()
+	write := func(v float64, at time.Time) {
+		t.Helper()
+		doc := map[string]any{"_id": "M1", "measurements": map[string]any{"voltage": map[string]any{"value": v, "quality": 1, "timestamp": at.Format(time.RFC3339Nano)}}}
+		if code, m := call(t, "POST", base+"/bulk/demo/meters", []any{doc}, hdr); code != 200 {
+			t.Fatalf("write: %d %v", code, m)
+		}
+	}
+	write(240, ts.Add(-2*time.Second))
+	write(290, ts.Add(-time.Second)) // avg 265
+	var body string
+	select {
+	case body = <-calls:
+	case <-time.After(15 * time.Second):
+		t.Fatal("no workflow call after 15s")
+	}
+	if !strings.Contains(body, `"type":"OVERVOLTAGE"`) || !strings.Contains(body, `"rule":"hot"`) || !strings.Contains(body, `"status":"open"`) {
+		t.Errorf("workflow body %s", body)
+	}
+	write(100, ts) // avg 210
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		code, m := call(t, "GET", base+"/incidents/items?query="+`{"details.rule":"hot"}`, nil, hdr)
+		if list, _ := m["data"].([]any); code == 200 && len(list) == 1 && list[0].(map[string]any)["status"] == "resolved" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not resolved after 15s: %d %v", code, m)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st := h.Alerts().Stats(); st.Fired != 1 || st.Resolved != 1 {
+		t.Errorf("alerts stats %+v", st)
+	}
+	if len(calls) != 0 {
+		t.Errorf("the resolution made a workflow call: %s", <-calls)
 	}
 }

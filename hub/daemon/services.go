@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/gridedge/gridedge/hub/alerts"
 	"github.com/gridedge/gridedge/hub/api"
 	"github.com/gridedge/gridedge/hub/convert"
 	"github.com/gridedge/gridedge/hub/incidents"
@@ -24,6 +25,9 @@ type ServicesConfig struct {
 	// Incidents calls the workflows of inserted incidents (3.2.4) and sends
 	// their e-mail and webhook notifications (hub/incidents).
 	Incidents incidents.Config `json:"incidents,omitempty"`
+	// Alerts evaluates alert rules over windows of the history and the
+	// bad-data rules at the hub, raising incidents (hub/alerts).
+	Alerts alerts.Config `json:"alerts,omitempty"`
 }
 
 // Defaults fills unset fields.
@@ -31,12 +35,14 @@ func (c *ServicesConfig) Defaults() {
 	c.VSensors.Defaults()
 	c.Converters.Defaults()
 	c.Incidents.Defaults()
+	c.Alerts.Defaults()
 }
 
 // Validate adds the problems of c to es, under path.
 func (c *ServicesConfig) Validate(path string, es *config.Errors) {
 	c.VSensors.Validate(config.Join(path, "vsensors"), es)
 	validateIncidents(c, path, es)
+	validateAlerts(c, path, es)
 	if c.Converters.Enabled {
 		p := config.Join(path, "converters")
 		if err := store.CheckName("layer", c.Converters.Layer); err != nil {
@@ -55,6 +61,7 @@ type services struct {
 	converters *convert.Registry
 	vsensors   *vsensors.Service
 	incidents  *incidents.Service
+	alerts     *alerts.Service
 }
 
 // startConverters makes the converter registry (before the REST API,
@@ -83,6 +90,9 @@ func (h *Hub) convertersAPI() api.Converters {
 // with runCtx and are waited for by Close.
 func startServices(h *Hub, runCtx context.Context) error {
 	if err := startIncidents(h, runCtx); err != nil {
+		return err
+	}
+	if err := startAlerts(h, runCtx); err != nil {
 		return err
 	}
 	if r := h.svc.converters; r != nil {
