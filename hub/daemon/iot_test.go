@@ -7,8 +7,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
+
+	"github.com/gridedge/gridedge/shared/config"
 )
 
 // TestIoTThroughStart: with iot.enabled the hub serves the provisioning
@@ -93,5 +96,30 @@ func TestIoTConfigErrors(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
+	}
+}
+
+// TestIoTDocExample: the config example of docs/ingestion.md decodes
+// strictly and validates.
+func TestIoTDocExample(t *testing.T) {
+	b, err := os.ReadFile("../../docs/ingestion.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "```yaml\n")
+	block, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("docs/ingestion.md has no yaml block")
+	}
+	var c Config
+	if err := config.Decode([]byte(block+"http:\n  listen: 127.0.0.1:0\n"), &c); err != nil {
+		t.Fatalf("decode the example: %v", err)
+	}
+	c.Defaults()
+	if err := c.Validate(); err != nil {
+		t.Fatalf("validate the example: %v", err)
+	}
+	if !c.IoT.Enabled || c.IoT.MQTT.URL != "mqtt://127.0.0.1:1883" || c.IoT.RateLimit.Burst != 20 || *c.IoT.Autoprovision != true {
+		t.Errorf("decoded %+v", c.IoT)
 	}
 }
