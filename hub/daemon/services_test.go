@@ -11,16 +11,26 @@ import (
 	"time"
 
 	"github.com/gridedge/gridedge/hub/store"
+	"github.com/gridedge/gridedge/hub/store/mongo/mongotest"
 	"github.com/gridedge/gridedge/shared/config"
 )
 
 // TestServicesThroughTheHub starts a hub with both services on: a virtual
 // sensor is computed from REST writes and its output reaches REST and the
 // history; a converter stored through REST is tested through its route.
-func TestServicesThroughTheHub(t *testing.T) {
+func TestServicesThroughTheHub(t *testing.T) { servicesThroughTheHub(t, "bolt") }
+
+// TestServicesThroughTheHubOnMongo is the same on the mongo backend.
+func TestServicesThroughTheHubOnMongo(t *testing.T) { servicesThroughTheHub(t, "mongo") }
+
+func servicesThroughTheHub(t *testing.T, backend string) {
 	t.Setenv(EnvAdminPassword, "demo-admin-password")
 	cfg := &Config{DataDir: t.TempDir(), NATS: NATSConfig{Listen: "127.0.0.1:-1", LeafListen: "127.0.0.1:0"},
 		Layers: []store.Layer{{ID: "demo", Collections: []store.Collection{{Name: "meters"}}}}}
+	if backend == "mongo" {
+		uri, _ := mongotest.URI(t)
+		cfg.Store = StoreConfig{Backend: "mongo", MongoURI: uri, Database: mongotest.DatabaseName()}
+	}
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	if err := config.Decode([]byte(`{"services": {
 		"converters": {"enabled": true},
