@@ -6,7 +6,8 @@
 // Two endpoints share one protocol engine: /websocket carries raw DDP, one
 // message per WebSocket text frame, and /sockjs/... carries the same
 // messages in SockJS framing (o, h, a[...], c[...]) for browser clients that
-// insist on it (only SockJS's websocket transport is served).
+// insist on it, over a WebSocket or SockJS's HTTP transports (xhr-streaming,
+// xhr-polling, xhr_send).
 //
 // Publications are <layer>_<collection>.all and <layer>_<collection>.find
 // (a MongoDB selector with sort, limit, skip and fields). They respect the
@@ -24,7 +25,8 @@
 //
 // Concurrency: one dispatcher goroutine owns every subscription and every
 // merge box, so change events, subscription starts and re-runs are applied
-// in one order; it never blocks on a client. Each connection has a reader
+// in one order, in rounds that flush each connection once; it never blocks
+// on a client. Each connection has a reader
 // (the HTTP handler's goroutine) and a writer goroutine that drains a
 // bounded queue; a client whose queue overflows is disconnected. See
 // docs/ddp.md.

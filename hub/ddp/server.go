@@ -37,14 +37,18 @@ type Limits struct {
 	MaxMessageBytes int64
 	// MaxFind caps the documents findAll returns (default 10,000).
 	MaxFind int
-	// WriteTimeout bounds writing one batch to a client (default 10s).
+	// WriteTimeout bounds writing one batch to a client (default 10s); over
+	// SockJS's HTTP transports, waiting for the client's next poll.
 	WriteTimeout time.Duration
+	// DisconnectDelay closes a SockJS HTTP session that has no receiving
+	// request for that long (default 5s, SockJS's disconnect_delay).
+	DisconnectDelay time.Duration
 }
 
 // DefaultLimits are the limits of a Server whose Limits are zero.
 var DefaultLimits = Limits{
 	PingInterval: 15 * time.Second, PongTimeout: 15 * time.Second, MaxQueueBytes: 32 << 20,
-	MaxMessageBytes: 1 << 20, MaxFind: 10000, WriteTimeout: 10 * time.Second,
+	MaxMessageBytes: 1 << 20, MaxFind: 10000, WriteTimeout: 10 * time.Second, DisconnectDelay: 5 * time.Second,
 }
 
 func (l *Limits) defaults() {
@@ -66,6 +70,9 @@ func (l *Limits) defaults() {
 	}
 	if l.WriteTimeout <= 0 {
 		l.WriteTimeout = d.WriteTimeout
+	}
+	if l.DisconnectDelay <= 0 {
+		l.DisconnectDelay = d.DisconnectDelay
 	}
 }
 
@@ -129,6 +136,10 @@ type Server struct {
 	connMu sync.Mutex
 	conns  map[*conn]struct{}
 
+	// SockJS HTTP sessions by session id.
+	xhrMu sync.Mutex
+	xhr   map[string]*xhrTransport
+
 	// Owned by the dispatcher: subscriptions by DDP collection name, and
 	// the connections with documents to flush.
 	byColl     map[string]map[*subscription]struct{}
@@ -160,7 +171,8 @@ func New(cfg Config) (*Server, error) {
 		cfg.Now = time.Now
 	}
 	s := &Server{cfg: cfg, limits: cfg.Limits, log: cfg.Logger, jobs: make(chan job, 4096), quit: make(chan struct{}),
-		conns: map[*conn]struct{}{}, byColl: map[string]map[*subscription]struct{}{}, msgs: map[msgKey][]byte{}}
+		conns: map[*conn]struct{}{}, byColl: map[string]map[*subscription]struct{}{}, msgs: map[msgKey][]byte{},
+		xhr: map[string]*xhrTransport{}}
 	s.limits.defaults()
 	s.up = websocket.Upgrader{
 		ReadBufferSize: 1024, WriteBufferSize: 1024, WriteBufferPool: &sync.Pool{},
@@ -239,7 +251,7 @@ func (s *Server) onChange(m *nats.Msg) {
 
 // heartbeats pings silent connections and closes dead ones.
 func (s *Server) heartbeats() {
-	tick := min(s.limits.PingInterval, s.limits.PongTimeout) / 4
+	tick := min(s.limits.PingInterval, s.limits.PongTimeout, s.limits.DisconnectDelay) / 4
 	t := time.NewTicker(max(tick, 10*time.Millisecond))
 	defer t.Stop()
 	var conns []*conn
@@ -260,6 +272,7 @@ func (s *Server) heartbeats() {
 			c.checkAlive(now)
 		}
 		clear(conns)
+		s.reapXHR(now)
 	}
 }
 
@@ -280,8 +293,9 @@ func (s *Server) Mount(next http.Handler) http.Handler {
 }
 
 // Handler serves /websocket (raw DDP), /sockjs/info,
-// /sockjs/<server>/<session>/websocket (SockJS framing) and
-// /sockjs/websocket (raw DDP, SockJS's raw endpoint).
+// /sockjs/<server>/<session>/websocket (SockJS framing),
+// /sockjs/<server>/<session>/{xhr,xhr_streaming,xhr_send} (SockJS's HTTP
+// transports) and /sockjs/websocket (raw DDP, SockJS's raw endpoint).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /websocket", func(w http.ResponseWriter, r *http.Request) { s.serveWS(w, r, false) })
@@ -290,10 +304,16 @@ func (s *Server) Handler() http.Handler {
 		s.serveWS(w, r, true)
 	})
 	mux.HandleFunc("/sockjs/info", s.sockjsInfo)
+	mux.HandleFunc("/sockjs/{server}/{session}/xhr", func(w http.ResponseWriter, r *http.Request) { s.serveXHR(w, r, false) })
+	mux.HandleFunc("/sockjs/{server}/{session}/xhr_streaming", func(w http.ResponseWriter, r *http.Request) {
+		s.serveXHR(w, r, true)
+	})
+	mux.HandleFunc("/sockjs/{server}/{session}/xhr_send", s.serveXHRSend)
 	mux.HandleFunc("/sockjs/", func(w http.ResponseWriter, r *http.Request) {
-		// Only the websocket transport is served: SockJS clients fall back
-		// to it after /info says websocket: true.
-		http.Error(w, "only the SockJS websocket transport is served", http.StatusNotFound)
+		// websocket, xhr-streaming and xhr-polling are served; SockJS
+		// clients skip the transports /info does not rule out and that
+		// answer 404 (eventsource, htmlfile, jsonp).
+		http.Error(w, "SockJS transport not served: use websocket, xhr_streaming or xhr", http.StatusNotFound)
 	})
 	return mux
 }
@@ -343,12 +363,19 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, sockjs bool) {
 	}
 	c := newConn(s, t, s.log)
 	c.client = s.cfg.Guard.ClientIP(r)
+	if !s.startConn(c) {
+		_ = ws.Close()
+	}
+}
+
+// startConn registers a new connection, greets it and starts its reader;
+// false when the server is closing.
+func (s *Server) startConn(c *conn) bool {
 	s.connMu.Lock()
 	select {
 	case <-s.quit:
 		s.connMu.Unlock()
-		_ = ws.Close()
-		return
+		return false
 	default:
 	}
 	s.conns[c] = struct{}{}
@@ -364,6 +391,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, sockjs bool) {
 		defer s.writers.Done()
 		s.session(c)
 	}()
+	return true
 }
 
 // session reads the connection's messages until it ends, then forgets it.

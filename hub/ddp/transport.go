@@ -120,19 +120,7 @@ func (t *sockjsTransport) read() ([][]byte, error) {
 }
 
 func (t *sockjsTransport) write(msgs [][]byte) error {
-	size := 3
-	for _, m := range msgs {
-		size += len(m) + len(m)/8 + 3
-	}
-	frame := make([]byte, 0, size)
-	frame = append(frame, 'a', '[')
-	for i, m := range msgs {
-		if i > 0 {
-			frame = append(frame, ',')
-		}
-		frame = appendString(frame, string(m))
-	}
-	frame = append(frame, ']')
+	frame := sockjsFrame(msgs)
 	if err := t.ws.SetWriteDeadline(time.Now().Add(t.writeTimeout)); err != nil {
 		return err
 	}
