@@ -330,6 +330,9 @@ func measures(in Reading) ([]map[string]any, error) {
 			if !ok {
 				return nil, wrongSyntax("measurement array element %d is not an object", i)
 			}
+			if len(m) == 0 {
+				return nil, wrongSyntax("measurement array element %d is an empty object", i)
+			}
 			out = append(out, m)
 		}
 		return out, nil
