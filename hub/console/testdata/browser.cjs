@@ -1,0 +1,153 @@
+// Drives the hub's web console in Debian's Chromium with playwright-core
+// (hub/e2e TestConsoleInBrowser starts the hub, agent and simulator and runs
+// this). Environment: PLAYWRIGHT_CORE (the module's directory), CHROMIUM,
+// BASE (http://127.0.0.1:port), USER, PASSWORD, LAYER, COLLECTION, DOC,
+// MEASUREMENT (one that changes every poll), EDGE, OUT (screenshot dir).
+// Prints one line per check; exits non-zero on the first failure.
+'use strict';
+const { chromium } = require(process.env.PLAYWRIGHT_CORE);
+const path = require('node:path');
+
+const env = (k) => {
+  if (!process.env[k]) throw new Error(`${k} is not set`);
+  return process.env[k];
+};
+const BASE = env('BASE');
+const OUT = env('OUT');
+const [LAYER, COL, DOC, M, EDGE] = ['LAYER', 'COLLECTION', 'DOC', 'MEASUREMENT', 'EDGE'].map(env);
+
+const step = (s) => console.log(`ok: ${s}`);
+const shot = async (page, name) => {
+  const file = path.join(OUT, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  console.log(`screenshot: ${file}`);
+};
+
+(async () => {
+  const browser = await chromium.launch({ executablePath: env('CHROMIUM'), headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+  const problems = [];
+  let token = null;
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+    page.setDefaultTimeout(15000);
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !/status of 40[01]/.test(m.text())) problems.push(`console error: ${m.text()}`);
+    });
+    page.on('request', (r) => {
+      const t = r.headers()['x-auth-token'];
+      if (t) token = t;
+      const u = new URL(r.url());
+      if (u.origin !== BASE && !r.url().startsWith('data:') && !r.url().startsWith('blob:')) problems.push(`request to another origin: ${r.url()}`);
+    });
+
+    // 1. login (/ redirects to the console)
+    const resp = await page.goto(BASE + '/');
+    if (!resp.url().includes('/console/')) throw new Error(`/ led to ${resp.url()}`);
+    const csp = resp.headers()['content-security-policy'] || '';
+    if (!csp.includes("script-src 'self'")) throw new Error(`no strict CSP: ${csp}`);
+    await page.getByLabel('User name or e-mail').fill(env('USER'));
+    await page.getByLabel('Password').fill('wrong-password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('#login-error', { hasText: 'Wrong user name or password' }).waitFor();
+    step('a wrong password is refused with a message');
+    await shot(page, '01-login');
+    await page.getByLabel('Password').fill(env('PASSWORD'));
+    await page.keyboard.press('Enter');
+    await page.locator('[data-page=layers] table').waitFor();
+    const stored = await page.evaluate(() => [localStorage.length, sessionStorage.length, document.cookie]);
+    if (stored[0] || stored[1] || stored[2]) throw new Error(`the session left traces in web storage or cookies: ${stored}`);
+    step('logged in; nothing in web storage or cookies');
+    await shot(page, '02-layers');
+
+    // 2. collection: selector search, bad selector, the document
+    await page.locator(`[data-collection="${LAYER}/${COL}"]`).click();
+    await page.locator(`a[data-doc="${DOC}"]`).waitFor();
+    await page.getByLabel(/Selector/).fill('{"$foo": 1}');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.locator('#banner', { hasText: '$foo' }).waitFor();
+    step('an API error shows the hub\'s message');
+    await page.getByLabel(/Selector/).fill(JSON.stringify({ _id: DOC }));
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.locator(`a[data-doc="${DOC}"]`).waitFor();
+    step('selector search finds the document');
+    await shot(page, '03-collection');
+    await page.locator(`a[data-doc="${DOC}"]`).click();
+
+    // 3. live values over DDP (the page never polls REST)
+    const cell = page.locator(`tr[data-measurement="${M}"] td.value`);
+    await cell.waitFor();
+    await page.locator('#live[data-status=live]').waitFor();
+    const v1 = await cell.getAttribute('data-value');
+    await page.waitForFunction(([sel, v]) => {
+      const el = document.querySelector(sel);
+      return el && el.dataset.value !== v;
+    }, [`tr[data-measurement="${M}"] td.value`, v1], { timeout: 15000 });
+    const v2 = await cell.getAttribute('data-value');
+    step(`${M} changed live: ${v1} → ${v2}`);
+    const quality = await page.locator(`tr[data-measurement="${M}"] .q`).innerText();
+    if (!quality) throw new Error('no quality shown');
+    await shot(page, '04-document');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    if (bg !== 'rgb(13, 17, 23)') throw new Error(`dark mode: body background ${bg}`);
+    await shot(page, '04-document-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
+    step('dark mode follows the system');
+
+    // 4. history chart: the points drawn are the history API's
+    await page.locator(`tr[data-measurement="${M}"] a`, { hasText: 'chart' }).click();
+    const chart = page.locator('#chart[data-series]');
+    await chart.waitFor();
+    await page.locator('#chart canvas').waitFor();
+    const query = await chart.getAttribute('data-query');
+    const series = JSON.parse(await chart.getAttribute('data-series'));
+    const r = await fetch(`${BASE}/api/v2/history/${LAYER}/${COL}/${DOC}?${query}`,
+      { headers: { 'X-User-ID': env('USER'), 'X-Auth-Token': token } });
+    const body = await r.json();
+    if (body.status !== 'success') throw new Error(`history API: ${JSON.stringify(body)}`);
+    for (const s of body.data) {
+      const good = s.points.filter(([, v, q]) => typeof v === 'number' && (q === undefined || q === 1)).length;
+      const c = series[s.field];
+      if (!c || c.points !== s.points.length || c.drawn !== good) {
+        throw new Error(`${s.field}: chart has ${JSON.stringify(c)}, the API ${s.points.length} points (${good} good numbers)`);
+      }
+      if (good < 3) throw new Error(`${s.field}: only ${good} points to draw`);
+      step(`history of ${s.field}: ${good} points drawn, as the API answers (${query})`);
+    }
+    await shot(page, '05-history');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#csv').click()]);
+    const csv = require('node:fs').readFileSync(await download.path(), 'utf8').trim().split('\n');
+    const shown = Object.values(series).reduce((a, c) => a + c.points, 0);
+    if (csv[0] !== 'timestamp,_id,field,value,quality' || csv.length - 1 !== shown) {
+      throw new Error(`CSV has ${csv.length - 1} rows (header ${csv[0]}), the chart ${shown} points`);
+    }
+    step(`CSV download: ${csv.length - 1} rows, as shown`);
+    await page.locator('[data-range="24h"]').click();
+    await page.locator('#chart-note', { hasText: 'avg per 1m' }).waitFor();
+    step('the 24h preset aggregates per minute');
+
+    // 5. fleet
+    await page.getByRole('link', { name: 'Fleet' }).click();
+    const row = page.locator(`#fleet tr[data-edge="${EDGE}"]`);
+    await row.locator('.state.online').waitFor();
+    step(`fleet shows ${EDGE} online: ${(await row.innerText()).replace(/\s+/g, ' ')}`);
+    await shot(page, '06-fleet');
+
+    // 6. the token stops working (revoked here as an expiry would): back to login
+    const out = await fetch(`${BASE}/api/v2/logout`, { method: 'POST', headers: { 'X-User-ID': env('USER'), 'X-Auth-Token': token } });
+    if (!out.ok) throw new Error(`logout: ${out.status}`);
+    await page.getByRole('link', { name: 'Layers' }).click();
+    await page.locator('#login-error', { hasText: 'Signed out' }).waitFor();
+    step('a refused token leads back to the login form with a message');
+    await shot(page, '07-expired');
+    if (problems.length) throw new Error(problems.join('\n'));
+    step('no page errors, no console errors, no request to another origin');
+  } finally {
+    await browser.close();
+  }
+})().catch((e) => {
+  console.error(`FAIL: ${e.stack || e}`);
+  process.exit(1);
+});
