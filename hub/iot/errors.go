@@ -19,6 +19,7 @@ type Error struct {
 	Message string `json:"message"`
 }
 
+// Error returns "<name>: <message>".
 func (e *Error) Error() string { return e.Name + ": " + e.Message }
 
 // Error names of iotagent-node-lib (and of GridEdge's additions, marked).

@@ -210,3 +210,19 @@ func TestProvisioningAuth(t *testing.T) {
 		t.Errorf("/iot/about: %v", got)
 	}
 }
+
+// TestDeleteGroupWithDevices: DELETE /iot/services?…&device=true removes
+// the group's devices and no other group's.
+func TestDeleteGroupWithDevices(t *testing.T) {
+	h := newHarness(t, nil)
+	hd := h.fiware("smartcity", "/")
+	h.must(200, "POST", PathServices, `{"services":[{"apikey":"k1","resource":"/iot/json","entity_type":"A"},{"apikey":"k2","resource":"/iot/json","entity_type":"B"}]}`, hd)
+	h.must(200, "POST", PathJSON+"?k=k1&i=a1", `{"x":1}`, nil)
+	h.must(200, "POST", PathJSON+"?k=k2&i=b1", `{"x":1}`, nil)
+	h.must(200, "POST", PathDevices, `{"devices":[{"device_id":"free","entity_type":"C"}]}`, hd)
+	h.must(200, "DELETE", PathServices+"?resource=/iot/json&apikey=k1&device=true", nil, hd)
+	h.wantError(404, NameDeviceNotFound, "GET", PathDevices+"/a1", nil, hd)
+	h.must(200, "GET", PathDevices+"/b1", nil, hd)
+	h.must(200, "GET", PathDevices+"/free", nil, hd) // another group remains for devices without apikey
+	h.wantError(404, NameGroupNotFound, "POST", PathJSON+"?k=k1&i=a1", `{"x":2}`, nil)
+}

@@ -265,7 +265,7 @@ func (r *registry) deleteGroup(ctx context.Context, service, sub, resource, apik
 	var gone []deviceKey
 	if devices {
 		for k, e := range r.devices {
-			if e.dev.Service == cur.Service && e.dev.ServicePath == cur.Subservice && (e.dev.APIKey == apikey || e.dev.APIKey == "") {
+			if e.dev.Service == cur.Service && e.dev.ServicePath == cur.Subservice && (e.dev.APIKey == apikey || (e.dev.APIKey == "" && onlyGroup(r.groups, cur))) {
 				if err := r.st.DeleteByID(ctx, SystemLayer, DevicesCollection, deviceID(&e.dev)); err != nil && !errors.Is(err, store.ErrNotFound) {
 					return gone, fmt.Errorf("delete device %s: %w", e.dev.DeviceID, err)
 				}
@@ -469,4 +469,16 @@ func (r *registry) autoprovision(ctx context.Context, d *Device, max int) error 
 	}
 	r.devices[deviceKey{d.Service, d.DeviceID}] = e
 	return nil
+}
+
+// onlyGroup tells whether g is the only group of its service path (the
+// group of the path's devices without apikey). The caller holds mu, and g
+// is already out of groups.
+func onlyGroup(groups map[groupKey]*Group, g *Group) bool {
+	for _, o := range groups {
+		if o.Service == g.Service && o.Subservice == g.Subservice {
+			return false
+		}
+	}
+	return true
 }
