@@ -48,6 +48,9 @@ AUTH="-H 'X-User-ID: admin' -H 'X-Auth-Token: $TOKEN'"
 cat <<MSG
 
 GridEdge demo is running: hub, edge agent 'edge1' and simulated Modbus devices (tcp://127.0.0.1:5020).
+
+Web console: http://localhost:8080/console/   (sign in as admin, password: $GRIDEDGE_ADMIN_PASSWORD)
+
 The REST API needs credentials. Log in as admin (password: $GRIDEDGE_ADMIN_PASSWORD):
 
   curl -s -X POST localhost:8080/api/v2/login -H 'Content-Type: application/json' -d '{"user":"admin","password":"$GRIDEDGE_ADMIN_PASSWORD"}'
