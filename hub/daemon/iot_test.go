@@ -11,16 +11,26 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gridedge/gridedge/hub/store/mongo/mongotest"
 	"github.com/gridedge/gridedge/shared/config"
 )
 
 // TestIoTThroughStart: with iot.enabled the hub serves the provisioning
 // API with its credentials and POST /iot/json; a reading lands in the
 // REST API's document and history like an edge's.
-func TestIoTThroughStart(t *testing.T) {
+func TestIoTThroughStart(t *testing.T) { iotThroughStart(t, "bolt") }
+
+// TestIoTThroughStartOnMongo: the same on the mongo backend.
+func TestIoTThroughStartOnMongo(t *testing.T) { iotThroughStart(t, "mongo") }
+
+func iotThroughStart(t *testing.T, backend string) {
 	t.Setenv(EnvAdminPassword, "demo-admin-password")
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg := testConfig(t, t.TempDir())
+	if backend == "mongo" {
+		uri, _ := mongotest.URI(t)
+		cfg.Store = StoreConfig{Backend: "mongo", MongoURI: uri, Database: mongotest.DatabaseName()}
+	}
 	cfg.IoT.Enabled = true
 	cfg.Defaults()
 	if err := cfg.Validate(); err != nil {
