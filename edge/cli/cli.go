@@ -37,6 +37,7 @@ var commands = []command{
 	{"sim", "serve simulated Modbus devices from a SETTINGS file", runSim},
 	{"modbus read", "read and decode values from a Modbus device", runModbusRead},
 	{"modbus write", "encode and write a value to a Modbus device", runModbusWrite},
+	{"opcua browse", "list an OPC-UA server's nodes", runOPCUABrowse}, {"opcua read", "read OPC-UA node values", runOPCUARead}, {"opcua write", "write an OPC-UA node value (as its current type)", runOPCUAWrite},
 	{"user add", "add a hub user (as an admin, through the hub's REST API)", runUserAdd},
 	{"user grant", "grant a hub user a permission on a layer", runUserGrant},
 	{"user list", "list the hub's users and their grants", runUserList},

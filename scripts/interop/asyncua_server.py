@@ -56,9 +56,10 @@ class Users(UserManager):
     """Accepts user names with their passwords, user certificates, and
     anonymous sessions. asyncua passes the secure channel's application
     certificate for anonymous tokens and the user certificate for X509
-    tokens: an anonymous session is one with no certificate or an
-    application certificate (--app-cert); any other certificate must be a
-    --cert-user one."""
+    tokens: with --app-cert, an anonymous session is one with no
+    certificate or one of those application certificates, and any other
+    certificate must be a --cert-user one; without --app-cert, any
+    certificate that is not a --cert-user one is an application's."""
 
     def __init__(self, users, certs, app_certs, anonymous):
         self.users = users
@@ -73,7 +74,7 @@ class Users(UserManager):
             return None
         if certificate and certificate in self.certs:
             return User(role=UserRole.User, name="cert")
-        if not certificate or certificate in self.app_certs:
+        if not certificate or not self.app_certs or certificate in self.app_certs:
             return User(role=UserRole.User) if self.anonymous else None
         return None
 
