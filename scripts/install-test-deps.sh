@@ -37,6 +37,13 @@ if ! python3 -c 'import pymodbus, serial, sys; sys.exit(pymodbus.__version__ != 
     || python3 -m pip install -q --break-system-packages pymodbus==3.16.1 pyserial==3.5
 fi
 
+# asyncua (Python OPC-UA server): interop peer of edge/opcua, edge/agent and edge/cli
+# (scripts/interop/asyncua_server.py; TestAsyncua*, BenchmarkSubscription)
+if ! python3 -c 'import sys, importlib.metadata as m; sys.exit(m.version("asyncua") != "2.1.0")' >/dev/null 2>&1; then
+  python3 -m pip install -q asyncua==2.1.0 \
+    || python3 -m pip install -q --break-system-packages asyncua==2.1.0
+fi
+
 # victoria-metrics: remote history backend peer of hub/history (TestRemoteVictoriaMetrics:
 # Prometheus remote-write and the Prometheus HTTP query API)
 apt_install victoria-metrics
