@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -132,5 +133,28 @@ func TestOPCUAConfigErrorsNameTheField(t *testing.T) {
 	sec := cfg.OPCUA.Servers[0].Security
 	if sec.CertFile != filepath.Join(dir, "c.der") || sec.TrustedCerts[0] != filepath.Join(dir, "s.der") || sec.Mode != "SignAndEncrypt" {
 		t.Errorf("security %+v: want files under %s and mode SignAndEncrypt", sec, dir)
+	}
+}
+
+// The example of docs/opcua.md is a valid opcua section.
+func TestOPCUADocExampleIsValid(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/opcua.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "```yaml\n")
+	example, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("docs/opcua.md has no yaml example")
+	}
+	dir := t.TempDir()
+	write(t, dir, "settings.json", fmt.Sprintf(settingsDoc, 1502))
+	cfg, err := Load(write(t, dir, "agent.yaml", "edge: {id: e}\nsettingsFile: settings.json\n"+example))
+	if err != nil {
+		t.Fatalf("docs/opcua.md example: %v", err)
+	}
+	s := cfg.OPCUA.Servers[0]
+	if s.Name != "boiler-plc" || s.Documents[0].Measurements[0].Deadband != 0.2 || s.Documents[0].Measurements[1].Mode != "poll" {
+		t.Errorf("example decoded as %+v", s)
 	}
 }
