@@ -40,6 +40,10 @@ type Config struct {
 	// at least to the edges' buffer.maxAge; older samples are refused and
 	// counted.
 	OutOfOrderWindow config.Duration `json:"outOfOrderWindow,omitempty"`
+	// Downsample lists the resolutions the tsdb backend keeps aggregates
+	// of (downsample.go); empty: none. The remote backend refuses it:
+	// downsampling is the remote engine's job.
+	Downsample []DownsampleLevel `json:"downsample,omitempty"`
 	// Remote configures the remote backend.
 	Remote RemoteConfig `json:"remote,omitempty"`
 }
@@ -65,13 +69,23 @@ func (c *Config) Defaults() {
 	if c.OutOfOrderWindow == 0 {
 		c.OutOfOrderWindow = config.Duration(DefaultOutOfOrderWindow)
 	}
+	for i := range c.Downsample {
+		if c.Downsample[i].Retention == 0 {
+			c.Downsample[i].Retention = config.Duration(DefaultDownsampleRetention)
+		}
+	}
 }
 
 // Validate adds every problem to es, with paths under prefix (e.g. "history").
 func (c *Config) Validate(prefix string, es *config.Errors) {
 	switch c.Backend {
 	case BackendTSDB:
+		validateDownsample(c, config.Join(prefix, "downsample"), es)
 	case BackendRemote:
+		if len(c.Downsample) > 0 {
+			es.Add(config.Join(prefix, "downsample"), "is for the embedded tsdb only: with the remote backend, downsampling is "+
+				"the remote engine's job (VictoriaMetrics: its downsampling option or recording rules; Mimir/Thanos: their compactor); remove the key")
+		}
 		for _, u := range []struct{ name, v string }{{"writeURL", c.Remote.WriteURL}, {"readURL", c.Remote.ReadURL}} {
 			p := config.Join(config.Join(prefix, "remote"), u.name)
 			if u.v == "" {

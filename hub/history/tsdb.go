@@ -36,6 +36,13 @@ type TSDBOptions struct {
 	OutOfOrderWindow time.Duration
 	// Logger receives the engine's events.
 	Logger *slog.Logger
+	// Downsample lists the resolutions to keep aggregates of
+	// (downsample.go); empty: none.
+	Downsample []DownsampleLevel
+	// DownsampleEvery is how often the downsampling job looks for closed
+	// periods (0: the finest resolution, at most 10 minutes; negative:
+	// never, the caller runs Downsample).
+	DownsampleEvery time.Duration
 }
 
 // TSDB is the embedded history store: Prometheus' TSDB.
@@ -48,6 +55,9 @@ type TSDB struct {
 	states map[string]stateMark
 	scales scaler
 	closed bool
+
+	oooWindow time.Duration
+	ds        *downsampler // nil: no downsampling
 
 	written, unchanged, refused atomic.Uint64
 }
@@ -90,8 +100,12 @@ func OpenTSDB(o TSDBOptions) (*TSDB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("history: open the tsdb in %s: %w", o.Dir, err)
 	}
-	t := &TSDB{db: db, log: o.Logger, refs: map[string]seriesRef{}, states: map[string]stateMark{}, scales: scaler{}}
+	t := &TSDB{db: db, log: o.Logger, refs: map[string]seriesRef{}, states: map[string]stateMark{}, scales: scaler{}, oooWindow: o.OutOfOrderWindow}
 	if err := t.loadScales(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := t.openDownsampler(o.Dir, o.Downsample, o.DownsampleEvery); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -138,6 +152,12 @@ func (s *TSDB) Close() error {
 		return nil
 	}
 	s.closed = true
+	if s.ds != nil {
+		if err := s.ds.close(); err != nil {
+			s.db.Close()
+			return err
+		}
+	}
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("history: close the tsdb: %w", err)
 	}
@@ -375,6 +395,14 @@ func (s *TSDB) Fields(ctx context.Context, layer, col, id string, from, to time.
 	if err != nil {
 		return nil, fmt.Errorf("history: fields of %s: %w", id, err)
 	}
+	if s.ds != nil {
+		// fields whose raw history is gone still have aggregates
+		agg, err := s.ds.fields(ctx, mint, maxt, ms)
+		if err != nil {
+			return nil, fmt.Errorf("history: fields of %s: %w", id, err)
+		}
+		vals = slices.Compact(slices.Sorted(slices.Values(append(vals, agg...))))
+	}
 	return vals, nil
 }
 
@@ -390,6 +418,38 @@ func (s *TSDB) Select(ctx context.Context, q Query, fn func(Series) error) error
 	if err := CheckQuery(&q); err != nil {
 		return err
 	}
+	if p, ok := s.ds.plan(&q); ok {
+		return s.selectSplit(ctx, q, p, fn)
+	}
+	return s.selectRaw(ctx, q, fn)
+}
+
+// groupFields sorts the engine's series of one document by field.
+func groupFields(set storage.SeriesSet) (map[string]*fieldSeries, error) {
+	byField := map[string]*fieldSeries{}
+	for set.Next() {
+		sr := set.At()
+		ls := sr.Labels()
+		f := ls.Get(LabelField)
+		fs := byField[f]
+		if fs == nil {
+			fs = &fieldSeries{}
+			byField[f] = fs
+		}
+		switch ls.Get(promModel.MetricNameLabel) {
+		case MetricValue:
+			fs.values = append(fs.values, sr)
+		case MetricQuality:
+			fs.quality = sr
+		case MetricState:
+			fs.states = append(fs.states, sr)
+		}
+	}
+	return byField, set.Err()
+}
+
+// selectRaw streams the series of a checked q from the raw store.
+func (s *TSDB) selectRaw(ctx context.Context, q Query, fn func(Series) error) error {
 	mint, maxt := bounds(&q)
 	qr, err := s.db.Querier(mint, maxt)
 	if err != nil {
@@ -415,27 +475,8 @@ func (s *TSDB) Select(ctx context.Context, q Query, fn func(Series) error) error
 			return err
 		}
 		ms := append(slices.Clone(base), labels.MustNewMatcher(labels.MatchEqual, LabelID, id))
-		set := qr.Select(ctx, false, &storage.SelectHints{Start: mint, End: maxt}, ms...)
-		byField := map[string]*fieldSeries{}
-		for set.Next() {
-			sr := set.At()
-			ls := sr.Labels()
-			f := ls.Get(LabelField)
-			fs := byField[f]
-			if fs == nil {
-				fs = &fieldSeries{}
-				byField[f] = fs
-			}
-			switch ls.Get(promModel.MetricNameLabel) {
-			case MetricValue:
-				fs.values = append(fs.values, sr)
-			case MetricQuality:
-				fs.quality = sr
-			case MetricState:
-				fs.states = append(fs.states, sr)
-			}
-		}
-		if err := set.Err(); err != nil {
+		byField, err := groupFields(qr.Select(ctx, false, &storage.SelectHints{Start: mint, End: maxt}, ms...))
+		if err != nil {
 			return fmt.Errorf("history: query %s: %w", id, err)
 		}
 		for _, f := range slices.Sorted(func(yield func(string) bool) {
