@@ -302,6 +302,7 @@ func (c *Config) Validate() error {
 		es.Add("ingest.replicas", "%d is not a replica count (1 or more)", c.Ingest.Replicas)
 	}
 	c.validateCluster(&es)
+	c.History.Validate("history", &es)
 	c.Forecast.Validate("forecast", &es)
 	c.Services.Validate("services", &es)
 	validateIoT(c, &es)

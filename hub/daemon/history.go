@@ -41,7 +41,7 @@ func openHistory(ctx context.Context, cfg *Config, st store.Store, log *slog.Log
 		}
 		db, err := history.OpenTSDB(history.TSDBOptions{
 			Dir: dir, Retention: hc.Retention.Std(), RetentionSize: hc.RetentionSize,
-			OutOfOrderWindow: hc.OutOfOrderWindow.Std(), Logger: log,
+			OutOfOrderWindow: hc.OutOfOrderWindow.Std(), Logger: log, Downsample: hc.Downsample,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("open the history: %w", err)
