@@ -11,6 +11,7 @@ import (
 	"github.com/gridedge/gridedge/hub/incidents"
 	"github.com/gridedge/gridedge/hub/store"
 	"github.com/gridedge/gridedge/hub/vsensors"
+	"github.com/gridedge/gridedge/hub/weather"
 	"github.com/gridedge/gridedge/shared/config"
 )
 
@@ -28,6 +29,9 @@ type ServicesConfig struct {
 	// Alerts evaluates alert rules over windows of the history and the
 	// bad-data rules at the hub, raising incidents (hub/alerts).
 	Alerts alerts.Config `json:"alerts,omitempty"`
+	// Weather serves the seed's weather routes (3.2.1) and refreshes its
+	// sites into the weather layer (hub/weather).
+	Weather weather.Config `json:"weather,omitempty"`
 }
 
 // Defaults fills unset fields.
@@ -36,6 +40,7 @@ func (c *ServicesConfig) Defaults() {
 	c.Converters.Defaults()
 	c.Incidents.Defaults()
 	c.Alerts.Defaults()
+	c.Weather.Defaults()
 }
 
 // Validate adds the problems of c to es, under path.
@@ -43,6 +48,7 @@ func (c *ServicesConfig) Validate(path string, es *config.Errors) {
 	c.VSensors.Validate(config.Join(path, "vsensors"), es)
 	validateIncidents(c, path, es)
 	validateAlerts(c, path, es)
+	validateWeather(c, path, es)
 	if c.Converters.Enabled {
 		p := config.Join(path, "converters")
 		if err := store.CheckName("layer", c.Converters.Layer); err != nil {
@@ -62,6 +68,7 @@ type services struct {
 	vsensors   *vsensors.Service
 	incidents  *incidents.Service
 	alerts     *alerts.Service
+	weather    *weather.Service
 }
 
 // startConverters makes the converter registry (before the REST API,
@@ -93,6 +100,9 @@ func startServices(h *Hub, runCtx context.Context) error {
 		return err
 	}
 	if err := startAlerts(h, runCtx); err != nil {
+		return err
+	}
+	if err := startWeather(h, runCtx); err != nil {
 		return err
 	}
 	if r := h.svc.converters; r != nil {
