@@ -491,18 +491,7 @@ func (s *TSDB) downsampleRange(ctx context.Context, lv *level, from, to int64, r
 	defer w.Close()
 	app := w.Appender(ctx)
 	put := func(sm *Sample, metric, part, state string, t int64, v float64) error {
-		b := labels.NewScratchBuilder(7)
-		b.Add(promModel.MetricNameLabel, metric)
-		b.Add(LabelLayer, sm.Layer)
-		b.Add(LabelCollection, sm.Collection)
-		b.Add(LabelID, sm.ID)
-		b.Add(LabelField, sm.Field)
-		b.Add(LabelAgg, part)
-		if metric == MetricAggState {
-			b.Add(LabelState, state)
-		}
-		b.Sort()
-		if _, err := app.Append(0, b.Labels(), t, v); err != nil {
+		if _, err := app.Append(0, aggLabels(sm, metric, part, state), t, v); err != nil {
 			return fmt.Errorf("history: downsample %s %s %s: %w", name, sm.ID, sm.Field, err)
 		}
 		res.Samples++
@@ -544,6 +533,23 @@ func (s *TSDB) downsampleRange(ctx context.Context, lv *level, from, to int64, r
 		return fmt.Errorf("history: downsample %s: load the new block: %w", name, err)
 	}
 	return nil
+}
+
+// aggLabels are the labels of the series of a part of sm's field's
+// summaries (state: of a MetricAggState series).
+func aggLabels(sm *Sample, metric, part, state string) labels.Labels {
+	b := labels.NewScratchBuilder(7)
+	b.Add(promModel.MetricNameLabel, metric)
+	b.Add(LabelLayer, sm.Layer)
+	b.Add(LabelCollection, sm.Collection)
+	b.Add(LabelID, sm.ID)
+	b.Add(LabelField, sm.Field)
+	b.Add(LabelAgg, part)
+	if metric == MetricAggState {
+		b.Add(LabelState, state)
+	}
+	b.Sort()
+	return b.Labels()
 }
 
 // write gives the parts of s to put, leaving out those at their default.
