@@ -413,9 +413,26 @@ func (s *TSDB) Watermarks() map[time.Duration]time.Time {
 	return out
 }
 
+// floor is the latest watermark (math.MinInt64: none, or no downsampling).
+func (ds *downsampler) floor() int64 {
+	f := int64(math.MinInt64)
+	if ds != nil {
+		for _, lv := range ds.levels {
+			f = max(f, lv.watermark.Load())
+		}
+	}
+	return f
+}
+
+// headAppendSlack is how much older than the newest sample the engine
+// takes a sample of a new series whatever its out-of-order window: half
+// its head's range (tsdb.DefaultOptions' 2 h blocks).
+const headAppendSlack = time.Hour
+
 // closedBefore is the time before which no raw sample can still be
 // accepted: the newest sample (not after now) minus the out-of-order
-// window; math.MinInt64 when the raw store is empty.
+// window (at least headAppendSlack); math.MinInt64 when the raw store is
+// empty.
 func (s *TSDB) closedBefore(now time.Time) int64 {
 	newest := s.db.Head().MaxTime()
 	for _, b := range s.db.Blocks() {
@@ -424,7 +441,7 @@ func (s *TSDB) closedBefore(now time.Time) int64 {
 	if newest == math.MinInt64 || newest < math.MinInt64/2 {
 		return math.MinInt64
 	}
-	return min(newest, now.UnixMilli()) - s.oooWindow.Milliseconds()
+	return min(newest, now.UnixMilli()) - max(s.oooWindow, headAppendSlack).Milliseconds()
 }
 
 // Downsample aggregates every closed period not yet aggregated, level by

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -239,6 +241,33 @@ func TestDownsampleRestartKeepsWatermark(t *testing.T) {
 	}
 	if d := samePoints(pointsOf(t, db.Select, q), want); d != "" {
 		t.Error(d)
+	}
+	// every raw sample gone (retention while the hub was idle): the
+	// engine would take any sample, the watermark still refuses old ones
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if e.Name() != "downsampled" {
+			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	db = openDS(t, dir, 0)
+	wm := db.Watermarks()[5*time.Minute]
+	for _, c := range []struct {
+		at      time.Time
+		refused int
+	}{{wm.Add(-time.Minute), 1}, {wm.Add(time.Minute), 0}} {
+		r, err := db.Append(ctx, []Sample{{Layer: "demo", Collection: "meters", ID: "M1", Field: "measurements.voltage", T: c.at, Value: 1.0, Quality: 1}})
+		if err != nil || r.Refused != c.refused || (c.refused > 0 && !strings.Contains(r.FirstRefusal, "downsampling watermark")) {
+			t.Errorf("append at %v into an empty raw store: %+v, %v; want %d refused", c.at, r, err, c.refused)
+		}
 	}
 }
 

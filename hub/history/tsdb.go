@@ -214,6 +214,10 @@ func (s *TSDB) Append(ctx context.Context, samples []Sample) (AppendResult, erro
 	if s.closed {
 		return res, ErrClosed
 	}
+	// periods before a downsampling watermark are aggregated: nothing
+	// may enter them (the engine's window refuses such samples too, except
+	// when the raw store is empty)
+	floor := s.ds.floor()
 	app := s.db.Appender(ctx)
 	newRefs := map[string]seriesRef{}
 	newStates := map[string]stateMark{}
@@ -244,6 +248,13 @@ func (s *TSDB) Append(ctx context.Context, samples []Sample) (AppendResult, erro
 			return AppendResult{}, errorf(ErrInvalid, "sample %d: layer, collection, id and field are required", i)
 		}
 		t := sm.T.UnixMilli()
+		if t < floor {
+			if res.Refused++; res.FirstRefusal == "" {
+				res.FirstRefusal = fmt.Sprintf("%s %s %s at %s: before the downsampling watermark %s", sm.Layer+"/"+sm.Collection, sm.ID, sm.Field,
+					sm.T.UTC().Format(time.RFC3339Nano), time.UnixMilli(floor).UTC().Format(time.RFC3339))
+			}
+			continue
+		}
 		v, str, kind := numeric(sm.Value)
 		var ok bool
 		var err error
