@@ -393,8 +393,10 @@ type DownsampleResult struct {
 	Blocks int
 }
 
-// downsampleChunk is the most time a block of aggregates covers.
-const downsampleChunk = 7 * 24 * time.Hour
+// downsampleChunk is the most time a block of aggregates covers (and the
+// most raw time a watermark step reads): a day bounds the job's memory on
+// a catch-up (15,000 fields: ~2 M samples of 1 h summaries).
+const downsampleChunk = 24 * time.Hour
 
 // Watermarks returns, per resolution, the end of the periods whose
 // aggregates are stored (zero time: none yet).
