@@ -36,6 +36,8 @@ type env struct {
 
 	mu  sync.Mutex
 	now time.Time
+	// realTime makes clock time.Now (benchmarks)
+	realTime bool
 }
 
 func newEnv(t testing.TB) *env {
@@ -87,6 +89,9 @@ func (e *env) connect() *nats.Conn {
 func (e *env) clock() time.Time {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.realTime {
+		return time.Now()
+	}
 	return e.now
 }
 

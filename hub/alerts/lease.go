@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -14,8 +15,11 @@ import (
 type lease struct {
 	kv   jetstream.KeyValue
 	who  string
+	ttl  time.Duration
 	rev  uint64
 	held bool
+	// renewed is when the lease was last written
+	renewed time.Time
 }
 
 const leaseKey = "rules"
@@ -35,7 +39,7 @@ func openLease(ctx context.Context, nc *nats.Conn, domain, who string, ttl time.
 	if err != nil {
 		return nil, fmt.Errorf("alerts lease: key-value bucket %s: %w", LeaseBucket(domain), err)
 	}
-	return &lease{kv: kv, who: who}, nil
+	return &lease{kv: kv, who: who, ttl: ttl}, nil
 }
 
 // renew keeps or takes the lease and reports whether this hub holds it.
@@ -43,14 +47,27 @@ func (l *lease) renew(ctx context.Context) bool {
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if l.held {
-		if rev, err := l.kv.Update(cctx, leaseKey, []byte(l.who), l.rev); err == nil {
-			l.rev = rev
+		rev, err := l.kv.Update(cctx, leaseKey, []byte(l.who), l.rev)
+		if err == nil {
+			l.rev, l.renewed = rev, time.Now()
+			return true
+		}
+		// the entry may be ours still (an update that timed out after
+		// it was written): take its revision
+		if e, gerr := l.kv.Get(cctx, leaseKey); gerr == nil && string(e.Value()) == l.who {
+			if rev, err := l.kv.Update(cctx, leaseKey, []byte(l.who), e.Revision()); err == nil {
+				l.rev, l.renewed = rev, time.Now()
+				return true
+			}
+		}
+		// a slow server: the lease is ours until it could have expired
+		if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) && time.Since(l.renewed) < l.ttl/2 {
 			return true
 		}
 		l.held = false
 	}
 	if rev, err := l.kv.Create(cctx, leaseKey, []byte(l.who)); err == nil {
-		l.rev, l.held = rev, true
+		l.rev, l.held, l.renewed = rev, true, time.Now()
 	}
 	return l.held
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -105,6 +106,7 @@ type Service struct {
 	open    map[string]string   // rule id -> open incident id
 	fired   map[string]time.Time
 	holding bool
+	seq     uint64 // of the incidents this service created
 
 	mu    sync.Mutex
 	stats Stats
@@ -259,7 +261,8 @@ func (s *Service) Run(ctx context.Context, ready chan<- struct{}) error {
 // evaluates the time-dependent rules.
 func (s *Service) tick(ctx context.Context, l *lease) {
 	held := l.renew(ctx)
-	if held && !s.holding {
+	took := held && !s.holding
+	if took {
 		s.takeover(ctx)
 	}
 	s.holding = held
@@ -268,7 +271,8 @@ func (s *Service) tick(ctx context.Context, l *lease) {
 	}
 	now := s.opts.Now()
 	for _, r := range s.rules {
-		if r.timed {
+		// after a takeover every rule, since events were not followed
+		if r.timed || took {
 			s.evaluate(ctx, r, now)
 		}
 	}
@@ -359,9 +363,15 @@ func (s *Service) handle(ctx context.Context, data []byte) {
 	s.count(func(st *Stats) { st.Events++ })
 	now := s.opts.Now()
 	if watched {
-		s.feed(d, doc)
-		for _, r := range s.rulesOf[d] {
-			s.evaluate(ctx, r, now)
+		// each new reading in time order, the rules evaluated after each
+		rs := s.readings(ctx, d, doc)
+		for i, r := range rs {
+			s.windows[r.key].observe(r.t, r.v)
+			if i == len(rs)-1 || !rs[i+1].t.Equal(r.t) {
+				for _, rule := range s.rulesOf[d] {
+					s.evaluate(ctx, rule, now)
+				}
+			}
 		}
 	}
 	if s.bad != nil {
@@ -374,17 +384,70 @@ func (s *Service) handle(ctx context.Context, data []byte) {
 // feed adds the document's current values to its windows.
 func (s *Service) feed(d docKey, doc store.Document) {
 	for _, k := range s.byDoc[d] {
+		if v, t, ok := valueAt(doc, k.path); ok {
+			s.windows[k].observe(t, v)
+		}
+	}
+}
+
+// reading is a value of a window's field.
+type reading struct {
+	t   time.Time
+	key winKey
+	v   any
+}
+
+// readings are the readings of document d its windows have not seen, in
+// time order: the document's current values and, from the history, those
+// written since a window's latest reading. A change event names fields
+// and carries no values, so a reading replaced before this hub read the
+// document is found in the history, and a spike between two events is not
+// missed.
+func (s *Service) readings(ctx context.Context, d docKey, doc store.Document) []reading {
+	var out []reading
+	filled := map[string]time.Time{} // path -> from when the history was read
+	for _, k := range s.byDoc[d] {
 		v, t, ok := valueAt(doc, k.path)
 		if !ok {
 			continue
 		}
 		w := s.windows[k]
-		if f, ok := number(v); ok {
-			w.add(point{t, f})
-		} else if !w.hasLast || t.After(w.last.t) {
-			w.last, w.hasLast = point{t: t, v: math.NaN()}, true
+		if w.hasLast && !t.After(w.last.t) {
+			continue
+		}
+		out = append(out, reading{t, k, v})
+		if s.opts.History == nil {
+			continue
+		}
+		// since the latest reading seen, else since the takeover
+		from, to := w.last.t.Add(time.Millisecond), t.Add(-time.Millisecond)
+		if !w.hasLast {
+			from = w.since.Add(-w.span)
+		}
+		if f, done := filled[k.path]; to.Before(from) || (done && !from.Before(f)) {
+			continue
+		}
+		filled[k.path] = from
+		q := history.Query{Layer: d.layer, Collection: d.collection, IDs: []string{d.id},
+			Fields: []string{strings.TrimSuffix(k.path, ".value")}, From: from, To: to}
+		err := s.opts.History.Select(ctx, q, func(sr history.Series) error {
+			for p := range sr.Points {
+				if p.Kind == history.KindNumber {
+					for _, k2 := range s.byDoc[d] {
+						if k2.path == k.path {
+							out = append(out, reading{p.Time(), k2, p.V})
+						}
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			s.fail("read the history of "+d.layer+"_"+d.collection+"."+d.id+">"+k.path, err)
 		}
 	}
+	slices.SortStableFunc(out, func(a, b reading) int { return a.t.Compare(b.t) })
+	return out
 }
 
 // evaluate runs one rule at now and creates, de-duplicates or resolves its
@@ -392,13 +455,19 @@ func (s *Service) feed(d docKey, doc store.Document) {
 func (s *Service) evaluate(ctx context.Context, r *rule, now time.Time) {
 	env := make(map[string]any, len(r.inputs))
 	values := make(map[string]any, len(r.inputs))
+	var latest time.Time // of the readings the rule has seen
 	for _, in := range r.inputs {
 		w := s.windows[winKey{docKey{in.ref.layer, in.ref.collection, in.ref.id}, in.ref.path, in.window}]
+		if w.hasLast && w.last.t.After(latest) {
+			latest = w.last.t
+		}
 		v := w.value(in.agg, now)
 		if f, ok := v.(float64); ok && math.IsNaN(f) {
 			v = nil
 		}
-		env[in.name] = v
+		if v != nil {
+			env[in.name] = v // missing stays undefined: 240 - undefined is NaN, not 240
+		}
 		name := in.name
 		if strings.HasPrefix(name, "$") {
 			name = in.ref.String()
@@ -420,8 +489,9 @@ func (s *Service) evaluate(ctx context.Context, r *rule, now time.Time) {
 	case firing && r.Cooldown > 0 && !s.fired[r.ID].IsZero() && now.Sub(s.fired[r.ID]) < r.Cooldown.Std():
 		s.count(func(st *Stats) { st.Suppressed++ })
 	case firing:
-		id := "alert:" + r.ID + ":" + strconv.FormatInt(now.UnixMilli(), 10)
-		doc := s.incident(r, id, values, now)
+		s.seq++
+		id := "alert:" + r.ID + ":" + strconv.FormatInt(now.UnixMilli(), 10) + "-" + strconv.FormatUint(s.seq, 10)
+		doc := s.incident(r, id, values, latest, now)
 		res, err := s.opts.Store.Insert(ctx, s.cfg.Layer, s.cfg.Collection, []store.Document{doc})
 		if err == nil && res.Err > 0 {
 			err = errors.New(strings.Join(res.Errors, "; "))
@@ -450,7 +520,7 @@ func (s *Service) evaluate(ctx context.Context, r *rule, now time.Time) {
 
 // incident is the document of a firing rule (seed 3.2.4's shape: type,
 // details, description).
-func (s *Service) incident(r *rule, id string, values map[string]any, now time.Time) store.Document {
+func (s *Service) incident(r *rule, id string, values map[string]any, latest, now time.Time) store.Document {
 	first := r.inputs[0].ref
 	desc := r.Description
 	if desc == "" {
@@ -466,7 +536,7 @@ func (s *Service) incident(r *rule, id string, values map[string]any, now time.T
 		"timestamp": now.UTC(),
 		"details": map[string]any{"rule": r.ID, "condition": r.Condition, "values": values,
 			"layer": first.layer, "collection": first.collection, "document": first.id, "field": first.field(),
-			"timestamp": now.UTC()}}
+			"timestamp": now.UTC(), "readingTimestamp": latest.UTC()}}
 }
 
 // raise writes the incident updates of the bad-data rules (their ids are

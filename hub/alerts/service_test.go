@@ -200,9 +200,7 @@ func TestBadDataAtHub(t *testing.T) {
 	if inc["type"] != "OVERVOLTAGE" || d["document"] != "M1" || d["value"] != 287.0 || d["detector"] != "range" {
 		t.Errorf("incident %v", inc)
 	}
-	if st := s.Stats(); st.BadData != 1 {
-		t.Errorf("stats %+v", st)
-	}
+	e.waitFor("counted", func() bool { return s.Stats().BadData == 1 })
 }
 
 // TestConfig: bad rules are refused with the path of every problem.

@@ -56,6 +56,16 @@ func (w *window) add(p point) {
 	w.maxQ = append(w.maxQ, i)
 }
 
+// observe adds a value: a number (booleans count as 0 and 1) to the
+// window; anything else only moves the latest reading, as undefined.
+func (w *window) observe(t time.Time, v any) {
+	if f, ok := number(v); ok {
+		w.add(point{t, f})
+	} else if !w.hasLast || t.After(w.last.t) {
+		w.last, w.hasLast = point{t: t, v: math.NaN()}, true
+	}
+}
+
 // evict drops the readings older than now - span.
 func (w *window) evict(now time.Time) {
 	if w.span == 0 {
