@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,7 +17,8 @@ import (
 // (hub/console/testdata/browser.cjs), against the real hub, agent and
 // simulator. It logs in (a wrong password first), searches a collection
 // (a bad selector shows the hub's message), sees a measurement change live
-// over DDP, checks the points the history chart draws against the history
+// over DDP, sees DDP reconnect and values flow again after the hub
+// restarts, checks the points the history chart draws against the history
 // API, sees the edge online on the fleet page, and is sent back to the
 // login form once its token is revoked. Screenshots of each page go to
 // $GRIDEDGE_ARTIFACTS/console (else a temporary directory), logged. It
@@ -73,6 +75,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		code, err := s.get("/api/v2/system/edges/edge1", &rec)
 		return err == nil && code == 200 && rec.Data.State == "online"
 	})
+	if s.sim.exited() {
+		t.Fatalf("the simulator exited (its port was taken by another process?):\n%s", s.sim.log.String())
+	}
 	time.Sleep(2 * time.Second) // a few points of history to draw
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -86,6 +91,11 @@ func TestConsoleInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
 	var stderr syncBuffer
 	cmd.Stderr = &stderr
 	start := time.Now()
@@ -95,6 +105,18 @@ func TestConsoleInBrowser(t *testing.T) {
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() {
 		t.Log(sc.Text())
+		if sc.Text() == "RESTART-HUB" { // the script watches DDP reconnect
+			s.hub.stop(t)
+			s.restartHub(t)
+			eventually(t, 60*time.Second, 50*time.Millisecond, "the restarted hub's REST API", func() bool {
+				var v map[string]any
+				code, err := getJSON(s.url("/api/v2/health"), &v)
+				return err == nil && code == 200
+			})
+			if _, err := io.WriteString(stdin, "restarted\n"); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("browser script: %v\n%s", err, stderr.String())

@@ -16,6 +16,14 @@ const BASE = env('BASE');
 const OUT = env('OUT');
 const [LAYER, COL, DOC, M, EDGE] = ['LAYER', 'COLLECTION', 'DOC', 'MEASUREMENT', 'EDGE'].map(env);
 
+// lines from the Go test on stdin, one per request printed on stdout
+const lines = [];
+let waiting = null;
+require('node:readline').createInterface({ input: process.stdin }).on('line', (l) => {
+  if (waiting) { const w = waiting; waiting = null; w(l); } else lines.push(l);
+});
+const nextLine = () => (lines.length ? Promise.resolve(lines.shift()) : new Promise((r) => { waiting = r; }));
+
 const step = (s) => console.log(`ok: ${s}`);
 const shot = async (page, name) => {
   const file = path.join(OUT, `${name}.png`);
@@ -96,9 +104,36 @@ const shot = async (page, name) => {
     await page.emulateMedia({ colorScheme: 'light' });
     step('dark mode follows the system');
 
+    // the hub restarts (the Go test does it when asked): DDP reconnects, values flow again
+    await page.evaluate(() => {
+      const el = document.getElementById('live');
+      window.seenStatus = [el.dataset.status];
+      new MutationObserver(() => window.seenStatus.push(el.dataset.status)).observe(el, { attributes: true });
+    });
+    console.log('RESTART-HUB');
+    await nextLine();
+    await page.waitForFunction(() => window.seenStatus.includes('reconnecting'), null, { timeout: 20000 });
+    await page.locator('#live[data-status=live]').waitFor({ timeout: 30000 });
+    const v3 = await cell.getAttribute('data-value');
+    await page.waitForFunction(([sel, v]) => document.querySelector(sel)?.dataset.value !== v,
+      [`tr[data-measurement="${M}"] td.value`, v3], { timeout: 30000 });
+    step(`after the hub restarted, DDP reconnected (${JSON.stringify(await page.evaluate(() => window.seenStatus))}) and ${M} changes again: ${v3} → ${await cell.getAttribute('data-value')}`);
+
     // 4. history chart: the points drawn are the history API's
     await page.locator(`tr[data-measurement="${M}"] a`, { hasText: 'chart' }).click();
-    const chart = page.locator('#chart[data-series]');
+    await page.locator('#chart[data-series]').waitFor();
+    // a custom range ending 4 s ago: every point in it has reached the hub
+    // (polled every 0.5 s, forwarded at once), so the API answers the same
+    // when asked again below
+    const to = new Date(Date.now() - 4000).toISOString();
+    const from = new Date(Date.now() - 3600000).toISOString();
+    await page.evaluate(([f, t]) => {
+      const h = new URL(location.href).hash.split('?');
+      const q = new URLSearchParams(h[1]);
+      q.set('range', 'custom'); q.set('from', f); q.set('to', t);
+      location.hash = `${h[0]}?${q}`;
+    }, [from, to]);
+    const chart = page.locator(`#chart[data-query*="${encodeURIComponent(to)}"][data-series]`);
     await chart.waitFor();
     await page.locator('#chart canvas').waitFor();
     const query = await chart.getAttribute('data-query');
@@ -144,10 +179,16 @@ const shot = async (page, name) => {
     await shot(page, '07-expired');
     if (problems.length) throw new Error(problems.join('\n'));
     step('no page errors, no console errors, no request to another origin');
+  } catch (e) {
+    for (const p of browser.contexts().flatMap((c) => c.pages())) {
+      await shot(p, 'failure').catch(() => {});
+      console.log(`page at failure: ${p.url()}\n${await p.locator('body').innerText().catch(() => '')}`);
+    }
+    throw e;
   } finally {
     await browser.close();
   }
-})().catch((e) => {
+})().then(() => process.exit(0), (e) => {
   console.error(`FAIL: ${e.stack || e}`);
   process.exit(1);
 });
