@@ -19,6 +19,9 @@ func startForecast(h *Hub) error {
 	if cfg.Store.Backend == "mongo" {
 		opts.MongoURI = cfg.Store.MongoURI
 	}
+	if h.svc.converters != nil { // http stages may name a converter
+		opts.Converters = h.svc.converters
+	}
 	fc, err := forecast.New(opts)
 	if err != nil {
 		return fmt.Errorf("start the forecast service: %w", err)

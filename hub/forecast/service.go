@@ -31,6 +31,9 @@ type Options struct {
 	MongoURI string
 	// HTTPClient makes the requests of http stages (default: 60 s timeout).
 	HTTPClient *http.Client
+	// Converters applies the data-model converters http stages name (nil:
+	// a stage with a converter fails).
+	Converters Converters
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
 	// OnTrained is called after each training with the model's new
@@ -78,8 +81,9 @@ func New(opts Options) (*Service, error) {
 	}
 	s := &Service{
 		opts: opts, log: opts.Logger, store: st,
-		runner: &stageRunner{history: opts.History, mongoURI: opts.MongoURI, client: opts.HTTPClient, maxRows: opts.Config.MaxRows},
-		jobs:   make(chan string, opts.Config.Queue),
+		runner: &stageRunner{history: opts.History, mongoURI: opts.MongoURI, client: opts.HTTPClient,
+			converters: opts.Converters, maxRows: opts.Config.MaxRows},
+		jobs: make(chan string, opts.Config.Queue),
 	}
 	if opts.OnTrained != nil {
 		s.onDone = append(s.onDone, opts.OnTrained)

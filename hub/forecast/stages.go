@@ -66,7 +66,18 @@ type MongoStage struct {
 // expressions, see docs/forecast.md).
 type HTTPStage struct {
 	Request HTTPRequest `json:"request"`
-	Mapping Mapping     `json:"mapping"`
+	// Converter is the id of a data-model converter (hub/convert, seed
+	// 3.2.3) applied to the response, a JSON object, before the mapping
+	// reads it; its result is what the mapping sees. Needs
+	// services.converters.
+	Converter string  `json:"converter,omitempty"`
+	Mapping   Mapping `json:"mapping"`
+}
+
+// Converters transforms a document with a stored data-model converter;
+// *convert.Registry is one.
+type Converters interface {
+	Apply(ctx context.Context, id string, doc map[string]any) (any, error)
 }
 
 // HTTPRequest is the subset of Python requests' arguments the seed uses.
@@ -160,10 +171,11 @@ func (m Mapping) compile() (*compiledMapping, error) {
 
 // stageRunner runs input stages with what the hub provides.
 type stageRunner struct {
-	history  history.Reader
-	mongoURI string
-	client   *http.Client
-	maxRows  int
+	history    history.Reader
+	mongoURI   string
+	client     *http.Client
+	converters Converters
+	maxRows    int
 }
 
 // run executes the stages and joins them on ds.
@@ -364,7 +376,54 @@ func (r *stageRunner) runHTTP(ctx context.Context, h *HTTPStage) (*table, error)
 	if err := dec.Decode(&doc); err != nil {
 		return nil, fmt.Errorf("%w: %s %s: response is not JSON: %v", ErrStage, method, u.Redacted(), err)
 	}
+	if h.Converter != "" {
+		if doc, err = r.convert(ctx, h.Converter, doc); err != nil {
+			return nil, err
+		}
+	}
 	return cm.apply(normalise(doc), r.maxRows)
+}
+
+// convert applies converter id to a decoded response and returns its
+// result in the decoded form (json.Number for numbers).
+func (r *stageRunner) convert(ctx context.Context, id string, doc any) (any, error) {
+	if r.converters == nil {
+		return nil, fmt.Errorf("%w: http.converter %q needs the converters service (services.converters.enabled)", ErrInvalid, id)
+	}
+	obj, ok := doc.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("%w: converter %q takes a JSON object; the response is %s", ErrStage, id, jsonKind(doc))
+	}
+	out, err := r.converters.Apply(ctx, id, obj)
+	if err != nil {
+		return nil, fmt.Errorf("%w: converter %q: %w", ErrStage, id, err)
+	}
+	// the engine's values (int64, nested maps) read as a response does
+	b, err := json.Marshal(out)
+	if err != nil {
+		return nil, fmt.Errorf("%w: converter %q: result is not JSON: %v", ErrStage, id, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var res any
+	if err := dec.Decode(&res); err != nil {
+		return nil, fmt.Errorf("%w: converter %q: result is not JSON: %v", ErrStage, id, err)
+	}
+	return res, nil
+}
+
+func jsonKind(v any) string {
+	switch v.(type) {
+	case []any:
+		return "an array"
+	case string:
+		return "a string"
+	case nil:
+		return "null"
+	case bool:
+		return "a boolean"
+	}
+	return "a number"
 }
 
 // normalise turns json.Number into float64 for the expression engine.
