@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -215,5 +216,33 @@ func TestAlertsThroughTheHub(t *testing.T) {
 	}
 	if len(calls) != 0 {
 		t.Errorf("the resolution made a workflow call: %s", <-calls)
+	}
+}
+
+// TestIncidentsDocExamples decodes and validates the services.incidents
+// and services.alerts examples of docs/services.md.
+func TestIncidentsDocExamples(t *testing.T) {
+	b, err := os.ReadFile("../../docs/services.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, block := range strings.Split(string(b), "```yaml\n")[1:] {
+		block, _, _ = strings.Cut(block, "```")
+		if !strings.HasPrefix(block, "services:\n  incidents:") && !strings.HasPrefix(block, "services:\n  alerts:") {
+			continue
+		}
+		found++
+		var c Config
+		if err := config.Decode([]byte(block), &c); err != nil {
+			t.Fatalf("example %d: %v\n%s", found, err, block)
+		}
+		c.Defaults()
+		if err := c.Validate(); err != nil {
+			t.Errorf("example %d: %v\n%s", found, err, block)
+		}
+	}
+	if found != 2 {
+		t.Errorf("found %d examples, want 2", found)
 	}
 }
