@@ -48,7 +48,7 @@ type Options struct {
 	NC *nats.Conn
 	// Domain is the first token of the subjects.
 	Domain string
-	// Instance names this hub in the lease (default: a unique name).
+	// Instance names this hub in the lease (a unique suffix is added).
 	Instance string
 	// Logger receives errors (default: discarded).
 	Logger *slog.Logger
@@ -135,9 +135,9 @@ func New(opts Options) (*Service, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.Instance == "" {
-		opts.Instance = nats.NewInbox()[len(nats.InboxPrefix):]
-	}
+	// unique even when hubs share a server name: the lease tells holders
+	// apart by it
+	opts.Instance += "/" + nats.NewInbox()[len(nats.InboxPrefix):]
 	s := &Service{opts: opts, cfg: cfg, log: opts.Logger, rules: rules,
 		windows: map[winKey]*window{}, byDoc: map[docKey][]winKey{}, rulesOf: map[docKey][]*rule{},
 		open: map[string]string{}, fired: map[string]time.Time{}}
