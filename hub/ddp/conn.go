@@ -184,6 +184,9 @@ func (c *conn) drain() {
 		}
 		if err != nil {
 			c.close(false)
+			// Also when the session was already closing gracefully: the
+			// reader must stop too.
+			c.t.kill()
 			c.mu.Lock()
 			c.writing = false
 			c.mu.Unlock()

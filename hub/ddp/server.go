@@ -226,6 +226,12 @@ func (s *Server) Close() {
 		c.close(true)
 	}
 	s.connMu.Unlock()
+	// SockJS HTTP sessions end now: nobody may poll for their last frames.
+	s.xhrMu.Lock()
+	for _, t := range s.xhr {
+		t.kill()
+	}
+	s.xhrMu.Unlock()
 	select {
 	case <-s.quit:
 	default:
