@@ -152,6 +152,12 @@ const (
 	ServiceConverters = "converters"
 	// ServiceVSensors is the virtual-sensor service (seed 3.2.5).
 	ServiceVSensors = "vsensors"
+	// ServiceIncidents is the incidents and workflows service (seed 3.2.4).
+	ServiceIncidents = "incidents"
+	// ServiceAlerts is the alert-rules service.
+	ServiceAlerts = "alerts"
+	// ServiceWeather is the weather service (seed 3.2.1).
+	ServiceWeather = "weather"
 )
 
 // Converters is a converter request subject: <domain>.converters.<action>
@@ -160,3 +166,15 @@ func Converters(domain, action string) string { return join(domain, ServiceConve
 
 // VSensors is a virtual-sensor subject: <domain>.vsensors.<action> (stats).
 func VSensors(domain, action string) string { return join(domain, ServiceVSensors, action) }
+
+// Incidents is an incidents request subject: <domain>.incidents.<action>
+// (list, get, ack, resolve, retry).
+func Incidents(domain, action string) string { return join(domain, ServiceIncidents, action) }
+
+// Alerts is an alert-rules request subject: <domain>.alerts.<action>
+// (list, status, test).
+func Alerts(domain, action string) string { return join(domain, ServiceAlerts, action) }
+
+// Weather is a weather request subject: <domain>.weather.<action>
+// (current, forecast).
+func Weather(domain, action string) string { return join(domain, ServiceWeather, action) }
