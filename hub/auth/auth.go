@@ -124,7 +124,10 @@ func (s *Service) Bootstrap(ctx context.Context, password string) (generated str
 		password = randomString(12)
 		generated = password
 	}
-	if _, err := s.AddUser(ctx, NewUser{Name: AdminUser, Password: password, Admin: true}); err != nil {
+	if _, err := s.AddUser(ctx, NewUser{Name: AdminUser, Password: password, Admin: true}); errors.Is(err, ErrExists) {
+		// another hub replica on the same store created it meanwhile
+		return "", nil
+	} else if err != nil {
 		return "", fmt.Errorf("auth: bootstrap: %w", err)
 	}
 	s.log.Info("created the admin user", "user", AdminUser)

@@ -53,7 +53,8 @@ type Options struct {
 	// ServerName names this hub's NATS server (unique in a cluster).
 	ServerName string
 	// ClientListen is host:port for NATS clients ("" disables the listener;
-	// in-process clients still work).
+	// in-process clients still work; a cluster node, which needs one, then
+	// listens on a random loopback port).
 	ClientListen string
 	// LeafListen is host:port for edge leaf nodes.
 	LeafListen string
@@ -144,7 +145,11 @@ func Start(o Options) (*Broker, error) {
 		NoLog:      true,
 		MaxPayload: 8 << 20,
 	}
-	if o.ClientListen == "" {
+	if o.ClientListen == "" && o.Cluster != nil {
+		// nats-server starts routing only once its client listener is up:
+		// a cluster node gets one on a random loopback port
+		opts.Host, opts.Port = "127.0.0.1", server.RANDOM_PORT
+	} else if o.ClientListen == "" {
 		opts.DontListen = true
 	} else {
 		host, port, err := splitHostPort(o.ClientListen)

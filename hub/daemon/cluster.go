@@ -137,7 +137,11 @@ func startIngest(ctx context.Context, h *Hub, o ingest.Options) (*ingest.Applier
 		return nil, err
 	}
 	for attempt := 1; ; attempt++ {
-		a, err := ingest.New(wctx, h.nc, h.st, o)
+		// a request lost while the nodes meet would hold a longer
+		// context to its end: each attempt gets its own
+		actx, cancel := context.WithTimeout(wctx, 10*time.Second)
+		a, err := ingest.New(actx, h.nc, h.st, o)
+		cancel()
 		if err == nil {
 			return a, nil
 		}
