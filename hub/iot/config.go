@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/url"
 
-	"github.com/gridedge/gridedge/hub/store"
 	"github.com/gridedge/gridedge/shared/config"
 	"github.com/gridedge/gridedge/shared/pipeline/baddata"
 	"github.com/gridedge/gridedge/shared/subject"
@@ -156,6 +155,3 @@ func (c *Config) Validate(path string, es *config.Errors) {
 		}
 	}
 }
-
-// checkLayerName is store.CheckName for layers, for LayerOf.
-var checkLayerName = func(s string) error { return store.CheckName("layer", s) }

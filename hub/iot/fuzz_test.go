@@ -1,29 +1,8 @@
 package iot
 
 import (
-	"strings"
 	"testing"
 )
-
-// FuzzParseTopic: any topic parses or is refused without panicking, and a
-// parsed topic names an apikey, a device and a kind.
-func FuzzParseTopic(f *testing.F) {
-	for _, s := range []string{"k/d/attrs", "/k/d/attrs/t", "k/d/tok/cmdexe", "k/d/cmd", "//attrs", "k/d/attrs/", "a/b/c/d/e/f"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, topic string) {
-		p, ok := parseTopic(topic)
-		if !ok {
-			return
-		}
-		if p.apikey == "" || p.device == "" || (p.kind != "attrs" && p.kind != "cmdexe") || (p.attr != "" && p.kind != "attrs") {
-			t.Fatalf("parseTopic(%q) = %+v", topic, p)
-		}
-		if strings.Contains(p.apikey+p.device+p.token+p.attr, "/") {
-			t.Fatalf("parseTopic(%q) kept a '/': %+v", topic, p)
-		}
-	})
-}
 
 // FuzzMeasures: any payload is decoded into measure objects or refused
 // with WRONG_SYNTAX, never a panic or an empty success.

@@ -8,29 +8,22 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/eclipse/paho.golang/autopaho"
 	"github.com/eclipse/paho.golang/paho"
 
+	"github.com/gridedge/gridedge/shared/iotjson"
 	"github.com/gridedge/gridedge/shared/model"
 )
 
-// ResourceMQTT is the resource of readings that come over MQTT: a config
-// group is found by apikey (and, when several groups share the apikey, by
-// this resource).
-const ResourceMQTT = "/iot/mqtt"
+// ResourceMQTT is the resource of readings that come over MQTT
+// (shared/iotjson).
+const ResourceMQTT = iotjson.ResourceMQTT
 
-// mqttFilters are the topics of the MQTT binding: IoT Agent JSON's
-// <apikey>/<deviceId>/attrs[/<attr>] and …/cmdexe (also with a leading
-// '/'), and the same with the device token as a third level.
-var mqttFilters = []string{
-	"+/+/attrs", "+/+/attrs/+", "+/+/cmdexe", // <apikey>/<deviceId>/…
-	"+/+/+/attrs", "+/+/+/attrs/+", "+/+/+/cmdexe", // with a token, or a leading '/'
-	"+/+/+/+/attrs", "+/+/+/+/attrs/+", "+/+/+/+/cmdexe", // both
-}
+// mqttFilters are the topics of the MQTT binding (shared/iotjson).
+var mqttFilters = iotjson.Filters
 
 // mqttWorkers is how many MQTT messages are stored at once.
 const mqttWorkers = 16
@@ -61,35 +54,6 @@ func (m *mqttClient) get() *autopaho.ConnectionManager {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.cm
-}
-
-// topicParts is a parsed MQTT topic of the binding.
-type topicParts struct {
-	apikey, device, token, kind, attr string // kind: attrs or cmdexe
-}
-
-// parseTopic reads <apikey>/<deviceId>[/<token>]/(attrs[/<attr>]|cmdexe),
-// with an optional leading '/'.
-func parseTopic(topic string) (topicParts, bool) {
-	parts := strings.Split(strings.TrimPrefix(topic, "/"), "/")
-	var p topicParts
-	if len(parts) < 3 || parts[0] == "" || parts[1] == "" {
-		return p, false
-	}
-	p.apikey, p.device = parts[0], parts[1]
-	rest := parts[2:]
-	if rest[0] != "attrs" && rest[0] != "cmdexe" {
-		p.token, rest = rest[0], rest[1:]
-	}
-	switch {
-	case len(rest) == 1 && (rest[0] == "attrs" || rest[0] == "cmdexe"):
-		p.kind = rest[0]
-	case len(rest) == 2 && rest[0] == "attrs" && rest[1] != "":
-		p.kind, p.attr = "attrs", rest[1]
-	default:
-		return p, false
-	}
-	return p, true
 }
 
 // runMQTT connects to the broker and handles the binding's messages until
@@ -212,16 +176,16 @@ func (s *Service) subscribe(ctx context.Context, cm *autopaho.ConnectionManager)
 // (Stats.Refused) and logged at debug level, so that a flood cannot fill
 // the log.
 func (s *Service) received(ctx context.Context, p *paho.Publish) {
-	tp, ok := parseTopic(p.Topic)
+	tp, ok := iotjson.ParseTopic(p.Topic)
 	if !ok {
 		return
 	}
-	in := Reading{APIKey: tp.apikey, Resource: ResourceMQTT, DeviceID: tp.device, Token: tp.token, Payload: p.Payload, Attr: tp.attr}
+	in := Reading{APIKey: tp.APIKey, Resource: ResourceMQTT, DeviceID: tp.Device, Token: tp.Token, Payload: p.Payload, Attr: tp.Attr}
 	if in.Token == "" && p.Properties != nil {
 		in.Token = p.Properties.User.Get("token")
 	}
 	var err error
-	if tp.kind == "cmdexe" {
+	if tp.Kind == "cmdexe" {
 		err = s.commandResult(ctx, in)
 	} else {
 		err = s.Ingest(ctx, in)
@@ -256,7 +220,7 @@ func (s *Service) commandResult(ctx context.Context, in Reading) error {
 		ms[k+"_status"] = model.Measurement{Value: "OK", Quality: model.QualityGood, Timestamp: now.UTC()}
 		ms[k+"_info"] = model.Measurement{Value: v, Quality: model.QualityGood, Timestamp: now.UTC()}
 	}
-	u := model.MeasurementUpdate(c.doc.Layer, c.doc.Collection, c.doc.ID, now, ms)
+	u := model.MeasurementUpdate(c.Doc.Layer, c.Doc.Collection, c.Doc.ID, now, ms)
 	return s.w.write(ctx, []model.Update{u})
 }
 
@@ -316,5 +280,5 @@ func (s *Service) SendCommand(ctx context.Context, service, sub, id string, cmds
 	for name := range cmds {
 		ms[name+"_status"] = model.Measurement{Value: "PENDING", Quality: model.QualityGood, Timestamp: now.UTC()}
 	}
-	return s.w.write(ctx, []model.Update{model.MeasurementUpdate(c.doc.Layer, c.doc.Collection, c.doc.ID, now, ms)})
+	return s.w.write(ctx, []model.Update{model.MeasurementUpdate(c.Doc.Layer, c.Doc.Collection, c.Doc.ID, now, ms)})
 }

@@ -220,26 +220,3 @@ func TestMQTTBinding(t *testing.T) {
 		t.Errorf("ping_info = %v, want pong", v)
 	}
 }
-
-func TestParseTopic(t *testing.T) {
-	for _, tc := range []struct {
-		topic string
-		want  topicParts
-		ok    bool
-	}{
-		{"k/d/attrs", topicParts{apikey: "k", device: "d", kind: "attrs"}, true},
-		{"/k/d/attrs", topicParts{apikey: "k", device: "d", kind: "attrs"}, true},
-		{"k/d/attrs/t", topicParts{apikey: "k", device: "d", kind: "attrs", attr: "t"}, true},
-		{"k/d/tok/attrs/t", topicParts{apikey: "k", device: "d", token: "tok", kind: "attrs", attr: "t"}, true},
-		{"/k/d/tok/cmdexe", topicParts{apikey: "k", device: "d", token: "tok", kind: "cmdexe"}, true},
-		{"k/d/cmd", topicParts{}, false},
-		{"k//attrs", topicParts{}, false},
-		{"k/d/attrs/", topicParts{}, false},
-		{"k/d/tok/attrs/t/x", topicParts{}, false},
-	} {
-		got, ok := parseTopic(tc.topic)
-		if ok != tc.ok || (ok && got != tc.want) {
-			t.Errorf("parseTopic(%q) = %+v, %v; want %+v, %v", tc.topic, got, ok, tc.want, tc.ok)
-		}
-	}
-}

@@ -266,7 +266,7 @@ func (s *Service) deleteGroup(w http.ResponseWriter, r *http.Request, sc scope) 
 	}
 	gone, err := s.reg.deleteGroup(r.Context(), sc.service, sc.sub, res, key, r.URL.Query().Get("device") == "true")
 	for _, k := range gone {
-		s.lim.forget(k)
+		s.lim.Forget(k)
 	}
 	if err != nil {
 		return err
@@ -399,7 +399,7 @@ func (s *Service) deleteDevice(w http.ResponseWriter, r *http.Request, sc scope)
 	if err := s.reg.deleteDevice(r.Context(), sc.service, sc.sub, id); err != nil {
 		return err
 	}
-	s.lim.forget(deviceKey{sc.service, id})
+	s.lim.Forget(deviceKey{sc.service, id})
 	writeJSON(w, http.StatusOK, struct{}{})
 	return nil
 }

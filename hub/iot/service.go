@@ -4,17 +4,15 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/gridedge/gridedge/hub/auth"
 	"github.com/gridedge/gridedge/hub/store"
 	"github.com/gridedge/gridedge/shared/expression"
+	"github.com/gridedge/gridedge/shared/iotjson"
 	"github.com/gridedge/gridedge/shared/model"
 	"github.com/gridedge/gridedge/shared/pipeline/baddata"
-	"github.com/gridedge/gridedge/shared/pipeline/transform"
 )
 
 // Grant is the grant key of the provisioning API: read allows the GET
@@ -181,21 +179,9 @@ func (s *Service) Ingest(ctx context.Context, in Reading) (err error) {
 	if err != nil {
 		return err
 	}
-	var updates []model.Update
-	before := c.tr.Stats().Errors
-	for _, m := range objs {
-		r := transform.Reading{Device: c.doc, Values: m, TS: now}
-		if ts, ok := m["TimeInstant"]; ok {
-			if t, ok := ts.(string); ok {
-				if pt, err := time.Parse(time.RFC3339Nano, t); err == nil {
-					r.TS = pt
-					delete(m, "TimeInstant")
-				}
-			}
-		}
-		updates = append(updates, c.tr.Apply(&r)...)
-	}
-	s.trErrors.Add(c.tr.Stats().Errors - before)
+	before := c.Tr.Stats().Errors
+	updates := c.Apply(objs, now)
+	s.trErrors.Add(c.Tr.Stats().Errors - before)
 	updates = s.bd.Process(updates, now)
 	model.ReplaceNonFinite(updates)
 	if err := s.w.write(ctx, updates); err != nil {
@@ -244,7 +230,7 @@ func (s *Service) admit(ctx context.Context, in Reading, now time.Time) (*Device
 			return nil, nil, deviceNotFound(in.DeviceID)
 		}
 		if hash != "" && !tokenMatches(in.Token, hash) {
-			return nil, nil, &Error{Code: http.StatusUnauthorized, Name: NameUnauthorized, Message: "device " + in.DeviceID + " has a token: send it in the X-Device-Token header (HTTP), or in the MQTT topic <apikey>/<deviceId>/<token>/attrs or the MQTT v5 user property token"}
+			return nil, nil, iotjson.TokenRequired(in.DeviceID)
 		}
 		if e := s.rateLimit(g.Service, in.DeviceID, now); e != nil {
 			return nil, nil, e
@@ -254,17 +240,16 @@ func (s *Service) admit(ctx context.Context, in Reading, now time.Time) (*Device
 }
 
 func (s *Service) rateLimit(service, id string, now time.Time) *Error {
-	ok, wait := s.lim.allow(deviceKey{service, id}, now)
+	ok, wait := s.lim.Allow(deviceKey{service, id}, now)
 	if ok {
 		return nil
 	}
 	s.limited.Add(1)
-	return &Error{Code: http.StatusTooManyRequests, Name: NameTooManyRequests,
-		Message: fmt.Sprintf("device %s sends more than %g readings/s (burst %d); retry in %s", id, s.cfg.RateLimit.PerSecond, s.cfg.RateLimit.Burst, wait.Round(time.Millisecond))}
+	return iotjson.TooManyRequests(id, s.cfg.RateLimit.PerSecond, s.cfg.RateLimit.Burst, wait)
 }
 
 func payloadTooLarge(limit int64) *Error {
-	return &Error{Code: http.StatusRequestEntityTooLarge, Name: NamePayloadTooLarge, Message: fmt.Sprintf("request entity too large: the limit is %d bytes (iot.maxPayload)", limit)}
+	return iotjson.PayloadTooLarge(limit, "iot.maxPayload")
 }
 
 // autoprovision creates the device of a first reading from its group: the
@@ -300,60 +285,6 @@ func (s *Service) autoprovision(ctx context.Context, g *Group, in Reading) error
 	return nil
 }
 
-// measures decodes a reading's payload into measure objects.
-func measures(in Reading) ([]map[string]any, error) {
-	if in.Attr != "" {
-		v, err := decodeJSON(in.Payload)
-		if err != nil {
-			// a bare text value, as MQTT devices send one
-			v = strings.TrimSpace(string(in.Payload))
-		}
-		return []map[string]any{{in.Attr: v}}, nil
-	}
-	v, err := decodeJSON(in.Payload)
-	if err != nil {
-		return nil, wrongSyntax("the measurement body is not JSON: %v", err)
-	}
-	switch t := v.(type) {
-	case map[string]any:
-		if len(t) == 0 {
-			return nil, wrongSyntax("the measurement object is empty")
-		}
-		return []map[string]any{t}, nil
-	case []any:
-		if len(t) == 0 {
-			return nil, wrongSyntax("the measurement array is empty")
-		}
-		out := make([]map[string]any, 0, len(t))
-		for i, e := range t {
-			m, ok := e.(map[string]any)
-			if !ok {
-				return nil, wrongSyntax("measurement array element %d is not an object", i)
-			}
-			if len(m) == 0 {
-				return nil, wrongSyntax("measurement array element %d is an empty object", i)
-			}
-			out = append(out, m)
-		}
-		return out, nil
-	}
-	kind := "null"
-	switch v.(type) {
-	case float64:
-		kind = "number"
-	case string:
-		kind = "string"
-	case bool:
-		kind = "boolean"
-	}
-	return nil, wrongSyntax("the measurement body is a JSON %s, not an object of measures", kind)
-}
-
-// decodeJSON decodes one JSON value (numbers as float64).
-func decodeJSON(b []byte) (any, error) {
-	var v any
-	if err := decodeStrict(b, &v); err != nil {
-		return nil, err
-	}
-	return v, nil
-}
+// measures decodes a reading's payload into measure objects
+// (shared/iotjson).
+func measures(in Reading) ([]map[string]any, error) { return iotjson.Measures(in.Payload, in.Attr) }
