@@ -5,9 +5,12 @@ package ddp
 
 import (
 	"bufio"
+	"encoding/binary"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
+	"time"
 )
 
 // batchConn is the hijacked connection under a session's WebSocket. Between
@@ -67,6 +70,55 @@ func (b *batchConn) end() error {
 		b.buf = nil
 	}
 	return err
+}
+
+// writeFrames writes msgs as unmasked, uncompressed WebSocket text frames
+// (the server's) in one write: the frame is built straight into the
+// batch, without gorilla's per-message writer. Uncompressed frames are
+// valid whether or not permessage-deflate was negotiated (RFC 7692 5).
+func (b *batchConn) writeFrames(msgs [][]byte, deadline time.Time) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.Conn.SetWriteDeadline(deadline); err != nil {
+		return err
+	}
+	for _, m := range msgs {
+		n := len(m)
+		switch {
+		case n <= 125:
+			b.buf = append(b.buf, 0x81, byte(n))
+		case n <= 0xffff:
+			b.buf = append(b.buf, 0x81, 126, byte(n>>8), byte(n))
+		default:
+			b.buf = append(b.buf, 0x81, 127)
+			b.buf = binary.BigEndian.AppendUint64(b.buf, uint64(n))
+		}
+		b.buf = append(b.buf, m...)
+		if len(b.buf) >= batchFlushBytes {
+			if err := b.flushLocked(); err != nil {
+				return err
+			}
+		}
+	}
+	err := b.flushLocked()
+	if len(b.buf) == 0 && cap(b.buf) > 0 {
+		b.buf = nil
+	}
+	return err
+}
+
+// offersDeflate reports whether the client offered permessage-deflate (and
+// so may get compressed frames from gorilla).
+func offersDeflate(h http.Header) bool {
+	for _, v := range h.Values("Sec-Websocket-Extensions") {
+		for _, ext := range strings.Split(v, ",") {
+			name, _, _ := strings.Cut(ext, ";")
+			if strings.EqualFold(strings.TrimSpace(name), "permessage-deflate") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // hijackWriter hands the upgrader a batchConn instead of the raw connection.

@@ -357,7 +357,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, sockjs bool) {
 	// The HTTP server's read and write timeouts do not apply to a session.
 	_ = ws.UnderlyingConn().SetDeadline(time.Time{})
 	ws.SetReadLimit(s.limits.MaxMessageBytes)
-	raw := rawTransport{ws: ws, bc: hw.conn, writeTimeout: s.limits.WriteTimeout}
+	raw := rawTransport{ws: ws, bc: hw.conn, writeTimeout: s.limits.WriteTimeout, direct: !offersDeflate(r.Header)}
 	var t transport = &raw
 	if sockjs {
 		st := &sockjsTransport{rawTransport: raw}

@@ -32,6 +32,9 @@ type rawTransport struct {
 	ws           *websocket.Conn
 	bc           *batchConn // nil when the upgrader did not hijack through it
 	writeTimeout time.Duration
+	// direct: the client did not offer compression, so data frames are
+	// built straight into the batch (batchConn.writeFrames).
+	direct bool
 }
 
 func (t *rawTransport) read() ([][]byte, error) {
@@ -46,6 +49,9 @@ func (t *rawTransport) read() ([][]byte, error) {
 }
 
 func (t *rawTransport) write(msgs [][]byte) error {
+	if t.direct && t.bc != nil {
+		return t.bc.writeFrames(msgs, time.Now().Add(t.writeTimeout))
+	}
 	if err := t.ws.SetWriteDeadline(time.Now().Add(t.writeTimeout)); err != nil {
 		return err
 	}
