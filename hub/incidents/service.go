@@ -22,7 +22,8 @@ import (
 
 // Fields the service writes on an incident document.
 const (
-	// FieldNotifications lists every attempt: {at, target, attempt, status, error}.
+	// FieldNotifications lists every attempt: {at, target, attempt, status,
+	// error}, and every retry an operator asked for: {at, target, retry: true}.
 	FieldNotifications = "notifications"
 	// FieldState is "delivered" (every target succeeded), "retrying" or
 	// "dead" (a target failed MaxAttempts times).
@@ -172,7 +173,7 @@ func (s *Service) Run(ctx context.Context, ready chan<- struct{}) error {
 	stream, err := js.CreateOrUpdateStream(cctx, jetstream.StreamConfig{
 		Name:        name,
 		Description: "change events of the incidents collection, awaiting the incidents service",
-		Subjects:    []string{subject.StorageChanged(s.opts.Domain, s.cfg.Layer, s.cfg.Collection)},
+		Subjects:    []string{subject.StorageChanged(s.opts.Domain, s.cfg.Layer, s.cfg.Collection), RetryQueue(s.opts.Domain)},
 		Retention:   jetstream.WorkQueuePolicy,
 		Storage:     jetstream.FileStorage,
 		MaxAge:      7 * 24 * time.Hour,
@@ -442,6 +443,11 @@ func pastAttempts(doc store.Document) map[string]pastTarget {
 		}
 		name, _ := m["target"].(string)
 		p := out[name]
+		if retry, _ := m["retry"].(bool); retry {
+			p.attempts = 0 // an operator's retry (ActionRetry): a new series
+			out[name] = p
+			continue
+		}
 		p.attempts++
 		if errText, _ := m["error"].(string); errText == "" {
 			p.ok = true
