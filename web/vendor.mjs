@@ -19,6 +19,12 @@ const files = {
     ['dist/uPlot.min.css', 'uPlot.min.css'],
     ['LICENSE', 'uPlot.LICENSE'],
   ],
+  // loaded by the map page only (a dynamic import), not at first load
+  leaflet: [
+    ['dist/leaflet-src.esm.js', 'leaflet-src.esm.js'],
+    ['dist/leaflet.css', 'leaflet.css'],
+    ['LICENSE', 'leaflet.LICENSE'],
+  ],
 };
 
 const lock = JSON.parse(readFileSync(join(web, 'package-lock.json'), 'utf8'));

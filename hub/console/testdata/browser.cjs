@@ -164,19 +164,52 @@ const shot = async (page, name) => {
     step('the 24h preset aggregates per minute');
 
     // 5. fleet
-    await page.getByRole('link', { name: 'Fleet' }).click();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Fleet' }).click();
     const row = page.locator(`#fleet tr[data-edge="${EDGE}"]`);
     await row.locator('.state.online').waitFor();
     step(`fleet shows ${EDGE} online: ${(await row.innerText()).replace(/\s+/g, ' ')}`);
     await shot(page, '06-fleet');
 
-    // 6. the token stops working (revoked here as an expiry would): back to login
+    // 6. map: M1 gets a point, a new document an outline; both drawn, coloured, with popups
+    const auth = { 'X-User-ID': env('USER'), 'X-Auth-Token': token, 'Content-Type': 'application/json' };
+    let r2 = await fetch(`${BASE}/api/v2/${LAYER}/${COL}/${DOC}`, { method: 'PATCH', headers: auth,
+      body: JSON.stringify({ geometry: { type: 'Point', coordinates: [2.1734, 41.3851] } }) });
+    if (!r2.ok) throw new Error(`PATCH geometry: ${r2.status} ${await r2.text()}`);
+    r2 = await fetch(`${BASE}/api/v2/${LAYER}/${COL}`, { method: 'POST', headers: auth,
+      body: JSON.stringify({ _id: 'AREA1', name: 'substation yard', measurements: { [M]: { value: 0, quality: 1 } },
+        geometry: { type: 'Polygon', coordinates: [[[2.170, 41.383], [2.176, 41.383], [2.176, 41.387], [2.170, 41.387], [2.170, 41.383]]] } }) });
+    if (!r2.ok) throw new Error(`POST AREA1: ${r2.status} ${await r2.text()}`);
+    await page.reload();
+    await page.getByLabel('User name or e-mail').fill(env('USER')); // a reload signs out: the token was in memory
+    await page.getByLabel('Password').fill(env('PASSWORD'));
+    await page.keyboard.press('Enter');
+    await page.locator('#fleet').waitFor(); // signing in again returns to the page that was open
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Layers' }).click();
+    await page.locator(`[data-collection="${LAYER}/${COL}"]`).click();
+    await page.locator('#map-link').click();
+    await page.locator('#map[data-features="2"]').waitFor();
+    await page.getByLabel('Colour by').selectOption(M);
+    await page.locator('#map-legend', { hasText: M }).waitFor();
+    await page.locator(`path.doc-${DOC}`).click();
+    await page.locator('.leaflet-popup-content', { hasText: DOC }).waitFor();
+    const fills = await page.evaluate(() => ['M1', 'AREA1'].map((id) => document.querySelector(`path.doc-${id}`)?.getAttribute('stroke')));
+    if (!fills[0] || !fills[1] || fills[0] === fills[1] || fills.includes('#8d96a0')) throw new Error(`map colours: ${fills}`);
+    step(`map shows the point and the outline, coloured by ${M} (${fills.join(' vs ')}), with a popup`);
+    await shot(page, '07-map');
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Layers' }).click();
+    await page.locator('[data-page=layers] table').waitFor();
+    token = null;
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Fleet' }).click();
+    await page.locator('#fleet').waitFor();
+    if (!token) throw new Error('no token seen after signing in again');
+
+    // 7. the token stops working (revoked here as an expiry would): back to login
     const out = await fetch(`${BASE}/api/v2/logout`, { method: 'POST', headers: { 'X-User-ID': env('USER'), 'X-Auth-Token': token } });
     if (!out.ok) throw new Error(`logout: ${out.status}`);
-    await page.getByRole('link', { name: 'Layers' }).click();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Layers' }).click();
     await page.locator('#login-error', { hasText: 'Signed out' }).waitFor();
     step('a refused token leads back to the login form with a message');
-    await shot(page, '07-expired');
+    await shot(page, '08-expired');
     if (problems.length) throw new Error(problems.join('\n'));
     step('no page errors, no console errors, no request to another origin');
   } catch (e) {

@@ -6,6 +6,7 @@ import { h, replace, route } from './dom.js';
 import { layersPage, collectionPage, documentPage } from './browse.js';
 import { historyPage } from './history.js';
 import { fleetPage } from './fleet.js';
+import { mapPage } from './map.js';
 
 const main = document.getElementById('main');
 const top = document.getElementById('top');
@@ -137,6 +138,7 @@ async function render() {
       case 'd': await documentPage(ctx, view, parts[1], parts[2], parts.slice(3).join('/')); break;
       case 'h': await historyPage(ctx, view, parts[1], parts[2], parts.slice(3).join('/'), params); break;
       case 'fleet': await fleetPage(ctx, view); break;
+      case 'm': await mapPage(ctx, view, parts[1], parts[2], params); break;
       default: replace(view, h('h1', {}, 'Not found'), h('p', {}, 'No such page. '), h('a', { href: '#/layers' }, 'Layers'));
     }
   } catch (e) {

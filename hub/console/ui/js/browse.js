@@ -54,7 +54,9 @@ export async function collectionPage(ctx, view, layer, col, params) {
   const results = h('div', { class: 'wrap' }, h('p', { class: 'muted' }, 'Loading…'));
   replace(view,
     h('div', { class: 'crumbs' }, h('a', { href: '#/layers' }, 'Layers'), ` / ${layer} / `),
-    h('h1', {}, `${layer} / ${col}`), form, results);
+    h('h1', {}, `${layer} / ${col}`),
+    h('p', {}, h('a', { href: link(['m', layer, col]), id: 'map-link' }, 'Map of the documents with a geometry')),
+    form, results);
   let data;
   let next;
   try {

@@ -1,0 +1,77 @@
+// #/m/layer/col?m=measurement: the collection's documents that have a
+// GeoJSON `geometry`, drawn with Leaflet (loaded on this page only),
+// coloured by a chosen measurement. No base tiles: none are reachable
+// offline and the CSP allows only the hub's own origin, so the map shows
+// the documents' outlines and points on a plain background.
+import { fmtValue, h, link, replace } from './dom.js';
+
+let leaflet = null;
+
+/** Loads Leaflet and its stylesheet once. */
+async function loadLeaflet() {
+  if (leaflet) return leaflet;
+  if (!document.querySelector('link[data-leaflet]')) {
+    document.head.append(h('link', { rel: 'stylesheet', href: 'vendor/leaflet.css', 'data-leaflet': '' }));
+  }
+  leaflet = await import('../vendor/leaflet-src.esm.js');
+  return leaflet;
+}
+
+/** Colour of v within [min, max]: blue (low) to red (high); grey without a number. */
+export function colour(v, min, max) {
+  if (typeof v !== 'number' || !Number.isFinite(v)) return '#8d96a0';
+  const f = max > min ? (v - min) / (max - min) : 0.5;
+  return `hsl(${Math.round(220 - 220 * Math.min(1, Math.max(0, f)))}, 75%, 45%)`;
+}
+
+export async function mapPage(ctx, view, layer, col, params) {
+  const { data } = await ctx.api(`/${encodeURIComponent(layer)}/${encodeURIComponent(col)}`,
+    { params: { query: JSON.stringify({ geometry: { $exists: true } }), limit: 5000 } });
+  const docs = (data || []).filter((d) => d.geometry && typeof d.geometry === 'object' && d.geometry.type);
+  const names = [...new Set(docs.flatMap((d) => Object.keys(d.measurements || {})))].sort();
+  const chosen = names.includes(params.get('m')) ? params.get('m') : names[0] || '';
+  const sel = h('select', { id: 'colour-by' }, names.map((n) => h('option', { value: n, selected: n === chosen }, n)));
+  sel.addEventListener('change', () => { location.hash = link(['m', layer, col], { m: sel.value }); });
+  const box = h('div', { id: 'map', class: 'map', role: 'region', 'aria-label': `map of ${layer} / ${col}` });
+  const legend = h('p', { class: 'muted', id: 'map-legend', 'aria-live': 'polite' });
+  const list = h('ul', { id: 'map-docs' });
+  replace(view,
+    h('div', { class: 'crumbs' }, h('a', { href: '#/layers' }, 'Layers'), ' / ',
+      h('a', { href: link(['c', layer, col]) }, `${layer} / ${col}`)),
+    h('h1', {}, `Map of ${layer} / ${col}`),
+    names.length ? h('div', { class: 'row' }, h('div', {}, h('label', { for: 'colour-by' }, 'Colour by'), sel)) : null,
+    legend, box, h('h2', {}, 'Documents on the map'), list);
+  if (!docs.length) {
+    replace(box, h('p', { class: 'empty' }, 'No document of this collection has a geometry.'));
+    return;
+  }
+  const L = await loadLeaflet();
+  const value = (d) => {
+    const m = (d.measurements || {})[chosen];
+    return m && typeof m === 'object' ? m.value : m;
+  };
+  const nums = docs.map(value).filter((v) => typeof v === 'number' && Number.isFinite(v));
+  const min = Math.min(...nums);
+  const max = Math.max(...nums);
+  const map = L.map(box, { attributionControl: false, preferCanvas: false });
+  ctx.onLeave(() => map.remove());
+  const group = L.featureGroup().addTo(map);
+  for (const d of docs) {
+    const c = colour(value(d), min, max);
+    const id = String(d._id);
+    const popup = h('div', {}, h('strong', {}, id), d.name ? ` — ${d.name}` : '', h('br'),
+      chosen ? `${chosen}: ${fmtValue(value(d))}` : '', h('br'),
+      h('a', { href: link(['d', layer, col, id]) }, 'open the document'));
+    L.geoJSON(d.geometry, {
+      style: () => ({ color: c, weight: 2, fillOpacity: 0.35, className: `doc-${id}` }),
+      pointToLayer: (_f, latlng) => L.circleMarker(latlng, { radius: 8, color: c, fillColor: c, fillOpacity: 0.8, className: `doc-${id}` }),
+    }).bindPopup(popup).addTo(group);
+    list.append(h('li', {}, h('a', { href: link(['d', layer, col, id]), 'data-doc': id }, id),
+      d.name ? ` — ${d.name}` : '', chosen ? `: ${fmtValue(value(d))}` : ''));
+  }
+  map.fitBounds(group.getBounds(), { padding: [30, 30], maxZoom: 16 });
+  box.dataset.features = String(docs.length);
+  legend.textContent = `${docs.length} document(s) with a geometry` +
+    (nums.length ? `; ${chosen} from ${fmtValue(min)} (blue) to ${fmtValue(max)} (red), grey without a value` : '') +
+    '. No base map: outlines and points only.';
+}
