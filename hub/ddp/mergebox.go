@@ -42,7 +42,16 @@ type msgKey struct {
 // set records what sub publishes of document id: fields, or nothing (nil).
 // Nothing is sent until flush.
 func (c *conn) set(sub *subscription, id string, fields *fieldSet) {
-	cv := c.box[sub.coll]
+	cv := sub.view
+	if cv == nil {
+		// Once per subscription: the collection's document set, which
+		// stays in the box (empty or not) until the connection ends.
+		if cv = c.box[sub.coll]; cv == nil {
+			cv = map[string]*docView{}
+			c.box[sub.coll] = cv
+		}
+		sub.view = cv
+	}
 	dv := cv[id]
 	if fields == nil {
 		if dv == nil {
@@ -56,10 +65,6 @@ func (c *conn) set(sub *subscription, id string, fields *fieldSet) {
 			}
 		}
 		return
-	}
-	if cv == nil {
-		cv = map[string]*docView{}
-		c.box[sub.coll] = cv
 	}
 	if dv == nil {
 		dv = &docView{}
@@ -141,9 +146,6 @@ func (c *conn) flush() {
 				msgs = append(msgs, c.srv.message(msgKey{ref: r}))
 			}
 			delete(cv, r.id)
-			if len(cv) == 0 {
-				delete(c.box, r.coll)
-			}
 			continue
 		}
 		now := dv.subs[0].fields

@@ -32,6 +32,9 @@ type subscription struct {
 	layer  string
 	col    string
 	params []any
+	// view is the connection's document set of the collection (its merge
+	// box entry), looked up once.
+	view map[string]*docView
 
 	// Computed from the principal by prepare.
 	sel        *query.Selector
