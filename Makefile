@@ -7,7 +7,7 @@ BIN := bin
 MODULES := shared edge hub
 
 .PHONY: all build build-arm run test test-unit test-arm vet lint bench soak fuzz fmt clean
-.PHONY: pkg-tool packages firmware test-packages ui
+.PHONY: pkg-tool packages firmware test-packages ui run-cluster
 
 all: build
 
@@ -26,6 +26,10 @@ build-arm:
 ## run: hub + edge agent + simulated Modbus devices from examples/demo, until Ctrl-C
 run: build
 	@scripts/run-demo.sh
+
+## run-cluster: three hub nodes in a NATS cluster on MongoDB and VictoriaMetrics, two agents; kill -9 a node to watch a failover (docs/scaling.md)
+run-cluster: build
+	@scripts/run-cluster.sh
 
 ## ui: vendor the web console's npm libraries (web/package-lock.json) into hub/console/ui/vendor/ (commit the result)
 ui:
