@@ -107,6 +107,10 @@ type Service struct {
 	fired   map[string]time.Time
 	holding bool
 	seq     uint64 // of the incidents this service created
+	// stateMu guards the writes of open, fired and holding (made by the
+	// Run goroutine, which reads them without it) and the reads of the
+	// NATS responders.
+	stateMu sync.Mutex
 
 	mu    sync.Mutex
 	stats Stats
@@ -265,7 +269,9 @@ func (s *Service) tick(ctx context.Context, l *lease) {
 	if took {
 		s.takeover(ctx)
 	}
+	s.stateMu.Lock()
 	s.holding = held
+	s.stateMu.Unlock()
 	if !held {
 		return
 	}
@@ -324,15 +330,19 @@ func (s *Service) takeover(ctx context.Context) {
 			s.fail("read the incidents of rule "+r.ID, err)
 			continue
 		}
+		s.stateMu.Lock()
 		delete(s.open, r.ID)
 		if len(docs) == 1 {
 			if t, ok := docs[0]["timestamp"].(time.Time); ok {
 				s.fired[r.ID] = t
 			}
-			if docs[0][FieldStatus] == StatusOpen {
+			// open or acknowledged by an operator (hub/incidents): the
+			// condition has not cleared yet
+			if st, _ := docs[0][FieldStatus].(string); st != StatusResolved {
 				s.open[r.ID], _ = docs[0][store.FieldID].(string)
 			}
 		}
+		s.stateMu.Unlock()
 	}
 	s.log.Info("alerts: this hub evaluates the rules", "instance", s.opts.Instance, "open", len(s.open))
 }
@@ -501,18 +511,27 @@ func (s *Service) evaluate(ctx context.Context, r *rule, now time.Time) {
 			s.fail("create the incident of rule "+r.ID, err)
 			return
 		}
+		s.stateMu.Lock()
 		s.open[r.ID], s.fired[r.ID] = id, now
+		s.stateMu.Unlock()
 		s.count(func(st *Stats) { st.Fired++ })
 		s.log.Info("alert fired", "rule", r.ID, "incident", id)
 	case open != "":
-		_, err := s.opts.Store.UpdateByID(ctx, s.cfg.Layer, s.cfg.Collection, open,
-			map[string]any{"$set": map[string]any{FieldStatus: StatusResolved, FieldResolvedAt: now.UTC(), "details.resolvedValues": values}})
+		set := map[string]any{FieldStatus: StatusResolved, FieldResolvedAt: now.UTC(), "details.resolvedValues": values}
+		// an operator who resolved it already (hub/incidents) keeps
+		// their resolvedAt; the clearing is recorded in details
+		if cur, err := s.opts.Store.Get(ctx, s.cfg.Layer, s.cfg.Collection, open); err == nil && cur[FieldStatus] == StatusResolved {
+			set = map[string]any{"details.clearedAt": now.UTC(), "details.resolvedValues": values}
+		}
+		_, err := s.opts.Store.UpdateByID(ctx, s.cfg.Layer, s.cfg.Collection, open, map[string]any{"$set": set})
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			s.count(func(st *Stats) { st.WriteErrors++ })
 			s.fail("resolve the incident of rule "+r.ID, err)
 			return
 		}
+		s.stateMu.Lock()
 		delete(s.open, r.ID)
+		s.stateMu.Unlock()
 		s.count(func(st *Stats) { st.Resolved++ })
 		s.log.Info("alert resolved", "rule", r.ID, "incident", open)
 	}
