@@ -43,12 +43,18 @@ type Limits struct {
 	// DisconnectDelay closes a SockJS HTTP session that has no receiving
 	// request for that long (default 5s, SockJS's disconnect_delay).
 	DisconnectDelay time.Duration
+	// MaxHTTPSessions caps the SockJS HTTP sessions open (and recently
+	// ended) at once; a new one beyond it gets 503 (default 10,000). Such
+	// a session holds no connection between requests, so http.maxConns
+	// does not bound them.
+	MaxHTTPSessions int
 }
 
 // DefaultLimits are the limits of a Server whose Limits are zero.
 var DefaultLimits = Limits{
 	PingInterval: 15 * time.Second, PongTimeout: 15 * time.Second, MaxQueueBytes: 32 << 20,
 	MaxMessageBytes: 1 << 20, MaxFind: 10000, WriteTimeout: 10 * time.Second, DisconnectDelay: 5 * time.Second,
+	MaxHTTPSessions: 10000,
 }
 
 func (l *Limits) defaults() {
@@ -73,6 +79,9 @@ func (l *Limits) defaults() {
 	}
 	if l.DisconnectDelay <= 0 {
 		l.DisconnectDelay = d.DisconnectDelay
+	}
+	if l.MaxHTTPSessions <= 0 {
+		l.MaxHTTPSessions = d.MaxHTTPSessions
 	}
 }
 

@@ -200,6 +200,10 @@ func (s *Server) xhrSession(id string, r *http.Request, create bool) (t *xhrTran
 	if t = s.xhr[id]; t != nil || !create {
 		return t, false
 	}
+	if len(s.xhr) >= s.limits.MaxHTTPSessions {
+		s.log.Warn("ddp: too many SockJS HTTP sessions; refusing a new one", "max", s.limits.MaxHTTPSessions)
+		return nil, false
+	}
 	t = &xhrTransport{srv: s, id: id, writeTimeout: s.limits.WriteTimeout,
 		in: make(chan [][]byte, sockjsSendQueue), out: make(chan []byte), done: make(chan struct{}),
 		lastSeen: s.now()}
@@ -234,7 +238,8 @@ func (s *Server) serveXHR(w http.ResponseWriter, r *http.Request, streaming bool
 	_ = rc.SetWriteDeadline(time.Time{})
 	t, created := s.xhrSession(id, r, true)
 	if t == nil {
-		http.Error(w, "the server is shutting down", http.StatusServiceUnavailable)
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "too many SockJS sessions, or the server is shutting down; retry later", http.StatusServiceUnavailable)
 		return
 	}
 	written := 0

@@ -273,3 +273,23 @@ func TestSockJSXHRSessionTimeout(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestSockJSXHRSessionCap: sessions that hold no connection between
+// requests are capped; a new one beyond the cap gets 503.
+func TestSockJSXHRSessionCap(t *testing.T) {
+	e := newEnv(t, Limits{MaxHTTPSessions: 3})
+	for i := range 3 {
+		x := &xhrClient{t: t, base: e.http.URL + "/sockjs/000/cap" + string(rune('a'+i))}
+		if code, body, _ := x.post("xhr", ""); code != 200 || body != "o\n" {
+			t.Fatalf("session %d: %d %q", i, code, body)
+		}
+	}
+	x := &xhrClient{t: t, base: e.http.URL + "/sockjs/000/capz"}
+	if code, _, h := x.post("xhr", ""); code != http.StatusServiceUnavailable || h.Get("Retry-After") == "" {
+		t.Fatalf("a session beyond the cap: %d %v, want 503 with Retry-After", code, h)
+	}
+	// An existing session is still served.
+	old := &xhrClient{t: t, base: e.http.URL + "/sockjs/000/capa"}
+	old.send(map[string]any{"msg": "connect", "version": "1", "support": []string{"1"}})
+	old.pollUntil(msgIs("connected"))
+}
