@@ -203,13 +203,44 @@ const shot = async (page, name) => {
     await page.locator('#fleet').waitFor();
     if (!token) throw new Error('no token seen after signing in again');
 
-    // 7. the token stops working (revoked here as an expiry would): back to login
+    // 7. incidents: filter, detail with its notification attempts, acknowledge, resolve
+    r2 = await fetch(`${BASE}/api/v2/layers`, { method: 'POST', headers: auth,
+      body: JSON.stringify({ _id: 'incidents', label: 'INCIDENTS', collections: [{ name: 'items' }] }) });
+    if (!r2.ok && r2.status !== 409) throw new Error(`POST /layers incidents: ${r2.status} ${await r2.text()}`);
+    r2 = await fetch(`${BASE}/api/v2/incidents/items`, { method: 'POST', headers: auth, body: JSON.stringify([
+      { _id: 'INC1', type: 'OVERVOLTAGE', status: 'open', description: 'M1 voltage above 250 V', timestamp: new Date().toISOString(),
+        details: { layer: LAYER }, notificationState: 'retrying',
+        notifications: [{ at: new Date().toISOString(), target: 'webhook:ops', attempt: 1, status: 503, error: 'service unavailable' }] },
+      { _id: 'INC0', type: 'SILENT', status: 'resolved', description: 'an old one', timestamp: new Date(Date.now() - 86400000).toISOString() }]) });
+    if (!r2.ok) throw new Error(`POST incidents: ${r2.status} ${await r2.text()}`);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Incidents' }).click();
+    await page.locator('#incidents tr[data-incident="INC0"]').waitFor();
+    await page.getByLabel('Status').selectOption('open');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.locator('#incidents tr[data-incident="INC1"]').waitFor();
+    if (await page.locator('#incidents tr[data-incident="INC0"]').count()) throw new Error('the open filter shows a resolved incident');
+    step('incidents: the open filter leaves the resolved one out');
+    await page.locator('#incidents a', { hasText: 'INC1' }).click();
+    await page.locator('#attempts', { hasText: 'service unavailable' }).waitFor();
+    await page.getByRole('button', { name: 'Acknowledge' }).click();
+    await page.locator('#acknowledge', { hasText: `Acknowledged by ${env('USER')}` }).waitFor();
+    await shot(page, '08-incident');
+    page.once('dialog', (d) => d.accept());
+    await page.getByRole('button', { name: 'Resolve…' }).click();
+    await page.locator('.q[data-status=resolved]').waitFor();
+    const inc = await (await fetch(`${BASE}/api/v2/incidents/items/INC1`, { headers: auth })).json();
+    if (inc.data.status !== 'resolved' || inc.data.acknowledgedBy !== env('USER') || inc.data.resolvedBy !== env('USER')) {
+      throw new Error(`INC1 after acknowledge and resolve: ${JSON.stringify(inc.data)}`);
+    }
+    step('an incident shows its notification attempts, is acknowledged and resolved (after a confirmation)');
+
+    // 8. the token stops working (revoked here as an expiry would): back to login
     const out = await fetch(`${BASE}/api/v2/logout`, { method: 'POST', headers: { 'X-User-ID': env('USER'), 'X-Auth-Token': token } });
     if (!out.ok) throw new Error(`logout: ${out.status}`);
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Layers' }).click();
     await page.locator('#login-error', { hasText: 'Signed out' }).waitFor();
     step('a refused token leads back to the login form with a message');
-    await shot(page, '08-expired');
+    await shot(page, '09-expired');
     if (problems.length) throw new Error(problems.join('\n'));
     step('no page errors, no console errors, no request to another origin');
   } catch (e) {
