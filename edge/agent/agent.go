@@ -17,6 +17,7 @@ import (
 
 	"github.com/gridedge/gridedge/edge/buffer"
 	"github.com/gridedge/gridedge/edge/bus"
+	"github.com/gridedge/gridedge/edge/iot"
 	"github.com/gridedge/gridedge/edge/modbus"
 	"github.com/gridedge/gridedge/edge/mqtt"
 	"github.com/gridedge/gridedge/edge/opcua"
@@ -64,6 +65,7 @@ type Agent struct {
 	metricsAddr string // the metrics listener's, "" when off
 
 	opcuaSources []*opcua.Source // one per opcua server (opcua.go)
+	devices      *iot.Service    // nil without a devices section (iot.go)
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -139,6 +141,9 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Agent, err er
 		return nil, err
 	}
 	if err := a.startOPCUA(runCtx); err != nil {
+		return nil, err
+	}
+	if err := a.startDevices(runCtx); err != nil {
 		return nil, err
 	}
 	a.wg.Add(1)
@@ -315,6 +320,9 @@ type Status struct {
 	// OPCUA describes each OPC-UA server's connection (none without an
 	// opcua section).
 	OPCUA []opcua.Stats `json:"opcua,omitempty"`
+	// Devices counts the readings of local devices (nil without a devices
+	// section).
+	Devices *iot.Stats `json:"devices,omitempty"`
 	// Map is the running Modbus map: version (content hash), pusher,
 	// confirmation, last rollback.
 	Map control.MapInfo `json:"map"`
@@ -347,6 +355,7 @@ func (a *Agent) Status() (Status, error) {
 		st.MQTT = &ms
 	}
 	st.OPCUA = a.opcuaStats()
+	st.Devices = a.devicesStats()
 	return st, err
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gridedge/gridedge/edge/buffer"
+	"github.com/gridedge/gridedge/edge/iot"
 	"github.com/gridedge/gridedge/edge/mqtt"
 	"github.com/gridedge/gridedge/edge/opcua"
 	"github.com/gridedge/gridedge/edge/settings"
@@ -59,6 +60,10 @@ type Config struct {
 	// OPCUA lists OPC-UA servers and the document measurements their nodes
 	// feed (docs/opcua.md); their readings take the same pipeline as Modbus.
 	OPCUA *opcua.Config `json:"opcua,omitempty"`
+	// Devices are local devices pushing IoT Agent JSON over HTTP or MQTT
+	// (docs/ingestion.md, "At the edge"); their readings take the same
+	// pipeline as Modbus.
+	Devices *iot.Config `json:"devices,omitempty"`
 	// MQTTOptions tune the MQTT bridge of the SETTINGS mqtt section (QoS,
 	// TLS files, queues, audit file).
 	MQTTOptions mqtt.Options `json:"mqttOptions,omitempty"`
@@ -248,6 +253,9 @@ func (c *Config) Resolve(dir string) error {
 	if c.OPCUA != nil {
 		c.OPCUA.ResolvePaths(dir)
 	}
+	if c.Devices != nil {
+		c.Devices.ResolvePaths(dir)
+	}
 	c.Defaults()
 	return c.Validate()
 }
@@ -322,6 +330,9 @@ func (c *Config) Defaults() {
 	c.Control.defaults()
 	if c.OPCUA != nil {
 		c.OPCUA.Defaults()
+	}
+	if c.Devices != nil {
+		c.Devices.Defaults()
 	}
 }
 
@@ -418,6 +429,7 @@ func (c *Config) Validate() error {
 	if c.OPCUA != nil {
 		es = appendErrors(es, "opcua", c.OPCUA.Validate())
 	}
+	es = c.validateDevices(es)
 	return es.Err()
 }
 

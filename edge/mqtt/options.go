@@ -269,6 +269,16 @@ func isTLS(u *url.URL) bool {
 	return false
 }
 
+// TLSConfig builds the client TLS configuration of broker URL u (nil for
+// a scheme without TLS): the bridge's CA, client certificate and server
+// name, for other clients of the same broker (the device binding).
+func (o *Options) TLSConfig(u *url.URL) (*tls.Config, error) {
+	if !isTLS(u) {
+		return nil, nil
+	}
+	return o.tlsConfig(u)
+}
+
 // tlsConfig builds the TLS configuration of a TLS broker URL.
 func (o *Options) tlsConfig(u *url.URL) (*tls.Config, error) {
 	c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: u.Hostname()}
