@@ -79,6 +79,15 @@ type Options struct {
 	Users []ClientUser
 	// Logger receives server notices.
 	Logger *slog.Logger
+	// JetStreamDomain, when set, names this server's JetStream domain, so
+	// that a federated deployment reaches its API over a leaf-node link as
+	// $JS.<domain>.API (federation.go).
+	JetStreamDomain string
+	// LeafPeers are federated deployments allowed to connect to the
+	// leaf-node listener (federation.go).
+	LeafPeers []LeafPeer
+	// LeafRemotes are leaf-node links to federated deployments (federation.go).
+	LeafRemotes []LeafRemote
 }
 
 // Broker is a running embedded NATS server.
@@ -264,6 +273,9 @@ func Start(o Options) (*Broker, error) {
 				AllowedConnectionTypes: connectionTypes("LEAFNODE"),
 			})
 		}
+	}
+	if err := configureFederation(opts, &o); err != nil {
+		return nil, err
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {

@@ -1,0 +1,144 @@
+package broker
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/gridedge/gridedge/shared/subject"
+	"github.com/gridedge/gridedge/shared/tlsconf"
+)
+
+// LeafPeer is another deployment's hub allowed to connect to the leaf-node
+// listener (federation, docs/federation.md): a user limited to the
+// subjects given, so that the peer reaches only what is exported to it.
+type LeafPeer struct {
+	// User and Password are the peer's credentials.
+	User string
+	// Password: see User (plain or a bcrypt hash).
+	Password string
+	// Publish lists the subjects the peer may send (its JetStream API
+	// requests on the stream exported to it, flow-control replies).
+	Publish []string
+	// Subscribe lists the subjects the peer may receive (the delivery
+	// subject of that stream, replies to its requests).
+	Subscribe []string
+}
+
+// LeafRemote is a leaf-node link this hub opens to another deployment's
+// leaf-node listener (federation).
+type LeafRemote struct {
+	// URL is the peer's leaf-node URL (nats-leaf://host:7422, tls://… for
+	// TLS).
+	URL string
+	// User and Password are the credentials the peer gave this hub.
+	User string
+	// Password: see User.
+	Password string
+	// CAFile verifies the peer's certificate (default: the system roots).
+	CAFile string
+	// CertFile and KeyFile, when set, are the client certificate presented
+	// to a peer that requires one.
+	CertFile string
+	// KeyFile: see CertFile.
+	KeyFile string
+}
+
+// configureFederation sets the JetStream domain, the peers' leaf users and
+// the leaf remotes of opts.
+func configureFederation(opts *server.Options, o *Options) error {
+	if o.JetStreamDomain != "" {
+		if err := subject.CheckToken("JetStream domain", o.JetStreamDomain); err != nil {
+			return fmt.Errorf("broker: %w", err)
+		}
+		opts.JetStreamDomain = o.JetStreamDomain
+	}
+	if len(o.LeafPeers) > 0 && o.LeafListen == "" {
+		return errors.New("broker: federation peers connect to the leaf-node listener: set nats.leafListen")
+	}
+	seen := map[string]bool{}
+	for _, u := range opts.Users {
+		seen[u.Username] = true
+	}
+	for _, p := range o.LeafPeers {
+		if p.User == "" || p.Password == "" {
+			return errors.New("broker: a federation peer needs a user name and a password")
+		}
+		if seen[p.User] {
+			return fmt.Errorf("broker: federation peer user %q clashes with an edge or a NATS user", p.User)
+		}
+		seen[p.User] = true
+		pw, err := hashPassword(p.Password)
+		if err != nil {
+			return err
+		}
+		opts.Users = append(opts.Users, &server.User{
+			Username: p.User, Password: pw, AllowedConnectionTypes: connectionTypes("LEAFNODE"),
+			Permissions: &server.Permissions{
+				Publish:   &server.SubjectPermission{Allow: append([]string{}, p.Publish...)},
+				Subscribe: &server.SubjectPermission{Allow: append([]string{}, p.Subscribe...)},
+			},
+		})
+	}
+	for _, r := range o.LeafRemotes {
+		u, err := url.Parse(r.URL)
+		if err != nil || u.Host == "" {
+			return fmt.Errorf("broker: federation peer URL %q is not a URL like nats-leaf://host:7422", r.URL)
+		}
+		if r.User != "" {
+			u.User = url.UserPassword(r.User, r.Password)
+		}
+		remote := &server.RemoteLeafOpts{URLs: []*url.URL{u}, LocalAccount: accountName}
+		if u.Scheme == "tls" || r.CAFile != "" || r.CertFile != "" {
+			tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: u.Hostname()}
+			if r.CAFile != "" {
+				if tc.RootCAs, err = tlsconf.LoadPool("federation peer caFile", r.CAFile); err != nil {
+					return fmt.Errorf("broker: %w", err)
+				}
+			}
+			if r.CertFile != "" {
+				cert, err := tls.LoadX509KeyPair(r.CertFile, r.KeyFile)
+				if err != nil {
+					return fmt.Errorf("broker: federation peer client certificate: %w", err)
+				}
+				tc.Certificates = []tls.Certificate{cert}
+			}
+			remote.TLS, remote.TLSConfig, remote.TLSTimeout = true, tc, 5
+		}
+		opts.LeafNode.Remotes = append(opts.LeafNode.Remotes, remote)
+	}
+	if len(o.LeafRemotes) > 0 {
+		// a lost link is retried soon, so that an outage ends quickly
+		opts.LeafNode.ReconnectInterval = time.Second
+	}
+	return nil
+}
+
+// LeafRemoteConnected reports whether the leaf-node link this hub opened to
+// rawURL is up (matched by port, and by address when the URL names one).
+func (b *Broker) LeafRemoteConnected(rawURL string) bool {
+	want, err := url.Parse(rawURL)
+	if err != nil {
+		return false
+	}
+	lz, err := b.srv.Leafz(nil)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(want.Hostname())
+	for _, l := range lz.Leafs {
+		if !l.IsSpoke || strconv.Itoa(l.Port) != want.Port() {
+			continue
+		}
+		if ip == nil || ip.Equal(net.ParseIP(l.IP)) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,146 @@
+package federation
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gridedge/gridedge/hub/store"
+	"github.com/gridedge/gridedge/shared/subject"
+)
+
+// runExport reads the change feed and puts the changes of exported layers,
+// with the documents' content, into each peer's FED_OUT stream, in the
+// order of the feed.
+func (s *Service) runExport(ctx context.Context) error {
+	sub, err := s.o.NC.SubscribeSync(subject.StorageChangedAll(s.o.Domain))
+	if err != nil {
+		return fmt.Errorf("federation: subscribe to the change feed: %w", err)
+	}
+	defer sub.Unsubscribe()
+	// a burst of writes waits here rather than being dropped
+	if err := sub.SetPendingLimits(-1, -1); err != nil {
+		return fmt.Errorf("federation: change feed subscription: %w", err)
+	}
+	js, err := jetstream.New(s.o.NC, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		return fmt.Errorf("federation: jetstream: %w", err)
+	}
+	for {
+		msg, err := sub.NextMsgWithContext(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("federation: read the change feed: %w", err)
+		}
+		var c store.Change
+		if err := json.Unmarshal(msg.Data, &c); err != nil {
+			s.log.Warn("federation: bad change event", "subject", msg.Subject, "err", err)
+			continue
+		}
+		s.export(ctx, js, c)
+		// bound the acknowledgements in flight; wait for them when the
+		// feed is idle, so an error is seen soon
+		if sub.IsValid() {
+			if n, _, _ := sub.Pending(); n == 0 {
+				s.waitAcks(ctx, js)
+			}
+		}
+	}
+}
+
+func (s *Service) waitAcks(ctx context.Context, js jetstream.JetStream) {
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-ctx.Done():
+	case <-time.After(10 * time.Second):
+	}
+}
+
+// export sends one change to every peer whose export policy covers it.
+func (s *Service) export(ctx context.Context, js jetstream.JetStream, c store.Change) {
+	var fc *Change // built once, for the first peer that takes it
+	origin := []string{s.o.Domain}
+	if from, ok := s.imported[c.Layer]; ok {
+		// a change of an imported layer keeps where it came from (before
+		// anything was imported since the start: the peer it comes from)
+		o := s.origin(c.Layer)
+		if len(o) == 0 {
+			o = []string{from}
+		}
+		origin = append(o, s.o.Domain)
+	}
+	for _, p := range s.o.Config.Peers {
+		if !exports(p.Export, c.Layer, c.Collection) {
+			continue
+		}
+		if slices.Contains(origin, p.Name) {
+			s.mu.Lock()
+			s.peer(p.Name).skipped++
+			s.mu.Unlock()
+			continue
+		}
+		if fc == nil {
+			var err error
+			if fc, err = s.build(ctx, c, origin); err != nil {
+				s.fail(p.Name, err)
+				return
+			}
+		}
+		data, err := fc.Marshal()
+		if err != nil {
+			s.fail(p.Name, err)
+			continue
+		}
+		subj := subject.FederationOut(s.o.Domain, p.Name) + "." + c.Layer + "." + c.Collection
+		if _, err := js.PublishMsgAsync(&nats.Msg{Subject: subj, Data: data}); err != nil {
+			s.fail(p.Name, fmt.Errorf("export %s/%s/%s: %w", c.Layer, c.Collection, c.ID, err))
+			continue
+		}
+		s.mu.Lock()
+		s.peer(p.Name).exported++
+		s.mu.Unlock()
+	}
+}
+
+// build turns a change event into a federated change with the document.
+func (s *Service) build(ctx context.Context, c store.Change, origin []string) (*Change, error) {
+	fc := &Change{Origin: origin, Layer: c.Layer, Collection: c.Collection, ID: c.ID, At: time.Now().UTC()}
+	switch c.Op {
+	case store.OpInsert, store.OpUpdate:
+		doc, err := s.o.Store.Get(ctx, c.Layer, c.Collection, c.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			fc.Op = OpDelete // removed since
+			return fc, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("federation: read %s/%s/%s to export it: %w", c.Layer, c.Collection, c.ID, err)
+		}
+		delete(doc, store.FieldUpdated)
+		fc.Op, fc.Doc = OpPut, doc
+	case store.OpDelete:
+		fc.Op = OpDelete
+	case store.OpDrop:
+		fc.Op, fc.ID = OpDrop, ""
+	default:
+		return nil, fmt.Errorf("federation: change event with unknown op %q", c.Op)
+	}
+	return fc, nil
+}
+
+// exports reports whether the grants cover layer/collection.
+func exports(gs []Grant, layer, col string) bool {
+	for _, g := range gs {
+		if g.Layer == layer && g.allows(col) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,286 @@
+package federation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gridedge/gridedge/hub/store"
+)
+
+// consumerName is the importer's durable consumer on FED_IN_<peer>.
+const consumerName = "applier"
+
+// fetchSize is how many changes the importer takes at once; the high-water
+// mark is stored once per group.
+const fetchSize = 256
+
+// runImport applies FED_IN_<peer> in order. The high-water mark (the
+// stream sequence applied last) is stored in the peer's status document
+// after each group and before the group is acknowledged: a change
+// redelivered after a crash or a lost acknowledgement is skipped, and one
+// applied again before its mark was stored sets the same document content.
+func (s *Service) runImport(ctx context.Context, p Peer) error {
+	if err := s.loadStatus(ctx, p.Name); err != nil {
+		return err
+	}
+	cons, err := s.js.CreateOrUpdateConsumer(ctx, StreamIn(p.Name), jetstream.ConsumerConfig{
+		Durable:       consumerName,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       30 * time.Second,
+		MaxAckPending: 4 * fetchSize,
+		MaxDeliver:    -1,
+	})
+	if err != nil {
+		return fmt.Errorf("federation: create consumer %s on %s: %w", consumerName, StreamIn(p.Name), err)
+	}
+	cache := map[string]bool{} // local layer_collection known to exist
+	for ctx.Err() == nil {
+		batch, err := cons.Fetch(fetchSize, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			s.fail(p.Name, fmt.Errorf("read %s: %w", StreamIn(p.Name), err))
+			sleep(ctx, time.Second)
+			continue
+		}
+		var msgs []jetstream.Msg
+		var retry bool
+		for msg := range batch.Messages() {
+			if retry {
+				_ = msg.Nak()
+				continue
+			}
+			if err := s.applyMsg(ctx, p, msg, cache); err != nil {
+				// a store that fails now may work later: this message and the
+				// rest of the group come again
+				s.fail(p.Name, err)
+				_ = msg.NakWithDelay(time.Second)
+				retry = true
+				continue
+			}
+			msgs = append(msgs, msg)
+		}
+		if len(msgs) > 0 {
+			s.writeStatus(ctx, p.Name)
+			for _, m := range msgs {
+				_ = m.Ack()
+			}
+		}
+		if retry {
+			sleep(ctx, time.Second)
+		}
+	}
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// applyMsg applies one message unless it is at or below the high-water
+// mark; an error means "try again later", a change that can never be
+// applied is counted and skipped.
+func (s *Service) applyMsg(ctx context.Context, p Peer, msg jetstream.Msg, cache map[string]bool) error {
+	meta, err := msg.Metadata()
+	if err != nil {
+		return fmt.Errorf("federation: message metadata: %w", err)
+	}
+	seq := meta.Sequence.Stream
+	s.mu.Lock()
+	ps := s.peer(p.Name)
+	skip := seq <= ps.hwm
+	s.mu.Unlock()
+	if skip {
+		return nil
+	}
+	err = s.apply(ctx, p, msg.Data(), cache)
+	if err != nil && !permanent(err) {
+		return err
+	}
+	s.mu.Lock()
+	ps.hwm = seq
+	if err != nil {
+		ps.failed++
+	}
+	s.mu.Unlock()
+	if err != nil {
+		s.fail(p.Name, fmt.Errorf("change %d of %s skipped: %w", seq, StreamIn(p.Name), err))
+	}
+	return nil
+}
+
+// permanent reports errors that applying again cannot cure.
+func permanent(err error) bool {
+	return errors.Is(err, errBadChange) || errors.Is(err, store.ErrInvalid) || errors.Is(err, store.ErrConflict)
+}
+
+// apply writes one change into the local layer.
+func (s *Service) apply(ctx context.Context, p Peer, data []byte, cache map[string]bool) error {
+	c, err := Unmarshal(data)
+	if err != nil {
+		return err
+	}
+	if c.passedThrough(s.o.Domain) {
+		s.mu.Lock()
+		s.peer(p.Name).looped++
+		s.mu.Unlock()
+		return nil
+	}
+	im, ok := importOf(p.Import, c.Layer, c.Collection)
+	if !ok {
+		// deny by default: the peer sent what this side does not import
+		s.mu.Lock()
+		s.peer(p.Name).refused++
+		s.mu.Unlock()
+		return nil
+	}
+	local := im.Local()
+	if err := s.ensureCollection(ctx, p.Name, local, c.Collection, cache); err != nil {
+		return err
+	}
+	st := s.o.Store
+	var changes []store.Change
+	switch c.Op {
+	case OpPut:
+		ch, err := putDocument(ctx, st, local, c.Collection, c.ID, c.Doc)
+		if err != nil {
+			return err
+		}
+		if ch != nil {
+			changes = append(changes, *ch)
+		}
+	case OpDelete:
+		err := st.DeleteByID(ctx, local, c.Collection, c.ID)
+		if err == nil {
+			changes = append(changes, store.Change{Op: store.OpDelete, Layer: local, Collection: c.Collection, ID: c.ID})
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("federation: delete %s/%s/%s: %w", local, c.Collection, c.ID, err)
+		}
+	case OpDrop:
+		res, err := st.DeleteMany(ctx, local, c.Collection, nil)
+		if err != nil {
+			return fmt.Errorf("federation: empty %s/%s: %w", local, c.Collection, err)
+		}
+		changes = res.Changes
+	}
+	now := time.Now().UTC()
+	s.mu.Lock()
+	ps := s.peer(p.Name)
+	ps.applied++
+	ls := ps.perLayer[local]
+	if ls == nil {
+		ls = &LayerStatus{}
+		ps.perLayer[local] = ls
+	}
+	ls.From, ls.Applied, ls.LastApplied = c.Layer, ls.Applied+1, now
+	ls.LagMillis = now.Sub(c.At).Milliseconds()
+	if !slices.Equal(s.origins[local], c.Origin) {
+		s.origins[local] = slices.Clone(c.Origin)
+	}
+	s.mu.Unlock()
+	if s.o.Changes != nil {
+		for _, ch := range changes {
+			s.o.Changes(ch)
+		}
+	}
+	return nil
+}
+
+// importOf finds the import that covers a peer's layer/collection.
+func importOf(ims []Import, layer, col string) (Import, bool) {
+	for _, im := range ims {
+		if im.Layer == layer && im.allows(col) {
+			return im, true
+		}
+	}
+	return Import{}, false
+}
+
+// ensureCollection creates the local layer and collection of an import
+// when missing.
+func (s *Service) ensureCollection(ctx context.Context, peer, layer, col string, cache map[string]bool) error {
+	key := store.StoreName(layer, col)
+	if cache[key] {
+		return nil
+	}
+	l, err := s.o.Store.Layer(ctx, layer)
+	if errors.Is(err, store.ErrNotFound) {
+		l = &store.Layer{ID: layer, Label: layer, Description: "imported from deployment " + peer + " (read-only)"}
+	} else if err != nil {
+		return fmt.Errorf("federation: look up layer %q: %w", layer, err)
+	}
+	if l.Collection(col) == nil {
+		l.Collections = append(l.Collections, store.Collection{Name: col})
+		if err := s.o.Store.PutLayer(ctx, *l); err != nil {
+			return fmt.Errorf("federation: create %s/%s: %w", layer, col, err)
+		}
+	}
+	cache[key] = true
+	return nil
+}
+
+// putDocument makes the stored document equal doc (but for _updated): an
+// insert when missing, otherwise a $set of every field and an $unset of
+// the fields doc no longer has. It returns the change made (nil: none).
+func putDocument(ctx context.Context, st store.Store, layer, col, id string, doc map[string]any) (*store.Change, error) {
+	doc[store.FieldID] = id
+	delete(doc, store.FieldUpdated)
+	old, err := st.Get(ctx, layer, col, id)
+	if errors.Is(err, store.ErrNotFound) {
+		res, err := st.Insert(ctx, layer, col, []store.Document{doc})
+		if err != nil {
+			return nil, fmt.Errorf("federation: insert %s/%s/%s: %w", layer, col, id, err)
+		}
+		if res.Err > 0 {
+			return nil, fmt.Errorf("federation: insert %s/%s/%s: %w: %s", layer, col, id, store.ErrInvalid, res.Errors[0])
+		}
+		if len(res.Changes) == 0 {
+			return nil, nil
+		}
+		return &res.Changes[0], nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("federation: read %s/%s/%s: %w", layer, col, id, err)
+	}
+	set := map[string]any{}
+	for k, v := range doc {
+		if k != store.FieldID {
+			set[k] = v
+		}
+	}
+	unset := map[string]any{}
+	for k := range old {
+		if _, ok := doc[k]; !ok && k != store.FieldID && k != store.FieldUpdated {
+			unset[k] = ""
+		}
+	}
+	update := map[string]any{}
+	if len(set) > 0 {
+		update["$set"] = set
+	}
+	if len(unset) > 0 {
+		update["$unset"] = unset
+	}
+	if len(update) == 0 {
+		return nil, nil
+	}
+	changed, err := st.UpdateByID(ctx, layer, col, id, update)
+	if err != nil {
+		return nil, fmt.Errorf("federation: update %s/%s/%s: %w", layer, col, id, err)
+	}
+	if len(changed) == 0 {
+		return nil, nil
+	}
+	return &store.Change{Op: store.OpUpdate, Layer: layer, Collection: col, ID: id, Fields: changed}, nil
+}
