@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gridedge/gridedge/hub/api"
+	"github.com/gridedge/gridedge/hub/bridge"
 	"github.com/gridedge/gridedge/hub/broker"
 	"github.com/gridedge/gridedge/hub/console"
 	"github.com/gridedge/gridedge/hub/forecast"
@@ -61,6 +62,9 @@ type Config struct {
 	IoT iot.Config `json:"iot,omitempty"`
 	// Console configures the web console on the HTTP port (docs/console.md).
 	Console console.Config `json:"console,omitempty"`
+	// Bridges connect the store to RabbitMQ, Kafka and webhooks
+	// (hub/bridge, docs/bridges.md).
+	Bridges []bridge.Config `json:"bridges,omitempty"`
 }
 
 // EdgeConfig is one edge allowed to connect: its credentials (id,
@@ -201,6 +205,7 @@ func (c *Config) Defaults() {
 	c.Services.Defaults()
 	c.Metrics.Defaults()
 	c.IoT.Defaults()
+	c.defaultBridges()
 	c.Config.Defaults()
 }
 
@@ -306,6 +311,7 @@ func (c *Config) Validate() error {
 	c.Forecast.Validate("forecast", &es)
 	c.Services.Validate("services", &es)
 	validateIoT(c, &es)
+	validateBridges(c, &es)
 	c.Metrics.Validate("metrics", &es)
 	return es.Err()
 }

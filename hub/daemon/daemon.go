@@ -160,6 +160,9 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err erro
 	if err := startIoT(ctx, runCtx, h); err != nil {
 		return nil, err
 	}
+	if err := startBridges(ctx, runCtx, h); err != nil {
+		return nil, err
+	}
 	fl := fleet.New(h.nc, h.st, cfg.Domain, h.edgeStats, log)
 	h.wg.Add(2)
 	go func() {
