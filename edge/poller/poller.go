@@ -93,16 +93,22 @@ type Stats struct {
 type Poller struct {
 	dev  Device
 	o    Options
-	log  *slog.Logger
 	unit byte
 
 	keys []string // "measurements.<name>" of each variable, the update's field names
+	// cur collects a cycle's readings by variable index (got: read this
+	// cycle), reused from cycle to cycle: a new map per poll was a third of
+	// the agent's allocations at 500 devices, and a map of 30 measurements
+	// takes ~4.6 KB where the slice takes 1.4 KB
+	cur []model.Measurement
+	got []bool
 
 	mu        sync.Mutex
 	lastWarn  time.Time // last overrun warning, to log once a minute
 	plan      []Request
 	stats     Stats
-	last      map[string]model.Measurement // last reported, for deadband and bad quality
+	last      []model.Measurement // last reported by variable index, for deadband and bad quality
+	had       []bool              // last[i] holds a reported measurement
 	fails     int
 	nextTry   time.Time
 	badMarked bool
@@ -117,8 +123,9 @@ func New(dev Device, o Options) *Poller {
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = 30 * time.Second
 	}
-	p := &Poller{dev: dev, o: o, log: o.Logger.With("slave", o.Name), unit: byte(o.Slave.SlaveID),
-		last: map[string]model.Measurement{}, latency: metrics.NewLatencyHist()}
+	n := len(o.Vars)
+	p := &Poller{dev: dev, o: o, unit: byte(o.Slave.SlaveID), cur: make([]model.Measurement, n), got: make([]bool, n),
+		last: make([]model.Measurement, n), had: make([]bool, n), latency: metrics.NewLatencyHist()}
 	p.keys = make([]string, len(o.Vars))
 	for i := range o.Vars {
 		p.keys[i] = model.MeasurementsPrefix + o.Vars[i].Name
@@ -127,6 +134,12 @@ func New(dev Device, o Options) *Poller {
 	p.stats = Stats{Name: o.Name, Requests: len(p.plan)}
 	return p
 }
+
+// log returns the logger of the slave's events. It is made when an event
+// is logged (rarely: failures and recoveries), not kept: a logger with an
+// attribute holds a copy of the handler, and 500 of them were ~0.5 MB of
+// live heap.
+func (p *Poller) log() *slog.Logger { return p.o.Logger.With("slave", p.o.Name) }
 
 // Stats returns a snapshot of the counters.
 func (p *Poller) Stats() Stats {
@@ -178,7 +191,7 @@ func (p *Poller) RunUntil(ctx context.Context, stop <-chan struct{}) error {
 			}
 			p.mu.Unlock()
 			if warn {
-				p.log.Warn("poll cycles overran their period; skipping cycles (logged at most once a minute)", "took", took, "period", p.o.Period, "skipped_total", total)
+				p.log().Warn("poll cycles overran their period; skipping cycles (logged at most once a minute)", "took", took, "period", p.o.Period, "skipped_total", total)
 			}
 		}
 		select {
@@ -222,7 +235,7 @@ func (p *Poller) cycle(ctx context.Context) {
 		backoff := min(p.o.Period*time.Duration(1<<min(p.fails-1, 16)), p.o.MaxBackoff)
 		p.nextTry = time.Now().Add(backoff)
 		if p.fails == 1 {
-			p.log.Error("device not answering; marking its readings bad and retrying with backoff", "err", err, "retry_in", backoff)
+			p.log().Error("device not answering; marking its readings bad and retrying with backoff", "err", err, "retry_in", backoff)
 		}
 		if !p.badMarked {
 			if bu := p.badUpdate(); bu != nil {
@@ -232,13 +245,13 @@ func (p *Poller) cycle(ctx context.Context) {
 		}
 	} else {
 		if p.fails > 0 {
-			p.log.Info("device answering again", "failed_cycles", p.fails)
+			p.log().Info("device answering again", "failed_cycles", p.fails)
 		}
 		p.fails, p.nextTry, p.badMarked = 0, time.Time{}, false
 	}
 	if len(updates) > 0 {
 		if err := p.o.Sink(ctx, updates); err != nil && ctx.Err() == nil {
-			p.log.Error("storing readings failed", "err", err)
+			p.log().Error("storing readings failed", "err", err)
 		}
 	}
 }
@@ -252,7 +265,7 @@ func (p *Poller) badUpdate() *model.Update {
 		if v.Datatype == settings.DatatypeIgnore {
 			continue
 		}
-		ms[v.Name] = model.Measurement{Value: p.last[v.Name].Value, Quality: model.QualityBad, Timestamp: now}
+		ms[v.Name] = model.Measurement{Value: p.last[i].Value, Quality: model.QualityBad, Timestamp: now}
 	}
 	if len(ms) == 0 {
 		return nil
@@ -272,13 +285,13 @@ func (p *Poller) poll(ctx context.Context) (*model.Update, error) {
 	p.mu.Lock()
 	plan := append([]Request(nil), p.plan...)
 	p.mu.Unlock()
-	ms := make(map[string]model.Measurement, len(p.o.Vars))
+	clear(p.got)
 	var newPlan []Request
 	var firstErr error
 	reached := false
 	var latest time.Time
 	for _, r := range plan {
-		done, err := p.read(ctx, r, ms, &newPlan)
+		done, err := p.read(ctx, r, &newPlan)
 		if !done.IsZero() {
 			reached = true
 			if done.After(latest) {
@@ -314,34 +327,34 @@ func (p *Poller) poll(ctx context.Context) (*model.Update, error) {
 		return nil, firstErr
 	}
 	// report only what moved more than its deadband
+	n := 0
 	for i := range p.o.Vars {
-		v := &p.o.Vars[i]
-		m, ok := ms[v.Name]
-		if !ok || v.Deadband == nil {
+		if !p.got[i] {
 			continue
 		}
-		if prev, had := p.last[v.Name]; had && prev.Quality == model.QualityGood && m.Quality == model.QualityGood && withinDeadband(prev.Value, m.Value, *v.Deadband) {
-			delete(ms, v.Name)
+		v, m := &p.o.Vars[i], p.cur[i]
+		if v.Deadband != nil && p.had[i] && p.last[i].Quality == model.QualityGood && m.Quality == model.QualityGood && withinDeadband(p.last[i].Value, m.Value, *v.Deadband) {
+			p.got[i] = false
+			continue
 		}
+		p.last[i], p.had[i] = m, true
+		n++
 	}
-	for k, m := range ms {
-		p.last[k] = m
-	}
-	if len(ms) == 0 {
+	if n == 0 {
 		return nil, firstErr
 	}
-	return p.update(latest, ms), firstErr
+	return p.update(latest, n), firstErr
 }
 
 // update is model.MeasurementUpdate of the slave's document with field
 // names made once in New rather than joined on every poll (at 500 devices
 // × 30 variables that was 15,000 strings a second).
-func (p *Poller) update(ts time.Time, ms map[string]model.Measurement) *model.Update {
+func (p *Poller) update(ts time.Time, n int) *model.Update {
 	ts = ts.UTC()
-	set := make(map[string]any, len(ms)+1)
+	set := make(map[string]any, n+1)
 	for i := range p.o.Vars {
-		if m, ok := ms[p.o.Vars[i].Name]; ok {
-			set[p.keys[i]] = m
+		if p.got[i] {
+			set[p.keys[i]] = p.cur[i]
 		}
 	}
 	set[model.MeasurementsTimestampField] = ts
@@ -360,7 +373,7 @@ func withinDeadband(a, b any, band float64) bool {
 // read executes one request, splitting it when the device refuses a
 // coalesced read with "illegal data address". It returns when the device
 // answered (zero if it never did).
-func (p *Poller) read(ctx context.Context, r Request, ms map[string]model.Measurement, plan *[]Request) (time.Time, error) {
+func (p *Poller) read(ctx context.Context, r Request, plan *[]Request) (time.Time, error) {
 	start := time.Now()
 	regs, bits, err := p.exec(ctx, r)
 	p.latency.ObserveDuration(time.Since(start))
@@ -374,9 +387,9 @@ func (p *Poller) read(ctx context.Context, r Request, ms map[string]model.Measur
 				p.mu.Lock()
 				p.stats.Splits++
 				p.mu.Unlock()
-				p.log.Warn("device refused a coalesced read; splitting it and remembering the split", "request", r.String(), "into", a.String()+" and "+b.String())
-				ta, errA := p.read(ctx, a, ms, plan)
-				tb, errB := p.read(ctx, b, ms, plan)
+				p.log().Warn("device refused a coalesced read; splitting it and remembering the split", "request", r.String(), "into", a.String()+" and "+b.String())
+				ta, errA := p.read(ctx, a, plan)
+				tb, errB := p.read(ctx, b, plan)
 				if tb.After(ta) {
 					ta = tb
 				}
@@ -391,7 +404,7 @@ func (p *Poller) read(ctx context.Context, r Request, ms map[string]model.Measur
 		for _, i := range r.Vars {
 			v := &p.o.Vars[i]
 			if v.Datatype != settings.DatatypeIgnore {
-				ms[v.Name] = model.Measurement{Value: p.last[v.Name].Value, Quality: model.QualityBad, Timestamp: now}
+				p.cur[i], p.got[i] = model.Measurement{Value: p.last[i].Value, Quality: model.QualityBad, Timestamp: now}, true
 			}
 		}
 		return answered, fmt.Errorf("read %s from unit %d: %w", r.String(), p.unit, err)
@@ -412,13 +425,13 @@ func (p *Poller) read(ctx context.Context, r Request, ms map[string]model.Measur
 		}
 		if derr != nil {
 			decodeErrs = append(decodeErrs, fmt.Errorf("decode %s: %w", v.Name, derr))
-			ms[v.Name] = model.Measurement{Value: nil, Quality: model.QualityBad, Timestamp: now}
+			p.cur[i], p.got[i] = model.Measurement{Value: nil, Quality: model.QualityBad, Timestamp: now}, true
 			continue
 		}
-		ms[v.Name] = model.Measurement{Value: val, Quality: model.QualityGood, Timestamp: now}
+		p.cur[i], p.got[i] = model.Measurement{Value: val, Quality: model.QualityGood, Timestamp: now}, true
 	}
 	if len(decodeErrs) > 0 {
-		p.log.Warn("values could not be decoded", "err", errors.Join(decodeErrs...))
+		p.log().Warn("values could not be decoded", "err", errors.Join(decodeErrs...))
 	}
 	return now, nil
 }
