@@ -171,11 +171,14 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Agent, err er
 }
 
 // maxInFlight is the largest maxInFlight of the slaves behind one URL.
+// Only slaves that would raise it have their URL formatted: a swap calls
+// it for every slave, and formatting every URL each time made 750,000
+// strings (60 MB of garbage) to start 500 slaves.
 func maxInFlight(s *settings.Settings, url string) int {
 	n := 1
 	for i := range s.ModbusSlaves {
-		if SlaveURL(&s.ModbusSlaves[i]) == url {
-			n = max(n, s.ModbusSlaves[i].MaxInFlight)
+		if sl := &s.ModbusSlaves[i]; sl.MaxInFlight > n && SlaveURL(sl) == url {
+			n = sl.MaxInFlight
 		}
 	}
 	return n

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -35,7 +36,9 @@ func (r *slaveRun) label() string { return fmt.Sprintf("%d:%s", r.index.Load(), 
 
 // slaveKey is the fingerprint of slave i of s: two slaves with the same key
 // poll the same registers of the same device into the same document on the
-// same schedule, so a swap keeps the running one.
+// same schedule, so a swap keeps the running one. It is the SHA-256 of the
+// JSON of all that (32 bytes kept per slave instead of the ~2 KB JSON of a
+// 30-variable map: 1 MB of live heap at 500 slaves).
 func (a *Agent) slaveKey(s *settings.Settings, i int) string {
 	sl := &s.ModbusSlaves[i]
 	b, _ := json.Marshal(struct {
@@ -45,7 +48,8 @@ func (a *Agent) slaveKey(s *settings.Settings, i int) string {
 		Period   float64
 		InFlight int
 	}{sl, s.ModbusMaps[sl.Map], a.documentOf(s, i), s.PeriodOf(sl), maxInFlight(s, SlaveURL(sl))})
-	return string(b)
+	sum := sha256.Sum256(b)
+	return string(sum[:])
 }
 
 // documentOf is Config.DocumentOf for settings s.
