@@ -123,7 +123,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	t.Logf("browser script ran in %s; screenshots in %s", time.Since(start).Round(100*time.Millisecond), out)
 	shots, _ := filepath.Glob(filepath.Join(out, "*.png"))
-	if len(shots) < 10 {
-		t.Errorf("%d screenshots in %s, want 10", len(shots), out)
+	if len(shots) < 11 {
+		t.Errorf("%d screenshots in %s, want 11", len(shots), out)
 	}
 }

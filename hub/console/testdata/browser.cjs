@@ -163,6 +163,25 @@ const shot = async (page, name) => {
     await page.locator('#chart-note', { hasText: 'avg per 1m' }).waitFor();
     step('the 24h preset aggregates per minute');
 
+    // forecast: a model from this measurement's history, trained, its forecast drawn with the band
+    await page.locator('#forecast-link').click();
+    await page.getByLabel('Step').fill('1s');
+    await page.getByLabel('Days of history').fill('0.01');
+    await page.getByRole('button', { name: 'Create model' }).click();
+    await page.locator('#model-status[data-status=untrained]').waitFor();
+    await page.locator('#train').click();
+    await page.locator('#model-status[data-status=trained]').waitFor({ timeout: 30000 });
+    await page.getByLabel('Periods').fill('10');
+    await page.getByLabel(/Frequency/).fill('S');
+    await page.locator('#run-forecast').click();
+    const fc = page.locator('#forecast-chart[data-forecast="10"]');
+    await fc.waitFor();
+    const band = await fc.getAttribute('data-band');
+    const actual = +(await fc.getAttribute('data-actual'));
+    if (band !== '10' || actual < 3) throw new Error(`forecast chart: band around ${band} of 10 steps, ${actual} actual values`);
+    step(`a model trained on ${M}'s history forecasts 10 steps, each inside its 80% band, drawn against ${actual} actual values`);
+    await shot(page, '05-forecast');
+
     // 5. fleet
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Fleet' }).click();
     const row = page.locator(`#fleet tr[data-edge="${EDGE}"]`);

@@ -24,10 +24,11 @@ export function dropSession() { session = null; }
 
 /**
  * Calls the API at /api/v2 + path. Returns {data, next} (next: the
- * rel="next" link of a full page, or null). Throws APIError with the hub's
+ * rel="next" link of a full page, or null); with bare, data is the whole
+ * answer (the forecast paths answer the seed's objects without envelope). Throws APIError with the hub's
  * message; a 401 with a session also ends the session.
  */
-export async function api(path, { method = 'GET', params, body } = {}) {
+export async function api(path, { method = 'GET', params, body, bare = false } = {}) {
   let url = '/api/v2' + path;
   if (params) {
     const q = new URLSearchParams();
@@ -57,13 +58,14 @@ export async function api(path, { method = 'GET', params, body } = {}) {
     expired(msg);
     throw new APIError(401, msg);
   }
-  if (!resp.ok || !json || json.status === 'error') {
+  // a bare answer (a forecast model) may have a status of its own, "error" included
+  if (!resp.ok || !json || (!bare && json.status === 'error')) {
     const msg = (json && json.message) || `${resp.status} ${resp.statusText}`.trim() || 'unreadable answer';
     throw new APIError(resp.status, msg);
   }
   const link = resp.headers.get('Link') || '';
   const m = /<([^>]+)>;\s*rel="next"/.exec(link);
-  return { data: json.data, next: m ? m[1] : null };
+  return { data: bare ? json : json.data, next: m ? m[1] : null };
 }
 
 /**

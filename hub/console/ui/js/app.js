@@ -7,6 +7,7 @@ import { layersPage, collectionPage, documentPage } from './browse.js';
 import { historyPage } from './history.js';
 import { fleetPage } from './fleet.js';
 import { mapPage } from './map.js';
+import { forecastPage } from './forecast.js';
 import { incidentsPage, incidentPage } from './incidents.js';
 
 const main = document.getElementById('main');
@@ -128,7 +129,7 @@ async function render() {
   const { parts, params } = route();
   const page = parts[0] || 'layers';
   for (const a of document.querySelectorAll('[data-nav]')) {
-    if (a.dataset.nav === ({ fleet: 'fleet', i: 'incidents' }[page] || 'layers')) a.setAttribute('aria-current', 'page');
+    if (a.dataset.nav === ({ fleet: 'fleet', i: 'incidents', f: 'forecasts' }[page] || 'layers')) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
   const view = h('div', { 'data-page': page });
@@ -141,6 +142,7 @@ async function render() {
       case 'd': await documentPage(ctx, view, parts[1], parts[2], parts.slice(3).join('/')); break;
       case 'h': await historyPage(ctx, view, parts[1], parts[2], parts.slice(3).join('/'), params); break;
       case 'fleet': await fleetPage(ctx, view); break;
+      case 'f': await forecastPage(ctx, view, params); break;
       case 'm': await mapPage(ctx, view, parts[1], parts[2], params); break;
       case 'i': await (parts[1] ? incidentPage(ctx, view, parts.slice(1).join('/'), params) : incidentsPage(ctx, view, params)); break;
       default: replace(view, h('h1', {}, 'Not found'), h('p', {}, 'No such page. '), h('a', { href: '#/layers' }, 'Layers'));

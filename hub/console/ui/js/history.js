@@ -79,7 +79,9 @@ export async function historyPage(ctx, view, layer, col, id, params) {
     h('div', { class: 'crumbs' }, h('a', { href: '#/layers' }, 'Layers'), ' / ',
       h('a', { href: link(['c', layer, col]) }, `${layer} / ${col}`), ' / ',
       h('a', { href: link(['d', layer, col, id]) }, id)),
-    h('h1', {}, `History of ${id}`), controls, note, chartBox, h('p', {}, csv),
+    h('h1', {}, `History of ${id}`), controls, note, chartBox, h('p', {}, csv,
+      fields.length === 1 ? [' ', h('a', { id: 'forecast-link', href: link(['f'], { name: `${id} ${fields[0]}`, layer, col, id, field: fields[0] }) },
+        'Forecast this measurement')] : null),
     h('p', { class: 'muted' }, 'Drag across the chart to zoom, double-click to zoom out. Points of bad quality are gaps.'));
   if (!fields.length) {
     replace(note, 'Choose measurements on the document page to chart them.');
