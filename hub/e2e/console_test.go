@@ -19,7 +19,8 @@ import (
 // (a bad selector shows the hub's message), sees a measurement change live
 // over DDP, sees DDP reconnect and values flow again after the hub
 // restarts, checks the points the history chart draws against the history
-// API, sees the edge online on the fleet page, and is sent back to the
+// API, sees the edge online on the fleet page and offline once its agent
+// stops, and is sent back to the
 // login form once its token is revoked. Screenshots of each page go to
 // $GRIDEDGE_ARTIFACTS/console (else a temporary directory), logged. It
 // skips without node, playwright-core (scripts/install-ui-test.sh) or
@@ -117,13 +118,19 @@ func TestConsoleInBrowser(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		if sc.Text() == "STOP-AGENT" { // the script watches the edge go offline
+			s.agent.stop(t)
+			if _, err := io.WriteString(stdin, "stopped\n"); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("browser script: %v\n%s", err, stderr.String())
 	}
 	t.Logf("browser script ran in %s; screenshots in %s", time.Since(start).Round(100*time.Millisecond), out)
 	shots, _ := filepath.Glob(filepath.Join(out, "*.png"))
-	if len(shots) < 11 {
-		t.Errorf("%d screenshots in %s, want 11", len(shots), out)
+	if len(shots) < 12 {
+		t.Errorf("%d screenshots in %s, want 12", len(shots), out)
 	}
 }

@@ -188,6 +188,11 @@ const shot = async (page, name) => {
     await row.locator('.state.online').waitFor();
     step(`fleet shows ${EDGE} online: ${(await row.innerText()).replace(/\s+/g, ' ')}`);
     await shot(page, '06-fleet');
+    console.log('STOP-AGENT');
+    await nextLine();
+    await row.locator('.state.offline').waitFor({ timeout: 30000 });
+    step(`the agent stopped: fleet shows ${EDGE} offline`);
+    await shot(page, '06-fleet-offline');
 
     // 6. map: M1 gets a point, a new document an outline; both drawn, coloured, with popups
     const auth = { 'X-User-ID': env('USER'), 'X-Auth-Token': token, 'Content-Type': 'application/json' };
