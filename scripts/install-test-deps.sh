@@ -29,6 +29,9 @@ apt_install systemd
 # mosquitto (and mosquitto_passwd): MQTT interop peer of edge/mqtt (TestMosquitto*)
 apt_install mosquitto
 
+# rabbitmq-server: AMQP peer of hub/bridge/amqp (TestAMQP*; each test starts its own node on free ports)
+apt_install rabbitmq-server
+
 # socat (pty pairs), mbpoll (libmodbus client) and pymodbus (Modbus server):
 # interop peers of edge/modbus (TestPymodbusInterop, TestMbpollInterop)
 apt_install socat mbpoll python3 python3-pip

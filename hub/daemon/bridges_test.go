@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -166,4 +167,30 @@ func withoutBridges(cfg *Config) *Config {
 	c := *cfg
 	c.Bridges = nil
 	return &c
+}
+
+// TestBridgesDocExample: the config example of docs/bridges.md decodes
+// strictly and validates.
+func TestBridgesDocExample(t *testing.T) {
+	b, err := os.ReadFile("../../docs/bridges.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "```yaml\n")
+	block, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("docs/bridges.md has no yaml block")
+	}
+	t.Setenv("GRIDEDGE_RABBIT_URL", "amqp://guest:guest@127.0.0.1:5672/")
+	var c Config
+	if err := config.Decode([]byte(block), &c); err != nil {
+		t.Fatalf("decode the example: %v", err)
+	}
+	c.Defaults()
+	if err := c.Validate(); err != nil {
+		t.Fatalf("validate the example: %v", err)
+	}
+	if len(c.Bridges) != 5 || c.Bridges[0].Exchange != "xflex" || c.Bridges[3].Group != "gridedge-kafka-in" || c.Bridges[1].BindingKey != "meters.#" {
+		t.Errorf("decoded %+v", c.Bridges)
+	}
 }

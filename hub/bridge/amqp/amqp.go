@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	amqp091 "github.com/rabbitmq/amqp091-go"
 
@@ -147,6 +148,9 @@ func NewConsumer(cfg bridge.Config, in *bridge.Inbound, log *slog.Logger) *Consu
 	return &Consumer{cfg: cfg, url: bridge.ResolveEnv(cfg.URL), in: in, log: log.With("bridge", cfg.Name)}
 }
 
+// gatherWait is how long a batch waits for more deliveries.
+const gatherWait = 2 * time.Millisecond
+
 // errLost is a session's end by a lost connection.
 var errLost = errors.New("amqp connection lost")
 
@@ -208,6 +212,9 @@ func (c *Consumer) session(ctx context.Context, bo *bridge.Backoff) error {
 			}
 			batch = append(batch, d)
 		}
+		// deliveries arrive one by one: wait a little for the rest of a
+		// burst, so that a burst is one store write and one acknowledgement
+		linger := time.NewTimer(gatherWait)
 	gather:
 		for len(batch) < c.cfg.Batch {
 			select {
@@ -216,10 +223,11 @@ func (c *Consumer) session(ctx context.Context, bo *bridge.Backoff) error {
 					break gather
 				}
 				batch = append(batch, d)
-			default:
+			case <-linger.C:
 				break gather
 			}
 		}
+		linger.Stop()
 		if err := c.store(ctx, batch, bo); err != nil {
 			return err
 		}

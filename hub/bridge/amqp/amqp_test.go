@@ -18,7 +18,7 @@ import (
 
 // declare makes the receivers' side: the exchange and a durable queue
 // bound to it with key.
-func declare(t *testing.T, url, exchange, queue, key string) {
+func declare(t testing.TB, url, exchange, queue, key string) {
 	t.Helper()
 	conn, err := amqp091.Dial(url)
 	if err != nil {
@@ -140,7 +140,7 @@ func TestAMQPOutboundAcrossBrokerRestart(t *testing.T) {
 // publish sends persistent messages to queue through the default
 // exchange and waits for the broker's confirms, retrying while the broker
 // is away.
-func publish(t *testing.T, url, queue string, bodies [][]byte) {
+func publish(t testing.TB, url, queue string, bodies [][]byte) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
