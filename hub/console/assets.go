@@ -21,9 +21,18 @@ var uiFS embed.FS
 
 // CSP is the console's Content-Security-Policy: scripts, styles, images and
 // connections from the hub's own origin only (WebSocket included), no
-// inline script, no plugins, no framing.
+// inline script, no plugins, no framing. A configured tile server's origin
+// is added to img-src (see CSPFor).
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; font-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'"
+
+// CSPFor is CSP with the map tiles' origin, if cfg has an absolute one.
+func CSPFor(cfg Config) string {
+	if o := cfg.Map.tileOrigin(); o != "" {
+		return strings.Replace(CSP, "img-src 'self' data:;", "img-src 'self' data: "+o+";", 1)
+	}
+	return CSP
+}
 
 // asset is one embedded file, with its gzip form when that is smaller.
 type asset struct {
@@ -87,11 +96,14 @@ func load() (map[string]*asset, error) {
 
 // Handler serves the embedded console under Path: index.html for Path
 // itself, each file with its media type, ETag and, when the client accepts
-// it, gzip. Every answer carries the CSP and no-sniff headers.
-func Handler() http.Handler {
+// it, gzip, and config.json (the map's base layer). Every answer carries
+// the CSP and no-sniff headers.
+func Handler(cfg Config) http.Handler {
+	csp := CSPFor(cfg)
+	conf := clientConfig(cfg)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
-		hd.Set("Content-Security-Policy", CSP)
+		hd.Set("Content-Security-Policy", csp)
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("Referrer-Policy", "no-referrer")
 		hd.Set("X-Frame-Options", "DENY")
@@ -112,6 +124,12 @@ func Handler() http.Handler {
 		}
 		if name == "" {
 			name = "index.html"
+		}
+		if name == "config.json" {
+			hd.Set("Content-Type", "application/json")
+			hd.Set("Cache-Control", "no-store")
+			_, _ = w.Write(conf)
+			return
 		}
 		a, ok := as[name]
 		if !ok {

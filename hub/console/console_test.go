@@ -28,7 +28,7 @@ func TestMount(t *testing.T) {
 		w.WriteHeader(http.StatusTeapot)
 		_, _ = io.WriteString(w, "api")
 	})
-	h := Mount(next)
+	h := Mount(next, Config{})
 	for _, tc := range []struct {
 		method, path string
 		status       int
@@ -69,7 +69,7 @@ func TestMount(t *testing.T) {
 }
 
 func TestGzipAndETag(t *testing.T) {
-	h := Handler()
+	h := Handler(Config{})
 	plain := get(t, h, "GET", "/console/js/app.js", nil)
 	if plain.Header().Get("Content-Encoding") != "" {
 		t.Fatalf("gzip without Accept-Encoding")
@@ -167,7 +167,7 @@ func firstLoad(t *testing.T) []string {
 // stay within 250 KB.
 func TestFirstLoadSize(t *testing.T) {
 	const budget = 250 << 10
-	h := Handler()
+	h := Handler(Config{})
 	total := 0
 	files := firstLoad(t)
 	if len(files) < 8 {

@@ -313,6 +313,7 @@ func (c *Config) Validate() error {
 	validateIoT(c, &es)
 	validateBridges(c, &es)
 	c.Metrics.Validate("metrics", &es)
+	c.Console.Validate("console", &es)
 	return es.Err()
 }
 

@@ -141,7 +141,7 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err erro
 		}
 		h.httpSrv.Handler = h.ddp.Mount(h.httpSrv.Handler)
 		if cfg.Console.On() { // the web console at /console/ (docs/console.md)
-			h.httpSrv.Handler = console.Mount(h.httpSrv.Handler)
+			h.httpSrv.Handler = console.Mount(h.httpSrv.Handler, cfg.Console)
 		}
 	}
 	if err := startForecast(h); err != nil {

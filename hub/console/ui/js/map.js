@@ -1,11 +1,21 @@
 // #/m/layer/col?m=measurement: the collection's documents that have a
 // GeoJSON `geometry`, drawn with Leaflet (loaded on this page only),
-// coloured by a chosen measurement. No base tiles: none are reachable
-// offline and the CSP allows only the hub's own origin, so the map shows
-// the documents' outlines and points on a plain background.
+// coloured by a chosen measurement. The base layer is the hub's
+// console.map.tiles (config.json); without it, the map shows the
+// documents' outlines and points on a plain background, fetching nothing.
 import { fmtValue, h, link, replace } from './dom.js';
 
 let leaflet = null;
+
+/** The console's config (console.map of the hub config). */
+async function mapConfig() {
+  try {
+    const r = await fetch('config.json', { cache: 'no-store', credentials: 'omit' });
+    return (await r.json()).map || {};
+  } catch {
+    return {};
+  }
+}
 
 /** Loads Leaflet and its stylesheet once. */
 async function loadLeaflet() {
@@ -45,7 +55,7 @@ export async function mapPage(ctx, view, layer, col, params) {
     replace(box, h('p', { class: 'empty' }, 'No document of this collection has a geometry.'));
     return;
   }
-  const L = await loadLeaflet();
+  const [L, conf] = await Promise.all([loadLeaflet(), mapConfig()]);
   const value = (d) => {
     const m = (d.measurements || {})[chosen];
     return m && typeof m === 'object' ? m.value : m;
@@ -53,8 +63,12 @@ export async function mapPage(ctx, view, layer, col, params) {
   const nums = docs.map(value).filter((v) => typeof v === 'number' && Number.isFinite(v));
   const min = Math.min(...nums);
   const max = Math.max(...nums);
-  const map = L.map(box, { attributionControl: false, preferCanvas: false });
+  const map = L.map(box, { attributionControl: !!conf.tiles, preferCanvas: false });
   ctx.onLeave(() => map.remove());
+  if (conf.tiles) {
+    L.tileLayer(conf.tiles, { attribution: conf.attribution || '', maxZoom: conf.maxZoom || 19 }).addTo(map);
+    if (map.attributionControl) map.attributionControl.setPrefix(false);
+  }
   const group = L.featureGroup().addTo(map);
   for (const d of docs) {
     const c = colour(value(d), min, max);
@@ -69,9 +83,9 @@ export async function mapPage(ctx, view, layer, col, params) {
     list.append(h('li', {}, h('a', { href: link(['d', layer, col, id]), 'data-doc': id }, id),
       d.name ? ` — ${d.name}` : '', chosen ? `: ${fmtValue(value(d))}` : ''));
   }
-  map.fitBounds(group.getBounds(), { padding: [30, 30], maxZoom: 16 });
+  map.fitBounds(group.getBounds(), { padding: [30, 30], maxZoom: Math.min(16, conf.maxZoom || 19) });
   box.dataset.features = String(docs.length);
   legend.textContent = `${docs.length} document(s) with a geometry` +
     (nums.length ? `; ${chosen} from ${fmtValue(min)} (blue) to ${fmtValue(max)} (red), grey without a value` : '') +
-    '. No base map: outlines and points only.';
+    (conf.tiles ? '.' : '. No base map (console.map.tiles is not set): outlines and points only.');
 }
