@@ -93,7 +93,7 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Agent, err er
 	a.leaf, err = uplink.StartLeaf(uplink.LeafOptions{
 		Edge: cfg.Edge.ID, HubURL: cfg.Hub.URL, HubURLs: cfg.Hub.URLs, User: cfg.Hub.User, Password: cfg.Hub.Password,
 		CAFile: cfg.Hub.CAFile, ServerName: cfg.Hub.ServerName,
-		CertFile: cfg.Hub.CertFile, KeyFile: cfg.Hub.KeyFile, RequireTLS: cfg.Hub.RequireTLS, LocalTLS: cfg.NATS.TLS,
+		CertFile: cfg.Hub.CertFile, KeyFile: cfg.Hub.KeyFile, RequireTLS: cfg.Hub.RequireTLS, Compression: cfg.Hub.Compression, LocalTLS: cfg.NATS.TLS,
 		LocalListen: listen, Domain: cfg.Domain, LocalUser: cfg.NATS.User, LocalPassword: cfg.NATS.Password,
 		AnonymousRead: cfg.NATS.AnonymousRead == nil || *cfg.NATS.AnonymousRead, Logger: log,
 	})

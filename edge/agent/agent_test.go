@@ -103,6 +103,7 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{"edge: {id: e}\nsettingsFile: settings.json\nheartbeat: {interval: 1ms}", "heartbeat.interval"},
 		{"edge: {id: e}\nsettingsFile: settings.json\nforwarder: {linger: 1m}", "forwarder.linger"},
 		{"edge: {id: e}\nsettingsFile: settings.json\ngcPercent: -1", "gcPercent: -1 is negative"},
+		{"edge: {id: e}\nsettingsFile: settings.json\nhub: {url: 'nats-leaf://x:7422', password: secret-pw, compression: zstd}", "hub.compression: \"zstd\" is not one of off, s2_auto"},
 		{"edge: {id: e}\nsettingsFile: settings.json\ncolour: red", "colour: unknown field"},
 		{"edge: {id: e}\nsettingsFile: settings.json\nhub: {url: 'nats-leaf://x:7422', password: secret-pw, requireTLS: true}", "hub.url: \"nats-leaf://x:7422\" is a plaintext link but hub.requireTLS is set"},
 		{"edge: {id: e}\nsettingsFile: settings.json\nhub: {url: 'tls://x:7422', password: secret-pw, certFile: e.pem}", "hub.certFile"},

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -136,6 +137,11 @@ type HubConfig struct {
 	// RequireTLS refuses a plaintext link to the hub: a nats-leaf:// or
 	// nats:// URL without caFile or certFile is a config error.
 	RequireTLS bool `json:"requireTLS,omitempty"`
+	// Compression of the leaf link: s2_auto (default: S2 at a level chosen
+	// by round-trip time, none on a fast link), s2_fast, s2_better,
+	// s2_best, or off. Any S2 mode keeps ~2.4 MB of stream buffers on the
+	// heap; off saves them (~3 MiB of RSS) and sends ~1.6× the bytes.
+	Compression string `json:"compression,omitempty"`
 }
 
 // LocalNATSConfig configures the local bus for substation apps.
@@ -412,6 +418,9 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		es.Add("logLevel", "%q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	if c.Hub.Compression != "" && !slices.Contains(uplink.Compressions, c.Hub.Compression) {
+		es.Add("hub.compression", "%q is not one of %s", c.Hub.Compression, strings.Join(uplink.Compressions, ", "))
 	}
 	if c.GCPercent < 0 {
 		es.Add("gcPercent", "%d is negative; want a percentage of the live heap such as 25 (0: the default)", c.GCPercent)

@@ -24,6 +24,12 @@ func hubWithLeafListener(t *testing.T, domain, edge string) (leafURL string, _ *
 // hubServer is hubWithLeafListener, with the server.
 func hubServer(t *testing.T, domain, edge string) (leafURL string, _ *nats.Conn, _ *server.Server) {
 	t.Helper()
+	return hubServerWith(t, domain, edge, nil)
+}
+
+// hubServerWith is hubServer with options changed by with (when not nil).
+func hubServerWith(t *testing.T, domain, edge string, with func(*server.Options)) (leafURL string, _ *nats.Conn, _ *server.Server) {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -39,6 +45,9 @@ func hubServer(t *testing.T, domain, edge string) (leafURL string, _ *nats.Conn,
 	opts := &server.Options{Port: -1, NoSigs: true, NoLog: true,
 		Users:    []*server.User{{Username: edge, Password: "pw", Permissions: perms}, {Username: "hub", Password: "hubpw"}},
 		LeafNode: server.LeafNodeOpts{Host: "127.0.0.1", Port: port}}
+	if with != nil {
+		with(opts)
+	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
 		t.Fatal(err)
