@@ -181,14 +181,13 @@ func StreamOut(peer string) string { return "FED_OUT_" + peer }
 // StreamIn is the stream of the changes imported from peer.
 func StreamIn(peer string) string { return "FED_IN_" + peer }
 
-// peerPermissions are the subjects a peer's leaf connection may send and
-// receive at the exporting hub of domain: the JetStream API requests that
-// source the stream exported to it, flow-control replies, its delivery
-// subject and the replies to its requests.
-func peerPermissions(domain, peer string) (publish, subscribe []string) {
-	api := subject.JetStreamAPI(domain)
-	out := StreamOut(peer)
-	publish = []string{
+// sourcingSubjects are the subjects a deployment that sources stream from
+// the JetStream domain exporter sends over the link (its API requests and
+// flow-control replies) and receives (deliveries and API replies).
+func sourcingSubjects(exporter, importer string) (sends, receives []string) {
+	api := subject.JetStreamAPI(exporter)
+	out := StreamOut(importer)
+	sends = []string{
 		api + ".STREAM.INFO." + out,
 		api + ".CONSUMER.CREATE." + out,
 		api + ".CONSUMER.CREATE." + out + ".>",
@@ -196,8 +195,27 @@ func peerPermissions(domain, peer string) (publish, subscribe []string) {
 		api + ".CONSUMER.INFO." + out + ".>",
 		"$JS.FC.>",
 	}
-	subscribe = []string{subject.FederationDeliver(domain, peer) + ".>", "$JSC.R.>"}
-	return publish, subscribe
+	receives = []string{subject.FederationDeliver(exporter, importer) + ".>", "$JSC.R.>"}
+	return sends, receives
+}
+
+// peerPermissions are the subjects a peer's leaf connection to this hub
+// (of domain) may send (publish) and receive (subscribe): what sourcing
+// the stream exported to it needs, and, when this hub imports from it,
+// what this hub's sourcing of the peer's stream needs in the other
+// direction.
+func peerPermissions(domain string, p Peer) (publish, subscribe []string) {
+	if len(p.Export) > 0 {
+		sends, receives := sourcingSubjects(domain, p.Name)
+		publish, subscribe = append(publish, sends...), append(subscribe, receives...)
+	}
+	if len(p.Import) > 0 {
+		sends, receives := sourcingSubjects(p.Name, domain)
+		publish, subscribe = append(publish, receives...), append(subscribe, sends...)
+	}
+	slices.Sort(publish)
+	slices.Sort(subscribe)
+	return slices.Compact(publish), slices.Compact(subscribe)
 }
 
 // PeerUser is what the broker needs to let an accepting peer connect.
@@ -220,7 +238,7 @@ func (c Config) PeerUsers(domain string) []PeerUser {
 		if p.URL != "" {
 			continue
 		}
-		pub, sub := peerPermissions(domain, p.Name)
+		pub, sub := peerPermissions(domain, p)
 		out = append(out, PeerUser{User: p.Credentials.User, Password: p.Credentials.Password, Publish: pub, Subscribe: sub})
 	}
 	return out

@@ -114,3 +114,107 @@ func TestBCannotWriteIntoTheImportedLayer(t *testing.T) {
 		t.Fatalf("the imported document changed: %v", d)
 	}
 }
+
+var (
+	linkBC = Credentials{User: "link-c", Password: "b-c-long-link-secret"}
+	linkCA = Credentials{User: "link-ca", Password: "c-a-long-link-secret"}
+)
+
+// TestChainReExport: A→B, B→C. A change at A reaches C only when B
+// re-exports the imported layer, and C, exporting the layer on to A, does
+// not send A's change back to A.
+func TestChainReExport(t *testing.T) {
+	for _, reExport := range []bool{false, true} {
+		name := "B does not re-export"
+		if reExport {
+			name = "B re-exports, C exports on to A"
+		}
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			aPeers := []Peer{{Name: "b", Credentials: linkAB, Export: []Grant{{Layer: "dso"}}}}
+			a := startDeployment(t, "a", Config{Peers: aPeers}, "")
+			bToC := []Grant{{Layer: "grid"}}
+			if reExport {
+				bToC = append(bToC, Grant{Layer: "dso"})
+			}
+			b := startDeployment(t, "b", Config{Peers: []Peer{
+				{Name: "a", URL: a.leaf, Credentials: linkAB, Import: []Import{{Grant: Grant{Layer: "dso"}}}},
+				{Name: "c", Credentials: linkBC, Export: bToC},
+			}}, "")
+			cPeers := []Peer{{Name: "b", URL: b.leaf, Credentials: linkBC,
+				Import: []Import{{Grant: Grant{Layer: "dso"}}, {Grant: Grant{Layer: "grid"}}}}}
+			if reExport {
+				// C would send dso on to A; the link itself is not needed to
+				// see that nothing is put into FED_OUT_a (and a link C→A
+				// would close a cycle of leaf-node links, which NATS refuses)
+				cPeers = append(cPeers, Peer{Name: "a", Credentials: linkCA, Export: []Grant{{Layer: "dso"}}})
+			}
+			c := startDeployment(t, "c", Config{Peers: cPeers}, "")
+
+			a.layer(t, "dso", "substations")
+			b.layer(t, "grid", "lines")
+			if _, err := a.st.Insert(ctx, "dso", "substations", []store.Document{{"_id": "x", "kv": 20.0}}); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "x at B", 20*time.Second, func() bool { return b.doc("dso", "substations", "x") != nil })
+			if _, err := b.st.Insert(ctx, "grid", "lines", []store.Document{{"_id": "y"}}); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "y at C", 20*time.Second, func() bool { return c.doc("grid", "lines", "y") != nil })
+			if !reExport {
+				if c.doc("dso", "substations", "x") != nil {
+					t.Fatal("A's change reached C although B does not re-export it")
+				}
+				st, _ := c.svc.Status("b")
+				if st.Refused != 0 || st.Applied != 1 {
+					t.Fatalf("C's status %+v: want 1 applied (y), none refused", st)
+				}
+				return
+			}
+			waitFor(t, "x at C", 20*time.Second, func() bool { return c.doc("dso", "substations", "x") != nil })
+			if o := c.svc.origin("dso"); len(o) != 2 || o[0] != "a" || o[1] != "b" {
+				t.Fatalf("origin at C %v, want [a b]", o)
+			}
+			// C exports dso to A, but every change of it came from A
+			waitFor(t, "C not sending x back to A", 20*time.Second, func() bool {
+				st, _ := c.svc.Status("a")
+				return st.NotSentBack >= 1
+			})
+			if st, _ := c.svc.Status("a"); st.Exported != 0 {
+				t.Fatalf("C exported %d changes to A, want 0", st.Exported)
+			}
+			info, err := c.svc.js.Stream(ctx, StreamOut("a"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := info.CachedInfo().State.Msgs; n != 0 {
+				t.Fatalf("FED_OUT_a at C holds %d changes, want 0", n)
+			}
+		})
+	}
+}
+
+// TestPeerReachesOnlyItsStream: over the link, B's requests to A's
+// JetStream API other than sourcing its own stream never reach A.
+func TestPeerReachesOnlyItsStream(t *testing.T) {
+	ctx := context.Background()
+	a, b := pairAB(t, "", "")
+	a.layer(t, "dso", "substations")
+	if _, err := a.st.Insert(ctx, "dso", "substations", []store.Document{{"_id": "s1"}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "s1 at B", 20*time.Second, func() bool { return b.doc("city-dso", "substations", "s1") != nil })
+	for _, subj := range []string{
+		"$JS.a.API.STREAM.DELETE." + StreamOut("b"),
+		"$JS.a.API.STREAM.PURGE." + StreamOut("b"),
+		"$JS.a.API.STREAM.NAMES",
+		"$JS.a.API.INFO",
+	} {
+		if _, err := b.nc.Request(subj, nil, 300*time.Millisecond); err == nil {
+			t.Errorf("%s: A answered B's request", subj)
+		}
+	}
+	if _, err := a.svc.js.Stream(ctx, StreamOut("b")); err != nil {
+		t.Fatalf("FED_OUT_b at A: %v", err)
+	}
+}

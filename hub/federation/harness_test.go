@@ -39,6 +39,11 @@ type deployment struct {
 // startDeployment starts a deployment of domain with cfg; peers with a URL
 // of "@x" get deployment x's leaf URL.
 func startDeployment(t *testing.T, domain string, cfg Config, dir string) *deployment {
+	return startDeploymentB(t, domain, cfg, dir)
+}
+
+// startDeploymentB is startDeployment for tests and benchmarks.
+func startDeploymentB(t testing.TB, domain string, cfg Config, dir string) *deployment {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()

@@ -67,7 +67,17 @@ func (s *Service) runImport(ctx context.Context, p Peer) error {
 			msgs = append(msgs, msg)
 		}
 		if len(msgs) > 0 {
-			s.writeStatus(ctx, p.Name)
+			// the high-water mark is stored before the group is
+			// acknowledged, also when the hub is stopping
+			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			err := s.writeStatus(wctx, p.Name, false)
+			cancel()
+			if err != nil {
+				// redelivered, then skipped by the mark in memory, or after a
+				// restart applied again to the same content
+				s.fail(p.Name, err)
+				continue
+			}
 			for _, m := range msgs {
 				_ = m.Ack()
 			}

@@ -232,7 +232,9 @@ func (s *Service) Run(ctx context.Context) error {
 				return
 			case <-t.C:
 				for _, p := range s.o.Config.Peers {
-					s.writeStatus(ctx, p.Name)
+					if err := s.writeStatus(ctx, p.Name, true); err != nil && ctx.Err() == nil {
+						s.log.Warn("federation: status not recorded", "err", err)
+					}
 				}
 			}
 		}
@@ -338,9 +340,12 @@ func (s *Service) refreshLink(ctx context.Context, name string) {
 	}
 }
 
-// writeStatus refreshes and stores system/federation/<peer>.
-func (s *Service) writeStatus(ctx context.Context, name string) {
-	s.refreshLink(ctx, name)
+// writeStatus stores system/federation/<peer>, with the link state and
+// lags refreshed from the streams first when refresh is set.
+func (s *Service) writeStatus(ctx context.Context, name string, refresh bool) error {
+	if refresh {
+		s.refreshLink(ctx, name)
+	}
 	st, _ := s.Status(name)
 	doc := store.Document{
 		"_id": name, "peer": st.Peer, "link": st.Link, "exported": float64(st.Exported),
@@ -364,9 +369,14 @@ func (s *Service) writeStatus(ctx context.Context, name string) {
 		imports[k] = m
 	}
 	doc["imports"] = imports
-	if _, err := s.o.Store.Bulk(ctx, StatusLayer, StatusCollection, []store.Document{doc}, false); err != nil && ctx.Err() == nil {
-		s.log.Warn("federation: write the status document", "peer", name, "err", err)
+	res, err := s.o.Store.Bulk(ctx, StatusLayer, StatusCollection, []store.Document{doc}, false)
+	if err == nil && res.Err > 0 {
+		err = errors.New(res.Errors[0])
 	}
+	if err != nil {
+		return fmt.Errorf("federation: write the status of peer %q: %w", name, err)
+	}
+	return nil
 }
 
 func anySlice(ss []string) []any {
