@@ -258,13 +258,46 @@ const shot = async (page, name) => {
     }
     step('an incident shows its notification attempts, is acknowledged and resolved (after a confirmation)');
 
-    // 8. the token stops working (revoked here as an expiry would): back to login
+    // 8. admin: add a user with a grant (password shown once) and an app key;
+    // the user signs in elsewhere and sees only her layer; the app key cannot sign in
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Admin' }).click();
+    await page.locator('#users tr[data-user="admin"]').waitFor();
+    await page.getByLabel('User name', { exact: true }).fill('alice');
+    await page.locator('#nu-grant').fill(`${LAYER}=read`);
+    await page.getByRole('button', { name: /Add user/ }).click();
+    const secretUser = page.locator('#secret code');
+    await secretUser.first().waitFor();
+    const alicePassword = await secretUser.first().innerText();
+    await page.locator('#users tr[data-user="alice"] .grants', { hasText: `${LAYER}=read` }).waitFor();
+    await page.getByLabel('App name').fill('grafana');
+    await page.locator('#na-grant').fill(`${LAYER}=read`);
+    await page.getByRole('button', { name: 'Add app key' }).click();
+    await page.locator('#secret code', { hasText: 'keyId' }).waitFor();
+    const [appLine, keyLine] = await page.locator('#secret code').allInnerTexts();
+    await shot(page, '09-admin');
+    const other = await browser.newPage();
+    await other.goto(BASE + '/console/');
+    await other.getByLabel('User name or e-mail').fill(appLine.replace('appId ', ''));
+    await other.getByLabel('Password').fill(keyLine.replace('keyId ', ''));
+    await other.getByRole('button', { name: 'Sign in' }).click();
+    await other.locator('#login-error', { hasText: 'Wrong user name or password' }).waitFor();
+    await other.getByLabel('User name or e-mail').fill('alice');
+    await other.getByLabel('Password').fill(alicePassword);
+    await other.getByRole('button', { name: 'Sign in' }).click();
+    await other.locator(`[data-collection="${LAYER}/${COL}"]`).waitFor();
+    const seen = await other.locator('[data-page=layers] tbody th').allInnerTexts();
+    const adminVisible = await other.locator('[data-nav=admin]').isVisible();
+    if (seen.join() !== LAYER || adminVisible) throw new Error(`alice sees layers ${seen} and the admin link: ${adminVisible}`);
+    await other.close();
+    step(`admin added user alice (${LAYER}=read; she signs in and sees only ${LAYER}) and an app key, which cannot sign in`);
+
+    // 9. the token stops working (revoked here as an expiry would): back to login
     const out = await fetch(`${BASE}/api/v2/logout`, { method: 'POST', headers: { 'X-User-ID': env('USER'), 'X-Auth-Token': token } });
     if (!out.ok) throw new Error(`logout: ${out.status}`);
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Layers' }).click();
     await page.locator('#login-error', { hasText: 'Signed out' }).waitFor();
     step('a refused token leads back to the login form with a message');
-    await shot(page, '09-expired');
+    await shot(page, '10-expired');
     if (problems.length) throw new Error(problems.join('\n'));
     step('no page errors, no console errors, no request to another origin');
   } catch (e) {

@@ -8,6 +8,7 @@ import { historyPage } from './history.js';
 import { fleetPage } from './fleet.js';
 import { mapPage } from './map.js';
 import { forecastPage } from './forecast.js';
+import { adminPage } from './admin.js';
 import { incidentsPage, incidentPage } from './incidents.js';
 
 const main = document.getElementById('main');
@@ -107,6 +108,7 @@ function loginPage() {
 function startSession(s) {
   top.hidden = false;
   document.getElementById('who').textContent = s.user;
+  document.querySelector('[data-nav=admin]').hidden = !(s.me && s.me.admin);
   startDDP();
   clearTimeout(expiryTimer);
   const ms = s.expires.getTime() - Date.now();
@@ -129,7 +131,7 @@ async function render() {
   const { parts, params } = route();
   const page = parts[0] || 'layers';
   for (const a of document.querySelectorAll('[data-nav]')) {
-    if (a.dataset.nav === ({ fleet: 'fleet', i: 'incidents', f: 'forecasts' }[page] || 'layers')) a.setAttribute('aria-current', 'page');
+    if (a.dataset.nav === ({ fleet: 'fleet', i: 'incidents', f: 'forecasts', admin: 'admin' }[page] || 'layers')) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
   const view = h('div', { 'data-page': page });
@@ -142,6 +144,7 @@ async function render() {
       case 'd': await documentPage(ctx, view, parts[1], parts[2], parts.slice(3).join('/')); break;
       case 'h': await historyPage(ctx, view, parts[1], parts[2], parts.slice(3).join('/'), params); break;
       case 'fleet': await fleetPage(ctx, view); break;
+      case 'admin': await adminPage(ctx, view); break;
       case 'f': await forecastPage(ctx, view, params); break;
       case 'm': await mapPage(ctx, view, parts[1], parts[2], params); break;
       case 'i': await (parts[1] ? incidentPage(ctx, view, parts.slice(1).join('/'), params) : incidentsPage(ctx, view, params)); break;
