@@ -16,6 +16,7 @@ const (
 	TypeAMQP    = "amqp"
 	TypeKafka   = "kafka"
 	TypeWebhook = "webhook"
+	TypeMQTT    = "mqtt"
 )
 
 // Directions.
@@ -30,6 +31,9 @@ const (
 const (
 	// DefaultExchange is the topic exchange of an outbound AMQP bridge.
 	DefaultExchange = "gridedge"
+	// DefaultTopicPrefix is the first topic level of an MQTT bridge's
+	// messages.
+	DefaultTopicPrefix = "gridedge"
 	// DefaultBatch is how many events or messages a bridge handles at once.
 	DefaultBatch = 256
 	// DefaultTimeout bounds one send to the peer.
@@ -43,12 +47,13 @@ type Config struct {
 	// Name identifies the bridge in logs, metrics and its durable consumer
 	// (letters, digits, '-' and '_'); unique.
 	Name string `json:"name"`
-	// Type is amqp, kafka or webhook (out only).
+	// Type is amqp, kafka, or webhook or mqtt (out only).
 	Type string `json:"type"`
 	// URL is the peer: amqp://user:password@host:5672/vhost (amqps://
 	// for TLS); kafka://[user:password@]host:9092[,host2:9092] (with a
 	// user, SASL SCRAM-SHA-512 as in seed 3.3.7; ?sasl=plain or
-	// ?sasl=scram-sha-256 to choose); http(s)://… for a webhook. A value
+	// ?sasl=scram-sha-256 to choose); http(s)://… for a webhook;
+	// mqtt://[user:password@]host:1883 (mqtts:// for TLS) for MQTT. A value
 	// "$NAME" is read from the environment variable NAME, so that
 	// credentials stay out of the file.
 	URL string `json:"url"`
@@ -65,8 +70,13 @@ type Config struct {
 	Queue string `json:"queue,omitempty"`
 	// BindingKey binds Queue to Exchange (default "#": everything).
 	BindingKey string `json:"bindingKey,omitempty"`
-	// Topic is the Kafka topic (required for kafka).
+	// Topic is the Kafka topic (required for kafka), or the topic prefix
+	// of an MQTT bridge: messages go to <topic>/<layer>/<collection>/<id>
+	// (default "gridedge"; no wildcards '+' or '#').
 	Topic string `json:"topic,omitempty"`
+	// Retain publishes an MQTT bridge's messages retained, so that a new
+	// subscriber gets the latest change of every document at once.
+	Retain bool `json:"retain,omitempty"`
 	// Group is the consumer group of an inbound Kafka bridge (default
 	// "gridedge-<name>").
 	Group string `json:"group,omitempty"`
@@ -103,6 +113,9 @@ func (c *Config) Defaults() {
 	}
 	if c.Type == TypeKafka && c.Direction == In && c.Group == "" {
 		c.Group = "gridedge-" + c.Name
+	}
+	if c.Type == TypeMQTT && c.Topic == "" {
+		c.Topic = DefaultTopicPrefix
 	}
 	if c.Batch == 0 {
 		c.Batch = DefaultBatch
@@ -168,8 +181,24 @@ func (c *Config) Validate(path string, es *config.Errors) {
 		if c.Direction == In {
 			es.Add(config.Join(path, "direction"), "a webhook bridge only forwards (out); devices and platforms post to the hub's ingestion routes instead")
 		}
+	case TypeMQTT:
+		if raw != "" {
+			if u, err := url.Parse(raw); err != nil || u.Hostname() == "" ||
+				(u.Scheme != "mqtt" && u.Scheme != "mqtts" && u.Scheme != "tcp" && u.Scheme != "ssl" && u.Scheme != "tls") {
+				es.Add(config.Join(path, "url"), "is not an mqtt:// or mqtts:// URL with a host")
+			}
+		}
+		if c.Topic == "" || strings.ContainsAny(c.Topic, "+#\x00") || strings.HasSuffix(c.Topic, "/") {
+			es.Add(config.Join(path, "topic"), "%q is not an MQTT topic prefix (not empty, no '+' or '#', no trailing '/')", c.Topic)
+		}
+		if c.Direction == In {
+			es.Add(config.Join(path, "direction"), "an mqtt bridge only forwards (out); devices publish to the hub's IoT MQTT binding instead")
+		}
 	default:
-		es.Add(config.Join(path, "type"), "%q is not amqp, kafka or webhook", c.Type)
+		es.Add(config.Join(path, "type"), "%q is not amqp, kafka, webhook or mqtt", c.Type)
+	}
+	if c.Retain && c.Type != TypeMQTT {
+		es.Add(config.Join(path, "retain"), "is for mqtt bridges")
 	}
 	switch c.Direction {
 	case Out:

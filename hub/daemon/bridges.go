@@ -9,6 +9,7 @@ import (
 	"github.com/gridedge/gridedge/hub/bridge"
 	"github.com/gridedge/gridedge/hub/bridge/amqp"
 	"github.com/gridedge/gridedge/hub/bridge/kafka"
+	"github.com/gridedge/gridedge/hub/bridge/mqtt"
 	"github.com/gridedge/gridedge/hub/bridge/webhook"
 	"github.com/gridedge/gridedge/hub/store"
 	"github.com/gridedge/gridedge/shared/config"
@@ -130,6 +131,12 @@ func newBridge(ctx context.Context, h *Hub, b bridge.Config, conv bridge.Convert
 			sink = p
 		case bridge.TypeWebhook:
 			sink = webhook.New(b, nil)
+		case bridge.TypeMQTT:
+			p, err := mqtt.NewPublisher(b)
+			if err != nil {
+				return nil, err
+			}
+			sink = p
 		default:
 			return nil, fmt.Errorf("unknown bridge type %q", b.Type)
 		}

@@ -27,8 +27,13 @@ func TestBridgesConfigErrors(t *testing.T) {
 		name, json string
 		want       []string
 	}{
-		{"unknown type and direction", `{"bridges":[{"name":"b1","type":"mqtt","url":"mqtt://x","direction":"both"}]}`,
-			[]string{`bridges[0].type: "mqtt" is not amqp, kafka or webhook`, `bridges[0].direction: "both" is not out or in`}},
+		{"unknown type and direction", `{"bridges":[{"name":"b1","type":"stomp","url":"stomp://x","direction":"both"}]}`,
+			[]string{`bridges[0].type: "stomp" is not amqp, kafka, webhook or mqtt`, `bridges[0].direction: "both" is not out or in`}},
+		{"mqtt in, bad url and prefix", `{"bridges":[{"name":"m","type":"mqtt","url":"http://x","topic":"a/#","direction":"in","layer":"l","collection":"c"}]}`,
+			[]string{"bridges[0].url: is not an mqtt:// or mqtts:// URL", `bridges[0].topic: "a/#" is not an MQTT topic prefix`,
+				"bridges[0].direction: an mqtt bridge only forwards"}},
+		{"retain on a webhook", `{"bridges":[{"name":"w","type":"webhook","url":"http://x","direction":"out","layers":["l"],"retain":true}]}`,
+			[]string{"bridges[0].retain: is for mqtt bridges"}},
 		{"names", `{"bridges":[{"name":"a b","type":"webhook","url":"http://x","direction":"out","layers":["l"]},
 			{"name":"w","type":"webhook","url":"http://x","direction":"out","layers":["l"]},
 			{"name":"w","type":"webhook","url":"http://x","direction":"out","layers":["l"]}]}`,
@@ -190,7 +195,7 @@ func TestBridgesDocExample(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatalf("validate the example: %v", err)
 	}
-	if len(c.Bridges) != 5 || c.Bridges[0].Exchange != "xflex" || c.Bridges[3].Group != "gridedge-kafka-in" || c.Bridges[1].BindingKey != "meters.#" {
+	if len(c.Bridges) != 6 || c.Bridges[5].Topic != "xflex" || !c.Bridges[5].Retain || c.Bridges[0].Exchange != "xflex" || c.Bridges[3].Group != "gridedge-kafka-in" || c.Bridges[1].BindingKey != "meters.#" {
 		t.Errorf("decoded %+v", c.Bridges)
 	}
 }
