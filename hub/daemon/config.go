@@ -10,6 +10,7 @@ import (
 	"github.com/gridedge/gridedge/hub/bridge"
 	"github.com/gridedge/gridedge/hub/broker"
 	"github.com/gridedge/gridedge/hub/console"
+	"github.com/gridedge/gridedge/hub/federation"
 	"github.com/gridedge/gridedge/hub/forecast"
 	"github.com/gridedge/gridedge/hub/history"
 	"github.com/gridedge/gridedge/hub/ingest"
@@ -65,6 +66,9 @@ type Config struct {
 	// Bridges connect the store to RabbitMQ, Kafka and webhooks
 	// (hub/bridge, docs/bridges.md).
 	Bridges []bridge.Config `json:"bridges,omitempty"`
+	// Federation shares chosen layers with other deployments
+	// (docs/federation.md).
+	Federation federation.Config `json:"federation,omitempty"`
 }
 
 // EdgeConfig is one edge allowed to connect: its credentials (id,
@@ -312,6 +316,7 @@ func (c *Config) Validate() error {
 	c.Services.Validate("services", &es)
 	validateIoT(c, &es)
 	validateBridges(c, &es)
+	validateFederation(c, &es)
 	c.Metrics.Validate("metrics", &es)
 	c.Console.Validate("console", &es)
 	return es.Err()

@@ -23,6 +23,7 @@ import (
 	"github.com/gridedge/gridedge/hub/broker"
 	"github.com/gridedge/gridedge/hub/console"
 	"github.com/gridedge/gridedge/hub/ddp"
+	"github.com/gridedge/gridedge/hub/federation"
 	"github.com/gridedge/gridedge/hub/fleet"
 	"github.com/gridedge/gridedge/hub/forecast"
 	"github.com/gridedge/gridedge/hub/history"
@@ -56,6 +57,10 @@ type Hub struct {
 	metrics *metrics.Metrics
 	svc     services
 	iot     *iot.Service
+	// fed runs the federation; fedStore is the store without the
+	// read-only imported layers (federation.go)
+	fed      *federation.Service
+	fedStore store.Store
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -80,6 +85,7 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err erro
 	// the history here
 	h.rec = history.NewRecorder(h.st, h.hist, log)
 	h.st = h.rec
+	wrapFederation(h)
 	for _, l := range cfg.Layers {
 		if _, err := h.st.Layer(ctx, l.ID); errors.Is(err, store.ErrNotFound) {
 			if err := h.st.PutLayer(ctx, l); err != nil {
@@ -93,13 +99,15 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err erro
 	if err := startAuth(ctx, h); err != nil {
 		return nil, err
 	}
-	h.br, err = broker.Start(broker.Options{
+	bo := broker.Options{
 		Domain: cfg.Domain, ServerName: cfg.NATS.ServerName, ClientListen: cfg.NATS.Listen.HostPort(),
 		LeafListen: cfg.NATS.LeafListen.HostPort(), StoreDir: filepath.Join(cfg.DataDir, "jetstream"),
 		Edges: credentials(cfg.Edges), Users: cfg.NATS.Users, Logger: log,
 		ClientTLS: cfg.NATS.TLS, LeafTLS: cfg.NATS.LeafTLS, RequireTLS: cfg.NATS.RequireTLS,
 		Cluster: cfg.brokerCluster(),
-	})
+	}
+	bo.JetStreamDomain, bo.LeafPeers, bo.LeafRemotes = cfg.brokerFederation()
+	h.br, err = broker.Start(bo)
 	if err != nil {
 		return nil, err
 	}
@@ -161,6 +169,9 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err erro
 		return nil, err
 	}
 	if err := startBridges(ctx, runCtx, h); err != nil {
+		return nil, err
+	}
+	if err := startFederation(ctx, runCtx, h); err != nil {
 		return nil, err
 	}
 	fl := fleet.New(h.nc, h.st, cfg.Domain, h.edgeStats, log)
