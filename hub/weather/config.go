@@ -34,6 +34,9 @@ const (
 	// DefaultCacheFor is how long a REST answer is reused for the same
 	// place, sparing the provider's quota.
 	DefaultCacheFor = time.Minute
+	// DefaultLease is how soon another hub takes the refresh over when the
+	// one refreshing stops (several hubs on one NATS system).
+	DefaultLease = 30 * time.Second
 )
 
 // Collections of the weather layer.
@@ -74,6 +77,10 @@ type Config struct {
 	// CacheFor is how long a REST answer is reused for the same place
 	// (default 1m; "0s"… is replaced by the default, use "1ns" to disable).
 	CacheFor config.Duration `json:"cacheFor,omitempty"`
+	// Lease is how soon another hub takes the refresh of the sites over
+	// when the hub refreshing them stops renewing its lease (default 30s;
+	// one hub of several refreshes, hub/weather's JetStream KV lease).
+	Lease config.Duration `json:"lease,omitempty"`
 	// Layer receives the sites' weather (default "weather").
 	Layer string `json:"layer,omitempty"`
 	// Sites are refreshed periodically (seed: sites).
@@ -164,6 +171,9 @@ func (c *Config) Defaults() {
 	if c.CacheFor == 0 {
 		c.CacheFor = config.Duration(DefaultCacheFor)
 	}
+	if c.Lease == 0 {
+		c.Lease = config.Duration(DefaultLease)
+	}
 	if c.Layer == "" {
 		c.Layer = DefaultLayer
 	}
@@ -220,7 +230,7 @@ func (c *Config) Validate(path string, es *config.Errors) {
 	for _, d := range []struct {
 		name string
 		v    config.Duration
-	}{{"refresh", c.Refresh}, {"refreshForecast", c.RefreshForecast}, {"timeout", c.Timeout}, {"cacheFor", c.CacheFor}} {
+	}{{"refresh", c.Refresh}, {"refreshForecast", c.RefreshForecast}, {"timeout", c.Timeout}, {"cacheFor", c.CacheFor}, {"lease", c.Lease}} {
 		if d.v < 0 {
 			es.Add(config.Join(path, d.name), "%v is negative", time.Duration(d.v))
 		}

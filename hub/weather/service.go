@@ -9,10 +9,14 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/gridedge/gridedge/hub/store"
 	"github.com/gridedge/gridedge/shared/model"
+	"github.com/gridedge/gridedge/shared/subject"
 )
 
 // Publisher sends a message to a routing key; *AMQPPublisher is one.
@@ -36,6 +40,14 @@ type Options struct {
 	Publisher Publisher
 	// Logger logs refresh failures (nil: discard).
 	Logger *slog.Logger
+	// NC, when set, holds the refresh lease, so that one hub of several
+	// sharing the NATS system refreshes the sites, and carries the
+	// <domain>.weather.<action> requests (Serve).
+	NC *nats.Conn
+	// Domain is the first token of the subjects and names the lease bucket.
+	Domain string
+	// Instance names this hub in the lease (a unique suffix is added).
+	Instance string
 }
 
 // Service answers the REST routes and refreshes the configured sites.
@@ -46,6 +58,11 @@ type Service struct {
 	pub  Publisher
 	log  *slog.Logger
 	now  func() time.Time
+	opts Options
+
+	// refreshing is whether this hub holds the refresh lease (always true
+	// without NC).
+	refreshing atomic.Bool
 
 	mu    sync.Mutex
 	cache map[string]*entry // Query.key → last good answers
@@ -63,8 +80,15 @@ type entry struct {
 // anything before Run.
 func New(opts Options) (*Service, error) {
 	cfg := opts.Config
+	if opts.NC != nil {
+		if err := subject.CheckToken("domain", opts.Domain); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+		// unique even when hubs share a server name
+		opts.Instance += "/" + nats.NewInbox()[len(nats.InboxPrefix):]
+	}
 	s := &Service{cfg: cfg, st: opts.Store, prov: opts.Provider, pub: opts.Publisher, log: opts.Logger,
-		now: time.Now, cache: map[string]*entry{}}
+		now: time.Now, cache: map[string]*entry{}, opts: opts}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -191,7 +215,8 @@ func (s *Service) remember(k string, set func(*entry)) {
 
 // Run refreshes every site's current weather each Refresh and its
 // forecast each RefreshForecast (none when Hours is 0), at once and then
-// periodically, until ctx ends.
+// periodically, until ctx ends. With Options.NC only the hub holding the
+// refresh lease refreshes; a hub taking the lease over refreshes at once.
 func (s *Service) Run(ctx context.Context) error {
 	if len(s.cfg.Sites) == 0 {
 		<-ctx.Done()
@@ -201,12 +226,57 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	var wg sync.WaitGroup
-	loop := func(every time.Duration, refresh func(context.Context, Site) error) {
+	defer wg.Wait()
+	var kicks []chan struct{} // a refresh round now (a takeover)
+	kick := func() chan struct{} {
+		c := make(chan struct{}, 1)
+		kicks = append(kicks, c)
+		return c
+	}
+	curKick, fcKick := kick(), kick()
+	if s.opts.NC == nil {
+		s.refreshing.Store(true)
+	} else {
+		l, err := openLease(ctx, s.opts.NC, s.opts.Domain, s.opts.Instance, s.cfg.Lease.Std())
+		if err != nil {
+			return err
+		}
+		s.refreshing.Store(l.renew(ctx))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer l.release()
+			t := time.NewTicker(max(s.cfg.Lease.Std()/3, time.Millisecond))
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+				held := l.renew(ctx)
+				if held && !s.refreshing.Load() {
+					s.log.Info("weather: this hub refreshes the sites", "instance", s.opts.Instance)
+					for _, c := range kicks {
+						select {
+						case c <- struct{}{}:
+						default:
+						}
+					}
+				}
+				s.refreshing.Store(held)
+			}
+		}()
+	}
+	loop := func(every time.Duration, refresh func(context.Context, Site) error, kicked <-chan struct{}) {
 		defer wg.Done()
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
 			for _, site := range s.cfg.Sites {
+				if !s.refreshing.Load() {
+					break
+				}
 				if err := refresh(ctx, site); err != nil && ctx.Err() == nil {
 					s.log.Warn("weather: refresh failed; the last good data stays, marked stale", "site", site.ID, "err", err)
 				}
@@ -215,18 +285,23 @@ func (s *Service) Run(ctx context.Context) error {
 			case <-ctx.Done():
 				return
 			case <-t.C:
+			case <-kicked:
 			}
 		}
 	}
 	wg.Add(1)
-	go loop(s.cfg.Refresh.Std(), s.RefreshCurrent)
+	go loop(s.cfg.Refresh.Std(), s.RefreshCurrent, curKick)
 	if s.cfg.Hours == nil || *s.cfg.Hours > 0 {
 		wg.Add(1)
-		go loop(s.cfg.RefreshForecast.Std(), s.RefreshForecast)
+		go loop(s.cfg.RefreshForecast.Std(), s.RefreshForecast, fcKick)
 	}
-	wg.Wait()
+	<-ctx.Done()
 	return ctx.Err()
 }
+
+// Refreshing reports whether this hub refreshes the sites (holds the
+// refresh lease).
+func (s *Service) Refreshing() bool { return s.refreshing.Load() }
 
 // RefreshCurrent asks for site's current weather and writes it into the
 // site's document of the current collection: location, timestamp, one
