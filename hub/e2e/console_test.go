@@ -130,7 +130,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	t.Logf("browser script ran in %s; screenshots in %s", time.Since(start).Round(100*time.Millisecond), out)
 	shots, _ := filepath.Glob(filepath.Join(out, "*.png"))
-	if len(shots) < 14 {
-		t.Errorf("%d screenshots in %s, want 14", len(shots), out)
+	if len(shots) < 15 {
+		t.Errorf("%d screenshots in %s, want 15", len(shots), out)
 	}
 }

@@ -220,6 +220,13 @@ const shot = async (page, name) => {
     await row.locator('.state.online').waitFor();
     step(`fleet shows ${EDGE} online: ${(await row.innerText()).replace(/\s+/g, ' ')}`);
     await shot(page, '06-fleet');
+    await row.locator(`a[data-edge-link="${EDGE}"]`).click();
+    await page.locator('#slaves tbody tr').nth(1).waitFor();
+    const slaves = await page.locator('#slaves tbody tr').count();
+    step(`${EDGE}'s page lists its ${slaves} slaves from the latest heartbeat`);
+    await shot(page, '06-edge');
+    await page.locator('.crumbs a', { hasText: 'Fleet' }).click();
+    await row.locator('.state.online').waitFor();
     console.log('STOP-AGENT');
     await nextLine();
     await row.locator('.state.offline').waitFor({ timeout: 30000 });
