@@ -25,6 +25,12 @@ type Config struct {
 	// another hub takes over poll-mode sensors after this one stops
 	// (default 5s; more than Tick).
 	Lease config.Duration `json:"lease,omitempty"`
+	// Converters pass a sensor's output through a data-model converter
+	// (hub/convert, by the transformation's _id) before it is written:
+	// {"<layer>_<collection>.<id>": "<converter id>"}. An extension kept
+	// beside the seed's settings, which stay unchanged; needs
+	// services.converters.
+	Converters map[string]string `json:"converters,omitempty"`
 }
 
 // Defaults fills unset fields.
@@ -61,9 +67,12 @@ func (c *Config) Validate(path string, es *config.Errors) {
 		es.Add(config.Join(path, "settings"), "%v", err)
 		return
 	}
-	if _, err := analyse(s); err != nil {
+	g, err := analyse(s)
+	if err != nil {
 		es.Add(config.Join(path, "settings"), "%v", err)
+		return
 	}
+	validateConverters(c.Converters, g, path, es)
 }
 
 // Load returns the settings, from Settings or SettingsFile, validated.

@@ -30,6 +30,8 @@ type env struct {
 	wrote []string // output writes seen by recorder stores
 	// onWrite sees output updates (benchmarks)
 	onWrite func(id string, update map[string]any)
+	// converter is given to the services started
+	converter Converter
 }
 
 func newEnv(t testing.TB) *env {
@@ -82,7 +84,7 @@ func (e *env) start(cfg Config, instance string) *Service {
 	nc := e.connect()
 	cfg.Enabled = true
 	s, err := New(Options{Config: cfg, Store: &recorder{Store: store.WithChanges(e.raw, e.publish(nc)), e: e, who: instance},
-		NC: nc, Domain: domain, Instance: instance})
+		NC: nc, Domain: domain, Instance: instance, Converter: e.converter})
 	if err != nil {
 		e.t.Fatal(err)
 	}

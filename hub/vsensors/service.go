@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/gridedge/gridedge/hub/store"
+	"github.com/gridedge/gridedge/shared/config"
 	"github.com/gridedge/gridedge/shared/model"
 	"github.com/gridedge/gridedge/shared/pipeline/vsensor"
 	"github.com/gridedge/gridedge/shared/subject"
@@ -41,6 +42,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Instance names this hub in the poll lease (default: a unique name).
 	Instance string
+	// Converter applies the converters of Config.Converters (required
+	// when it names any).
+	Converter Converter
 }
 
 // Service computes the virtual sensors of one settings document.
@@ -69,6 +73,9 @@ type Stats struct {
 	Outputs uint64 `json:"outputs"`
 	// MarkedBad counts outputs marked with quality bad.
 	MarkedBad uint64 `json:"markedBad"`
+	// ConvertErrors counts outputs whose converter failed (the output is
+	// marked bad instead).
+	ConvertErrors uint64 `json:"convertErrors"`
 	// WriteErrors counts outputs the store refused.
 	WriteErrors uint64 `json:"writeErrors"`
 	// Refreshed counts inputs read again because another hub saw them change.
@@ -94,6 +101,14 @@ func New(opts Options) (*Service, error) {
 	eng, err := vsensor.New(settings)
 	if err != nil {
 		return nil, fmt.Errorf("virtual sensors: %w", err)
+	}
+	var es config.Errors
+	validateConverters(cfg.Converters, g, "services.vsensors", &es)
+	if err := es.Err(); err != nil {
+		return nil, fmt.Errorf("virtual sensors: %w", err)
+	}
+	if len(cfg.Converters) > 0 && opts.Converter == nil {
+		return nil, errors.New("virtual sensors: services.vsensors.converters needs the converters service (services.converters.enabled)")
 	}
 	log := opts.Logger
 	if log == nil {
@@ -271,6 +286,13 @@ func (s *Service) emit(ctx context.Context, outs []model.Update, before map[stri
 	for i := range outs {
 		u := &outs[i]
 		name := u.Layer + "_" + u.Collection + "." + u.ID
+		if err := s.convert(ctx, name, u); err != nil {
+			s.count(func(st *Stats) { st.ConvertErrors++ })
+			if !s.bad[name] {
+				s.markBad(ctx, name, err.Error())
+			}
+			continue
+		}
 		if err := s.write(ctx, u); err != nil {
 			s.count(func(st *Stats) { st.WriteErrors++ })
 			s.log.Error("virtual sensors: write an output", "sensor", name, "err", err)
