@@ -165,6 +165,7 @@ func TestChainReExport(t *testing.T) {
 				if c.doc("dso", "substations", "x") != nil {
 					t.Fatal("A's change reached C although B does not re-export it")
 				}
+				waitFor(t, "C to count y", 20*time.Second, func() bool { st, _ := c.svc.Status("b"); return st.Applied >= 1 })
 				st, _ := c.svc.Status("b")
 				if st.Refused != 0 || st.Applied != 1 {
 					t.Fatalf("C's status %+v: want 1 applied (y), none refused", st)

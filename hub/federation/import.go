@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -50,23 +49,36 @@ func (s *Service) runImport(ctx context.Context, p Peer) error {
 			continue
 		}
 		var msgs []jetstream.Msg
-		var retry bool
+		var group []entry
+		s.mu.Lock()
+		hwm := s.peer(p.Name).hwm
+		s.mu.Unlock()
 		for msg := range batch.Messages() {
-			if retry {
-				_ = msg.Nak()
-				continue
-			}
-			if err := s.applyMsg(ctx, p, msg, cache); err != nil {
-				// a store that fails now may work later: this message and the
-				// rest of the group come again
-				s.fail(p.Name, err)
-				_ = msg.NakWithDelay(time.Second)
-				retry = true
-				continue
-			}
 			msgs = append(msgs, msg)
+			meta, err := msg.Metadata()
+			if err != nil {
+				s.fail(p.Name, fmt.Errorf("message metadata: %w", err))
+				continue
+			}
+			if seq := meta.Sequence.Stream; seq > hwm {
+				group = append(group, entry{seq: seq, data: msg.Data()})
+			}
 		}
-		if len(msgs) > 0 {
+		if len(msgs) == 0 {
+			continue
+		}
+		if len(group) > 0 {
+			if err := s.applyGroup(ctx, p, group, cache); err != nil {
+				// a store that fails now may work later: the group comes
+				// again (what was applied of it is applied again, to the
+				// same content)
+				s.fail(p.Name, err)
+				for _, m := range msgs {
+					_ = m.NakWithDelay(time.Second)
+				}
+				sleep(ctx, time.Second)
+				continue
+			}
 			// the high-water mark is stored before the group is
 			// acknowledged, also when the hub is stopping
 			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -78,12 +90,9 @@ func (s *Service) runImport(ctx context.Context, p Peer) error {
 				s.fail(p.Name, err)
 				continue
 			}
-			for _, m := range msgs {
-				_ = m.Ack()
-			}
 		}
-		if retry {
-			sleep(ctx, time.Second)
+		for _, m := range msgs {
+			_ = m.Ack()
 		}
 	}
 	return nil
@@ -98,113 +107,9 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-// applyMsg applies one message unless it is at or below the high-water
-// mark; an error means "try again later", a change that can never be
-// applied is counted and skipped.
-func (s *Service) applyMsg(ctx context.Context, p Peer, msg jetstream.Msg, cache map[string]bool) error {
-	meta, err := msg.Metadata()
-	if err != nil {
-		return fmt.Errorf("federation: message metadata: %w", err)
-	}
-	seq := meta.Sequence.Stream
-	s.mu.Lock()
-	ps := s.peer(p.Name)
-	skip := seq <= ps.hwm
-	s.mu.Unlock()
-	if skip {
-		return nil
-	}
-	err = s.apply(ctx, p, msg.Data(), cache)
-	if err != nil && !permanent(err) {
-		return err
-	}
-	s.mu.Lock()
-	ps.hwm = seq
-	if err != nil {
-		ps.failed++
-	}
-	s.mu.Unlock()
-	if err != nil {
-		s.fail(p.Name, fmt.Errorf("change %d of %s skipped: %w", seq, StreamIn(p.Name), err))
-	}
-	return nil
-}
-
 // permanent reports errors that applying again cannot cure.
 func permanent(err error) bool {
 	return errors.Is(err, errBadChange) || errors.Is(err, store.ErrInvalid) || errors.Is(err, store.ErrConflict)
-}
-
-// apply writes one change into the local layer.
-func (s *Service) apply(ctx context.Context, p Peer, data []byte, cache map[string]bool) error {
-	c, err := Unmarshal(data)
-	if err != nil {
-		return err
-	}
-	if c.passedThrough(s.o.Domain) {
-		s.mu.Lock()
-		s.peer(p.Name).looped++
-		s.mu.Unlock()
-		return nil
-	}
-	im, ok := importOf(p.Import, c.Layer, c.Collection)
-	if !ok {
-		// deny by default: the peer sent what this side does not import
-		s.mu.Lock()
-		s.peer(p.Name).refused++
-		s.mu.Unlock()
-		return nil
-	}
-	local := im.Local()
-	if err := s.ensureCollection(ctx, p.Name, local, c.Collection, cache); err != nil {
-		return err
-	}
-	st := s.o.Store
-	var changes []store.Change
-	switch c.Op {
-	case OpPut:
-		ch, err := putDocument(ctx, st, local, c.Collection, c.ID, c.Doc)
-		if err != nil {
-			return err
-		}
-		if ch != nil {
-			changes = append(changes, *ch)
-		}
-	case OpDelete:
-		err := st.DeleteByID(ctx, local, c.Collection, c.ID)
-		if err == nil {
-			changes = append(changes, store.Change{Op: store.OpDelete, Layer: local, Collection: c.Collection, ID: c.ID})
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("federation: delete %s/%s/%s: %w", local, c.Collection, c.ID, err)
-		}
-	case OpDrop:
-		res, err := st.DeleteMany(ctx, local, c.Collection, nil)
-		if err != nil {
-			return fmt.Errorf("federation: empty %s/%s: %w", local, c.Collection, err)
-		}
-		changes = res.Changes
-	}
-	now := time.Now().UTC()
-	s.mu.Lock()
-	ps := s.peer(p.Name)
-	ps.applied++
-	ls := ps.perLayer[local]
-	if ls == nil {
-		ls = &LayerStatus{}
-		ps.perLayer[local] = ls
-	}
-	ls.From, ls.Applied, ls.LastApplied = c.Layer, ls.Applied+1, now
-	ls.LagMillis = now.Sub(c.At).Milliseconds()
-	if !slices.Equal(s.origins[local], c.Origin) {
-		s.origins[local] = slices.Clone(c.Origin)
-	}
-	s.mu.Unlock()
-	if s.o.Changes != nil {
-		for _, ch := range changes {
-			s.o.Changes(ch)
-		}
-	}
-	return nil
 }
 
 // importOf finds the import that covers a peer's layer/collection.
