@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/gridedge/gridedge/hub/alerts"
 	"github.com/gridedge/gridedge/hub/api"
@@ -69,10 +70,30 @@ func startIncidents(h *Hub, runCtx context.Context) error {
 	// incidents written once Start returns are captured by the work queue
 	select {
 	case <-ready:
-		return nil
 	case err := <-done:
 		return err
 	}
+	return serveNATS(h, runCtx, "incidents", func() (stopper, error) { return svc.Serve(h.nc) })
+}
+
+// stopper is a service's NATS responder.
+type stopper interface{ Stop() }
+
+// serveNATS starts a service's <domain>.<service>.<action> responders;
+// they stop, answering what they received, when runCtx ends, before the
+// hub closes its connection.
+func serveNATS(h *Hub, runCtx context.Context, name string, serve func() (stopper, error)) error {
+	r, err := serve()
+	if err != nil {
+		return fmt.Errorf("start the %s requests: %w", name, err)
+	}
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		<-runCtx.Done()
+		r.Stop()
+	}()
+	return nil
 }
 
 // Incidents is the incidents service (nil when off).
@@ -131,10 +152,10 @@ func startAlerts(h *Hub, runCtx context.Context) error {
 	}()
 	select {
 	case <-ready:
-		return nil
 	case err := <-done:
 		return err
 	}
+	return serveNATS(h, runCtx, "alerts", func() (stopper, error) { return svc.Serve(h.nc) })
 }
 
 // Alerts is the alerts service (nil when off).

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gridedge/gridedge/shared/config"
+	"github.com/gridedge/gridedge/shared/subject"
 )
 
 // TestIncidentsThroughTheHub starts a hub with services.incidents on and
@@ -216,6 +217,40 @@ func TestAlertsThroughTheHub(t *testing.T) {
 	}
 	if len(calls) != 0 {
 		t.Errorf("the resolution made a workflow call: %s", <-calls)
+	}
+
+	// the services answer on NATS: <domain>.incidents.*, <domain>.alerts.*
+	nc, err := h.Broker().Connect("test-client")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	ask := func(subj, req string) map[string]any {
+		t.Helper()
+		msg, err := nc.Request(subj, []byte(req), 10*time.Second)
+		if err != nil {
+			t.Fatalf("%s: %v", subj, err)
+		}
+		var rep map[string]any
+		if err := json.Unmarshal(msg.Data, &rep); err != nil {
+			t.Fatalf("%s: %s: %v", subj, msg.Data, err)
+		}
+		return rep
+	}
+	rep := ask(subject.Incidents(cfg.Domain, "list"), `{"status": "resolved"}`)
+	list, _ := rep["data"].([]any)
+	if rep["status"] != "success" || len(list) != 1 {
+		t.Fatalf("incidents.list: %v", rep)
+	}
+	id := list[0].(map[string]any)["_id"].(string)
+	if rep := ask(subject.Incidents(cfg.Domain, "ack"), `{"id": "`+id+`"}`); rep["status"] != "error" {
+		t.Errorf("acknowledging a resolved incident: %v", rep)
+	}
+	if rep := ask(subject.Alerts(cfg.Domain, "test"), `{"id": "hot"}`); rep["status"] != "success" || rep["data"].(map[string]any)["firing"] != false {
+		t.Errorf("alerts.test: %v", rep)
+	}
+	if rep := ask(subject.Alerts(cfg.Domain, "list"), ``); rep["status"] != "success" || len(rep["data"].([]any)) != 1 {
+		t.Errorf("alerts.list: %v", rep)
 	}
 }
 

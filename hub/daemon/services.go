@@ -46,6 +46,9 @@ func (c *ServicesConfig) Defaults() {
 // Validate adds the problems of c to es, under path.
 func (c *ServicesConfig) Validate(path string, es *config.Errors) {
 	c.VSensors.Validate(config.Join(path, "vsensors"), es)
+	if c.VSensors.Enabled && len(c.VSensors.Converters) > 0 && !c.Converters.Enabled {
+		es.Add(config.Join(path, "vsensors.converters"), "needs the converters service (services.converters.enabled)")
+	}
 	validateIncidents(c, path, es)
 	validateAlerts(c, path, es)
 	validateWeather(c, path, es)
@@ -121,8 +124,12 @@ func startServices(h *Hub, runCtx context.Context) error {
 	if !cfg.Enabled {
 		return nil
 	}
-	vs, err := vsensors.New(vsensors.Options{Config: cfg, Store: store.WithChanges(h.st, h.publishChange), NC: h.nc,
-		Domain: h.cfg.Domain, Logger: h.log.With("service", "vsensors"), Instance: h.cfg.NATS.ServerName})
+	opts := vsensors.Options{Config: cfg, Store: store.WithChanges(h.st, h.publishChange), NC: h.nc,
+		Domain: h.cfg.Domain, Logger: h.log.With("service", "vsensors"), Instance: h.cfg.NATS.ServerName}
+	if h.svc.converters != nil {
+		opts.Converter = h.svc.converters
+	}
+	vs, err := vsensors.New(opts)
 	if err != nil {
 		return err
 	}

@@ -134,6 +134,10 @@ func TestServicesConfig(t *testing.T) {
 			"services.vsensors.settings: virtual sensors form a loop: a_b.X -> a_b.Y -> a_b.X"},
 		{"reserved layer", `{"services": {"converters": {"enabled": true, "layer": "system"}}}`, `services.converters.layer: layer "system" is reserved`},
 		{"off is not checked", `{"services": {"converters": {"layer": "system"}}}`, ""},
+		{"output converter without the converters service", `{"services": {"vsensors": {"enabled": true, "settingsFile": "../vsensors/testdata/seed.json",
+			"converters": {"gridflex_loads.LOAD01": "to-watts"}}}}`, "services.vsensors.converters: needs the converters service (services.converters.enabled)"},
+		{"output converter of an unknown sensor", `{"services": {"converters": {"enabled": true}, "vsensors": {"enabled": true, "settingsFile": "../vsensors/testdata/seed.json",
+			"converters": {"gridflex_loads.LOAD09": "to-watts"}}}}`, `"gridflex_loads.LOAD09" is not a virtual sensor of the settings`},
 		{"docs/services.md example", `
 services:
   converters:

@@ -36,7 +36,7 @@ func startWeather(h *Hub, runCtx context.Context) error {
 		return nil
 	}
 	svc, err := weather.New(weather.Options{Config: cfg, Store: store.WithChanges(h.st, h.publishChange),
-		Logger: h.log.With("service", "weather")})
+		Logger: h.log.With("service", "weather"), NC: h.nc, Domain: h.cfg.Domain, Instance: h.cfg.NATS.ServerName})
 	if err != nil {
 		return fmt.Errorf("start the weather service: %w", err)
 	}
@@ -46,6 +46,9 @@ func startWeather(h *Hub, runCtx context.Context) error {
 	h.svc.weather = svc
 	if h.httpSrv != nil {
 		h.httpSrv.Handler = svc.Mount(h.httpSrv.Handler, h.auth)
+	}
+	if err := serveNATS(h, runCtx, "weather", func() (stopper, error) { return svc.Serve(h.nc) }); err != nil {
+		return err
 	}
 	h.wg.Add(1)
 	go func() {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gridedge/gridedge/hub/weather"
+	"github.com/gridedge/gridedge/shared/subject"
 )
 
 // TestWeatherService: with services.weather on, the hub serves the seed's
@@ -67,6 +68,23 @@ func TestWeatherService(t *testing.T) {
 	}
 	if code, m := call(t, "GET", base+"/api/v1/weatherforecast"+q+"&hours=49", nil, hdr); code != 400 {
 		t.Errorf("hours=49: got %d %v, want 400", code, m)
+	}
+	// the same over NATS: <domain>.weather.current
+	nc, err := h.Broker().Connect("test-client")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	msg, err := nc.Request(subject.Weather(cfg.Domain, "current"), []byte(`{"cityName":"Valencia","lat":39.469917,"lon":-0.3763}`), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep weather.Reply
+	if err := json.Unmarshal(msg.Data, &rep); err != nil || rep.Status != "success" || rep.Data.(map[string]any)["temperature"] != 18.3 {
+		t.Errorf("weather.current over NATS: %s %v", msg.Data, err)
+	}
+	if !h.Weather().Refreshing() {
+		t.Errorf("the only hub does not refresh the sites")
 	}
 
 	// the refresh ran at start: the document, then its history
