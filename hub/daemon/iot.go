@@ -24,6 +24,9 @@ func validateIoT(c *Config, es *config.Errors) {
 			es.Add("iot.edge", "%q is also a configured edge; choose another pseudo-edge name", c.IoT.Edge)
 		}
 	}
+	if len(c.IoT.Converters) > 0 && !c.Services.Converters.Enabled {
+		es.Add("iot.converters", "needs the converters service (services.converters.enabled)")
+	}
 	if c.IoT.Enabled && !c.HTTP.Listen.Enabled() && c.IoT.MQTT.URL == "" {
 		es.Add("iot.enabled", "needs the HTTP listener (http.listen) or iot.mqtt.url: the device bindings have nowhere to listen")
 	}
@@ -42,8 +45,12 @@ func startIoT(ctx, runCtx context.Context, h *Hub) error {
 	if h.httpLn != nil {
 		_, port, _ = net.SplitHostPort(h.httpLn.Addr().String())
 	}
-	svc, err := iot.New(ctx, iot.Options{Config: cfg, Store: h.st, Changes: h.publishChange, Reserved: api.ReservedLayer,
-		Version: version.String(), Port: port, Logger: h.log.With("service", "iot")})
+	opts := iot.Options{Config: cfg, Store: h.st, Changes: h.publishChange, Reserved: api.ReservedLayer,
+		Version: version.String(), Port: port, Logger: h.log.With("service", "iot")}
+	if h.svc.converters != nil {
+		opts.Converter = h.svc.converters
+	}
+	svc, err := iot.New(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("start the iot service: %w", err)
 	}

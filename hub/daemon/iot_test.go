@@ -96,13 +96,15 @@ func TestIoTConfigErrors(t *testing.T) {
 	cfg.IoT.Edge = "e1"
 	cfg.IoT.DefaultService = "Bad Service"
 	cfg.IoT.MQTT.URL = "http://broker"
+	cfg.IoT.Converters = map[string]string{"k1": "vendor"}
 	cfg.Edges = []EdgeConfig{{}}
 	cfg.Edges[0].ID, cfg.Edges[0].Password = "e1", "password-1234"
 	err := cfg.Validate()
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, want := range []string{"iot.edge: \"e1\" is also a configured edge", "iot.defaultService:", "iot.mqtt.url: scheme \"http\""} {
+	for _, want := range []string{"iot.edge: \"e1\" is also a configured edge", "iot.defaultService:", "iot.mqtt.url: scheme \"http\"",
+		"iot.converters: needs the converters service"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}

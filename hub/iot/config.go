@@ -53,6 +53,10 @@ type Config struct {
 	Rules []baddata.Rule `json:"rules,omitempty"`
 	// MQTT connects the hub to an MQTT broker for the MQTT binding.
 	MQTT MQTTConfig `json:"mqtt,omitempty"`
+	// Converters pass a config group's measurement objects through a
+	// data-model converter (services.converters) before the attribute
+	// mapping: {"<apikey>[@<resource>]": "<converter id>"} (converter.go).
+	Converters map[string]string `json:"converters,omitempty"`
 }
 
 // RateConfig is a token bucket per device.
@@ -114,6 +118,7 @@ func (c *Config) Validate(path string, es *config.Errors) {
 	if !c.Enabled {
 		return
 	}
+	validateConverters(c, path, es)
 	if _, err := LayerOf(c.DefaultService); err != nil {
 		es.Add(config.Join(path, "defaultService"), "%v", err)
 	}

@@ -46,6 +46,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Converter applies Config.Converters (nil: the converters service is off).
+	Converter Converter
 }
 
 // Stats counts what the service did.
@@ -76,6 +78,7 @@ type Service struct {
 	port     string
 	log      *slog.Logger
 	now      func() time.Time
+	conv     Converter
 
 	mqtt      mqttClient
 	mqttReady atomic.Bool // subscribed to the binding's topics
@@ -95,7 +98,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		o.Reserved = func(string) bool { return false }
 	}
 	s := &Service{cfg: o.Config, reg: newRegistry(o.Store), lim: newLimiter(o.Config.RateLimit.PerSecond, o.Config.RateLimit.Burst),
-		reserved: o.Reserved, version: o.Version, port: o.Port, log: o.Logger, now: o.Now}
+		reserved: o.Reserved, version: o.Version, port: o.Port, log: o.Logger, now: o.Now, conv: o.Converter}
 	var err error
 	if s.bd, err = baddata.New(o.Config.Rules, baddata.Options{}); err != nil {
 		return nil, fmt.Errorf("iot: bad-data rules: %w", err)
@@ -177,6 +180,9 @@ func (s *Service) Ingest(ctx context.Context, in Reading) (err error) {
 	}
 	objs, err := measures(in)
 	if err != nil {
+		return err
+	}
+	if objs, err = s.convertMeasures(ctx, in, objs); err != nil {
 		return err
 	}
 	before := c.Tr.Stats().Errors
