@@ -1,6 +1,7 @@
 package alerts
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -118,5 +119,39 @@ func TestNATS(t *testing.T) {
 	}
 	if n := len(e.incidents("test")); n != 0 {
 		t.Errorf("test created %d incidents for the tried rule", n)
+	}
+}
+
+// TestOperatorStatus: an incident an operator acknowledged stays the
+// rule's open one across a takeover (no second incident while the
+// condition holds); one they resolved keeps their resolvedAt when the
+// condition clears.
+func TestOperatorStatus(t *testing.T) {
+	e := newEnv(t)
+	cfg := Config{Rules: []Rule{{ID: "hot", Vars: map[string]Var{"v": {Ref: "demo_meters.M1>measurements.voltage"}}, Condition: "v > 250"}}}
+	_, stop := e.start(cfg, "a")
+	e.write("M1", "voltage", 290)
+	e.waitFor("fired", func() bool { return len(e.incidents("hot")) == 1 })
+	id := e.incidents("hot")[0]["_id"].(string)
+	ctx := context.Background()
+	if _, err := e.st.UpdateByID(ctx, "incidents", "items", id, map[string]any{"$set": map[string]any{FieldStatus: "acknowledged"}}); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	b, _ := e.start(cfg, "b") // takes over, evaluates every rule once: still firing
+	e.waitFor("b evaluated", func() bool { return b.Stats().Takeovers == 1 && b.Stats().Evaluations > 0 })
+	if n := len(e.incidents("hot")); n != 1 || b.Stats().Deduplicated == 0 {
+		t.Fatalf("%d incidents, stats %+v: want the acknowledged one kept open", n, b.Stats())
+	}
+	by := e.clock().Add(-time.Hour).UTC()
+	if _, err := e.st.UpdateByID(ctx, "incidents", "items", id, map[string]any{"$set": map[string]any{FieldStatus: StatusResolved, FieldResolvedAt: by}}); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(time.Second)
+	e.write("M1", "voltage", 230)
+	e.waitFor("cleared", func() bool { return b.Stats().Resolved == 1 })
+	doc := e.incidents("hot")[0]
+	if got, _ := doc[FieldResolvedAt].(time.Time); !got.Equal(by) || doc["details"].(map[string]any)["clearedAt"] == nil {
+		t.Errorf("operator's resolution overwritten: %v", doc)
 	}
 }
