@@ -258,6 +258,12 @@ const shot = async (page, name) => {
     const fills = await page.evaluate(() => ['M1', 'AREA1'].map((id) => document.querySelector(`path.doc-${id}`)?.getAttribute('stroke')));
     if (!fills[0] || !fills[1] || fills[0] === fills[1] || fills.includes('#8d96a0')) throw new Error(`map colours: ${fills}`);
     step(`map shows the point and the outline, coloured by ${M} (${fills.join(' vs ')}), with a popup`);
+    r2 = await fetch(`${BASE}/api/v2/${LAYER}/${COL}/AREA1`, { method: 'PATCH', headers: auth,
+      body: JSON.stringify({ [`measurements.${M}.value`]: 1e6 }) });
+    if (!r2.ok) throw new Error(`PATCH AREA1: ${r2.status} ${await r2.text()}`);
+    await page.waitForFunction(([a, b]) => document.querySelector('path.doc-AREA1')?.getAttribute('stroke') === a &&
+      document.querySelector(`path.doc-${b}`)?.getAttribute('stroke') !== a, [fills[0], DOC]);
+    step('the map recolours live when a value changes (over DDP)');
     await shot(page, '07-map');
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Layers' }).click();
     await page.locator('[data-page=layers] table').waitFor();
@@ -280,6 +286,8 @@ const shot = async (page, name) => {
     await page.locator('#incidents tr[data-incident="INC0"]').waitFor();
     await page.getByLabel('Status').selectOption('open');
     await page.getByRole('button', { name: 'Filter' }).click();
+    // the filtered list replaces the full one: wait for it, then look
+    await page.waitForFunction(() => location.hash.includes('status=open') && document.querySelector('[data-page=i] #incidents'));
     await page.locator('#incidents tr[data-incident="INC1"]').waitFor();
     if (await page.locator('#incidents tr[data-incident="INC0"]').count()) throw new Error('the open filter shows a resolved incident');
     step('incidents: the open filter leaves the resolved one out');

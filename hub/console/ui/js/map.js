@@ -70,19 +70,39 @@ export async function mapPage(ctx, view, layer, col, params) {
     if (map.attributionControl) map.attributionControl.setPrefix(false);
   }
   const group = L.featureGroup().addTo(map);
+  const layers = new Map(); // _id → its GeoJSON layer, recoloured live
+  const values = new Map(docs.map((d) => [String(d._id), value(d)]));
   for (const d of docs) {
     const c = colour(value(d), min, max);
     const id = String(d._id);
     const popup = h('div', {}, h('strong', {}, id), d.name ? ` — ${d.name}` : '', h('br'),
       chosen ? `${chosen}: ${fmtValue(value(d))}` : '', h('br'),
       h('a', { href: link(['d', layer, col, id]) }, 'open the document'));
-    L.geoJSON(d.geometry, {
+    const gj = L.geoJSON(d.geometry, {
       style: () => ({ color: c, weight: 2, fillOpacity: 0.35, className: `doc-${id}` }),
       pointToLayer: (_f, latlng) => L.circleMarker(latlng, { radius: 8, color: c, fillColor: c, fillOpacity: 0.8, className: `doc-${id}` }),
     }).bindPopup(popup).addTo(group);
+    layers.set(id, gj);
     list.append(h('li', {}, h('a', { href: link(['d', layer, col, id]), 'data-doc': id }, id),
       d.name ? ` — ${d.name}` : '', chosen ? `: ${fmtValue(value(d))}` : ''));
   }
+  // live colours: the documents' measurements change over DDP
+  const ddpCol = `${layer}_${col}`;
+  const stop = ctx.ddp.subscribe(`${ddpCol}.find`, [{ _id: { $in: [...layers.keys()] } }, { fields: { measurements: 1 } }], ddpCol, {
+    onChange: (id, d) => {
+      const gj = layers.get(String(id));
+      if (!gj || !d) return;
+      values.set(String(id), value(d));
+      const nums2 = [...values.values()].filter((v) => typeof v === 'number' && Number.isFinite(v));
+      const lo = Math.min(...nums2);
+      const hi = Math.max(...nums2);
+      for (const [k, l] of layers) {
+        const c = colour(values.get(k), lo, hi);
+        l.setStyle({ color: c, fillColor: c });
+      }
+    },
+  });
+  ctx.onLeave(stop);
   map.fitBounds(group.getBounds(), { padding: [30, 30], maxZoom: Math.min(16, conf.maxZoom || 19) });
   box.dataset.features = String(docs.length);
   legend.textContent = `${docs.length} document(s) with a geometry` +
