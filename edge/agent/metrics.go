@@ -162,4 +162,5 @@ func (a *Agent) writeMetrics(w *metrics.Writer) {
 	}
 	w.Family("gridedge_agent_forwarder_ack_duration_seconds", "Time from publishing a batch to the hub's acknowledgement, failures included.", metrics.Histogram)
 	w.Histogram(nil, st.Forwarder.AckLatency)
+	writeMemoryMetrics(w)
 }

@@ -160,6 +160,14 @@ func TestMetricsMoveWhenReadingsFlow(t *testing.T) {
 		{"gridedge_agent_buffer_dropped_total", "", func(v float64) bool { return v == 0 }, "0"},
 		{"gridedge_agent_poll_overruns_total", name, func(v float64) bool { return v >= 0 }, "present"},
 		{"gridedge_agent_buffer_depth", "", func(v float64) bool { return v >= 0 }, "present"},
+		{"gridedge_agent_go_memory_bytes", "heap/objects", func(v float64) bool { return v > 0 }, "> 0"},
+		{"gridedge_agent_go_memory_bytes", "heap/stacks", func(v float64) bool { return v > 0 }, "> 0"},
+		{"gridedge_agent_go_heap_live_bytes", "", func(v float64) bool { return v > 0 }, "> 0"},
+		{"gridedge_agent_go_heap_goal_bytes", "", func(v float64) bool { return v > 0 }, "> 0"},
+		{"gridedge_agent_go_gc_cycles_total", "", func(v float64) bool { return v >= 0 }, "present"},
+		{"gridedge_agent_goroutines", "", func(v float64) bool { return v > 10 }, "> 10"},
+		{"gridedge_agent_resident_memory_bytes", "anon", func(v float64) bool { return v > 1<<20 }, "> 1 MiB"},
+		{"gridedge_agent_resident_memory_bytes", "file", func(v float64) bool { return v > 1<<20 }, "> 1 MiB"},
 	} {
 		if v := sample(fams, c.metric, c.slave); !c.ok(v) {
 			t.Errorf("%s{slave=%q} = %v, want %s", c.metric, c.slave, v, c.want)
