@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/gridedge/gridedge/hub/history"
+	"github.com/gridedge/gridedge/hub/lease"
 	"github.com/gridedge/gridedge/hub/store"
 	"github.com/gridedge/gridedge/hub/store/query"
 	"github.com/gridedge/gridedge/shared/config"
@@ -228,7 +229,7 @@ func (s *Service) Run(ctx context.Context, ready chan<- struct{}) error {
 	if err != nil {
 		return err
 	}
-	defer l.release()
+	defer l.Release()
 	ch := make(chan *nats.Msg, 1<<16)
 	for _, subj := range s.subjects() {
 		sub, err := s.opts.NC.ChanSubscribe(subj, ch)
@@ -263,8 +264,8 @@ func (s *Service) Run(ctx context.Context, ready chan<- struct{}) error {
 
 // tick renews the lease, takes the rules over when newly held, and
 // evaluates the time-dependent rules.
-func (s *Service) tick(ctx context.Context, l *lease) {
-	held := l.renew(ctx)
+func (s *Service) tick(ctx context.Context, l *lease.Lease) {
+	held := l.Renew(ctx)
 	took := held && !s.holding
 	if took {
 		s.takeover(ctx)
