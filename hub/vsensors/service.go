@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/gridedge/gridedge/hub/lease"
 	"github.com/gridedge/gridedge/hub/store"
 	"github.com/gridedge/gridedge/shared/config"
 	"github.com/gridedge/gridedge/shared/model"
@@ -55,7 +56,7 @@ type Service struct {
 	eng   *vsensor.Engine
 	g     *graph
 	log   *slog.Logger
-	lease *lease
+	lease *lease.Lease
 
 	// state of the worker goroutine
 	lastSeen map[docKey]time.Time // _updated of each input last fed
@@ -170,10 +171,10 @@ func (s *Service) Run(ctx context.Context) error {
 	if hasPoll {
 		l, err := newLease(ctx, s.opts.NC, s.opts.Domain, s.opts.Instance, s.cfg.Lease.Std())
 		if err != nil {
-			return fmt.Errorf("virtual sensors: %w", err)
+			return fmt.Errorf("virtual sensors: poll %w", err)
 		}
 		s.lease = l
-		defer s.lease.release()
+		defer s.lease.Release()
 	}
 	stats, err := s.opts.NC.Subscribe(StatsSubject(s.opts.Domain), func(m *nats.Msg) {
 		b, err := json.Marshal(map[string]any{"instance": s.opts.Instance, "stats": s.Stats()})
@@ -262,7 +263,7 @@ func (s *Service) refresh(ctx context.Context, in docKey) {
 
 // tick computes the poll-mode sensors that are due, on the lease holder.
 func (s *Service) tick(ctx context.Context) {
-	if s.lease == nil || !s.lease.hold(ctx) {
+	if s.lease == nil || !s.lease.Renew(ctx) {
 		return
 	}
 	now := time.Now()
