@@ -241,11 +241,11 @@ func (s *Service) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		s.refreshing.Store(l.renew(ctx))
+		s.refreshing.Store(l.Renew(ctx))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer l.release()
+			defer l.Release()
 			t := time.NewTicker(max(s.cfg.Lease.Std()/3, time.Millisecond))
 			defer t.Stop()
 			for {
@@ -254,7 +254,7 @@ func (s *Service) Run(ctx context.Context) error {
 					return
 				case <-t.C:
 				}
-				held := l.renew(ctx)
+				held := l.Renew(ctx)
 				if held && !s.refreshing.Load() {
 					s.log.Info("weather: this hub refreshes the sites", "instance", s.opts.Instance)
 					for _, c := range kicks {
