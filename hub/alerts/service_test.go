@@ -60,6 +60,8 @@ func TestWindowRule(t *testing.T) {
 	e.advance(time.Minute)
 	e.write("M1", "voltage", 300)
 	wait("fired again", StatusResolved, StatusOpen)
+	// the incident is stored before the counters move
+	e.waitFor("counted", func() bool { st := s.Stats(); return st.Fired == 2 && st.Resolved == 1 })
 	if st := s.Stats(); st.Fired != 2 || st.Resolved != 1 || st.Errors != 0 {
 		t.Errorf("stats %+v", st)
 	}
@@ -174,7 +176,7 @@ func TestTwoHubsOneActs(t *testing.T) {
 		e.write("M1", "power", 0)
 		e.waitFor("resolved", func() bool { return e.statuses("x")[i] == StatusResolved })
 	}
-	time.Sleep(100 * time.Millisecond)
+	e.waitFor("counted", func() bool { return a.Stats().Fired+b.Stats().Fired >= 5 })
 	if n := len(e.incidents("x")); n != 5 {
 		t.Errorf("%d incidents, want 5", n)
 	}
