@@ -3,13 +3,12 @@ package convert
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"runtime"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/gridedge/gridedge/hub/natsrpc"
 	"github.com/gridedge/gridedge/shared/subject"
 )
 
@@ -40,65 +39,23 @@ type Request struct {
 }
 
 // Reply is the answer, in the REST API's envelope.
-type Reply struct {
-	// Status is "success" or "error".
-	Status string `json:"status"`
-	// Message says what went wrong.
-	Message string `json:"message,omitempty"`
-	// Data is the result.
-	Data any `json:"data,omitempty"`
-}
+type Reply = natsrpc.Reply
 
 // Responder answers <domain>.converters.apply and .test, up to
 // GOMAXPROCS requests at once (a slow script does not hold up the others).
-type Responder struct {
-	subs    []*nats.Subscription
-	sem     chan struct{}
-	mu      sync.Mutex
-	stopped bool
-	wg      sync.WaitGroup
-}
+type Responder = natsrpc.Responder
 
 // Serve subscribes the responders on nc (queue group QueueGroup).
 func (r *Registry) Serve(nc *nats.Conn, domain string) (*Responder, error) {
-	res := &Responder{sem: make(chan struct{}, runtime.GOMAXPROCS(0))}
+	var eps []natsrpc.Endpoint
 	for _, action := range []string{ActionApply, ActionTest} {
-		action := action
-		sub, err := nc.QueueSubscribe(Subject(domain, action), QueueGroup, func(m *nats.Msg) {
-			res.sem <- struct{}{} // a full pool holds this subscription's next message back
-			res.mu.Lock()
-			if res.stopped {
-				res.mu.Unlock()
-				<-res.sem
-				return
-			}
-			res.wg.Add(1)
-			res.mu.Unlock()
-			go func() {
-				defer func() { <-res.sem; res.wg.Done() }()
-				b, err := json.Marshal(r.answer(action, m.Data))
-				if err != nil {
-					b, _ = json.Marshal(Reply{Status: "error", Message: "encode the result: " + err.Error()})
-				}
-				if err := m.Respond(b); err != nil {
-					r.log.Debug("converters: reply", "err", err)
-				}
-			}()
-		})
-		if err != nil {
-			res.Stop()
-			return nil, fmt.Errorf("subscribe to %s: %w", Subject(domain, action), err)
-		}
-		res.subs = append(res.subs, sub)
+		eps = append(eps, natsrpc.Endpoint{Subject: Subject(domain, action), Queue: QueueGroup,
+			Handle: func(ctx context.Context, data []byte) any { return r.answer(ctx, action, data) }})
 	}
-	if err := nc.Flush(); err != nil { // the server knows the subscriptions on return
-		res.Stop()
-		return nil, fmt.Errorf("subscribe to %s: %w", Subject(domain, ActionTest), err)
-	}
-	return res, nil
+	return natsrpc.Serve(nc, natsrpc.Options{Name: "converters", Log: r.log, Timeout: 10 * time.Second, MaxInFlight: runtime.GOMAXPROCS(0)}, eps...)
 }
 
-func (r *Registry) answer(action string, data []byte) Reply {
+func (r *Registry) answer(ctx context.Context, action string, data []byte) Reply {
 	var req Request
 	if err := json.Unmarshal(data, &req); err != nil {
 		return Reply{Status: "error", Message: "invalid request: " + err.Error()}
@@ -106,8 +63,6 @@ func (r *Registry) answer(action string, data []byte) Reply {
 	if req.Document == nil {
 		return Reply{Status: "error", Message: "invalid request: document is required"}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	var out any
 	var err error
 	switch {
@@ -125,15 +80,4 @@ func (r *Registry) answer(action string, data []byte) Reply {
 		return Reply{Status: "error", Message: err.Error()}
 	}
 	return Reply{Status: "success", Data: out}
-}
-
-// Stop unsubscribes and waits for the requests being answered.
-func (s *Responder) Stop() {
-	for _, sub := range s.subs {
-		_ = sub.Unsubscribe()
-	}
-	s.mu.Lock()
-	s.stopped = true
-	s.mu.Unlock()
-	s.wg.Wait()
 }
