@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/gridedge/gridedge/hub/natsrpc"
 	"github.com/gridedge/gridedge/hub/store"
 	"github.com/gridedge/gridedge/hub/store/query"
 	"github.com/gridedge/gridedge/shared/subject"
@@ -96,72 +97,27 @@ type Request struct {
 }
 
 // Reply is the answer, in the REST API's envelope.
-type Reply struct {
-	// Status is "success" or "error".
-	Status string `json:"status"`
-	// Message says what went wrong.
-	Message string `json:"message,omitempty"`
-	// Data is the result.
-	Data any `json:"data,omitempty"`
-}
+type Reply = natsrpc.Reply
 
 // Responder answers <domain>.incidents.<action>.
-type Responder struct {
-	subs []*nats.Subscription
-}
+type Responder = natsrpc.Responder
 
 // Serve subscribes the responders on nc in the queue group QueueGroup.
 // Requests are answered one at a time per action (each is a few store
 // operations).
 func (s *Service) Serve(nc *nats.Conn) (*Responder, error) {
-	r := &Responder{}
+	var eps []natsrpc.Endpoint
 	for _, action := range []string{ActionList, ActionGet, ActionAck, ActionResolve, ActionRetry} {
-		subj := subject.Incidents(s.opts.Domain, action)
-		sub, err := nc.QueueSubscribe(subj, QueueGroup, func(m *nats.Msg) {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			rep := s.answer(ctx, action, m.Data)
-			b, err := json.Marshal(rep)
-			if err != nil {
-				b, _ = json.Marshal(Reply{Status: "error", Message: "encode the result: " + err.Error()})
-			}
-			if err := m.Respond(b); err != nil {
-				s.log.Debug("incidents: reply", "err", err)
-			}
-		})
-		if err != nil {
-			r.Stop()
-			return nil, fmt.Errorf("incidents: subscribe to %s: %w", subj, err)
-		}
-		r.subs = append(r.subs, sub)
+		eps = append(eps, natsrpc.Endpoint{Subject: subject.Incidents(s.opts.Domain, action), Queue: QueueGroup,
+			Handle: func(ctx context.Context, data []byte) any { return s.answer(ctx, action, data) }})
 	}
-	if err := nc.Flush(); err != nil {
-		r.Stop()
-		return nil, fmt.Errorf("incidents: subscribe to the requests: %w", err)
-	}
-	return r, nil
-}
-
-// Stop drains the subscriptions: it waits (up to 15s) for the requests
-// received to be answered.
-func (r *Responder) Stop() {
-	for _, sub := range r.subs {
-		_ = sub.Drain()
-	}
-	deadline := time.Now().Add(15 * time.Second)
-	for _, sub := range r.subs {
-		for sub.IsValid() && time.Now().Before(deadline) {
-			time.Sleep(time.Millisecond)
-		}
-	}
+	return natsrpc.Serve(nc, natsrpc.Options{Name: "incidents", Log: s.log, Timeout: 10 * time.Second}, eps...)
 }
 
 func (s *Service) answer(ctx context.Context, action string, data []byte) Reply {
 	var req Request
-	if len(data) > 0 {
-		if err := json.Unmarshal(data, &req); err != nil {
-			return Reply{Status: "error", Message: "invalid request: " + err.Error()}
-		}
+	if err := natsrpc.Decode(data, &req); err != nil {
+		return natsrpc.Error("invalid request: " + err.Error())
 	}
 	if action != ActionList && req.ID == "" {
 		return Reply{Status: "error", Message: "invalid request: id is required"}
