@@ -2,7 +2,6 @@ package alerts
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -12,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/gridedge/gridedge/hub/history"
+	"github.com/gridedge/gridedge/hub/natsrpc"
 	"github.com/gridedge/gridedge/hub/store"
 	"github.com/gridedge/gridedge/shared/config"
 	"github.com/gridedge/gridedge/shared/subject"
@@ -43,14 +43,7 @@ type Request struct {
 }
 
 // Reply is the answer, in the REST API's envelope.
-type Reply struct {
-	// Status is "success" or "error".
-	Status string `json:"status"`
-	// Message says what went wrong.
-	Message string `json:"message,omitempty"`
-	// Data is the result.
-	Data any `json:"data,omitempty"`
-}
+type Reply = natsrpc.Reply
 
 // RuleState is a configured rule and what the service knows of it.
 type RuleState struct {
@@ -91,74 +84,35 @@ type TestResult struct {
 }
 
 // Responder answers <domain>.alerts.<action>.
-type Responder struct {
-	subs []*nats.Subscription
-}
+type Responder = natsrpc.Responder
 
-// Serve subscribes the responders on nc.
+// Serve subscribes the responders on nc: list and test in the queue group
+// QueueGroup, status on every hub, answered by the one holding the rules
+// only (a request with no holder times out).
 func (s *Service) Serve(nc *nats.Conn) (*Responder, error) {
-	r := &Responder{}
+	var eps []natsrpc.Endpoint
 	for _, action := range []string{ActionList, ActionStatus, ActionTest} {
-		subj := subject.Alerts(s.opts.Domain, action)
-		handler := func(m *nats.Msg) {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			b, err := json.Marshal(s.answer(ctx, action, m.Data))
-			if err != nil {
-				b, _ = json.Marshal(Reply{Status: "error", Message: "encode the result: " + err.Error()})
-			}
-			if err := m.Respond(b); err != nil {
-				s.log.Debug("alerts: reply", "err", err)
-			}
-		}
-		var sub *nats.Subscription
-		var err error
+		ep := natsrpc.Endpoint{Subject: subject.Alerts(s.opts.Domain, action), Queue: QueueGroup,
+			Handle: func(ctx context.Context, data []byte) any { return s.answer(ctx, action, data) }}
 		if action == ActionStatus {
-			sub, err = nc.Subscribe(subj, func(m *nats.Msg) {
-				// only the holder answers; a request with no holder times out
-				s.stateMu.Lock()
-				holding := s.holding
-				s.stateMu.Unlock()
-				if holding {
-					handler(m)
-				}
-			})
-		} else {
-			sub, err = nc.QueueSubscribe(subj, QueueGroup, handler)
+			ep.Queue, ep.Accept = "", s.isHolding
 		}
-		if err != nil {
-			r.Stop()
-			return nil, fmt.Errorf("alerts: subscribe to %s: %w", subj, err)
-		}
-		r.subs = append(r.subs, sub)
+		eps = append(eps, ep)
 	}
-	if err := nc.Flush(); err != nil {
-		r.Stop()
-		return nil, fmt.Errorf("alerts: subscribe to the requests: %w", err)
-	}
-	return r, nil
+	return natsrpc.Serve(nc, natsrpc.Options{Name: "alerts", Log: s.log, Timeout: 10 * time.Second}, eps...)
 }
 
-// Stop drains the subscriptions: it waits (up to 15s) for the requests
-// received to be answered.
-func (r *Responder) Stop() {
-	for _, sub := range r.subs {
-		_ = sub.Drain()
-	}
-	deadline := time.Now().Add(15 * time.Second)
-	for _, sub := range r.subs {
-		for sub.IsValid() && time.Now().Before(deadline) {
-			time.Sleep(time.Millisecond)
-		}
-	}
+// isHolding is whether this hub holds the rules.
+func (s *Service) isHolding() bool {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	return s.holding
 }
 
 func (s *Service) answer(ctx context.Context, action string, data []byte) Reply {
 	var req Request
-	if len(data) > 0 {
-		if err := json.Unmarshal(data, &req); err != nil {
-			return Reply{Status: "error", Message: "invalid request: " + err.Error()}
-		}
+	if err := natsrpc.Decode(data, &req); err != nil {
+		return natsrpc.Error("invalid request: " + err.Error())
 	}
 	var out any
 	var err error
