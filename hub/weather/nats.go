@@ -2,13 +2,12 @@ package weather
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/gridedge/gridedge/hub/natsrpc"
 	"github.com/gridedge/gridedge/shared/subject"
 )
 
@@ -51,13 +50,7 @@ type Reply struct {
 }
 
 // Responder answers <domain>.weather.current and .forecast.
-type Responder struct {
-	subs    []*nats.Subscription
-	sem     chan struct{}
-	mu      sync.Mutex
-	stopped bool
-	wg      sync.WaitGroup
-}
+type Responder = natsrpc.Responder
 
 // Serve subscribes the responders on nc in the queue group QueueGroup,
 // under Options.Domain.
@@ -65,62 +58,19 @@ func (s *Service) Serve(nc *nats.Conn) (*Responder, error) {
 	if err := subject.CheckToken("domain", s.opts.Domain); err != nil {
 		return nil, fmt.Errorf("weather: %w", err)
 	}
-	r := &Responder{sem: make(chan struct{}, maxInFlight)}
+	var eps []natsrpc.Endpoint
 	for _, action := range []string{ActionCurrent, ActionForecast} {
-		subj := subject.Weather(s.opts.Domain, action)
-		sub, err := nc.QueueSubscribe(subj, QueueGroup, func(m *nats.Msg) {
-			r.sem <- struct{}{}
-			r.mu.Lock()
-			if r.stopped {
-				r.mu.Unlock()
-				<-r.sem
-				return
-			}
-			r.wg.Add(1)
-			r.mu.Unlock()
-			go func() {
-				defer func() { <-r.sem; r.wg.Done() }()
-				ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout.Std()+s.cfg.Timeout.Std()/2)
-				defer cancel()
-				b, err := json.Marshal(s.answer(ctx, action, m.Data))
-				if err != nil {
-					b, _ = json.Marshal(Reply{Status: "error", Message: "encode the result: " + err.Error()})
-				}
-				if err := m.Respond(b); err != nil {
-					s.log.Debug("weather: reply", "err", err)
-				}
-			}()
-		})
-		if err != nil {
-			r.Stop()
-			return nil, fmt.Errorf("weather: subscribe to %s: %w", subj, err)
-		}
-		r.subs = append(r.subs, sub)
+		eps = append(eps, natsrpc.Endpoint{Subject: subject.Weather(s.opts.Domain, action), Queue: QueueGroup,
+			Handle: func(ctx context.Context, data []byte) any { return s.answer(ctx, action, data) }})
 	}
-	if err := nc.Flush(); err != nil {
-		r.Stop()
-		return nil, fmt.Errorf("weather: subscribe to the requests: %w", err)
-	}
-	return r, nil
-}
-
-// Stop unsubscribes and waits for the requests being answered.
-func (r *Responder) Stop() {
-	for _, sub := range r.subs {
-		_ = sub.Unsubscribe()
-	}
-	r.mu.Lock()
-	r.stopped = true
-	r.mu.Unlock()
-	r.wg.Wait()
+	timeout := s.cfg.Timeout.Std() + s.cfg.Timeout.Std()/2
+	return natsrpc.Serve(nc, natsrpc.Options{Name: "weather", Log: s.log, Timeout: timeout, MaxInFlight: maxInFlight}, eps...)
 }
 
 func (s *Service) answer(ctx context.Context, action string, data []byte) Reply {
 	var req Request
-	dec := json.NewDecoder(strings.NewReader(string(data)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return Reply{Status: "error", Message: fmt.Sprintf("%v: invalid request (known fields: cityName, lat, lon, city, postalCode, country, hours): %v", ErrInvalid, err)}
+	if err := natsrpc.DecodeStrict(data, &req); err != nil {
+		return Reply{Status: natsrpc.StatusError, Message: fmt.Sprintf("%v: invalid request (known fields: cityName, lat, lon, city, postalCode, country, hours): %v", ErrInvalid, err)}
 	}
 	var problems []string
 	if err := req.Query.Validate(); err != nil {
@@ -138,7 +88,7 @@ func (s *Service) answer(ctx context.Context, action string, data []byte) Reply 
 		}
 	}
 	if len(problems) > 0 {
-		return Reply{Status: "error", Message: fmt.Sprintf("%v: %s", ErrInvalid, strings.Join(problems, "; "))}
+		return Reply{Status: natsrpc.StatusError, Message: fmt.Sprintf("%v: %s", ErrInvalid, strings.Join(problems, "; "))}
 	}
 	var body any
 	var why string
@@ -149,7 +99,7 @@ func (s *Service) answer(ctx context.Context, action string, data []byte) Reply 
 		body, why, err = s.Current(ctx, req.Query)
 	}
 	if err != nil {
-		return Reply{Status: "error", Message: err.Error()}
+		return Reply{Status: natsrpc.StatusError, Message: err.Error()}
 	}
-	return Reply{Status: "success", Data: body, Stale: why}
+	return Reply{Status: natsrpc.StatusSuccess, Data: body, Stale: why}
 }
