@@ -52,28 +52,39 @@ func startIncidents(h *Hub, runCtx context.Context) error {
 		}
 	}
 	h.svc.incidents = svc
+	// incidents written once Start returns are captured by the work queue
+	if err := runUntilReady(h, runCtx, "incidents", svc.Run); err != nil {
+		return err
+	}
+	return serveNATS(h, runCtx, "incidents", func() (stopper, error) { return svc.Serve(h.nc) })
+}
+
+// runUntilReady runs a service until runCtx ends (Close waits for it) and
+// returns once it is ready, or with the error that stopped it before; a
+// later error stops the hub (or is logged when the hub is already
+// stopping).
+func runUntilReady(h *Hub, runCtx context.Context, name string, run func(context.Context, chan<- struct{}) error) error {
 	ready := make(chan struct{})
 	done := make(chan error, 1)
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
-		err := svc.Run(runCtx, ready)
+		err := run(runCtx, ready)
 		done <- err
 		if err != nil && !errors.Is(err, context.Canceled) {
 			select {
 			case h.errc <- err:
 			default:
-				h.log.Error("incidents service stopped", "err", err)
+				h.log.Error(name+" service stopped", "err", err)
 			}
 		}
 	}()
-	// incidents written once Start returns are captured by the work queue
 	select {
 	case <-ready:
+		return nil
 	case err := <-done:
 		return err
 	}
-	return serveNATS(h, runCtx, "incidents", func() (stopper, error) { return svc.Serve(h.nc) })
 }
 
 // stopper is a service's NATS responder.
@@ -135,24 +146,7 @@ func startAlerts(h *Hub, runCtx context.Context) error {
 		return err
 	}
 	h.svc.alerts = svc
-	ready := make(chan struct{})
-	done := make(chan error, 1)
-	h.wg.Add(1)
-	go func() {
-		defer h.wg.Done()
-		err := svc.Run(runCtx, ready)
-		done <- err
-		if err != nil && !errors.Is(err, context.Canceled) {
-			select {
-			case h.errc <- err:
-			default:
-				h.log.Error("alerts stopped", "err", err)
-			}
-		}
-	}()
-	select {
-	case <-ready:
-	case err := <-done:
+	if err := runUntilReady(h, runCtx, "alerts", svc.Run); err != nil {
 		return err
 	}
 	return serveNATS(h, runCtx, "alerts", func() (stopper, error) { return svc.Serve(h.nc) })
