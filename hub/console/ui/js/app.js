@@ -134,7 +134,7 @@ async function render() {
     if (a.dataset.nav === ({ fleet: 'fleet', i: 'incidents', f: 'forecasts', admin: 'admin' }[page] || 'layers')) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
-  const view = h('div', { 'data-page': page });
+  const view = h('div', { 'data-page': page, 'data-route': location.hash });
   replace(main, view);
   main.focus({ preventScroll: true });
   try {
