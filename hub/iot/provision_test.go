@@ -73,6 +73,8 @@ func TestConfigGroupBadInput(t *testing.T) {
 	}{
 		{"not JSON", `{"services":[`, NameWrongSyntax},
 		{"no services", `{}`, NameWrongSyntax},
+		{"empty services", `{"services":[]}`, NameWrongSyntax},
+		{"devices in a group body", `{"devices":[{"device_id":"d"}],"services":[{"apikey":"a","resource":"/iot/json","entity_type":"T"}]}`, NameWrongSyntax},
 		{"unknown field", `{"services":[{"apikey":"a","resource":"/iot/json","entity_type":"T","colour":"red"}]}`, NameWrongSyntax},
 		{"no apikey", `{"services":[{"resource":"/iot/json","entity_type":"T"}]}`, NameWrongSyntax},
 		{"no entity_type", `{"services":[{"apikey":"a","resource":"/iot/json"}]}`, NameWrongSyntax},

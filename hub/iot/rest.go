@@ -197,32 +197,57 @@ func (s *Service) postGroups(w http.ResponseWriter, r *http.Request, sc scope) e
 	if err != nil {
 		return err
 	}
-	var body struct {
-		Services []json.RawMessage `json:"services"`
+	gs, err := decodeItems[Group](b, "services")
+	if err != nil {
+		return err
 	}
-	if err := decodeStrict(b, &body); err != nil {
-		return wrongSyntax("%v", err)
-	}
-	if len(body.Services) == 0 {
-		return wrongSyntax("the body needs a non-empty services array")
-	}
-	gs := make([]*Group, 0, len(body.Services))
-	for i, raw := range body.Services {
-		var g Group
-		if err := decodeStrict(raw, &g); err != nil {
-			return wrongSyntax("services[%d]: %v", i, err)
-		}
+	for _, g := range gs {
 		g.Service, g.Subservice = sc.service, sc.sub
-		if e := checkGroup(&g); e != nil {
+		if e := checkGroup(g); e != nil {
 			return e
 		}
-		gs = append(gs, &g)
 	}
 	if err := s.reg.addGroups(r.Context(), gs); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, struct{}{})
 	return nil
+}
+
+// provisioningBody is the body of POST /iot/services ({"services": […]})
+// and of POST /iot/devices ({"devices": […]}).
+type provisioningBody struct {
+	Services []json.RawMessage `json:"services"`
+	Devices  []json.RawMessage `json:"devices"`
+}
+
+// decodeItems reads the body of a provisioning POST, {"<key>": […]} with
+// key "services" or "devices": the array must not be empty and each item
+// is decoded strictly into a T (the error names the item).
+func decodeItems[T any](b []byte, key string) ([]*T, error) {
+	var body provisioningBody
+	if err := decodeStrict(b, &body); err != nil {
+		return nil, wrongSyntax("%v", err)
+	}
+	items, other, otherKey := body.Services, body.Devices, "devices"
+	if key == "devices" {
+		items, other, otherKey = body.Devices, body.Services, "services"
+	}
+	if other != nil {
+		return nil, wrongSyntax("json: unknown field %q", otherKey)
+	}
+	if len(items) == 0 {
+		return nil, wrongSyntax("the body needs a non-empty %s array", key)
+	}
+	out := make([]*T, 0, len(items))
+	for i, raw := range items {
+		v := new(T)
+		if err := decodeStrict(raw, v); err != nil {
+			return nil, wrongSyntax("%s[%d]: %v", key, i, err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
 
 // groupParams reads the resource and apikey query parameters.
@@ -310,36 +335,25 @@ func (s *Service) postDevices(w http.ResponseWriter, r *http.Request, sc scope) 
 	if err != nil {
 		return err
 	}
-	var body struct {
-		Devices []json.RawMessage `json:"devices"`
+	ds, err := decodeItems[Device](b, "devices")
+	if err != nil {
+		return err
 	}
-	if err := decodeStrict(b, &body); err != nil {
-		return wrongSyntax("%v", err)
-	}
-	if len(body.Devices) == 0 {
-		return wrongSyntax("the body needs a non-empty devices array")
-	}
-	ds := make([]*Device, 0, len(body.Devices))
-	for i, raw := range body.Devices {
-		var d Device
-		if err := decodeStrict(raw, &d); err != nil {
-			return wrongSyntax("devices[%d]: %v", i, err)
-		}
+	for _, d := range ds {
 		d.Service, d.ServicePath = sc.service, sc.sub
-		if e := checkDevice(&d); e != nil {
+		if e := checkDevice(d); e != nil {
 			return e
 		}
 		if d.EntityType == "" {
-			g := s.groupFor(&d)
+			g := s.groupFor(d)
 			if g == nil {
 				return missingAttributes("device %s has no entity_type and no config group of service %s, path %s gives one", d.DeviceID, sc.service, sc.sub)
 			}
 			d.EntityType = g.EntityType
 		}
 		if d.EntityName == "" {
-			d.EntityName = entityName(&d, s.groupFor(&d))
+			d.EntityName = entityName(d, s.groupFor(d))
 		}
-		ds = append(ds, &d)
 	}
 	if s.reg.count()+len(ds) > s.cfg.MaxDevices {
 		return &Error{Code: http.StatusForbidden, Name: NameDeviceLimit, Message: fmt.Sprintf("the hub would have more than iot.maxDevices (%d) devices", s.cfg.MaxDevices)}
