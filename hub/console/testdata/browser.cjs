@@ -80,6 +80,10 @@ const shot = async (page, name) => {
     await page.getByRole('button', { name: 'Search' }).click();
     await page.locator('#banner', { hasText: '$foo' }).waitFor();
     step('an API error shows the hub\'s message');
+    await page.getByLabel(/Selector/).fill('{"_id": "no-such-document"}');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.locator('[data-route*="no-such-document"] .empty', { hasText: 'No document matches this selector' }).waitFor();
+    step('an empty result says so');
     await page.getByLabel(/Selector/).fill(JSON.stringify({ _id: DOC }));
     await page.getByRole('button', { name: 'Search' }).click();
     await page.locator(`a[data-doc="${DOC}"]`).waitFor();
