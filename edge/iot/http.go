@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"time"
@@ -15,7 +14,7 @@ import (
 )
 
 // HeaderDeviceToken carries a device's token over HTTP.
-const HeaderDeviceToken = "X-Device-Token"
+const HeaderDeviceToken = iotjson.HeaderDeviceToken
 
 // Handler serves the southbound HTTP binding: POST /iot/json?k=&i= with a
 // JSON measurement object (or an array of them), and GET /iot/about.
@@ -32,41 +31,16 @@ func (s *Service) Handler() http.Handler {
 }
 
 func (s *Service) serveJSON(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	key, id := q.Get("k"), q.Get("i")
-	var missing []string
-	if id == "" {
-		missing = append(missing, "i")
-	}
-	if key == "" {
-		missing = append(missing, "k")
-	}
-	if len(missing) > 0 {
-		s.refused.Add(1)
-		iotjson.WriteError(w, iotjson.MandatoryParams(missing...))
-		return
-	}
-	if r.ContentLength > s.cfg.MaxPayload {
-		s.refused.Add(1)
-		iotjson.WriteError(w, iotjson.PayloadTooLarge(s.cfg.MaxPayload, "devices.maxPayload"))
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxPayload))
+	in, err := iotjson.ReadHTTP(w, r, s.cfg.MaxPayload, "devices.maxPayload")
 	if err != nil {
 		s.refused.Add(1)
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			iotjson.WriteError(w, iotjson.PayloadTooLarge(s.cfg.MaxPayload, "devices.maxPayload"))
-			return
-		}
-		iotjson.WriteError(w, iotjson.WrongSyntax("read the body: %v", err))
+		iotjson.WriteError(w, err)
 		return
 	}
-	in := Reading{APIKey: key, Resource: iotjson.ResourceJSON, DeviceID: id, Token: r.Header.Get(HeaderDeviceToken), Payload: body}
 	if err := s.Ingest(r.Context(), in); err != nil {
 		var e *iotjson.Error
 		if !errors.As(err, &e) {
-			s.log.Error("devices: take a reading", "device", id, "err", err)
+			s.log.Error("devices: take a reading", "device", in.DeviceID, "err", err)
 		}
 		iotjson.WriteError(w, err)
 		return

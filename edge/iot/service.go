@@ -107,20 +107,9 @@ func (s *Service) Stats() Stats {
 	return st
 }
 
-// Reading is one arrival of measurements from a device, from any binding.
-type Reading struct {
-	// APIKey and Resource select the config group.
-	APIKey, Resource string
-	// DeviceID is the device's id.
-	DeviceID string
-	// Token is the device token presented ("" when none).
-	Token string
-	// Payload is the JSON body: an object of measures, or an array of them.
-	Payload []byte
-	// Attr, when set, is the only measure and Payload its raw value (MQTT
-	// …/attrs/<attr>).
-	Attr string
-}
+// Reading is one arrival of measurements from a device, from any binding
+// (shared/iotjson).
+type Reading = iotjson.Reading
 
 // Ingest checks and transforms one arrival and sends its updates into the
 // pipeline; errors are *iotjson.Error with the IoT agent's names, or

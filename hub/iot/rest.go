@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/gridedge/gridedge/hub/auth"
+	"github.com/gridedge/gridedge/shared/iotjson"
 )
 
 // Paths of the bindings and of the provisioning API.
@@ -25,7 +26,7 @@ const (
 const (
 	HeaderService     = "Fiware-Service"
 	HeaderServicePath = "Fiware-ServicePath"
-	HeaderDeviceToken = "X-Device-Token"
+	HeaderDeviceToken = iotjson.HeaderDeviceToken
 )
 
 // maxProvisionBody bounds provisioning request bodies.
@@ -445,41 +446,16 @@ func (s *Service) deleteToken(w http.ResponseWriter, r *http.Request, sc scope) 
 
 // serveJSON is the southbound HTTP binding of the IoT Agent JSON.
 func (s *Service) serveJSON(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	key, id := q.Get("k"), q.Get("i")
-	var missing []string
-	if id == "" {
-		missing = append(missing, "i")
-	}
-	if key == "" {
-		missing = append(missing, "k")
-	}
-	if len(missing) > 0 {
-		s.refused.Add(1)
-		writeError(w, mandatoryParams(missing...))
-		return
-	}
-	if r.ContentLength > s.cfg.MaxPayload {
-		s.refused.Add(1)
-		writeError(w, payloadTooLarge(s.cfg.MaxPayload))
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxPayload))
+	in, err := iotjson.ReadHTTP(w, r, s.cfg.MaxPayload, maxPayloadSetting)
 	if err != nil {
 		s.refused.Add(1)
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			writeError(w, payloadTooLarge(s.cfg.MaxPayload))
-			return
-		}
-		writeError(w, wrongSyntax("read the body: %v", err))
+		writeError(w, err)
 		return
 	}
-	in := Reading{APIKey: key, Resource: PathJSON, DeviceID: id, Token: r.Header.Get(HeaderDeviceToken), Payload: body}
 	if err := s.Ingest(r.Context(), in); err != nil {
 		var e *Error
 		if !errors.As(err, &e) {
-			s.log.Error("iot: store a reading", "device", id, "err", err)
+			s.log.Error("iot: store a reading", "device", in.DeviceID, "err", err)
 		}
 		writeError(w, err)
 		return

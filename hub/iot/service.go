@@ -150,20 +150,9 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 }
 
-// Reading is one arrival of measurements from a device, from any binding.
-type Reading struct {
-	// APIKey and Resource select the config group.
-	APIKey, Resource string
-	// DeviceID is the device's id.
-	DeviceID string
-	// Token is the device token presented ("" when none).
-	Token string
-	// Payload is the JSON body: an object of measures, or an array of them.
-	Payload []byte
-	// Attr, when set, is the only measure and Payload its raw value (MQTT
-	// …/attrs/<attr>).
-	Attr string
-}
+// Reading is one arrival of measurements from a device, from any binding
+// (shared/iotjson).
+type Reading = iotjson.Reading
 
 // Ingest checks, transforms and stores one arrival; errors are *Error
 // with the IoT agent's names, or internal errors.
@@ -254,8 +243,11 @@ func (s *Service) rateLimit(service, id string, now time.Time) *Error {
 	return iotjson.TooManyRequests(id, s.cfg.RateLimit.PerSecond, s.cfg.RateLimit.Burst, wait)
 }
 
+// maxPayloadSetting names the limit of a device's payload in the errors.
+const maxPayloadSetting = "iot.maxPayload"
+
 func payloadTooLarge(limit int64) *Error {
-	return iotjson.PayloadTooLarge(limit, "iot.maxPayload")
+	return iotjson.PayloadTooLarge(limit, maxPayloadSetting)
 }
 
 // autoprovision creates the device of a first reading from its group: the
