@@ -307,6 +307,7 @@ const shot = async (page, name) => {
     await page.locator('#attempts', { hasText: 'service unavailable' }).waitFor();
     await page.getByRole('button', { name: 'Acknowledge' }).click();
     await page.locator('#acknowledge', { hasText: `Acknowledged by ${env('USER')}` }).waitFor();
+    await page.locator('.q[data-status=acknowledged]').waitFor();
     await shot(page, '08-incident');
     page.once('dialog', (d) => d.accept());
     await page.getByRole('button', { name: 'Resolve…' }).click();

@@ -2,8 +2,9 @@
 // incidents layer (services.incidents.layer, default "incidents"; the
 // `layer` parameter names another), filtered by status and type; one
 // incident with its notification attempts, acknowledged or resolved by the
-// operator (a PATCH of the document: acknowledgedAt/By, or status
-// "resolved" with resolvedAt/By; docs/console.md).
+// operator: a PATCH of the document with the status and the fields of
+// hub/incidents' state machine (open → acknowledged → resolved, open →
+// resolved; acknowledgedAt/By, resolvedAt/By; docs/console.md).
 import { fmtTime, fmtValue, h, link, replace } from './dom.js';
 
 const pageSize = 50;
@@ -15,8 +16,8 @@ function where(params) {
 
 function statusBadge(d) {
   const s = d.status || 'open';
-  const cls = s === 'resolved' ? 'good' : d.acknowledgedAt ? 'uncertain' : 'bad';
-  return h('span', { class: `q ${cls}`, 'data-status': s }, s === 'open' && d.acknowledgedAt ? 'open, acknowledged' : s);
+  const cls = s === 'resolved' ? 'good' : s === 'acknowledged' ? 'uncertain' : 'bad';
+  return h('span', { class: `q ${cls}`, 'data-status': s }, s);
 }
 
 /** #/i: the list with filters. */
@@ -25,7 +26,7 @@ export async function incidentsPage(ctx, view, params) {
   const status = params.get('status') || '';
   const type = params.get('type') || '';
   const skip = Math.max(0, parseInt(params.get('skip') || '0', 10) || 0);
-  const statusSel = h('select', { id: 'status' }, [['', 'any'], ['open', 'open'], ['resolved', 'resolved']]
+  const statusSel = h('select', { id: 'status' }, [['', 'any'], ['open', 'not resolved'], ['acknowledged', 'acknowledged'], ['resolved', 'resolved']]
     .map(([v, t]) => h('option', { value: v, selected: v === status }, t)));
   const typeIn = h('input', { id: 'type', value: type, placeholder: 'e.g. OVERVOLTAGE' });
   const form = h('form', { class: 'row', role: 'search' },
@@ -79,9 +80,11 @@ export async function incidentPage(ctx, view, id, params) {
     }
   };
   const resolved = d.status === 'resolved';
-  const ack = h('button', { type: 'button', id: 'acknowledge', disabled: resolved || !!d.acknowledgedAt },
-    d.acknowledgedAt ? `Acknowledged by ${d.acknowledgedBy || '?'}` : 'Acknowledge');
-  ack.addEventListener('click', () => act('acknowledge', { acknowledgedAt: new Date().toISOString(), acknowledgedBy: who() }));
+  const acked = d.status === 'acknowledged' || !!d.acknowledgedAt;
+  const ack = h('button', { type: 'button', id: 'acknowledge', disabled: resolved || acked },
+    acked ? `Acknowledged by ${d.acknowledgedBy || '?'}` : 'Acknowledge');
+  ack.addEventListener('click', () => act('acknowledge',
+    { status: 'acknowledged', acknowledgedAt: new Date().toISOString(), acknowledgedBy: who() }));
   const res = h('button', { type: 'button', id: 'resolve', disabled: resolved }, resolved ? 'Resolved' : 'Resolve…');
   res.addEventListener('click', () => {
     if (!window.confirm(`Resolve incident ${id}? It leaves the list of open incidents.`)) return;
