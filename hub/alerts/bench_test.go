@@ -24,23 +24,7 @@ import (
 // of spikes that made an incident and the rate the writes reached (each
 // is a bolt commit with fsync, which bounds it on a slow disk).
 func BenchmarkWindowRuleChangeToIncident(b *testing.B) {
-	e := newEnv(b)
-	e.realTime = true
-	e.start(Config{Tick: config.Duration(time.Second), Lease: config.Duration(5 * time.Second), Rules: []Rule{{ID: "spike",
-		Vars: map[string]Var{"v": {Ref: "demo_meters.M1>measurements.power"},
-			"a": {Ref: "demo_meters.M1>measurements.power", Agg: AggAvg, Window: config.Duration(10 * time.Second)}},
-		Condition: "v > a + 50"}}}, "bench")
-	firedc := make(chan fired, 1<<16)
-	sub, err := e.nc.Subscribe(subject.StorageChanged(domain, "incidents", "items"), func(m *nats.Msg) {
-		var c store.Change
-		if json.Unmarshal(m.Data, &c) == nil && c.Op == store.OpInsert {
-			firedc <- fired{c.ID, time.Now()}
-		}
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer sub.Unsubscribe()
+	e, firedc := startSpikeBench(b)
 	ctx := context.Background()
 	// committed is when the write of the reading of each timestamp (ms) returned
 	committed := map[int64]time.Time{}
@@ -79,38 +63,7 @@ func BenchmarkWindowRuleChangeToIncident(b *testing.B) {
 	// by the next reading before the service read the document is not
 	// seen (the change feed names fields, it does not carry values)
 	rate := float64(b.N) / time.Since(start).Seconds()
-	var lat []time.Duration
-	deadline := time.After(5 * time.Second)
-wait:
-	for len(lat) < spikes {
-		select {
-		case f := <-firedc:
-			doc, err := e.raw.Get(ctx, "incidents", "items", f.id)
-			if err != nil {
-				b.Fatal(err)
-			}
-			rt, _ := doc["details"].(map[string]any)["readingTimestamp"].(time.Time)
-			c, ok := committed[rt.UnixMilli()]
-			if !ok {
-				b.Fatalf("incident %s for a reading at %v that was not written", f.id, rt)
-			}
-			lat = append(lat, f.at.Sub(c))
-		case <-deadline:
-			break wait
-		}
-	}
-	b.StopTimer()
-	if len(lat) < spikes*9/10 {
-		b.Fatalf("%d of %d spikes made an incident", len(lat), spikes)
-	}
-	if len(lat) == 0 {
-		return
-	}
-	slices.Sort(lat)
-	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
-	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
-	b.ReportMetric(float64(len(lat))/float64(spikes), "seen-spikes")
-	b.ReportMetric(rate, "updates/s")
+	reportSpikeLatency(b, e, firedc, committed, spikes, rate)
 }
 
 // BenchmarkWindowRuleBatched500 is the same rule at 500 updates/s as an
@@ -121,23 +74,7 @@ wait:
 // fires. It reports the latency from the batch's committed write to the
 // incident's insert event (p50, p99), the share of spikes seen and the rate.
 func BenchmarkWindowRuleBatched500(b *testing.B) {
-	e := newEnv(b)
-	e.realTime = true
-	e.start(Config{Tick: config.Duration(time.Second), Lease: config.Duration(5 * time.Second), Rules: []Rule{{ID: "spike",
-		Vars: map[string]Var{"v": {Ref: "demo_meters.M1>measurements.power"},
-			"a": {Ref: "demo_meters.M1>measurements.power", Agg: AggAvg, Window: config.Duration(10 * time.Second)}},
-		Condition: "v > a + 50"}}}, "bench")
-	firedc := make(chan fired, 1<<16)
-	sub, err := e.nc.Subscribe(subject.StorageChanged(domain, "incidents", "items"), func(m *nats.Msg) {
-		var c store.Change
-		if json.Unmarshal(m.Data, &c) == nil && c.Op == store.OpInsert {
-			firedc <- fired{c.ID, time.Now()}
-		}
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer sub.Unsubscribe()
+	e, firedc := startSpikeBench(b)
 	ctx := context.Background()
 	if res, err := e.st.Insert(ctx, "demo", "meters", []store.Document{{"_id": "M1"}}); err != nil || res.Err > 0 {
 		b.Fatal(err, res.Errors)
@@ -191,6 +128,39 @@ func BenchmarkWindowRuleBatched500(b *testing.B) {
 		}
 	}
 	rate := float64(b.N) / time.Since(start).Seconds()
+	reportSpikeLatency(b, e, firedc, committed, spikes, rate)
+}
+
+// startSpikeBench starts the service with the spike rule ("the latest value
+// is 50 above its 10 s average") on the wall clock, and a channel of the
+// incident inserts it makes.
+func startSpikeBench(b *testing.B) (*env, chan fired) {
+	e := newEnv(b)
+	e.realTime = true
+	e.start(Config{Tick: config.Duration(time.Second), Lease: config.Duration(5 * time.Second), Rules: []Rule{{ID: "spike",
+		Vars: map[string]Var{"v": {Ref: "demo_meters.M1>measurements.power"},
+			"a": {Ref: "demo_meters.M1>measurements.power", Agg: AggAvg, Window: config.Duration(10 * time.Second)}},
+		Condition: "v > a + 50"}}}, "bench")
+	firedc := make(chan fired, 1<<16)
+	sub, err := e.nc.Subscribe(subject.StorageChanged(domain, "incidents", "items"), func(m *nats.Msg) {
+		var c store.Change
+		if json.Unmarshal(m.Data, &c) == nil && c.Op == store.OpInsert {
+			firedc <- fired{c.ID, time.Now()}
+		}
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = sub.Unsubscribe() })
+	return e, firedc
+}
+
+// reportSpikeLatency waits (up to 5 s) for an incident per spike and
+// reports the latency from each spike's commit (committed, by the reading's
+// timestamp in ms) to its incident's insert event, the share of spikes seen
+// and the rate the writes reached.
+func reportSpikeLatency(b *testing.B, e *env, firedc chan fired, committed map[int64]time.Time, spikes int, rate float64) {
+	ctx := context.Background()
 	var lat []time.Duration
 	deadline := time.After(5 * time.Second)
 wait:
