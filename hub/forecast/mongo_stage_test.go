@@ -296,6 +296,27 @@ func TestMongoStageErrors(t *testing.T) {
 			t.Fatalf("got %v, want a refusal naming the mongo store backend", err)
 		}
 	})
+	t.Run("create and train refused without the mongo backend", func(t *testing.T) {
+		s, err := New(Options{DataDir: t.TempDir(), Logger: quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		in := stage("d", `[{"$match":{}}]`)
+		if _, err := s.Create(ModelParams{Name: "m", Input: in}); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "store.backend mongo") {
+			t.Fatalf("create: got %v, want an invalid-input error naming store.backend mongo", err)
+		}
+		d, err := s.Create(ModelParams{Name: "m"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Train(d.ID, TrainParams{Input: in}); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "input[0].mongo") {
+			t.Fatalf("train: got %v, want an invalid-input error naming input[0].mongo", err)
+		}
+		if d, _ := s.Get(d.ID); d.Status != StatusUntrained {
+			t.Errorf("status after the refused training: got %s, want untrained", d.Status)
+		}
+	})
 	t.Run("missing aggregate", func(t *testing.T) {
 		r := &stageRunner{mongoURI: "mongodb://127.0.0.1:1", maxRows: 10}
 		_, err := r.run(context.Background(), stage("d", ""))
@@ -306,6 +327,7 @@ func TestMongoStageErrors(t *testing.T) {
 	for _, tc := range []struct{ name, pipeline, want string }{
 		{"not JSON", `[{"$match":`, "not a JSON array of stages"},
 		{"an object, not an array", `{"$match":{}}`, "not a JSON array of stages"},
+		{"a stage not a document", `[{"$match":{}}, "$sort"]`, "aggregate stage 1 is a string"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := &stageRunner{mongoURI: "mongodb://127.0.0.1:1", maxRows: 10}

@@ -140,6 +140,9 @@ func (s *Service) Create(p ModelParams) (ModelDescription, error) {
 			return ModelDescription{}, err
 		}
 	}
+	if err := s.runner.checkBackend(p.Input); err != nil {
+		return ModelDescription{}, err
+	}
 	if p.Options != nil {
 		if err := p.Options.Validate(); err != nil {
 			return ModelDescription{}, fmt.Errorf("%w: options: %w", ErrInvalid, err)
@@ -194,6 +197,9 @@ func (s *Service) Train(id string, p TrainParams) (ModelDescription, error) {
 		if err := st.check(i); err != nil {
 			return r.Desc, err
 		}
+	}
+	if err := s.runner.checkBackend(input); err != nil {
+		return r.Desc, err
 	}
 	prev := r.Desc
 	r.Desc.Status, r.Desc.Progress, r.Desc.Error = StatusTraining, "queued", ""

@@ -125,6 +125,9 @@ func (s InputStage) check(i int) error {
 		if s.Mongo.Database == "" || s.Mongo.Collection == "" || s.Mongo.Aggregate == "" {
 			return fmt.Errorf("%w: input[%d].mongo needs database, collection and aggregate", ErrInvalid, i)
 		}
+		if _, err := parsePipeline(s.Mongo.Aggregate); err != nil {
+			return fmt.Errorf("%w: input[%d].mongo.%v", ErrInvalid, i, err)
+		}
 	case s.HTTP != nil:
 		u, err := url.Parse(s.HTTP.Request.URL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
@@ -268,6 +271,34 @@ next:
 	return t, nil
 }
 
+// parsePipeline reads an aggregate pipeline: a JSON array of stage
+// documents, extended JSON allowed ({"$date": …}).
+func parsePipeline(text string) (bson.A, error) {
+	var wrap struct {
+		P bson.A `bson:"p"`
+	}
+	if err := bson.UnmarshalExtJSON([]byte(`{"p":`+text+`}`), false, &wrap); err != nil {
+		return nil, fmt.Errorf("aggregate is not a JSON array of stages: %v", err)
+	}
+	for i, st := range wrap.P {
+		if _, ok := st.(bson.D); !ok {
+			return nil, fmt.Errorf("aggregate stage %d is a %T, not a document such as {\"$match\": {…}}", i, st)
+		}
+	}
+	return wrap.P, nil
+}
+
+// checkBackend refuses mongo stages when the hub's store is not MongoDB,
+// before a training is queued.
+func (r *stageRunner) checkBackend(stages []InputStage) error {
+	for i, s := range stages {
+		if s.Mongo != nil && r.mongoURI == "" {
+			return fmt.Errorf("%w: input[%d].mongo: mongo input stages need the hub's mongo store backend (store.backend mongo)", ErrInvalid, i)
+		}
+	}
+	return nil
+}
+
 func (r *stageRunner) runMongo(ctx context.Context, m *MongoStage) (*table, error) {
 	uri := m.URI
 	if r.mongoURI == "" {
@@ -276,11 +307,9 @@ func (r *stageRunner) runMongo(ctx context.Context, m *MongoStage) (*table, erro
 	if uri == "" {
 		uri = r.mongoURI
 	}
-	var wrap struct {
-		P bson.A `bson:"p"`
-	}
-	if err := bson.UnmarshalExtJSON([]byte(`{"p":`+m.Aggregate+`}`), false, &wrap); err != nil {
-		return nil, fmt.Errorf("%w: aggregate is not a JSON array of stages: %v", ErrInvalid, err)
+	pipeline, err := parsePipeline(m.Aggregate)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
@@ -289,7 +318,7 @@ func (r *stageRunner) runMongo(ctx context.Context, m *MongoStage) (*table, erro
 		return nil, fmt.Errorf("%w: connect to mongo: %v", ErrStage, err)
 	}
 	defer func() { _ = client.Disconnect(context.WithoutCancel(ctx)) }()
-	cur, err := client.Database(m.Database).Collection(m.Collection).Aggregate(ctx, wrap.P)
+	cur, err := client.Database(m.Database).Collection(m.Collection).Aggregate(ctx, pipeline)
 	if err != nil {
 		return nil, fmt.Errorf("%w: aggregate %s.%s: %v", ErrStage, m.Database, m.Collection, err)
 	}
