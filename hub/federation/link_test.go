@@ -22,6 +22,8 @@ type proxy struct {
 	mu     sync.Mutex
 	ln     net.Listener
 	conns  []net.Conn
+	// accepted counts the connections forwarded since the start
+	accepted int
 }
 
 func newProxy(t *testing.T, target string) *proxy {
@@ -53,11 +55,19 @@ func (p *proxy) serve(ln net.Listener) {
 			}
 			p.mu.Lock()
 			p.conns = append(p.conns, c, u)
+			p.accepted++
 			p.mu.Unlock()
 			go func() { _, _ = io.Copy(u, c); u.Close() }()
 			go func() { _, _ = io.Copy(c, u); c.Close() }()
 		}
 	}()
+}
+
+// connections returns how many connections were forwarded.
+func (p *proxy) connections() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.accepted
 }
 
 // cut closes the listener and every connection.
