@@ -334,6 +334,9 @@ func (r *stageRunner) runMongo(ctx context.Context, m *MongoStage) (*table, erro
 		}
 		delete(doc, "_id")
 		if err := t.addRow(i, doc); err != nil {
+			if literalFieldPath(doc) {
+				return nil, fmt.Errorf("%w (a \"$field\" path came back as text: this server does not evaluate field paths in $project/$addFields; FerretDB v1 is one)", err)
+			}
 			return nil, err
 		}
 	}
@@ -341,6 +344,17 @@ func (r *stageRunner) runMongo(ctx context.Context, m *MongoStage) (*table, erro
 		return nil, fmt.Errorf("%w: aggregate %s.%s: %v", ErrStage, m.Database, m.Collection, err)
 	}
 	return t, nil
+}
+
+// literalFieldPath reports a row with a value such as "$timestamp": a
+// field path the server returned as a literal string.
+func literalFieldPath(doc bson.M) bool {
+	for _, v := range doc {
+		if s, ok := v.(string); ok && len(s) > 1 && s[0] == '$' && !strings.ContainsAny(s, " ") {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *stageRunner) runHTTP(ctx context.Context, h *HTTPStage) (*table, error) {
