@@ -27,22 +27,26 @@ func TestMain(m *testing.M) {
 }
 
 // mongoServers are the two Mongo wire-protocol test servers the store's
-// tests use; each test runs against both.
+// tests use (the first is a real MongoDB when GRIDEDGE_MONGODB_URI is
+// set); each test runs against both. uri returns the URI and the kind.
 var mongoServers = []struct {
-	kind string
-	uri  func(testing.TB) string
-	// lacks maps a feature the server does not have to the text its
-	// error (or ours, for a field path taken literally) carries.
-	lacks map[string]string
+	name string
+	uri  func(testing.TB) (string, string)
 }{
-	{kind: mongotest.KindJavaServer, uri: func(tb testing.TB) string { u, _ := mongotest.URI(tb); return u },
-		lacks: map[string]string{"$dateFromParts and $year": "Unrecognized expression '$dateFromParts'"}},
-	{kind: ferret.Kind, uri: ferret.URI, lacks: map[string]string{
+	{name: "mongotest", uri: mongotest.URI},
+	{name: ferret.Kind, uri: func(tb testing.TB) (string, string) { return ferret.URI(tb), ferret.Kind }},
+}
+
+// serverLacks maps a server kind and a feature it does not have to the
+// text its error (or ours, for a field path taken literally) carries.
+var serverLacks = map[string]map[string]string{
+	mongotest.KindJavaServer: {"$dateFromParts and $year": "Unrecognized expression '$dateFromParts'"},
+	ferret.Kind: {
 		// FerretDB v1 takes "$timestamp" in $project/$addFields as a literal string.
 		"field paths in $project":   "does not evaluate field paths",
 		"$dateFromParts and $year":  "The operator $year is not implemented yet",
 		"expressions in $group _id": "NotImplemented",
-	}},
+	},
 }
 
 // mongoStart is the first timestamp of the seeded collection.
@@ -179,8 +183,8 @@ func TestMongoStage(t *testing.T) {
 		},
 	}
 	for _, srv := range mongoServers {
-		t.Run(srv.kind, func(t *testing.T) {
-			uri := srv.uri(t)
+		t.Run(srv.name, func(t *testing.T) {
+			uri, kind := srv.uri(t)
 			db := mongotest.DatabaseName()
 			seedValues(t, uri, db)
 			r := &stageRunner{mongoURI: uri, maxRows: 10000}
@@ -191,14 +195,14 @@ func TestMongoStage(t *testing.T) {
 						coll = "values"
 					}
 					tab, err := r.run(context.Background(), []InputStage{{Mongo: &MongoStage{Database: db, Collection: coll, Aggregate: tc.pipeline}}})
-					if lack := srv.lacks[tc.needs]; tc.needs != "" && lack != "" {
+					if lack := serverLacks[kind][tc.needs]; tc.needs != "" && lack != "" {
 						// The server's own error must say what it lacks; a
 						// server that gains the feature fails here, so the
 						// case is then run in full.
 						if err == nil || !strings.Contains(err.Error(), lack) {
-							t.Fatalf("%s was expected to lack %s (error with %q); got %v", srv.kind, tc.needs, lack, err)
+							t.Fatalf("%s was expected to lack %s (error with %q); got %v", kind, tc.needs, lack, err)
 						}
-						t.Skipf("%s lacks %s: %v", srv.kind, tc.needs, err)
+						t.Skipf("%s lacks %s: %v", kind, tc.needs, err)
 					}
 					if err != nil {
 						t.Fatalf("run: %v", err)
@@ -238,8 +242,8 @@ func TestMongoStage(t *testing.T) {
 // stage (a regressor): only the hours both have survive.
 func TestMongoStageJoinsHistory(t *testing.T) {
 	for _, srv := range mongoServers {
-		t.Run(srv.kind, func(t *testing.T) {
-			uri := srv.uri(t)
+		t.Run(srv.name, func(t *testing.T) {
+			uri, _ := srv.uri(t)
 			db := mongotest.DatabaseName()
 			seedValues(t, uri, db)
 			hist, err := history.OpenTSDB(history.TSDBOptions{Dir: t.TempDir(), Logger: quiet})
@@ -338,8 +342,8 @@ func TestMongoStageErrors(t *testing.T) {
 		})
 	}
 	for _, srv := range mongoServers {
-		t.Run(srv.kind, func(t *testing.T) {
-			uri := srv.uri(t)
+		t.Run(srv.name, func(t *testing.T) {
+			uri, _ := srv.uri(t)
 			db := mongotest.DatabaseName()
 			seedValues(t, uri, db)
 			r := &stageRunner{mongoURI: uri, maxRows: 10}
