@@ -53,3 +53,38 @@ func BenchmarkReplicate(b *testing.B) {
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "changes/s")
 	b.ReportMetric(float64(st.Imports["dso"].LagMillis), "ms-lag-last")
 }
+
+// BenchmarkLoneChange writes one change at A at a time and waits until B
+// applied it: ns/op is the end-to-end latency of a change at a quiet time
+// (export, sourcing over the link, fetch, apply).
+func BenchmarkLoneChange(b *testing.B) {
+	ctx := context.Background()
+	a := startDeploymentB(b, "a", Config{Peers: []Peer{{Name: "b", Credentials: linkAB, Export: []Grant{{Layer: "dso"}}}}}, "")
+	bb := startDeploymentB(b, "b", Config{Peers: []Peer{{Name: "a", URL: a.leaf, Credentials: linkAB,
+		Import: []Import{{Grant: Grant{Layer: "dso"}}}}}}, "")
+	if err := a.st.PutLayer(ctx, store.Layer{ID: "dso", Collections: []store.Collection{{Name: "meters"}}}); err != nil {
+		b.Fatal(err)
+	}
+	applied := func() uint64 { st, _ := bb.svc.Status("a"); return st.Applied }
+	// the link is up and the importer running once a first change arrived
+	if _, err := a.st.Insert(ctx, "dso", "meters", []store.Document{{"_id": "warm-up"}}); err != nil {
+		b.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); applied() < 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			b.Fatal("the first change never reached B")
+		}
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := a.st.Bulk(ctx, "dso", "meters", []store.Document{{"_id": "m", "n": float64(i)}}, false); err != nil {
+			b.Fatal(err)
+		}
+		want := uint64(i + 2)
+		for deadline := time.Now().Add(10 * time.Second); applied() < want; time.Sleep(100 * time.Microsecond) {
+			if time.Now().After(deadline) {
+				b.Fatalf("change %d not applied at B after 10 s", i)
+			}
+		}
+	}
+}

@@ -39,7 +39,7 @@ func (s *Service) runImport(ctx context.Context, p Peer) error {
 	}
 	cache := map[string]bool{} // local layer_collection known to exist
 	for ctx.Err() == nil {
-		batch, err := cons.Fetch(fetchSize, jetstream.FetchMaxWait(time.Second))
+		msgs, err := fetchGroup(cons)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -48,13 +48,11 @@ func (s *Service) runImport(ctx context.Context, p Peer) error {
 			sleep(ctx, time.Second)
 			continue
 		}
-		var msgs []jetstream.Msg
 		var group []entry
 		s.mu.Lock()
 		hwm := s.peer(p.Name).hwm
 		s.mu.Unlock()
-		for msg := range batch.Messages() {
-			msgs = append(msgs, msg)
+		for _, msg := range msgs {
 			meta, err := msg.Metadata()
 			if err != nil {
 				s.fail(p.Name, fmt.Errorf("message metadata: %w", err))
@@ -96,6 +94,35 @@ func (s *Service) runImport(ctx context.Context, p Peer) error {
 		}
 	}
 	return nil
+}
+
+// fetchGroup takes up to fetchSize changes of cons: those waiting now, or,
+// when none is, the first to arrive within a second. A fetch of fetchSize
+// with a wait would return only when fetchSize changes came or the wait
+// ended, holding a lone change (or the tail of a burst) back for the whole
+// wait.
+func fetchGroup(cons jetstream.Consumer) ([]jetstream.Msg, error) {
+	batch, err := cons.FetchNoWait(fetchSize)
+	if err != nil {
+		return nil, fmt.Errorf("fetch the waiting changes: %w", err)
+	}
+	msgs := collect(batch)
+	if len(msgs) > 0 {
+		return msgs, nil
+	}
+	if batch, err = cons.Fetch(1, jetstream.FetchMaxWait(time.Second)); err != nil {
+		return nil, fmt.Errorf("wait for a change: %w", err)
+	}
+	return collect(batch), nil
+}
+
+// collect reads the messages of a fetch.
+func collect(batch jetstream.MessageBatch) []jetstream.Msg {
+	var msgs []jetstream.Msg
+	for m := range batch.Messages() {
+		msgs = append(msgs, m)
+	}
+	return msgs
 }
 
 func sleep(ctx context.Context, d time.Duration) {
