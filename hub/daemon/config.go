@@ -47,6 +47,11 @@ type Config struct {
 	Layers []store.Layer `json:"layers,omitempty"`
 	// LogLevel is debug, info (default), warn or error.
 	LogLevel string `json:"logLevel,omitempty"`
+	// GCPercent is the garbage collector's target, as GOGC: a collection
+	// starts when the heap has grown by this percentage of the live data
+	// (0: defaultGCPercent). The GOGC environment variable, when set, takes
+	// precedence. See memory.go for the measurements behind the default.
+	GCPercent int `json:"gcPercent,omitempty"`
 	// History configures the measurement history: the embedded time-series
 	// engine (default) or a remote one.
 	History history.Config `json:"history,omitempty"`
@@ -273,6 +278,9 @@ func (c *Config) Validate() error {
 		if err := l.addr.Check(); err != nil {
 			es.Add(l.path, "%v", err)
 		}
+	}
+	if c.GCPercent < 0 {
+		es.Add("gcPercent", "%d is negative; want a percentage of the live heap such as 50 (0: the default)", c.GCPercent)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -57,6 +57,7 @@ func TestConfigErrors(t *testing.T) {
 		{"store:\n  backend: sqlite\n", []string{"store.backend"}},
 		{"store:\n  maxQueryTime: 1ms\n", []string{"store.maxQueryTime", "1ms", "shorter than 10ms"}},
 		{"logLevel: loud\n", []string{"logLevel"}},
+		{"gcPercent: -5\n", []string{"gcPercent", "-5", "negative"}},
 		{"history:\n  backend: remote\n  remote: {writeURL: 'http://vm/api/v1/write', readURL: 'http://vm'}\n  downsample: [{resolution: 1h}]\n",
 			[]string{"history.downsample", "the remote engine's job"}},
 		{"history:\n  downsample: [{resolution: 7m}, {resolution: 1h}]\n", []string{"history.downsample", "not a multiple of 7m"}},

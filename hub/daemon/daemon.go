@@ -342,6 +342,7 @@ func (h *Hub) Close() {
 
 // Run starts a hub and runs it until ctx is done.
 func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
+	ApplyGCPercent(cfg, log)
 	h, err := Start(ctx, cfg, log)
 	if err != nil {
 		return err

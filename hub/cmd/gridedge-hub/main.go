@@ -71,6 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := logging.New(stderr, lvl, *logJSON)
+	daemon.ApplyGCPercent(cfg, log)
 	h, err := daemon.Start(ctx, cfg, log)
 	if err != nil {
 		return err
