@@ -31,6 +31,13 @@ const (
 	// agentProfileEnv names a file: BenchmarkScaleAgent then runs an agent
 	// built with net/http/pprof and writes its CPU profile of the window there.
 	agentProfileEnv = "GRIDEDGE_BENCH_AGENT_PROFILE"
+	// hubProfileEnv names a file: BenchmarkScaleAgent then runs a hub built
+	// with net/http/pprof and writes its heap profile at the window's end
+	// there (go tool pprof -sample_index=inuse_space).
+	hubProfileEnv = "GRIDEDGE_BENCH_HUB_PROFILE"
+	// hubGOGCEnv, when set, is passed to the hub alone as GOGC, to measure
+	// the hub's resource use at another garbage-collection target.
+	hubGOGCEnv = "GRIDEDGE_BENCH_HUB_GOGC"
 	// pprofListenEnv is read by the profiling build of the agent only.
 	pprofListenEnv = "GRIDEDGE_PPROF_LISTEN"
 )
@@ -85,6 +92,9 @@ type scaleOptions struct {
 	window  time.Duration
 	warmup  time.Duration
 	profile string // file for the agent's CPU profile of the window ("" for none)
+	// hubProfile is the file for the hub's heap profile at the window's
+	// end ("" for none).
+	hubProfile string
 }
 
 // BenchmarkScaleAgent runs the real binaries, built as `make build` builds
@@ -102,10 +112,14 @@ type scaleOptions struct {
 //
 // GRIDEDGE_BENCH_SCALE_E2E_DEVICES and _WARMUP change the size and the
 // warm-up; GRIDEDGE_BENCH_AGENT_PROFILE=FILE writes a CPU profile of the
-// agent over the window (the agent is then built with net/http/pprof).
+// agent over the window (the agent is then built with net/http/pprof);
+// GRIDEDGE_BENCH_HUB_PROFILE=FILE writes the hub's heap profile at the
+// window's end (the hub is then built with net/http/pprof), and
+// GRIDEDGE_BENCH_HUB_GOGC=N runs the hub alone with GOGC=N.
 func BenchmarkScaleAgent(b *testing.B) {
 	window := scaleWindow(b)
-	o := scaleOptions{name: "scale", devices: 500, window: window, warmup: 20 * time.Second, profile: os.Getenv(agentProfileEnv)}
+	o := scaleOptions{name: "scale", devices: 500, window: window, warmup: 20 * time.Second, profile: os.Getenv(agentProfileEnv),
+		hubProfile: os.Getenv(hubProfileEnv)}
 	if n, err := strconv.Atoi(os.Getenv(scaleE2EDevicesEnv)); err == nil && n > 0 {
 		o.devices = n
 	}
@@ -188,19 +202,26 @@ func init() {
 // profilingAgent builds gridedge-agent with net/http/pprof served at
 // $GRIDEDGE_PPROF_LISTEN and returns the directory holding it.
 func profilingAgent(b *testing.B) string {
+	return profilingBuild(b, "edge", "gridedge-agent")
+}
+
+// profilingBuild builds the command cmd of module (a directory of the
+// repository) with net/http/pprof served at $GRIDEDGE_PPROF_LISTEN and
+// returns the directory holding the binary.
+func profilingBuild(b *testing.B, module, cmdName string) string {
 	b.Helper()
 	dir := b.TempDir()
 	src := writeFile(b, dir, "pprof.go", pprofOverlay)
-	target := filepath.Join(repoRoot(), "edge", "cmd", "gridedge-agent", "zz_bench_pprof.go")
+	target := filepath.Join(repoRoot(), module, "cmd", cmdName, "zz_bench_pprof.go")
 	ov, err := json.Marshal(map[string]any{"Replace": map[string]string{target: src}})
 	if err != nil {
 		b.Fatal(err)
 	}
 	overlay := writeFile(b, dir, "overlay.json", string(ov))
-	cmd := exec.Command("go", "build", "-C", filepath.Join(repoRoot(), "edge"), "-trimpath", "-overlay", overlay, "-o", dir+"/", "./cmd/gridedge-agent")
+	cmd := exec.Command("go", "build", "-C", filepath.Join(repoRoot(), module), "-trimpath", "-overlay", overlay, "-o", dir+"/", "./cmd/"+cmdName)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("build the profiling agent: %v\n%s", err, out)
+		b.Fatalf("build the profiling %s: %v\n%s", cmdName, err, out)
 	}
 	return dir
 }
@@ -277,6 +298,7 @@ type scaleRun struct {
 	*stack
 	devices    int
 	agentPprof int // port of the profiling agent's pprof server (0: none)
+	hubPprof   int // port of the profiling hub's pprof server (0: none)
 }
 
 // edge fetches the edge's record from the hub.
@@ -331,7 +353,15 @@ func startScale(b *testing.B, o scaleOptions) *scaleRun {
 		agentEnv = []string{fmt.Sprintf("%s=127.0.0.1:%d", pprofListenEnv, pprofPort)}
 	}
 	s := &scaleRun{stack: &stack{dir: b.TempDir(), httpPort: freePort(b), leafPort: freePort(b)}, devices: o.devices}
-	taken := map[int]bool{s.httpPort: true, s.leafPort: true, pprofPort: true}
+	hubBin, hubPprof := bin, 0
+	if o.hubProfile != "" {
+		hubBin = profilingBuild(b, "hub", "gridedge-hub")
+		for hubPprof == 0 || hubPprof == pprofPort || hubPprof == s.httpPort || hubPprof == s.leafPort {
+			hubPprof = freePort(b)
+		}
+		s.hubPprof = hubPprof
+	}
+	taken := map[int]bool{s.httpPort: true, s.leafPort: true, pprofPort: true, hubPprof: true}
 	var slaves []string
 	for d := 1; d <= o.devices; d++ {
 		port := freePort(b)
@@ -364,7 +394,14 @@ heartbeat: {interval: 1s}
 logLevel: warn
 `, s.leafPort, filepath.Join(s.dir, "bench")))
 	s.sim = startFrom(b, bin, nil, "gridedge", "sim", "--settings", settings, "--each-endpoint", "--interval", "1s", "--log-level", "warn")
-	s.hub = startFrom(b, bin, []string{adminPasswordEnv}, "gridedge-hub", "--config", hubCfg)
+	hubEnv := []string{adminPasswordEnv}
+	if hubPprof != 0 {
+		hubEnv = append(hubEnv, fmt.Sprintf("%s=127.0.0.1:%d", pprofListenEnv, hubPprof))
+	}
+	if v := os.Getenv(hubGOGCEnv); v != "" {
+		hubEnv = append(hubEnv, "GOGC="+v)
+	}
+	s.hub = startFrom(b, hubBin, hubEnv, "gridedge-hub", "--config", hubCfg)
 	eventually(b, 60*time.Second, 100*time.Millisecond, "the hub's REST API", func() bool {
 		var v map[string]any
 		code, err := getJSON(s.url("/api/v2/health"), &v)
@@ -492,20 +529,25 @@ func (m *cpuMeter) percent(b *testing.B) []float64 {
 // fetchProfile writes the agent's CPU profile over d to file.
 func fetchProfile(port int, d time.Duration, file string) error {
 	u := fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=%d", port, int(d.Seconds()))
-	resp, err := (&http.Client{Timeout: d + 30*time.Second}).Get(u)
+	return fetchPprof(u, d+30*time.Second, file)
+}
+
+// fetchPprof writes the profile served at u to file.
+func fetchPprof(u string, timeout time.Duration, file string) error {
+	resp, err := (&http.Client{Timeout: timeout}).Get(u)
 	if err != nil {
-		return fmt.Errorf("fetch agent profile: %w", err)
+		return fmt.Errorf("fetch profile %s: %w", u, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 {
-		return fmt.Errorf("fetch agent profile: status %s", resp.Status)
+		return fmt.Errorf("fetch profile %s: status %s", u, resp.Status)
 	}
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return fmt.Errorf("fetch agent profile: %w", err)
+		return fmt.Errorf("fetch profile %s: %w", u, err)
 	}
 	if err := os.WriteFile(file, data, 0o644); err != nil {
-		return fmt.Errorf("write agent profile: %w", err)
+		return fmt.Errorf("write profile of %s: %w", u, err)
 	}
 	return nil
 }
@@ -559,6 +601,13 @@ func runScaleE2E(b *testing.B, o scaleOptions) {
 	}
 	agentRSS, agentPeak := procMemory(b, s.agent.cmd.Process.Pid)
 	hubRSS, hubPeak := procMemory(b, s.hub.cmd.Process.Pid)
+	hubParts := hubRSSParts(s.hub.cmd.Process.Pid)
+	if s.hubPprof != 0 {
+		u := fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/heap", s.hubPprof)
+		if err := fetchPprof(u, 30*time.Second, o.hubProfile); err != nil {
+			b.Error(err)
+		}
+	}
 	simRSS, _ := procMemory(b, s.sim.cmd.Process.Pid)
 	load1 := loadAverage()
 
@@ -646,6 +695,7 @@ func runScaleE2E(b *testing.B, o scaleOptions) {
 		{"agent RSS / peak (VmHWM) MiB", fmt.Sprintf("%.1f / %.1f", float64(agentRSS)/1024, float64(agentPeak)/1024)},
 		{"hub CPU (% of one core)", fmt.Sprintf("%.1f", pct[1])},
 		{"hub RSS / peak MiB", fmt.Sprintf("%.1f / %.1f", float64(hubRSS)/1024, float64(hubPeak)/1024)},
+		{"hub RSS anonymous / file-backed MiB", hubParts},
 		{"simulator CPU (% of one core)", fmt.Sprintf("%.1f", pct[2])},
 		{"simulator RSS MiB", fmt.Sprintf("%.1f", float64(simRSS)/1024)},
 		{"poll→hub store p50 / p99 / max ms", fmt.Sprintf("%.1f / %.1f / %.1f", ms(p50), ms(p99), ms(percentile(lat, 100)))},
@@ -667,4 +717,31 @@ func runScaleE2E(b *testing.B, o scaleOptions) {
 	if o.profile != "" {
 		fmt.Printf("agent CPU profile of the window: %s (go tool pprof -top -cum %s)\n", o.profile, o.profile)
 	}
+	if o.hubProfile != "" {
+		fmt.Printf("hub heap profile at the window's end: %s (go tool pprof -sample_index=inuse_space -top %s)\n", o.hubProfile, o.hubProfile)
+	}
+}
+
+// hubRSSParts reads RssAnon and RssFile of a process from /proc, in MiB:
+// the Go heap and stacks versus mapped files (the bolt store, tsdb chunks).
+func hubRSSParts(pid int) string {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return err.Error()
+	}
+	var anon, file int
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		n, _ := strconv.Atoi(f[1])
+		switch f[0] {
+		case "RssAnon:":
+			anon = n
+		case "RssFile:":
+			file = n
+		}
+	}
+	return fmt.Sprintf("%.1f / %.1f", float64(anon)/1024, float64(file)/1024)
 }
