@@ -321,6 +321,7 @@ func openLevel(dir string, l DownsampleLevel, log *slog.Logger) (*level, error) 
 	// lets CompactOOOHead load a block just written (it reloads the blocks)
 	opts.OutOfOrderTimeWindow = 1
 	opts.MaxBlockDuration = min(opts.RetentionDuration/10, (365 * 24 * time.Hour).Milliseconds())
+	opts.StripeSize = headStripeSize
 	db, err := tsdb.Open(lv.dir, log.With("component", "history-downsampled", "resolution", resName(lv.res)), nil, opts, nil)
 	if err != nil {
 		return nil, fmt.Errorf("history: open the %s aggregates in %s: %w", resName(lv.res), lv.dir, err)
