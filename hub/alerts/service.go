@@ -222,7 +222,7 @@ func (s *Service) subjects() []string {
 // Run evaluates the rules until ctx is done. ready, when not nil, is
 // closed once the change feed is subscribed.
 func (s *Service) Run(ctx context.Context, ready chan<- struct{}) error {
-	if err := ensureCollection(ctx, s.opts.Store, s.cfg.Layer, s.cfg.Collection); err != nil {
+	if err := store.PutCollection(ctx, s.opts.Store, s.cfg.Layer, s.cfg.Collection, store.Layer{}); err != nil {
 		return fmt.Errorf("alerts: %w", err)
 	}
 	l, err := openLease(ctx, s.opts.NC, s.opts.Domain, s.opts.Instance, s.cfg.Lease.Std())
@@ -697,20 +697,3 @@ func jsonSafe(v any) any {
 	return v
 }
 
-// ensureCollection creates layer/col when missing.
-func ensureCollection(ctx context.Context, st store.Store, layer, col string) error {
-	l, err := st.Layer(ctx, layer)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		l = &store.Layer{ID: layer}
-	case err != nil:
-		return fmt.Errorf("read layer %q: %w", layer, err)
-	case l.Collection(col) != nil:
-		return nil
-	}
-	l.Collections = append(l.Collections, store.Collection{Name: col})
-	if err := st.PutLayer(ctx, *l); err != nil {
-		return fmt.Errorf("create collection %s/%s for alerts: %w", layer, col, err)
-	}
-	return nil
-}

@@ -156,23 +156,6 @@ func (r *Registry) TestInline(t *Transformation, doc map[string]any) (any, error
 // transformations when missing (an existing layer gets the collection
 // added; nothing else of it changes).
 func (r *Registry) EnsureCollection(ctx context.Context) error {
-	return EnsureCollection(ctx, r.st, r.layer, r.col, "Data-model converters (seed 3.2.3)")
+	return store.PutCollection(ctx, r.st, r.layer, r.col, store.Layer{Label: "Data-model converters (seed 3.2.3)"})
 }
 
-// EnsureCollection creates layer/col in st when missing.
-func EnsureCollection(ctx context.Context, st store.Store, layer, col, label string) error {
-	l, err := st.Layer(ctx, layer)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		l = &store.Layer{ID: layer, Label: label}
-	case err != nil:
-		return fmt.Errorf("read layer %q: %w", layer, err)
-	case l.Collection(col) != nil:
-		return nil
-	}
-	l.Collections = append(l.Collections, store.Collection{Name: col})
-	if err := st.PutLayer(ctx, *l); err != nil {
-		return fmt.Errorf("create collection %s/%s: %w", layer, col, err)
-	}
-	return nil
-}

@@ -11,7 +11,6 @@ package fleet
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -54,18 +53,9 @@ func New(nc *nats.Conn, st store.Store, domain string, applied func(edge string)
 // EnsureLayer creates layer system with collection edges when missing,
 // keeping the layer's other collections.
 func EnsureLayer(ctx context.Context, st store.Store, collection string) error {
-	l, err := st.Layer(ctx, Layer)
-	if errors.Is(err, store.ErrNotFound) {
-		l = &store.Layer{ID: Layer, Label: "System", Description: "GridEdge's own records: edges and their health"}
-	} else if err != nil {
-		return err
-	}
-	if l.Collection(collection) != nil {
-		return nil
-	}
-	l.Collections = append(l.Collections, store.Collection{Name: collection})
-	if err := st.PutLayer(ctx, *l); err != nil {
-		return fmt.Errorf("fleet: create %s_%s: %w", Layer, collection, err)
+	if err := store.PutCollection(ctx, st, Layer, collection,
+		store.Layer{Label: "System", Description: "GridEdge's own records: edges and their health"}); err != nil {
+		return fmt.Errorf("fleet: %w", err)
 	}
 	return nil
 }

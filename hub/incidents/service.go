@@ -160,7 +160,7 @@ const ConsumerName = "incidents"
 // consumer, and handles incidents until ctx is done. ready, when not nil,
 // is closed once the work queue captures change events.
 func (s *Service) Run(ctx context.Context, ready chan<- struct{}) error {
-	if err := ensureCollection(ctx, s.opts.Store, s.cfg.Layer, s.cfg.Collection); err != nil {
+	if err := store.PutCollection(ctx, s.opts.Store, s.cfg.Layer, s.cfg.Collection, store.Layer{Label: "INCIDENTS"}); err != nil {
 		return fmt.Errorf("incidents: %w", err)
 	}
 	js, err := jetstream.New(s.opts.NC)
@@ -496,20 +496,3 @@ func (s *Service) deadLetter(id, target string, cause error) {
 	}
 }
 
-// ensureCollection creates layer/col when missing.
-func ensureCollection(ctx context.Context, st store.Store, layer, col string) error {
-	l, err := st.Layer(ctx, layer)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		l = &store.Layer{ID: layer, Label: "INCIDENTS"}
-	case err != nil:
-		return fmt.Errorf("read layer %q: %w", layer, err)
-	case l.Collection(col) != nil:
-		return nil
-	}
-	l.Collections = append(l.Collections, store.Collection{Name: col})
-	if err := st.PutLayer(ctx, *l); err != nil {
-		return fmt.Errorf("create collection %s/%s for incidents: %w", layer, col, err)
-	}
-	return nil
-}

@@ -51,7 +51,7 @@ func newRegistry(st store.Store) *registry {
 // device.
 func (r *registry) load(ctx context.Context) error {
 	for _, col := range []string{GroupsCollection, DevicesCollection} {
-		if err := ensureCollection(ctx, r.st, SystemLayer, col); err != nil {
+		if err := store.PutCollection(ctx, r.st, SystemLayer, col, store.Layer{Label: "GridEdge system data"}); err != nil {
 			return err
 		}
 	}
@@ -93,23 +93,6 @@ func specOf(doc store.Document, v any) error {
 	return json.Unmarshal([]byte(s), v)
 }
 
-// ensureCollection creates layer/col when missing.
-func ensureCollection(ctx context.Context, st store.Store, layer, col string) error {
-	l, err := st.Layer(ctx, layer)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		l = &store.Layer{ID: layer, Label: "GridEdge system data"}
-	case err != nil:
-		return fmt.Errorf("read layer %q: %w", layer, err)
-	case l.Collection(col) != nil:
-		return nil
-	}
-	l.Collections = append(l.Collections, store.Collection{Name: col})
-	if err := st.PutLayer(ctx, *l); err != nil {
-		return fmt.Errorf("create collection %s/%s: %w", layer, col, err)
-	}
-	return nil
-}
 
 func groupID(g *Group) string   { return g.APIKey + "@" + g.Resource }
 func deviceID(d *Device) string { return d.Service + "|" + d.DeviceID }

@@ -142,7 +142,7 @@ func (s *Service) count(f func(*Stats)) {
 func (s *Service) Run(ctx context.Context) error {
 	for _, name := range s.g.order {
 		out := s.g.sensorOut[name]
-		if err := ensureCollection(ctx, s.st, out.layer, out.collection); err != nil {
+		if err := store.PutCollection(ctx, s.st, out.layer, out.collection, store.Layer{}); err != nil {
 			return fmt.Errorf("virtual sensors: %w", err)
 		}
 	}
@@ -467,20 +467,3 @@ func updatedOf(doc store.Document) time.Time {
 	return time.Now()
 }
 
-// ensureCollection creates layer/col when missing.
-func ensureCollection(ctx context.Context, st store.Store, layer, col string) error {
-	l, err := st.Layer(ctx, layer)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		l = &store.Layer{ID: layer}
-	case err != nil:
-		return fmt.Errorf("read layer %q: %w", layer, err)
-	case l.Collection(col) != nil:
-		return nil
-	}
-	l.Collections = append(l.Collections, store.Collection{Name: col})
-	if err := st.PutLayer(ctx, *l); err != nil {
-		return fmt.Errorf("create collection %s/%s for virtual sensors: %w", layer, col, err)
-	}
-	return nil
-}
