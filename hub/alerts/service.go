@@ -696,4 +696,3 @@ func jsonSafe(v any) any {
 	}
 	return v
 }
-

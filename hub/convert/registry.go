@@ -158,4 +158,3 @@ func (r *Registry) TestInline(t *Transformation, doc map[string]any) (any, error
 func (r *Registry) EnsureCollection(ctx context.Context) error {
 	return store.PutCollection(ctx, r.st, r.layer, r.col, store.Layer{Label: "Data-model converters (seed 3.2.3)"})
 }
-

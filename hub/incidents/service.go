@@ -495,4 +495,3 @@ func (s *Service) deadLetter(id, target string, cause error) {
 		s.log.Error("incidents: publish a dead letter", "id", id, "err", err)
 	}
 }
-

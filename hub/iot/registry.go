@@ -93,7 +93,6 @@ func specOf(doc store.Document, v any) error {
 	return json.Unmarshal([]byte(s), v)
 }
 
-
 func groupID(g *Group) string   { return g.APIKey + "@" + g.Resource }
 func deviceID(d *Device) string { return d.Service + "|" + d.DeviceID }
 

@@ -466,4 +466,3 @@ func updatedOf(doc store.Document) time.Time {
 	}
 	return time.Now()
 }
-
