@@ -54,6 +54,12 @@ func (p *proxy) serve(ln net.Listener) {
 				continue
 			}
 			p.mu.Lock()
+			if p.ln != ln { // cut while this one was being dialled: it is cut too
+				p.mu.Unlock()
+				c.Close()
+				u.Close()
+				continue
+			}
 			p.conns = append(p.conns, c, u)
 			p.accepted++
 			p.mu.Unlock()
