@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -46,7 +47,7 @@ func startRabbitMQ(t *testing.T) int {
 		needInterop(t, "rabbitmq-server is not installed (apt-get install rabbitmq-server)")
 	}
 	dir := t.TempDir()
-	port, dist := freePort(t), freePort(t)
+	port, dist, epmd := freePort(t), freePort(t), freePort(t)
 	if err := os.WriteFile(filepath.Join(dir, "enabled_plugins"), []byte("[].\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -58,6 +59,7 @@ func startRabbitMQ(t *testing.T) int {
 	cmd.Env = append(os.Environ(), "HOME="+dir,
 		fmt.Sprintf("RABBITMQ_NODENAME=gridedge-wx-%d@localhost", port),
 		fmt.Sprintf("RABBITMQ_NODE_PORT=%d", port), fmt.Sprintf("RABBITMQ_DIST_PORT=%d", dist),
+		fmt.Sprintf("ERL_EPMD_PORT=%d", epmd),
 		"RABBITMQ_MNESIA_BASE="+filepath.Join(dir, "mnesia"), "RABBITMQ_LOG_BASE="+filepath.Join(dir, "log"),
 		"RABBITMQ_ENABLED_PLUGINS_FILE="+filepath.Join(dir, "enabled_plugins"),
 		"RABBITMQ_CONFIG_FILE="+filepath.Join(dir, "rabbitmq.conf"), "RABBITMQ_PID_FILE="+filepath.Join(dir, "pid"),
@@ -81,6 +83,9 @@ func startRabbitMQ(t *testing.T) int {
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			<-exited
 		}
+		// Erlang starts epmd as a daemon outside the server's process
+		// group: the test's own port keeps it apart, and it is stopped here
+		_ = exec.Command("epmd", "-port", strconv.Itoa(epmd), "-kill").Run()
 	})
 	url := fmt.Sprintf("amqp://guest:guest@127.0.0.1:%d/", port)
 	deadline := time.Now().Add(60 * time.Second)

@@ -21,6 +21,7 @@ type rabbit struct {
 	t          testing.TB
 	dir, node  string
 	port, dist int
+	epmd       int // the test's own Erlang port mapper, stopped at the end
 	cmd        *exec.Cmd
 	exited     chan struct{}
 }
@@ -53,13 +54,19 @@ func startRabbit(t testing.TB) *rabbit {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	r := &rabbit{t: t, dir: dir, port: freePort(t), dist: freePort(t),
+	r := &rabbit{t: t, dir: dir, port: freePort(t), dist: freePort(t), epmd: freePort(t),
 		node: fmt.Sprintf("gridedge%d_%d@localhost", os.Getpid(), time.Now().UnixNano()%1e6)}
 	if err := os.WriteFile(filepath.Join(dir, "enabled_plugins"), []byte("[].\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	r.start()
-	t.Cleanup(r.stop)
+	t.Cleanup(func() {
+		r.stop()
+		// Erlang starts epmd as a daemon outside the server's process
+		// group; the test's own port keeps it apart from any other
+		// epmd, and it is stopped with the server
+		_ = exec.Command("epmd", "-port", strconv.Itoa(r.epmd), "-kill").Run()
+	})
 	return r
 }
 
@@ -77,6 +84,7 @@ func (r *rabbit) start() {
 	cmd.Env = append(os.Environ(), "HOME="+r.dir,
 		"RABBITMQ_NODENAME="+r.node, "RABBITMQ_NODE_IP_ADDRESS=127.0.0.1",
 		"RABBITMQ_NODE_PORT="+strconv.Itoa(r.port), "RABBITMQ_DIST_PORT="+strconv.Itoa(r.dist),
+		"ERL_EPMD_PORT="+strconv.Itoa(r.epmd),
 		"RABBITMQ_MNESIA_BASE="+filepath.Join(r.dir, "mnesia"), "RABBITMQ_LOG_BASE="+filepath.Join(r.dir, "log"),
 		"RABBITMQ_ENABLED_PLUGINS_FILE="+filepath.Join(r.dir, "enabled_plugins"),
 		"RABBITMQ_CONFIG_FILE="+filepath.Join(r.dir, "rabbitmq"),
