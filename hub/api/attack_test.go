@@ -296,6 +296,36 @@ func TestAttackPasswordGuessing(t *testing.T) {
 	})
 }
 
+// TestAttackPasswordGuessingAcrossSpellings: a user's name and e-mail
+// address name one account; guessing under both spellings must not double
+// the attacker's budget.
+func TestAttackPasswordGuessingAcrossSpellings(t *testing.T) {
+	e := newEnv(t)
+	e.api.now = e.clock.Now
+	if _, err := e.auth.AddUser(context.Background(), auth.NewUser{Name: "ops", Email: "ops@grid.test", Password: "ops-password-1"}); err != nil {
+		t.Fatal(err)
+	}
+	spellings := []string{"ops", "ops@grid.test"}
+	per := e.api.Config.Auth.LoginThrottle.PerAccount
+	for i := range 3 * per {
+		// each guess from its own client address, so only the account's
+		// count can lock it out
+		req := e.request("POST", "/login", map[string]any{"user": spellings[i%len(spellings)], "password": "guess-" + strconv.Itoa(i)}, noCred)
+		req.RemoteAddr = "203.0.113." + strconv.Itoa(i+1) + ":4000"
+		code, _, _ := e.send(req)
+		if code == http.StatusTooManyRequests {
+			if i != per {
+				t.Fatalf("throttled after %d guesses over %v, want after %d (one account's budget)", i, spellings, per)
+			}
+			return
+		}
+		if code != http.StatusUnauthorized {
+			t.Fatalf("guess %d: got %d, want 401 or 429", i, code)
+		}
+	}
+	t.Fatalf("%d wrong passwords over %v without a 429: each spelling had its own budget", 3*per, spellings)
+}
+
 // TestAttackEmailRelay: any logged-in user used /notify/email as an open
 // relay: any sender, any number of recipients, as often as they liked.
 func TestAttackEmailRelay(t *testing.T) {

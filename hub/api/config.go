@@ -115,8 +115,8 @@ type CredentialCacheConfig struct {
 // every further failure up to MaxLockout. Counts are forgotten after
 // MaxLockout without failure; a successful login clears the account's.
 type LoginThrottleConfig struct {
-	// PerAccount is the failures per account (user name or e-mail) before a
-	// lock-out (default 10).
+	// PerAccount is the failures per account before a lock-out (default
+	// 10); a user's name and e-mail address are one account.
 	PerAccount int `json:"perAccount,omitempty"`
 	// PerClient is the failures per client address before a lock-out
 	// (default 30).

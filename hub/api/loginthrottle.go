@@ -5,6 +5,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"math"
 	"net"
@@ -111,7 +112,7 @@ func (s *Server) checkPassword(account, client string, check func() error) (time
 		return 0, check()
 	}
 	now := s.clock()
-	acct, ckey := "account:"+strings.ToLower(account), "client:"+client
+	acct, ckey := "account:"+s.accountKey(account), "client:"+client
 	if d := max(th.wait(acct, now), th.wait(ckey, now)); d > 0 {
 		return d, nil
 	}
@@ -125,6 +126,18 @@ func (s *Server) checkPassword(account, client string, check func() error) (time
 		s.log().Warn("failed password check", "account", account, "client", client)
 	}
 	return 0, err
+}
+
+// accountKey is the throttle's key for a login as account: the user's id
+// when the account names an existing user by name or e-mail, so that both
+// spellings count against one budget.
+func (s *Server) accountKey(account string) string {
+	if s.Auth == nil {
+		return strings.ToLower(account)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return s.Auth.AccountKey(ctx, account)
 }
 
 // Guard is the REST API's login throttle (auth.loginThrottle) and rate

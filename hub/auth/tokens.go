@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -43,6 +44,20 @@ func (s *Service) Login(ctx context.Context, user, password string) (*Session, e
 	id, _ := d["_id"].(string)
 	s.sweepTokens(ctx)
 	return s.issue(ctx, id)
+}
+
+// AccountKey names the account a login for user (a user name, which is
+// the user's id, or an e-mail address) is made against: the user's id when
+// the user exists, otherwise user in lower case. Login throttles count
+// failures per AccountKey, so the name and the e-mail address of one user
+// share one budget.
+func (s *Service) AccountKey(ctx context.Context, user string) string {
+	if d, err := s.findLogin(ctx, user); err == nil {
+		if id, ok := d["_id"].(string); ok && id != "" {
+			return id
+		}
+	}
+	return strings.ToLower(user)
 }
 
 func (s *Service) findLogin(ctx context.Context, user string) (store.Document, error) {
