@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -67,14 +69,25 @@ func buildBinaries(dir string, env, flags []string) error {
 }
 
 // freePort returns a TCP port free on 127.0.0.1 right now.
+//
+// The port is drawn at random below the kernel's ephemeral range
+// (net.ipv4.ip_local_port_range, 32768–60999 by default): a port the kernel
+// handed out for ":0" goes back to the ephemeral pool when closed, and an
+// outgoing connection of any process could take it before the binary that
+// was given it binds it.
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 200 {
+		port := 20000 + rand.IntN(12000)
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			continue // taken: draw again
+		}
+		l.Close()
+		return port
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port between 20000 and 32000 after 200 draws")
+	return 0
 }
 
 // proc is a running binary.
