@@ -79,17 +79,25 @@ func (ca *CA) Client(t testing.TB, cn, certFile, keyFile string) *x509.Certifica
 	return ca.issue(t, cn, certFile, keyFile, x509.ExtKeyUsageClientAuth)
 }
 
+// Peer issues a certificate for both server and client authentication
+// (a NATS route or gateway certificate, which both answers and dials),
+// written like Server's.
+func (ca *CA) Peer(t testing.TB, cn, certFile, keyFile string) *x509.Certificate {
+	t.Helper()
+	return ca.issue(t, cn, certFile, keyFile, x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth)
+}
+
 // Path returns name in the CA's directory.
 func (ca *CA) Path(name string) string { return filepath.Join(ca.dir, name) }
 
-func (ca *CA) issue(t testing.TB, cn, certFile, keyFile string, usage x509.ExtKeyUsage) *x509.Certificate {
+func (ca *CA) issue(t testing.TB, cn, certFile, keyFile string, usage ...x509.ExtKeyUsage) *x509.Certificate {
 	t.Helper()
 	key := newKey(t)
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(serial.Add(1)), Subject: pkix.Name{CommonName: cn},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
 		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")}, DNSNames: []string{"localhost"},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: usage,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.key)
 	if err != nil {
