@@ -23,6 +23,8 @@ const (
 	openTimeout = 10 * time.Second
 	// opTimeout bounds a renewal or a release.
 	opTimeout = 2 * time.Second
+	// maxReplicas is JetStream's largest replica count.
+	maxReplicas = 5
 )
 
 // Config says which lease to hold and under which name.
@@ -39,6 +41,11 @@ type Config struct {
 	TTL time.Duration
 	// Description describes the bucket (what holding the lease means).
 	Description string
+	// Replicas is the replica count of the bucket (0 and 1: one). In a
+	// cluster of hubs it is the ingest streams' (ingest.replicas), so
+	// that the lease outlives the node that stores the bucket; an
+	// existing bucket is scaled to it when the lease is opened.
+	Replicas int
 }
 
 // validate names what is wrong with c.
@@ -54,6 +61,9 @@ func (c Config) validate() error {
 	}
 	if c.TTL <= 0 {
 		return fmt.Errorf("lease %s/%s: TTL (%v) must be positive", c.Bucket, c.Key, c.TTL)
+	}
+	if c.Replicas < 0 || c.Replicas > maxReplicas {
+		return fmt.Errorf("lease %s/%s: replicas (%d) must be between 1 and %d", c.Bucket, c.Key, c.Replicas, maxReplicas)
 	}
 	return nil
 }
@@ -82,8 +92,8 @@ func BucketName(prefix, domain string) string {
 	}, domain)
 }
 
-// Open creates (or updates to cfg.TTL) the bucket of the lease; the lease
-// is not held until Renew says so.
+// Open creates (or updates to cfg.TTL and cfg.Replicas) the bucket of the
+// lease; the lease is not held until Renew says so.
 func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Lease, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -95,9 +105,9 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Lease, error) {
 	cctx, cancel := context.WithTimeout(ctx, openTimeout)
 	defer cancel()
 	kv, err := js.CreateOrUpdateKeyValue(cctx, jetstream.KeyValueConfig{Bucket: cfg.Bucket, TTL: cfg.TTL, History: 1,
-		Description: cfg.Description})
+		Description: cfg.Description, Replicas: max(cfg.Replicas, 1)})
 	if err != nil {
-		return nil, fmt.Errorf("lease: key-value bucket %s: %w", cfg.Bucket, err)
+		return nil, fmt.Errorf("lease: key-value bucket %s with %d replicas: %w", cfg.Bucket, max(cfg.Replicas, 1), err)
 	}
 	return &Lease{cfg: cfg, kv: kv}, nil
 }
