@@ -29,6 +29,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/gridedge/gridedge/hub/auth"
+	"github.com/gridedge/gridedge/hub/fleet"
 	"github.com/gridedge/gridedge/hub/history"
 	"github.com/gridedge/gridedge/hub/store"
 	"github.com/gridedge/gridedge/hub/store/query"
@@ -70,6 +71,9 @@ type Server struct {
 	History history.Store
 	// Converters serves POST /converters/{id}/test (nil: it answers 404).
 	Converters Converters
+	// Fleet sends map control requests to edges for /fleet (nil: those
+	// routes answer 503).
+	Fleet *fleet.Control
 	// Requests, when set, is told of every request (route pattern, method,
 	// status, duration): the hub's metrics.
 	Requests RequestObserver
@@ -122,11 +126,13 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	// /history/{layer}/{collection}/{id} and /{layer}/{collection}/field/{field}
 	// overlap without either being more specific, which one ServeMux refuses:
-	// the history routes get their own ("history" is a reserved layer name)
+	// the history routes get their own ("history" is a reserved layer name),
+	// as do the fleet routes (/fleet/edges/{edge}/map against
+	// /{layer}/{collection}/field/{field})
 	hist := http.NewServeMux()
 	for _, rt := range s.routes() {
 		m := mux
-		if strings.HasPrefix(rt.path, historyPrefix) {
+		if ownMux(rt.path) {
 			m = hist
 		}
 		m.Handle(rt.pattern(), s.observe(rt.method, Prefix+rt.path, s.wrap(rt)))
@@ -136,15 +142,22 @@ func (s *Server) Handler() http.Handler {
 	}
 	mux.Handle(Prefix+"/", s.observe("", RouteUnmatched, http.HandlerFunc(notFound)))
 	hist.Handle(Prefix+historyPrefix, s.observe("", RouteUnmatched, http.HandlerFunc(notFound)))
+	hist.Handle(Prefix+fleetPrefix, s.observe("", RouteUnmatched, http.HandlerFunc(notFound)))
 	return &router{main: mux, history: hist}
 }
 
-// router sends the history paths to their own ServeMux and the others to
-// the main one.
+// ownMux reports whether an API path (relative to Prefix) is served by the
+// history ServeMux: the history and fleet paths.
+func ownMux(path string) bool {
+	return strings.HasPrefix(path, historyPrefix) || strings.HasPrefix(path, fleetPrefix)
+}
+
+// router sends the history and fleet paths to their own ServeMux and the
+// others to the main one.
 type router struct{ main, history *http.ServeMux }
 
 func (rt *router) mux(r *http.Request) *http.ServeMux {
-	if strings.HasPrefix(r.URL.Path, Prefix+historyPrefix) {
+	if p, ok := strings.CutPrefix(r.URL.Path, Prefix); ok && ownMux(p) {
 		return rt.history
 	}
 	return rt.main

@@ -23,6 +23,8 @@ type Config struct {
 	Notify notify.Config `json:"notify,omitempty"`
 	// Gateway configures /api/v2/gateway.
 	Gateway GatewayConfig `json:"gateway,omitempty"`
+	// Fleet configures map push and rollback through /api/v2/fleet.
+	Fleet FleetConfig `json:"fleet,omitempty"`
 }
 
 // HTTPConfig configures the REST API listener and request limits.
@@ -294,6 +296,9 @@ func (c *Config) Validate() error {
 	es = appendErrors(es, "notify", c.Notify.Validate())
 	if c.Gateway.Timeout.Std() <= 0 {
 		es.Add("gateway.timeout", "must be positive")
+	}
+	if err := c.Fleet.validate(); err != nil {
+		es.Add("fleet.signingKey", "%v", err)
 	}
 	return es.Err()
 }

@@ -47,6 +47,7 @@ func (s *Server) OpenAPI() map[string]any {
 			map[string]any{"name": "admin", "description": "Users and application credentials (GridEdge)"},
 			map[string]any{"name": "forecast", "description": "Forecasting service (seed 3.2.2; docs/forecast.md)"},
 			map[string]any{"name": "converters", "description": "Data-model converters (seed 3.2.3; docs/services.md)"},
+			map[string]any{"name": "fleet", "description": "Map push and rollback to edges, signed by the hub's key (GridEdge; docs/api.md)"},
 		},
 		"paths": paths,
 		"components": map[string]any{
@@ -178,7 +179,7 @@ func operation(rt *route) map[string]any {
 
 var pathParamDesc = map[string]string{
 	"layer": "Layer ID", "collection": "Collection ID", "id": "Document, layer, user or app ID (for resources: ID or filename of the file)",
-	"field": "Field to be returned (dotted path)", "item": "Collection or serie name",
+	"field": "Field to be returned (dotted path)", "item": "Collection or serie name", "edge": "Edge ID",
 }
 
 func successResponse(k resp) map[string]any {

@@ -107,6 +107,11 @@ var docsBody = &body{desc: "Document or array of documents", schema: map[string]
 }
 
 func (s *Server) routes() []*route {
+	return append(s.baseRoutes(), s.fleetRoutes()...)
+}
+
+// baseRoutes are the seed's routes and GridEdge's general additions.
+func (s *Server) baseRoutes() []*route {
 	col := "/{layer}/{collection}"
 	return []*route{
 		{method: "", path: "/health", op: "health", tag: "general", summary: "Service availability", access: open, resp: respString,

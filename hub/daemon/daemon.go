@@ -132,6 +132,10 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err erro
 		}
 		a := apiServer(h, log)
 		a.Converters = h.convertersAPI()
+		// map push and rollback through REST, signed with fleet.signingKey (docs/api.md)
+		if a.Fleet, err = startFleetControl(h); err != nil {
+			return nil, err
+		}
 		// Timeouts, connection cap and TLS come from the API's http section.
 		if h.httpLn, err = a.Listener(h.httpLn); err != nil {
 			return nil, fmt.Errorf("listen for HTTP on %s: %w", cfg.HTTP.Listen, err)
@@ -175,6 +179,7 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err erro
 		return nil, err
 	}
 	fl := fleet.New(h.nc, h.st, cfg.Domain, h.edgeStats, log)
+	fl.History = h.hist // each heartbeat's figures under system/edges/<edge>
 	h.wg.Add(2)
 	go func() {
 		defer h.wg.Done()

@@ -18,6 +18,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/gridedge/gridedge/hub/history"
 	"github.com/gridedge/gridedge/hub/ingest"
 	"github.com/gridedge/gridedge/hub/store"
 	"github.com/gridedge/gridedge/shared/subject"
@@ -42,6 +43,10 @@ type Fleet struct {
 
 	mu    sync.Mutex
 	edges map[string]*edgeRecord
+
+	// History, when set, receives each edge's heartbeat figures (see
+	// HistoryFields) under system/edges/<edge>; set it before Run.
+	History history.Appender
 }
 
 // New returns a Fleet; applied (may be nil) reports the applier's counters of an edge.
@@ -150,5 +155,6 @@ func (f *Fleet) record(ctx context.Context, m *nats.Msg) error {
 	f.mu.Lock()
 	f.edges[edge] = rec
 	f.mu.Unlock()
+	f.appendHistory(ctx, rec.summary, now)
 	return nil
 }

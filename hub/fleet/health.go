@@ -157,6 +157,7 @@ func (f *Fleet) load(ctx context.Context) error {
 func (f *Fleet) markOffline(ctx context.Context) {
 	now := f.now()
 	var gone []store.Document
+	var offline []control.EdgeSummary
 	f.mu.Lock()
 	for edge, r := range f.edges {
 		if r.summary.State != control.StateOnline || now.Sub(r.summary.LastSeen) <= OfflineAfter*r.interval {
@@ -167,6 +168,7 @@ func (f *Fleet) markOffline(ctx context.Context) {
 		r.fill(doc)
 		r.doc = doc
 		gone = append(gone, doc)
+		offline = append(offline, r.summary)
 		f.log.Warn("fleet: edge offline", "edge", edge, "last_seen", r.summary.LastSeen, "interval", r.interval)
 	}
 	f.mu.Unlock()
@@ -175,6 +177,9 @@ func (f *Fleet) markOffline(ctx context.Context) {
 	}
 	if _, err := f.st.Bulk(ctx, Layer, Collection, gone, false); err != nil {
 		f.log.Error("fleet: storing offline edges", "edges", len(gone), "err", err)
+	}
+	for _, s := range offline {
+		f.appendHistory(ctx, s, now.UTC())
 	}
 }
 

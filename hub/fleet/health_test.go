@@ -35,11 +35,14 @@ func (c *fakeClock) Add(d time.Duration) {
 }
 
 // runFleet runs a Fleet on nc and st with clock, checking for offline edges
-// every 5ms, until the test ends.
-func runFleet(t *testing.T, nc *nats.Conn, st store.Store, clock *fakeClock) {
+// every 5ms, until the test ends; configure may change it before it runs.
+func runFleet(t *testing.T, nc *nats.Conn, st store.Store, clock *fakeClock, configure ...func(*Fleet)) {
 	t.Helper()
 	f := New(nc, st, domain, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	f.now, f.every = clock.Now, 5*time.Millisecond
+	for _, c := range configure {
+		c(f)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- f.Run(ctx) }()
