@@ -73,6 +73,10 @@ type Options struct {
 	// Cluster, when set, makes the server a node of a NATS cluster of hub
 	// replicas (cluster.go).
 	Cluster *ClusterOptions
+	// Gateway, when set, joins the cluster to the clusters of other
+	// regions with NATS gateways (a supercluster; gateway.go). It needs
+	// Cluster.
+	Gateway *GatewayOptions
 	// Edges are the edges allowed to connect.
 	Edges []EdgeCredential
 	// Users are NATS users for tools and services.
@@ -181,6 +185,15 @@ func Start(o Options) (*Broker, error) {
 	}
 	if o.Cluster != nil {
 		if err := configureCluster(opts, o.Cluster, o.Logger); err != nil {
+			return nil, err
+		}
+	}
+	if o.Gateway != nil {
+		var cluster string
+		if o.Cluster != nil {
+			cluster = o.Cluster.Name
+		}
+		if err := configureGateway(opts, o.Gateway, cluster, o.Logger); err != nil {
 			return nil, err
 		}
 	}

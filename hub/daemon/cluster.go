@@ -63,6 +63,7 @@ func localHost(h string) bool {
 
 // validateCluster checks nats.cluster and ingest.replicas.
 func (c *Config) validateCluster(es *config.Errors) {
+	c.validateGateway(es)
 	cl := c.NATS.Cluster
 	if cl == nil {
 		if c.Ingest.Replicas > 1 {
@@ -131,6 +132,7 @@ func startIngest(ctx context.Context, h *Hub, o ingest.Options) (*ingest.Applier
 	}
 	o.Replicas = h.cfg.Ingest.Replicas
 	o.Leads = h.br.LeadsConsumer
+	o.Placement = h.cfg.edgePlacement()
 	wctx, cancel := context.WithTimeout(ctx, clusterStartTimeout)
 	defer cancel()
 	if err := h.br.WaitJetStream(wctx); err != nil {

@@ -84,6 +84,10 @@ type EdgeConfig struct {
 	// them), the edge's batches may write; a batch writing elsewhere goes to
 	// the dead-letter stream. Empty: every layer that is not reserved.
 	Layers []ingest.LayerGrant `json:"layers,omitempty"`
+	// Cluster is the NATS cluster (region) of a supercluster the edge
+	// attaches to: its stream is placed there (required with
+	// nats.gateway; see gateway.go).
+	Cluster string `json:"cluster,omitempty"`
 }
 
 // StoreConfig chooses the store backend.
@@ -139,6 +143,9 @@ type NATSConfig struct {
 	// (default none: a standalone server); see cluster.go and
 	// docs/scaling.md.
 	Cluster *ClusterConfig `json:"cluster,omitempty"`
+	// Gateway joins the cluster to the clusters of other regions (a
+	// supercluster; default none); see gateway.go and docs/scaling.md.
+	Gateway *GatewayConfig `json:"gateway,omitempty"`
 }
 
 // DefaultServerName is nats.serverName's default.

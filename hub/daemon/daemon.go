@@ -104,7 +104,7 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err erro
 		LeafListen: cfg.NATS.LeafListen.HostPort(), StoreDir: filepath.Join(cfg.DataDir, "jetstream"),
 		Edges: credentials(cfg.Edges), Users: cfg.NATS.Users, Logger: log,
 		ClientTLS: cfg.NATS.TLS, LeafTLS: cfg.NATS.LeafTLS, RequireTLS: cfg.NATS.RequireTLS,
-		Cluster: cfg.brokerCluster(),
+		Cluster: cfg.brokerCluster(), Gateway: cfg.brokerGateway(),
 	}
 	bo.JetStreamDomain, bo.LeafPeers, bo.LeafRemotes = cfg.brokerFederation()
 	h.br, err = broker.Start(bo)

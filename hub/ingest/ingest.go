@@ -124,6 +124,11 @@ type Options struct {
 	// hub replicas sharing the consumer apply each batch once, in order
 	// (cluster.go). Unset: this hub applies every batch.
 	Leads func(stream, consumer string) bool
+	// Placement, when set, names the NATS cluster an edge's stream (and
+	// its consumer) is placed in: in a supercluster, the cluster the edge
+	// attaches to (docs/scaling.md). Unset or "": the cluster of the hub
+	// that creates the stream first.
+	Placement func(edge string) string
 	// AfterApply, when set, is called after a batch is committed to the
 	// store and before it is acknowledged: the failpoint that tests use to
 	// kill the hub between apply and ack.
@@ -230,7 +235,7 @@ func New(ctx context.Context, nc *nats.Conn, st store.Store, o Options) (*Applie
 	}
 	a := &Applier{js: js, st: st, opts: o, log: o.Logger, perEdge: map[string]*EdgeStats{}, hwm: map[string]uint64{}}
 	if len(o.Edges) == 0 {
-		if err := a.createStream(ctx, StreamName, "edge batches awaiting the ingest applier", subject.IngestAll(o.Domain)); err != nil {
+		if err := a.createStream(ctx, StreamName, "edge batches awaiting the ingest applier", subject.IngestAll(o.Domain), ""); err != nil {
 			return nil, err
 		}
 		return a, nil
@@ -239,15 +244,24 @@ func New(ctx context.Context, nc *nats.Conn, st store.Store, o Options) (*Applie
 		return nil, err
 	}
 	for _, e := range o.Edges {
-		if err := a.createStream(ctx, EdgeStream(e), "batches of edge "+e+" awaiting the ingest applier", subject.Ingest(o.Domain, e)); err != nil {
+		var cluster string
+		if o.Placement != nil {
+			cluster = o.Placement(e)
+		}
+		if err := a.createStream(ctx, EdgeStream(e), "batches of edge "+e+" awaiting the ingest applier", subject.Ingest(o.Domain, e), cluster); err != nil {
 			return nil, err
 		}
 	}
 	return a, nil
 }
 
-func (a *Applier) createStream(ctx context.Context, name, desc, subj string) error {
+func (a *Applier) createStream(ctx context.Context, name, desc, subj, cluster string) error {
+	var placement *jetstream.Placement
+	if cluster != "" {
+		placement = &jetstream.Placement{Cluster: cluster}
+	}
 	_, err := a.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Placement:   placement,
 		Name:        name,
 		Description: desc,
 		Subjects:    []string{subj},
