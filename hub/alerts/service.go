@@ -51,6 +51,9 @@ type Options struct {
 	Domain string
 	// Instance names this hub in the lease (a unique suffix is added).
 	Instance string
+	// LeaseReplicas is the replica count of the lease's key-value bucket
+	// (default 1; in a cluster of hubs, ingest.replicas).
+	LeaseReplicas int
 	// Logger receives errors (default: discarded).
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
@@ -225,7 +228,7 @@ func (s *Service) Run(ctx context.Context, ready chan<- struct{}) error {
 	if err := store.PutCollection(ctx, s.opts.Store, s.cfg.Layer, s.cfg.Collection, store.Layer{}); err != nil {
 		return fmt.Errorf("alerts: %w", err)
 	}
-	l, err := openLease(ctx, s.opts.NC, s.opts.Domain, s.opts.Instance, s.cfg.Lease.Std())
+	l, err := openLease(ctx, s.opts.NC, s.opts.Domain, s.opts.Instance, s.cfg.Lease.Std(), s.opts.LeaseReplicas)
 	if err != nil {
 		return err
 	}

@@ -137,7 +137,7 @@ func startAlerts(h *Hub, runCtx context.Context) error {
 		return nil
 	}
 	opts := alerts.Options{Config: cfg, Store: store.WithChanges(h.st, h.publishChange), NC: h.nc,
-		Domain: h.cfg.Domain, Instance: h.cfg.NATS.ServerName, Logger: h.log.With("service", "alerts")}
+		Domain: h.cfg.Domain, Instance: h.cfg.NATS.ServerName, LeaseReplicas: h.leaseReplicas(), Logger: h.log.With("service", "alerts")}
 	if h.hist != nil {
 		opts.History = h.hist
 	}

@@ -125,7 +125,8 @@ func startServices(h *Hub, runCtx context.Context) error {
 		return nil
 	}
 	opts := vsensors.Options{Config: cfg, Store: store.WithChanges(h.st, h.publishChange), NC: h.nc,
-		Domain: h.cfg.Domain, Logger: h.log.With("service", "vsensors"), Instance: h.cfg.NATS.ServerName}
+		Domain: h.cfg.Domain, Logger: h.log.With("service", "vsensors"), Instance: h.cfg.NATS.ServerName,
+		LeaseReplicas: h.leaseReplicas()}
 	if h.svc.converters != nil {
 		opts.Converter = h.svc.converters
 	}
@@ -150,3 +151,13 @@ func startServices(h *Hub, runCtx context.Context) error {
 
 // VSensors is the virtual-sensor service (nil when off).
 func (h *Hub) VSensors() *vsensors.Service { return h.svc.vsensors }
+
+// leaseReplicas is the replica count of the services' lease buckets
+// (alerts, virtual sensors, weather): the ingest streams', so that on a
+// cluster a lease outlives the node storing its bucket (hub/lease).
+func (h *Hub) leaseReplicas() int {
+	if h.cfg.NATS.Cluster == nil {
+		return 1
+	}
+	return h.cfg.Ingest.Replicas
+}

@@ -36,7 +36,8 @@ func startWeather(h *Hub, runCtx context.Context) error {
 		return nil
 	}
 	svc, err := weather.New(weather.Options{Config: cfg, Store: store.WithChanges(h.st, h.publishChange),
-		Logger: h.log.With("service", "weather"), NC: h.nc, Domain: h.cfg.Domain, Instance: h.cfg.NATS.ServerName})
+		Logger: h.log.With("service", "weather"), NC: h.nc, Domain: h.cfg.Domain, Instance: h.cfg.NATS.ServerName,
+		LeaseReplicas: h.leaseReplicas()})
 	if err != nil {
 		return fmt.Errorf("start the weather service: %w", err)
 	}

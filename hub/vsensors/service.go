@@ -43,6 +43,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Instance names this hub in the poll lease (default: a unique name).
 	Instance string
+	// LeaseReplicas is the replica count of the poll lease's key-value bucket
+	// (default 1; in a cluster of hubs, ingest.replicas).
+	LeaseReplicas int
 	// Converter applies the converters of Config.Converters (required
 	// when it names any).
 	Converter Converter
@@ -169,7 +172,7 @@ func (s *Service) Run(ctx context.Context) error {
 		hasPoll = hasPoll || p
 	}
 	if hasPoll {
-		l, err := newLease(ctx, s.opts.NC, s.opts.Domain, s.opts.Instance, s.cfg.Lease.Std())
+		l, err := newLease(ctx, s.opts.NC, s.opts.Domain, s.opts.Instance, s.cfg.Lease.Std(), s.opts.LeaseReplicas)
 		if err != nil {
 			return fmt.Errorf("virtual sensors: poll %w", err)
 		}

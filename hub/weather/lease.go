@@ -16,9 +16,10 @@ const leaseKey = "refresh"
 // LeaseBucket is the key-value bucket of the refresh lease.
 func LeaseBucket(domain string) string { return "gridedge_weather_" + domain }
 
-// openLease opens the refresh lease of domain, held as who.
-func openLease(ctx context.Context, nc *nats.Conn, domain, who string, ttl time.Duration) (*lease.Lease, error) {
-	l, err := lease.Open(ctx, nc, lease.Config{Bucket: LeaseBucket(domain), Key: leaseKey, Holder: who, TTL: ttl,
+// openLease opens the refresh lease of domain, held as who, in a bucket
+// of replicas.
+func openLease(ctx context.Context, nc *nats.Conn, domain, who string, ttl time.Duration, replicas int) (*lease.Lease, error) {
+	l, err := lease.Open(ctx, nc, lease.Config{Bucket: LeaseBucket(domain), Key: leaseKey, Holder: who, TTL: ttl, Replicas: replicas,
 		Description: "GridEdge weather: which hub refreshes the sites"})
 	if err != nil {
 		return nil, fmt.Errorf("weather %w", err)

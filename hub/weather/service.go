@@ -48,6 +48,9 @@ type Options struct {
 	Domain string
 	// Instance names this hub in the lease (a unique suffix is added).
 	Instance string
+	// LeaseReplicas is the replica count of the lease's key-value bucket
+	// (default 1; in a cluster of hubs, ingest.replicas).
+	LeaseReplicas int
 }
 
 // Service answers the REST routes and refreshes the configured sites.
@@ -237,7 +240,7 @@ func (s *Service) Run(ctx context.Context) error {
 	if s.opts.NC == nil {
 		s.refreshing.Store(true)
 	} else {
-		l, err := openLease(ctx, s.opts.NC, s.opts.Domain, s.opts.Instance, s.cfg.Lease.Std())
+		l, err := openLease(ctx, s.opts.NC, s.opts.Domain, s.opts.Instance, s.cfg.Lease.Std(), s.opts.LeaseReplicas)
 		if err != nil {
 			return err
 		}
