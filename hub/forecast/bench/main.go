@@ -52,6 +52,7 @@ func run(args []string, out io.Writer) error {
 	ref := fs.String("reference", "auto", "run R Prophet: auto (when installed), on, off")
 	reps := fs.Int("reps", 3, "fits per case of the Go model (median time)")
 	models := fs.String("models", "go,r", "implementations to run: go, r or both")
+	optimizer := fs.String("optimizer", "", "the Go model's optimizer: exact or stan (default: the model's default)")
 	worker := fs.String("worker", "", "internal: run the Go model on the case in this folder")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -93,7 +94,7 @@ func run(args []string, out io.Writer) error {
 		}
 		ours := result{err: errors.New("not run")}
 		if useGo {
-			ours = runCase(d, s, tmp, *reps, func(dir string) *exec.Cmd { return exec.Command(self, "-worker", dir) })
+			ours = runCase(d, s, tmp, *reps, *optimizer, func(dir string) *exec.Cmd { return exec.Command(self, "-worker", dir) })
 		}
 		ntrain := len(s.ds) - d.h
 		row := func(name string, r result) {
@@ -108,7 +109,7 @@ func run(args []string, out io.Writer) error {
 			row("gridedge (Go)", ours)
 		}
 		if useR {
-			rr := runCase(d, s, tmp, d.rReps, func(dir string) *exec.Cmd { return exec.Command("Rscript", script, dir) })
+			rr := runCase(d, s, tmp, d.rReps, "", func(dir string) *exec.Cmd { return exec.Command("Rscript", script, dir) })
 			row("R Prophet 1.0", rr)
 			if ours.err == nil && rr.err == nil {
 				goals = append(goals, fmt.Sprintf("%s: MASE ratio %.3f (goal ≤ 1.05: %s), coverage Δ %+.3f (goal ±0.05: %s), fit speed-up ×%.1f (goal ≥ 20: %s)",
@@ -142,7 +143,7 @@ func abs(x float64) float64 {
 }
 
 // runCase runs one implementation on every window of d and aggregates.
-func runCase(d dataset, s *series, tmp string, reps int, cmd func(dir string) *exec.Cmd) result {
+func runCase(d dataset, s *series, tmp string, reps int, optimizer string, cmd func(dir string) *exec.Cmd) result {
 	var ms []metrics
 	var fits, preds []float64
 	var res result
@@ -154,7 +155,7 @@ func runCase(d dataset, s *series, tmp string, reps int, cmd func(dir string) *e
 		if err != nil {
 			return result{err: err}
 		}
-		if err := writeCase(dir, d, train, test, reps); err != nil {
+		if err := writeCase(dir, d, train, test, reps, optimizer); err != nil {
 			return result{err: err}
 		}
 		c := cmd(dir)
@@ -207,8 +208,8 @@ func lastLine(s string) string {
 }
 
 // writeCase writes spec.json, train.csv, test.csv and holidays.csv.
-func writeCase(dir string, d dataset, train, test *series, reps int) error {
-	b, _ := json.Marshal(spec{Mode: d.mode, Regressors: d.regs, Seed: 1, Reps: reps})
+func writeCase(dir string, d dataset, train, test *series, reps int, optimizer string) error {
+	b, _ := json.Marshal(spec{Mode: d.mode, Regressors: d.regs, Seed: 1, Reps: reps, Optimizer: optimizer})
 	if err := os.WriteFile(filepath.Join(dir, "spec.json"), b, 0o644); err != nil {
 		return fmt.Errorf("write spec: %w", err)
 	}

@@ -20,6 +20,9 @@ type spec struct {
 	Regressors []string `json:"regressors"`
 	Seed       int      `json:"seed"`
 	Reps       int      `json:"reps"`
+	// Optimizer is the Go model's optimizer (prophet.Options.Optimizer);
+	// empty is its default. R Prophet ignores it.
+	Optimizer string `json:"optimizer,omitempty"`
 }
 
 // readFrame reads a ds,y[,regressors] CSV written by series.writeCSV.
@@ -71,7 +74,7 @@ func runWorker(dir string) error {
 	if err != nil {
 		return err
 	}
-	opts := prophet.Options{SeasonalityMode: sp.Mode, Seed: uint64(sp.Seed)}
+	opts := prophet.Options{SeasonalityMode: sp.Mode, Seed: uint64(sp.Seed), Optimizer: sp.Optimizer}
 	for _, r := range sp.Regressors {
 		opts.Regressors = append(opts.Regressors, prophet.Regressor{Name: r})
 	}

@@ -30,8 +30,11 @@ type objective struct {
 	anyMul  bool
 	gram    *gram // linear additive models only
 	profile bool  // σ set to its optimum for the residuals (see logSigma)
-	gth     []float64
-	ggr     []float64
+	// l1 is the smoothing width of |δ| (l1Smooth); 0 is Stan's exact |δ|,
+	// whose derivative at 0 is taken as 0.
+	l1  float64
+	gth []float64
+	ggr []float64
 
 	// scratch, reused between evaluations
 	ks, ms, gk, gm []float64
@@ -48,6 +51,7 @@ func newObjective(growth string, h *history, cps []float64, d *design, tau float
 		ks: make([]float64, s+1), ms: make([]float64, s+1), gk: make([]float64, s+1), gm: make([]float64, s+1),
 		trend: make([]float64, n), xa: make([]float64, n), xm: make([]float64, n),
 		ba: make([]float64, k), bm: make([]float64, k), dz: make([]float64, n),
+		l1: l1Smooth,
 	}
 	for i, t := range h.t {
 		o.seg[i] = sort.Search(s, func(j int) bool { return cps[j] > t })
@@ -250,7 +254,11 @@ func (o *objective) priors(x []float64) float64 {
 	k, m, sigma := x[0], x[1], math.Exp(x[2+s])
 	f := (k*k+m*m)/50 + 2*sigma*sigma
 	for _, dj := range x[2 : 2+s] {
-		f += (math.Sqrt(dj*dj+l1Smooth*l1Smooth) - l1Smooth) / o.tau
+		if o.l1 == 0 {
+			f += math.Abs(dj) / o.tau
+			continue
+		}
+		f += (math.Sqrt(dj*dj+o.l1*o.l1) - o.l1) / o.tau
 	}
 	for j, b := range x[3+s:] {
 		f += b * b / (2 * o.prior2[j])
@@ -265,7 +273,14 @@ func (o *objective) priorsGrad(x, grad []float64) {
 	grad[0] += x[0] / 25
 	grad[1] += x[1] / 25
 	for j, dj := range x[2 : 2+s] {
-		grad[2+j] += dj / math.Sqrt(dj*dj+l1Smooth*l1Smooth) / o.tau
+		switch {
+		case o.l1 != 0:
+			grad[2+j] += dj / math.Sqrt(dj*dj+o.l1*o.l1) / o.tau
+		case dj > 0:
+			grad[2+j] += 1 / o.tau
+		case dj < 0:
+			grad[2+j] -= 1 / o.tau
+		}
 	}
 	grad[2+s] += 4 * sigma * sigma
 	for j, b := range x[3+s:] {
@@ -324,6 +339,17 @@ func (m *Model) optimize(ctx context.Context, h *history, d *design) (Params, in
 	x0 := make([]float64, o.dim())
 	x0[0], x0[1] = m.initParams(h)
 	// log σ = 0: Prophet starts at σ = 1.
+	// Prophet runs Stan's L-BFGS, or its Newton optimizer (to the optimum,
+	// as the exact one here) on histories of fewer than 100 rows.
+	if m.opts.Optimizer == OptimizerStan && len(h.t) >= stanMinRows {
+		p, iters, stop, err := m.optimizeStan(ctx, o, x0)
+		if err != nil || stop != stanLineFail {
+			return p, iters, err
+		}
+		// Prophet refits with Newton's method when Stan's L-BFGS fails; the
+		// exact optimizer below goes to the same optimum.
+		o.l1 = l1Smooth
+	}
 	var w *whitening
 	if o.gram != nil {
 		prec := make([]float64, o.gram.p)

@@ -74,7 +74,12 @@ func TestGradientMatchesFiniteDifferences(t *testing.T) {
 			}
 			o := newObjective(tc.growth, h, m.st.ChangepointsT, d, 0.05)
 			rng := rand.New(rand.NewPCG(3, 4))
-			for trial := range 3 {
+			for trial := range 4 {
+				// Odd trials: Stan's exact |δ| (the random δ are away from its kink).
+				o.l1 = l1Smooth
+				if trial%2 == 1 {
+					o.l1 = 0
+				}
 				x := make([]float64, o.dim())
 				for i := range x {
 					x[i] = 0.3 * rng.NormFloat64()
@@ -101,13 +106,16 @@ func TestGradientMatchesFiniteDifferences(t *testing.T) {
 // the out-of-sample error and the interval coverage.
 func TestFitRecoversSyntheticSeries(t *testing.T) {
 	tests := []struct {
-		name     string
-		mode     string
-		maxMAPE  float64
-		coverage [2]float64
+		name      string
+		mode      string
+		optimizer string
+		maxMAPE   float64
+		coverage  [2]float64
 	}{
-		{"additive weekly", ModeAdditive, 0.02, [2]float64{0.6, 0.97}},
-		{"multiplicative weekly", ModeMultiplicative, 0.02, [2]float64{0.6, 0.97}},
+		{"additive weekly, stan", ModeAdditive, OptimizerStan, 0.02, [2]float64{0.6, 0.97}},
+		{"multiplicative weekly, stan", ModeMultiplicative, OptimizerStan, 0.02, [2]float64{0.6, 0.97}},
+		{"additive weekly, exact", ModeAdditive, OptimizerExact, 0.02, [2]float64{0.6, 0.97}},
+		{"multiplicative weekly, exact", ModeMultiplicative, OptimizerExact, 0.02, [2]float64{0.6, 0.97}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -120,7 +128,7 @@ func TestFitRecoversSyntheticSeries(t *testing.T) {
 				return out
 			}
 			train, test := all.subset(idx(0, 370)), all.subset(idx(370, 400))
-			m, err := New(Options{SeasonalityMode: tc.mode, Seed: 1})
+			m, err := New(Options{SeasonalityMode: tc.mode, Seed: 1, Optimizer: tc.optimizer})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -299,13 +299,13 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	o := Options{
 		Growth: "cubic", NChangepoints: &neg, IntervalWidth: 1.5,
 		Holidays:   []Holiday{{Name: "h", Dates: []string{"01/02/2020"}, LowerWindow: 1}},
-		Regressors: []Regressor{{Name: "y"}},
+		Regressors: []Regressor{{Name: "y"}}, Optimizer: "newton",
 	}
 	err := o.Validate()
 	if !errors.Is(err, ErrInvalidOptions) {
 		t.Fatalf("got %v, want ErrInvalidOptions", err)
 	}
-	for _, want := range []string{"growth \"cubic\"", "nChangepoints -1", "intervalWidth 1.5", "window [1, 0]", "01/02/2020", "regressors[0].name \"y\""} {
+	for _, want := range []string{"growth \"cubic\"", "nChangepoints -1", "intervalWidth 1.5", "window [1, 0]", "01/02/2020", "regressors[0].name \"y\"", "optimizer \"newton\""} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q: want it to mention %q", err, want)
 		}
@@ -324,11 +324,14 @@ func TestFitErrors(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	m, _ = New(Options{})
-	if err := m.Fit(ctx, synthetic(50, 24*time.Hour, false, 1, 1)); !errors.Is(err, context.Canceled) {
-		t.Errorf("cancelled context: got %v, want context.Canceled", err)
-	}
-	if m.Fitted() {
-		t.Errorf("cancelled fit: model reports fitted")
+	// 50 rows: the exact optimizer (as Prophet's Newton); 200: Stan's L-BFGS.
+	for _, n := range []int{50, 200} {
+		m, _ = New(Options{})
+		if err := m.Fit(ctx, synthetic(n, 24*time.Hour, false, 1, 1)); !errors.Is(err, context.Canceled) {
+			t.Errorf("%d rows, cancelled context: got %v, want context.Canceled", n, err)
+		}
+		if m.Fitted() {
+			t.Errorf("%d rows, cancelled fit: model reports fitted", n)
+		}
 	}
 }

@@ -33,6 +33,20 @@ const (
 	DefaultMaxIterations         = 10000
 )
 
+// Optimizers of the MAP fit ([Options].Optimizer).
+const (
+	// OptimizerStan (the default) fits as Prophet does: Stan's L-BFGS with
+	// the settings Prophet runs it with (rstan::optimizing, CmdStan
+	// optimize), from Prophet's starting point, so the fit stops where
+	// Prophet's stops, which on some series is short of the exact optimum;
+	// on histories under 100 rows, where Prophet uses Stan's Newton
+	// optimizer, the exact optimizer.
+	OptimizerStan = "stan"
+	// OptimizerExact is gonum's L-BFGS in whitened coordinates, run to the
+	// optimum of the objective (|δ| smoothed by 1e-4).
+	OptimizerExact = "exact"
+)
+
 // Switch turns one of the built-in seasonalities (yearly, weekly, daily) on
 // or off. The zero value, Auto, lets the history decide as Prophet does; Off
 // disables it; On forces it with the default Fourier order; a positive value
@@ -182,6 +196,9 @@ type Options struct {
 	Regressors []Regressor `json:"regressors,omitempty"`
 	// MaxIterations bounds the L-BFGS iterations (10000).
 	MaxIterations int `json:"maxIterations,omitempty"`
+	// Optimizer finds the MAP: "stan" (default, as Prophet) or "exact"
+	// ([OptimizerStan], [OptimizerExact]).
+	Optimizer string `json:"optimizer,omitempty"`
 }
 
 // withDefaults returns o with every unset field at Prophet's default.
@@ -220,6 +237,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxIterations == 0 {
 		o.MaxIterations = DefaultMaxIterations
+	}
+	if o.Optimizer == "" {
+		o.Optimizer = OptimizerStan
 	}
 	o.Seasonalities = append([]Seasonality(nil), o.Seasonalities...)
 	for i := range o.Seasonalities {
@@ -292,6 +312,9 @@ func (o Options) Validate() error {
 	}
 	if o.MaxIterations < 0 {
 		bad("maxIterations %d (want ≥ 0)", o.MaxIterations)
+	}
+	if o.Optimizer != OptimizerExact && o.Optimizer != OptimizerStan {
+		bad("optimizer %q (want exact or stan)", o.Optimizer)
 	}
 	for _, sw := range []struct {
 		name string
