@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sort"
 	"time"
+
+	"gonum.org/v1/gonum/stat/distuv"
 )
 
 // Forecast holds a prediction, one entry per row of the frame predicted.
@@ -194,15 +196,15 @@ func laplace(rng *rand.Rand, b float64) float64 {
 	return -b * math.Log(1-2*u)
 }
 
-// poisson draws from Poisson(lambda): Knuth's product method for small
-// means, a rounded Normal approximation for large ones.
+// poisson draws from Poisson(lambda) exactly (no approximation), as Prophet:
+// Knuth's product method for small means, gonum's rejection sampler for
+// large ones (forecasts reaching further than 1.2 histories ahead).
 func poisson(rng *rand.Rand, lambda float64) int {
 	if lambda <= 0 {
 		return 0
 	}
 	if lambda > 30 {
-		v := math.Round(lambda + math.Sqrt(lambda)*rng.NormFloat64())
-		return max(0, int(v))
+		return int(distuv.Poisson{Lambda: lambda, Src: rng}.Rand())
 	}
 	l := math.Exp(-lambda)
 	k, p := 0, 1.0

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -275,6 +276,36 @@ func TestStanOptimizerLandsWhereProphet(t *testing.T) {
 			}
 			if sd >= ed || sy >= ey {
 				t.Errorf("stan (|Δδ| %.4f, |Δyhat| %.5f) is not nearer R's fit than exact (%.4f, %.5f)", sd, sy, ed, ey)
+			}
+		})
+	}
+}
+
+// TestPoissonDraws checks the mean and variance of the changepoint-count
+// draws on both sides of the switch between the two samplers.
+func TestPoissonDraws(t *testing.T) {
+	for _, lambda := range []float64{0.3, 4, 29.5, 30.5, 250, 4000} {
+		t.Run(strconv.FormatFloat(lambda, 'g', -1, 64), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(uint64(lambda*10), 2))
+			const n = 20000
+			var sum, sum2 float64
+			for range n {
+				k := poisson(rng, lambda)
+				if k < 0 {
+					t.Fatalf("draw %d is not a count", k)
+				}
+				v := float64(k)
+				sum += v
+				sum2 += v * v
+			}
+			mean := sum / n
+			variance := sum2/n - mean*mean
+			// Standard errors of the mean and (roughly) of the variance.
+			if se := math.Sqrt(lambda / n); math.Abs(mean-lambda) > 5*se {
+				t.Errorf("mean %.4f, want %g ± %.4f", mean, lambda, 5*se)
+			}
+			if se := math.Sqrt((2*lambda*lambda + lambda) / n); math.Abs(variance-lambda) > 5*se {
+				t.Errorf("variance %.4f, want %g ± %.4f", variance, lambda, 5*se)
 			}
 		})
 	}
