@@ -2,6 +2,8 @@ package history
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -12,13 +14,29 @@ import (
 )
 
 // Recorder is the one place where measurement writes enter the history: a
-// store decorator (like store.WithChanges) that, after a write committed,
-// appends the measurement points it wrote. Edge batches (ApplyBatch: the
-// updates above the edge's high-water mark) and REST/NATS writes (Insert,
-// UpdateByID, UpdateMany, Bulk: the measurements.<name> they set, with their
-// own timestamps) all pass through it. A history failure does not undo the
-// document write: it is logged, and samples refused (older than the
-// out-of-order window) are counted, per edge for batches.
+// store decorator (like store.WithChanges) that records the measurement
+// points written. Edge batches (ApplyBatch: the updates above the edge's
+// high-water mark) and REST/NATS writes (Insert, UpdateByID, UpdateMany,
+// Bulk: the measurements.<name> they set, with their own timestamps) all
+// pass through it.
+//
+// An edge batch's samples are appended BEFORE the store commits the batch
+// (history appends are idempotent for identical points, and a batch's
+// samples depend on the batch alone), so that a reading the store accepted
+// is always in the history: a hub killed between the append and the commit
+// gets the batch again from JetStream, appends the same points again
+// (changing nothing) and commits. When the append fails (a remote history
+// backend unreachable), ApplyBatch commits nothing and returns an error
+// wrapping ErrNotRecorded: the ingest applier tries the batch again with a
+// backoff, the edge and its stream buffering meanwhile. Samples the history
+// refuses (older than the out-of-order window) are not a failure: they are
+// counted per edge and the documents are written.
+//
+// REST and NATS writes are recorded after their commit, from the stored
+// documents: when that append fails, the write returns an error wrapping
+// ErrNotRecorded (the documents were written; writing the same values again
+// records them), and a hub killed between the commit and the append loses
+// those samples (the client sees its request fail and may retry).
 type Recorder struct {
 	store.Store
 	app Appender
@@ -26,11 +44,18 @@ type Recorder struct {
 	now func() time.Time
 
 	errors  atomic.Uint64
+	held    atomic.Uint64
 	mu      sync.Mutex
 	refused map[string]uint64 // edge ("" for REST writes) → samples refused
 }
 
 var _ store.Store = (*Recorder)(nil)
+
+// ErrNotRecorded wraps the error of a history append that failed as a
+// whole (the backend unreachable, closed): for an edge batch, nothing was
+// committed and the batch is to be applied again; for a REST or NATS
+// write, the documents were written but not their history.
+var ErrNotRecorded = errors.New("history: measurements not recorded")
 
 // NewRecorder returns st recording measurement writes into app.
 func NewRecorder(st store.Store, app Appender, log *slog.Logger) *Recorder {
@@ -48,24 +73,34 @@ func (r *Recorder) Refused(edge string) uint64 {
 	return r.refused[edge]
 }
 
-// Errors counts appends that failed as a whole.
+// Errors counts appends that failed as a whole: edge batches held back
+// (not committed, to be applied again) and REST/NATS writes whose history
+// was not written.
 func (r *Recorder) Errors() uint64 { return r.errors.Load() }
+
+// Held counts the edge batches (or merged runs of batches) that were not
+// committed because their history could not be written; each is applied
+// again by the ingest applier.
+func (r *Recorder) Held() uint64 { return r.held.Load() }
 
 // Unwrap returns the decorated store, so that what looks through
 // decorators (store.ExplainFind, store.GetJSON) finds the backend.
 func (r *Recorder) Unwrap() store.Store { return r.Store }
 
-func (r *Recorder) record(ctx context.Context, edge string, samples []Sample) {
+// record appends samples; edge is "" for REST and NATS writes. An append
+// that fails as a whole is counted and returned wrapping ErrNotRecorded
+// (store.ErrInvalid too when the samples themselves are invalid).
+func (r *Recorder) record(ctx context.Context, edge string, samples []Sample) error {
 	if len(samples) == 0 {
-		return
+		return nil
 	}
-	// the document write committed: the history is written even when the
-	// caller's context ends now
-	res, err := r.app.Append(context.WithoutCancel(ctx), samples)
+	res, err := r.app.Append(ctx, samples)
 	if err != nil {
 		r.errors.Add(1)
-		r.log.Error("history: write failed; the documents were written", "edge", edge, "samples", len(samples), "err", err)
-		return
+		if errors.Is(err, ErrInvalid) {
+			return fmt.Errorf("%w: %w: %w", ErrNotRecorded, store.ErrInvalid, err)
+		}
+		return fmt.Errorf("%w (%d samples): %w", ErrNotRecorded, len(samples), err)
 	}
 	if res.Refused > 0 {
 		r.mu.Lock()
@@ -74,26 +109,37 @@ func (r *Recorder) record(ctx context.Context, edge string, samples []Sample) {
 		r.log.Warn("history: samples refused (older than history.outOfOrderWindow, or a different value for a stored time)",
 			"edge", edge, "refused", res.Refused, "first", res.FirstRefusal)
 	}
+	return nil
 }
 
-// ApplyBatch applies the batch, then records the updates it applied.
+// ApplyBatch records the samples of the updates above the edge's
+// high-water mark, then applies the batch. When the history append fails,
+// nothing is applied and the error wraps ErrNotRecorded.
 func (r *Recorder) ApplyBatch(ctx context.Context, b *model.Batch, opts store.ApplyOptions) (store.ApplyResult, error) {
-	res, err := r.Store.ApplyBatch(ctx, b, opts)
-	if err != nil || res.Applied == 0 {
-		return res, err
+	hwm, err := r.Store.HighWaterMark(ctx, b.Edge)
+	if err != nil {
+		return store.ApplyResult{}, fmt.Errorf("history: read the high-water mark of edge %q before recording batch %d-%d: %w", b.Edge, b.SeqFirst, b.SeqLast, err)
 	}
-	// updates at or below the high-water mark (skipped) come first
-	var samples []Sample
-	for i := min(res.Skipped, len(b.Updates)); i < len(b.Updates); i++ {
-		samples = SamplesOfUpdate(&b.Updates[i], samples)
+	if b.SeqLast > hwm {
+		var samples []Sample
+		for i := range b.Updates {
+			if b.SeqFirst+uint64(i) > hwm {
+				samples = SamplesOfUpdate(&b.Updates[i], samples)
+			}
+		}
+		if err := r.record(ctx, b.Edge, samples); err != nil {
+			r.held.Add(1)
+			r.log.Error("history: write failed; the batch is not applied and will be tried again", "edge", b.Edge,
+				"seq_first", b.SeqFirst, "seq_last", b.SeqLast, "samples", len(samples), "err", err)
+			return store.ApplyResult{}, fmt.Errorf("apply batch %d-%d of edge %q: %w", b.SeqFirst, b.SeqLast, b.Edge, err)
+		}
 	}
-	r.record(ctx, b.Edge, samples)
-	return res, nil
+	return r.Store.ApplyBatch(ctx, b, opts)
 }
 
 // recordChanges records the measurements that committed REST writes set,
 // reading each changed document back (its stored, normalised form).
-func (r *Recorder) recordChanges(ctx context.Context, layer, col string, changes []store.Change) {
+func (r *Recorder) recordChanges(ctx context.Context, layer, col string, changes []store.Change) error {
 	var samples []Sample
 	now := r.now()
 	for _, c := range changes {
@@ -107,7 +153,14 @@ func (r *Recorder) recordChanges(ctx context.Context, layer, col string, changes
 		}
 		samples = append(samples, SamplesOf(layer, col, c.ID, doc, c.Fields, now)...)
 	}
-	r.record(ctx, "", samples)
+	// the documents are written: their history is written even when the
+	// caller's context ends now
+	if err := r.record(context.WithoutCancel(ctx), "", samples); err != nil {
+		r.log.Error("history: write failed; the documents were written, their history was not", "layer", layer, "collection", col,
+			"samples", len(samples), "err", err)
+		return fmt.Errorf("%s/%s: the documents were written; write them again to record their measurements: %w", layer, col, err)
+	}
+	return nil
 }
 
 func touchesMeasurements(fields []string) bool {
@@ -122,29 +175,35 @@ func touchesMeasurements(fields []string) bool {
 // Insert inserts, then records the inserted measurements.
 func (r *Recorder) Insert(ctx context.Context, layer, col string, docs []store.Document) (store.WriteResult, error) {
 	res, err := r.Store.Insert(ctx, layer, col, docs)
-	r.recordChanges(ctx, layer, col, res.Changes)
-	return res, err
+	return res, joinErr(err, r.recordChanges(ctx, layer, col, res.Changes))
 }
 
 // UpdateByID updates, then records the measurements it set.
 func (r *Recorder) UpdateByID(ctx context.Context, layer, col, id string, update map[string]any) ([]string, error) {
 	changed, err := r.Store.UpdateByID(ctx, layer, col, id, update)
-	if err == nil {
-		r.recordChanges(ctx, layer, col, []store.Change{{Op: store.OpUpdate, ID: id, Fields: changed}})
+	if err != nil {
+		return changed, err
 	}
-	return changed, err
+	return changed, r.recordChanges(ctx, layer, col, []store.Change{{Op: store.OpUpdate, ID: id, Fields: changed}})
 }
 
 // UpdateMany updates, then records the measurements it set.
 func (r *Recorder) UpdateMany(ctx context.Context, layer, col string, docs []store.Document) (store.WriteResult, error) {
 	res, err := r.Store.UpdateMany(ctx, layer, col, docs)
-	r.recordChanges(ctx, layer, col, res.Changes)
-	return res, err
+	return res, joinErr(err, r.recordChanges(ctx, layer, col, res.Changes))
 }
 
 // Bulk upserts, then records the measurements it set.
 func (r *Recorder) Bulk(ctx context.Context, layer, col string, docs []store.Document, init bool) (store.WriteResult, error) {
 	res, err := r.Store.Bulk(ctx, layer, col, docs, init)
-	r.recordChanges(ctx, layer, col, res.Changes)
-	return res, err
+	return res, joinErr(err, r.recordChanges(ctx, layer, col, res.Changes))
+}
+
+// joinErr returns the write's error err, joined with the history's error
+// herr when there is one.
+func joinErr(err, herr error) error {
+	if herr == nil {
+		return err
+	}
+	return errors.Join(err, herr)
 }

@@ -45,7 +45,11 @@ type RemoteOptions struct {
 // in the embedded engine. Reads fetch the raw samples of a document with a
 // range selector (/api/v1/query) and aggregate steps here, so that both
 // backends answer alike; /api/v1/series lists documents and fields. String
-// states are written on change as seen since the hub started.
+// states are written on change as seen since the hub started. A point
+// written again (the recorder appends an edge batch's points before its
+// commit, so a retried or redelivered batch writes them again) is read
+// once, even from an engine that keeps identical duplicates
+// (VictoriaMetrics without -dedup.minScrapeInterval).
 type Remote struct {
 	o      RemoteOptions
 	mu     sync.Mutex
@@ -326,7 +330,15 @@ func (r *Remote) Select(ctx context.Context, q Query, fn func(Series) error) err
 				if err != nil {
 					return fmt.Errorf("history: remote sample %q of %s: %w", s, id, err)
 				}
-				ss = append(ss, fsample{t: int64(math.Round(ts * 1000)), f: val})
+				t := int64(math.Round(ts * 1000))
+				if n := len(ss); n > 0 && ss[n-1].T() == t {
+					// the same point written again (an edge batch whose
+					// commit was retried): VictoriaMetrics without
+					// -dedup.minScrapeInterval keeps every copy; the
+					// first one counts, as in the embedded engine
+					continue
+				}
+				ss = append(ss, fsample{t: t, f: val})
 			}
 			sr := storage.NewListSeries(labels.FromMap(m.Metric), ss)
 			switch m.Metric[promModel.MetricNameLabel] {

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/gridedge/gridedge/hub/history"
 	"github.com/gridedge/gridedge/hub/store"
 	"github.com/gridedge/gridedge/hub/store/bolt"
 	"github.com/gridedge/gridedge/shared/model"
@@ -27,9 +28,10 @@ import (
 // BenchmarkApplierReplay measures how fast the applier drains a backlog of
 // edge batches (GRIDEDGE_BENCH_BACKLOG updates, default 1,000,000, in
 // batches of 500 updates of 50 documents) from the edge's stream into the
-// bolt store: the latest documents (the history is written by the hub's
-// history.Recorder, not part of this figure). wire: batches as agents send
-// them (shared/wire); json: as older agents send them. It reports
+// bolt store: the latest documents. wire: batches as agents send them
+// (shared/wire); json: as older agents send them; wire+history: as wire,
+// through the hub's history.Recorder into the embedded tsdb (each run's
+// samples appended before its commit). It reports
 // updates/s and the process CPU time per update (cpu-µs/update: the
 // applier, the store and the NATS server together; steadier than the rate
 // on a shared machine).
@@ -38,11 +40,12 @@ func BenchmarkApplierReplay(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("GRIDEDGE_BENCH_BACKLOG")); err == nil && v > 0 {
 		n = v
 	}
-	b.Run("wire", func(b *testing.B) { benchReplay(b, n, true) })
-	b.Run("json", func(b *testing.B) { benchReplay(b, n, false) })
+	b.Run("wire", func(b *testing.B) { benchReplay(b, n, true, false) })
+	b.Run("json", func(b *testing.B) { benchReplay(b, n, false, false) })
+	b.Run("wire+history", func(b *testing.B) { benchReplay(b, n, true, true) })
 }
 
-func benchReplay(b *testing.B, n int, binary bool) {
+func benchReplay(b *testing.B, n int, binary, withHistory bool) {
 	const per = 500
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -57,9 +60,17 @@ func benchReplay(b *testing.B, n int, binary bool) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		st, err := bolt.Open(filepath.Join(dir, "hub.db"))
+		bs, err := bolt.Open(filepath.Join(dir, "hub.db"))
 		if err != nil {
 			b.Fatal(err)
+		}
+		var st store.Store = bs
+		var hist *history.TSDB
+		if withHistory {
+			if hist, err = history.OpenTSDB(history.TSDBOptions{Dir: filepath.Join(dir, "history"), OutOfOrderWindow: 48 * time.Hour}); err != nil {
+				b.Fatal(err)
+			}
+			st = history.NewRecorder(bs, hist, nil)
 		}
 		ctx := context.Background()
 		if err := st.PutLayer(ctx, store.Layer{ID: "site", Collections: []store.Collection{{Name: "meters"}}}); err != nil {
@@ -110,7 +121,13 @@ func benchReplay(b *testing.B, n int, binary bool) {
 		b.ReportMetric(float64(n)/el.Seconds(), "updates/s")
 		b.ReportMetric(float64(cpu.Nanoseconds())/1000/float64(n), "cpu-µs/update")
 		fmt.Printf("applier replay INGEST→bolt store: %d updates in %d batches in %v = %.0f updates/s\n", n, (n+per-1)/per, el.Round(time.Millisecond), float64(n)/el.Seconds())
-		st.Close()
+		bs.Close()
+		if hist != nil {
+			if got := hist.Stats().Written; got != uint64(n) {
+				b.Fatalf("history holds %d samples, want %d", got, n)
+			}
+			hist.Close()
+		}
 		nc.Close()
 		srv.Shutdown()
 		srv.WaitForShutdown()

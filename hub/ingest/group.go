@@ -26,7 +26,9 @@ import (
 // acknowledgements replays them as skips, exactly as for a single batch.
 // Batches apply in stream order; a batch failing a check is dead-lettered
 // on its own; a merged run the store refuses is applied again batch by
-// batch (handle), so that only the bad batch is dead-lettered.
+// batch (handle), so that only the bad batch is dead-lettered; a run that
+// fails for another reason (the store or the history unavailable) is tried
+// again as a run, with a backoff.
 const (
 	// maxGroup is how many messages a consumer takes per fetch, and so
 	// its MaxAckPending.
@@ -142,7 +144,8 @@ const inProgressEvery = 2 * time.Second
 
 // keepInProgress reports the messages of run in progress every
 // inProgressEvery until stop is called (and returns), so that a slow
-// commit (a big run on a slow store) does not get them redelivered.
+// commit (a big run on a slow store, or retries) does not get them
+// redelivered. stop may be called more than once.
 func keepInProgress(run []pendingMsg) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
@@ -162,9 +165,12 @@ func keepInProgress(run []pendingMsg) (stop func()) {
 			}
 		}
 	}()
+	var once sync.Once
 	return func() {
-		close(done)
-		wg.Wait()
+		once.Do(func() {
+			close(done)
+			wg.Wait()
+		})
 	}
 }
 
@@ -198,12 +204,26 @@ func (a *Applier) applyRun(ctx context.Context, run []pendingMsg) {
 	}
 	stop := keepInProgress(run)
 	err := a.commit(ctx, &merged, parts)
-	stop()
-	if err != nil {
+	// a failure that is not the batches' fault (the store, or the history
+	// the readings are recorded in before the commit, unavailable) is
+	// retried as a run, its batches kept in progress meanwhile
+	var perm permanentError
+	for attempt := 1; err != nil && !errors.As(err, &perm) && ctx.Err() == nil; attempt++ {
+		a.retryWait(ctx, merged.Edge, attempt, err)
 		if ctx.Err() == nil {
-			a.log.Debug("ingest: a merged run failed; applying its batches one by one", "edge", merged.Edge,
-				"batches", len(run), "seq_first", merged.SeqFirst, "seq_last", merged.SeqLast, "err", err)
+			err = a.commit(ctx, &merged, parts)
 		}
+	}
+	stop()
+	if err != nil && ctx.Err() != nil {
+		for _, p := range run {
+			_ = p.msg.Nak()
+		}
+		return
+	}
+	if err != nil {
+		a.log.Debug("ingest: a merged run was refused; applying its batches one by one", "edge", merged.Edge,
+			"batches", len(run), "seq_first", merged.SeqFirst, "seq_last", merged.SeqLast, "err", err)
 		for _, p := range run {
 			a.handle(ctx, p.msg)
 		}

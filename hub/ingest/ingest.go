@@ -155,6 +155,10 @@ type Stats struct {
 	// Refused counts dead-lettered batches that wrote outside their edge's
 	// allow-list.
 	Refused uint64 `json:"refused"`
+	// Retries counts applies that failed without committing anything (the
+	// store, or the history that a batch's readings are recorded in
+	// before the commit, unavailable) and were tried again.
+	Retries uint64 `json:"retries"`
 }
 
 // EdgeStats count what was applied for one edge.
@@ -173,6 +177,9 @@ type EdgeStats struct {
 	Quarantined uint64 `json:"quarantined"`
 	// Refused counts dead-lettered batches outside the edge's allow-list.
 	Refused uint64 `json:"refused"`
+	// Retries counts applies of the edge's batches that failed without
+	// committing (store or history unavailable) and were tried again.
+	Retries uint64 `json:"retries"`
 	// HistoryRefused counts measurement samples of the edge's batches that
 	// the history refused (older than history.outOfOrderWindow); the
 	// documents were updated. The hub fills it from its history recorder.
@@ -190,7 +197,7 @@ type Applier struct {
 	opts Options
 	log  *slog.Logger
 
-	batches, updates, skipped, gaps, dead, quarantined, refused atomic.Uint64
+	batches, updates, skipped, gaps, dead, quarantined, refused, retries atomic.Uint64
 
 	mu      sync.Mutex
 	perEdge map[string]*EdgeStats
@@ -334,7 +341,8 @@ func (a *Applier) drainShared(ctx context.Context) error {
 // Stats returns the counters.
 func (a *Applier) Stats() Stats {
 	return Stats{Batches: a.batches.Load(), Updates: a.updates.Load(), Skipped: a.skipped.Load(),
-		Gaps: a.gaps.Load(), DeadLetters: a.dead.Load(), Quarantined: a.quarantined.Load(), Refused: a.refused.Load()}
+		Gaps: a.gaps.Load(), DeadLetters: a.dead.Load(), Quarantined: a.quarantined.Load(), Refused: a.refused.Load(),
+		Retries: a.retries.Load()}
 }
 
 // EdgeStats returns the counters of one edge (zero if it sent nothing yet).
@@ -435,9 +443,12 @@ type permanentError struct{ error }
 
 func (a *Applier) handle(ctx context.Context, msg jetstream.Msg) {
 	edge := subject.Token(msg.Subject(), 2)
-	for attempt := 0; ; attempt++ {
+	stop := func() {}
+	defer func() { stop() }()
+	for attempt := 1; ; attempt++ {
 		err := a.apply(ctx, edge, msg.Data())
 		if err == nil {
+			stop()
 			if a.opts.AfterApply != nil {
 				a.opts.AfterApply(a.batches.Load())
 			}
@@ -448,19 +459,44 @@ func (a *Applier) handle(ctx context.Context, msg jetstream.Msg) {
 		}
 		var perm permanentError
 		if errors.As(err, &perm) {
+			stop()
 			a.deadLetter(ctx, msg, edge, perm.error)
 			return
 		}
 		if ctx.Err() != nil {
+			stop()
 			_ = msg.Nak()
 			return
 		}
-		backoff := min(time.Duration(attempt+1)*200*time.Millisecond, 5*time.Second)
-		a.log.Error("ingest: applying batch failed; retrying", "edge", edge, "attempt", attempt+1, "err", err)
-		_ = msg.InProgress()
-		sleep(ctx, backoff)
+		if attempt == 1 {
+			// kept in progress while it waits, so that it is not redelivered
+			stop = keepInProgress([]pendingMsg{{msg: msg}})
+		}
+		a.retryWait(ctx, edge, attempt, err)
 	}
 }
+
+// retryWait counts and logs a failed apply of edge's batches that is tried
+// again (the store or the history unavailable), then waits a backoff that
+// grows with attempt (from 1) up to maxRetryBackoff.
+func (a *Applier) retryWait(ctx context.Context, edge string, attempt int, err error) {
+	a.retries.Add(1)
+	a.edgeStats(edge, func(s *EdgeStats) { s.Retries++ })
+	backoff := min(time.Duration(attempt)*200*time.Millisecond, maxRetryBackoff)
+	if attempt == 1 || attempt%retryLogEvery == 0 {
+		a.log.Error("ingest: applying batch failed; nothing was committed, retrying", "edge", edge, "attempt", attempt, "backoff", backoff, "err", err)
+	}
+	sleep(ctx, backoff)
+}
+
+const (
+	// maxRetryBackoff is the longest wait between two tries of a batch
+	// whose apply failed (the store or the history unavailable).
+	maxRetryBackoff = 5 * time.Second
+	// retryLogEvery: a batch failing again is logged every this many
+	// tries (about a minute at maxRetryBackoff), and on the first.
+	retryLogEvery = 12
+)
 
 // decodeBatch decodes a binary (shared/wire) or JSON batch.
 func decodeBatch(data []byte) (model.Batch, error) {
