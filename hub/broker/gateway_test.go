@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gridedge/gridedge/shared/tlsconf"
+	"github.com/gridedge/gridedge/shared/tlstest"
 )
 
 // cutter is a TCP proxy in front of a gateway port whose link can be cut
@@ -351,4 +354,73 @@ func fetchAll(t *testing.T, cons jetstream.Consumer, want int) int {
 		}
 	}
 	return got
+}
+
+// Attack test of nats.gateway.tls with a CA file: two one-node clusters
+// with gateway certificates from the CA join; nodes claiming to be cluster
+// b with a certificate from another CA, a server-only certificate or no
+// TLS never get a gateway connection to a, nor a's to them.
+func TestGatewayMutualTLS(t *testing.T) {
+	ca := tlstest.NewCA(t, "gateways")
+	ca.Peer(t, "a", "a.pem", "a.key")
+	ca.Peer(t, "b", "b.pem", "b.key")
+	ca.Server(t, "server-only", "server-only.pem", "server-only.key")
+	rogue := tlstest.NewCA(t, "rogue")
+	rogue.Peer(t, "b", "rogue.pem", "rogue.key")
+	files := func(c *tlstest.CA, name string) *tlsconf.Files {
+		return &tlsconf.Files{CertFile: c.Path(name + ".pem"), KeyFile: c.Path(name + ".key"), CAFile: ca.CertFile}
+	}
+	gwA := freeRoutePort(t)
+	start := func(server, cluster string, gwPort int, remote RemoteGateway, tf *tlsconf.Files) *Broker {
+		t.Helper()
+		route := freeRoutePort(t)
+		b, err := Start(Options{Domain: "d", ServerName: server, StoreDir: t.TempDir(), Logger: quiet,
+			Cluster: &ClusterOptions{Name: cluster, Listen: fmt.Sprintf("127.0.0.1:%d", route), Routes: []string{fmt.Sprintf("nats://127.0.0.1:%d", route)}},
+			Gateway: &GatewayOptions{Listen: fmt.Sprintf("127.0.0.1:%d", gwPort), Gateways: []RemoteGateway{remote}, TLS: tf}})
+		if err != nil {
+			t.Fatalf("start %s: %v", server, err)
+		}
+		t.Cleanup(b.Shutdown)
+		return b
+	}
+	gwB := freeRoutePort(t)
+	toA := RemoteGateway{Name: "a", URLs: []string{fmt.Sprintf("nats://127.0.0.1:%d", gwA)}}
+	a := start("a1", "a", gwA, RemoteGateway{Name: "b", URLs: []string{fmt.Sprintf("nats://127.0.0.1:%d", gwB)}}, files(ca, "a"))
+	b := start("b1", "b", gwB, toA, files(ca, "b"))
+	waitFor(t, 20*time.Second, "gateways a-b up", func() bool { return len(a.Gateways()) == 1 && len(b.Gateways()) == 1 })
+	intruders := []struct {
+		name string
+		tls  *tlsconf.Files
+	}{
+		{"rogue-ca", &tlsconf.Files{CertFile: rogue.Path("rogue.pem"), KeyFile: rogue.Path("rogue.key"), CAFile: ca.CertFile}},
+		{"server-only", files(ca, "server-only")},
+		{"plaintext", nil},
+	}
+	var started []*Broker
+	for _, in := range intruders {
+		started = append(started, start(in.name, "b", freeRoutePort(t), toA, in.tls))
+	}
+	time.Sleep(3 * time.Second) // several attempts of each intruder
+	inbound := func(br *Broker) int {
+		gz, err := br.srv.Gatewayz(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, conns := range gz.InboundGateways {
+			n += len(conns)
+		}
+		return n
+	}
+	if n := inbound(a); n != 1 {
+		t.Errorf("a has %d inbound gateway connections, want 1 (b1's)", n)
+	}
+	for i, in := range started {
+		if got := in.Gateways(); len(got) != 0 {
+			t.Errorf("intruder %s has an outbound gateway to %v", intruders[i].name, got)
+		}
+		if n := inbound(in); n != 0 {
+			t.Errorf("intruder %s has %d inbound gateway connections", intruders[i].name, n)
+		}
+	}
 }
