@@ -19,7 +19,10 @@ import (
 // (a bad selector shows the hub's message), sees a measurement change live
 // over DDP, sees DDP reconnect and values flow again after the hub
 // restarts, checks the points the history chart draws against the history
-// API, sees the edge online on the fleet page and offline once its agent
+// API, sees the edge online on the fleet page with its heartbeat history
+// charted, dry-runs, pushes (signed by the hub's fleet key, which the agent
+// trusts) and rolls back a map from the edge's page, sees an invalid map
+// refused with the agent's reasons, sees the edge offline once its agent
 // stops, and is sent back to the
 // login form once its token is revoked. Screenshots of each page go to
 // $GRIDEDGE_ARTIFACTS/console (else a temporary directory), logged. It
@@ -61,7 +64,8 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 	}
 
-	s := startStack(t, 0.5)
+	hubYAML, agentYAML, _ := fleetKeys(t, t.TempDir())
+	s := startStackWith(t, stackOptions{period: 0.5, hubYAML: hubYAML, agentYAML: agentYAML})
 	// history and a heartbeat exist before the browser looks
 	eventually(t, 60*time.Second, 200*time.Millisecond, "M1's pollCount and edge1 online", func() bool {
 		v, err := s.measurement("meters", "M1", "pollCount")
@@ -81,7 +85,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	time.Sleep(2 * time.Second) // a few points of history to draw
 
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, filepath.Join(root, "hub", "console", "testdata", "browser.cjs"))
 	cmd.Env = append(os.Environ(),
@@ -130,7 +134,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	t.Logf("browser script ran in %s; screenshots in %s", time.Since(start).Round(100*time.Millisecond), out)
 	shots, _ := filepath.Glob(filepath.Join(out, "*.png"))
-	if len(shots) < 15 {
-		t.Errorf("%d screenshots in %s, want 15", len(shots), out)
+	if len(shots) < 18 {
+		t.Errorf("%d screenshots in %s, want 18", len(shots), out)
 	}
 }

@@ -60,6 +60,8 @@ type stackOptions struct {
 	agentYAML string
 	// hubEnv is the first hub process's extra environment.
 	hubEnv []string
+	// hubYAML is appended to the hub's config.
+	hubYAML string
 }
 
 // startStack starts simulator, hub and agent, and waits until the hub's REST
@@ -88,7 +90,8 @@ edges: [{id: edge1, password: e2e-secret-1}]
 layers:
   - _id: site
     collections: [{name: hvac}, {name: meters}]
-`, filepath.Join(s.dir, "hub"), s.httpPort, s.leafPort))
+%s
+`, filepath.Join(s.dir, "hub"), s.httpPort, s.leafPort, o.hubYAML))
 	agentCfg := writeFile(t, s.dir, "agent.yaml", fmt.Sprintf(`
 edge: {id: edge1}
 domain: e2e

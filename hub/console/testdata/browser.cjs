@@ -42,9 +42,9 @@ const shot = async (page, name) => {
     page.setDefaultTimeout(15000);
     page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
     page.on('console', (m) => {
-      // refused logins and API errors the test causes, and the WebSocket
+      // refused logins, the invalid map (422) and API errors the test causes, and the WebSocket
       // refused while the test restarts the hub, are expected
-      if (m.type() === 'error' && !/status of 40[01]/.test(m.text()) &&
+      if (m.type() === 'error' && !/status of (40[01]|422)/.test(m.text()) &&
         !(restarting && /WebSocket connection to .* failed/.test(m.text()))) problems.push(`console error: ${m.text()}`);
     });
     page.on('request', (r) => {
@@ -236,7 +236,56 @@ const shot = async (page, name) => {
     await page.locator('#slaves tbody tr').nth(1).waitFor();
     const slaves = await page.locator('#slaves tbody tr').count();
     step(`${EDGE}'s page lists its ${slaves} slaves from the latest heartbeat`);
+    // its heartbeat history, charted from GET /history/system/edges/<edge>
+    await page.waitForFunction(() => {
+      const s = JSON.parse(document.querySelector('#hb-slaves')?.dataset.series || '{}');
+      return s['measurements.online']?.drawn >= 2 && document.querySelector('#hb-slaves canvas');
+    });
+    const hbSeries = JSON.parse(await page.locator('#hb-slaves').getAttribute('data-series'));
+    const hbBuffer = JSON.parse(await page.locator('#hb-buffer').getAttribute('data-series'));
+    if (!(hbBuffer['measurements.bufferDepth']?.points >= 2)) throw new Error(`buffer history chart: ${JSON.stringify(hbBuffer)}`);
+    step(`${EDGE}'s heartbeat history is charted (${JSON.stringify(hbSeries)})`);
     await shot(page, '06-edge');
+
+    // map editor: the running map loaded, a dry run, an invalid map refused with the edge's reasons,
+    // a push (confirmed) that changes the version the heartbeats report, a rollback
+    await page.locator('#map-info[data-version]').waitFor();
+    const mapV1 = await page.locator('#map-info').getAttribute('data-version');
+    const running = JSON.parse(await page.locator('#map-editor').inputValue());
+    const edited = JSON.parse(JSON.stringify(running));
+    const mapName = Object.keys(edited.modbusMaps).sort().pop();
+    const first = edited.modbusMaps[mapName][0]; // the same register under a new name: the device answers it
+    edited.modbusMaps[mapName].push({ name: 'extraRegister', type: first.type, address: first.address, datatype: first.datatype });
+    await page.locator('#map-editor').fill(JSON.stringify(edited, null, 2));
+    await page.locator('#map-dry-run').click();
+    await page.locator('#map-reply[data-result=dry_run]').waitFor();
+    await page.locator('#dry-run', { hasText: 'extraRegister' }).waitFor();
+    step(`a dry run on ${EDGE} reads the new variable once (map still ${mapV1})`);
+    await shot(page, '06-edge-dry-run');
+    const invalid = JSON.parse(JSON.stringify(edited));
+    invalid.modbusSlaves[0].map = 'NO_SUCH_MAP';
+    await page.locator('#map-editor').fill(JSON.stringify(invalid, null, 2));
+    await page.locator('#map-dry-run').click();
+    await page.locator('#map-error[data-code=invalid_settings]').waitFor();
+    await page.locator('#map-error-details', { hasText: 'NO_SUCH_MAP' }).waitFor();
+    step(`an invalid map comes back with the edge's reasons: ${(await page.locator('#map-error-details').innerText()).replace(/\s+/g, ' ')}`);
+    await shot(page, '06-edge-invalid');
+    await page.locator('#map-editor').fill(JSON.stringify(edited, null, 2));
+    await page.locator('#map-confirm').check();
+    page.once('dialog', (d) => d.accept());
+    await page.locator('#map-push').click();
+    await page.locator('#map-reply[data-result=confirmed]').waitFor({ timeout: 50000 });
+    const mapV2 = await page.locator('#map-reply').getAttribute('data-version');
+    if (!mapV2 || mapV2 === mapV1) throw new Error(`push: version ${mapV2} after ${mapV1}`);
+    await page.locator('#edge-map-version', { hasText: mapV2 }).waitFor({ timeout: 20000 });
+    await page.locator('#edge-summary', { hasText: `pushed by ${env('USER')}` }).waitFor();
+    step(`a confirmed push from the edge page changed ${EDGE}'s map ${mapV1} → ${mapV2}, pushed by ${env('USER')} (from its heartbeat)`);
+    await shot(page, '06-edge-pushed');
+    page.once('dialog', (d) => d.accept());
+    await page.locator('#map-rollback').click();
+    await page.locator(`#map-reply[data-version="${mapV1}"]`).waitFor();
+    await page.locator('#edge-map-version', { hasText: mapV1 }).waitFor({ timeout: 20000 });
+    step(`a rollback (after a confirmation) restored ${mapV1}`);
     await page.locator('.crumbs a', { hasText: 'Fleet' }).click();
     await row.locator('.state.online').waitFor();
     console.log('STOP-AGENT');

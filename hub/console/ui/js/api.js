@@ -2,11 +2,12 @@
 // this module's memory only: never in web storage or a
 // cookie, so closing or reloading the tab logs out.
 
-/** An answer of the API that is not a success: status and the hub's message. */
+/** An answer of the API that is not a success: status, the hub's message and the answer's data (if any). */
 export class APIError extends Error {
-  constructor(status, message) {
+  constructor(status, message, data) {
     super(message);
     this.status = status;
+    this.data = data;
   }
 }
 
@@ -61,7 +62,7 @@ export async function api(path, { method = 'GET', params, body, bare = false } =
   // a bare answer (a forecast model) may have a status of its own, "error" included
   if (!resp.ok || !json || (!bare && json.status === 'error')) {
     const msg = (json && json.message) || `${resp.status} ${resp.statusText}`.trim() || 'unreadable answer';
-    throw new APIError(resp.status, msg);
+    throw new APIError(resp.status, msg, json && !bare ? json.data : undefined);
   }
   const link = resp.headers.get('Link') || '';
   const m = /<([^>]+)>;\s*rel="next"/.exec(link);

@@ -143,7 +143,7 @@ async function render() {
       case 'c': await collectionPage(ctx, view, parts[1], parts[2], params); break;
       case 'd': await documentPage(ctx, view, parts[1], parts[2], parts.slice(3).join('/')); break;
       case 'h': await historyPage(ctx, view, parts[1], parts[2], parts.slice(3).join('/'), params); break;
-      case 'fleet': await (parts[1] ? edgePage(ctx, view, parts.slice(1).join('/')) : fleetPage(ctx, view)); break;
+      case 'fleet': await (parts[1] ? edgePage(ctx, view, parts.slice(1).join('/'), params) : fleetPage(ctx, view)); break;
       case 'admin': await adminPage(ctx, view); break;
       case 'f': await forecastPage(ctx, view, params); break;
       case 'm': await mapPage(ctx, view, parts[1], parts[2], params); break;

@@ -94,51 +94,15 @@ export async function historyPage(ctx, view, layer, col, id, params) {
   chartBox.dataset.query = new URLSearchParams(q).toString();
   const { data } = await ctx.api(path, { params: q });
   const series = (data || []).filter((s) => s._id === id || s._id === undefined);
-  const stats = {};
-  const tables = [];
-  for (const s of series) {
-    const xs = [];
-    const ys = [];
-    let gaps = 0;
-    let drawn = 0;
-    for (const [t, v, qual] of s.points || []) {
-      xs.push(pointTime(t) / 1000);
-      if (typeof v === 'number' && (qual === undefined || qual === 1)) { ys.push(v); drawn++; }
-      else { ys.push(null); gaps++; }
-    }
-    stats[s.field] = { points: (s.points || []).length, drawn, gaps };
-    tables.push([xs, ys]);
-  }
-  chartBox.dataset.series = JSON.stringify(stats);
-  if (!series.length || series.every((s) => !(s.points || []).length)) {
+  const { plot, stats } = drawSeries(chartBox, series);
+  if (!plot) {
     replace(note, `No history in this range (${fmtTime(from)} – ${fmtTime(to)}).`);
-    chartBox.dataset.drawn = '0';
     return;
   }
-  const aligned = tables.length === 1 ? tables[0] : uPlot.join(tables);
-  const css = getComputedStyle(document.documentElement);
-  const color = (i) => css.getPropertyValue(`--s${(i % 6) + 1}`).trim() || '#0969da';
-  const fg = css.getPropertyValue('--fg').trim();
-  const line = css.getPropertyValue('--line').trim();
-  const axis = { stroke: fg, grid: { stroke: line, width: 1 }, ticks: { stroke: line, width: 1 } };
-  const opts = {
-    width: Math.max(300, chartBox.clientWidth - 10),
-    height: 320,
-    scales: { x: { time: true } },
-    axes: [axis, { ...axis, size: 60 }],
-    cursor: { drag: { x: true, y: false } },
-    series: [{ label: 'time', value: (u, v) => (v == null ? '—' : fmtTime(v * 1000)) },
-      ...series.map((s, i) => ({ label: s.field.replace(/^measurements\./, ''), stroke: color(i), width: 1.5,
-        points: { show: false }, spanGaps: false }))],
-  };
-  const plot = new uPlot(opts, aligned, chartBox);
-  chartBox.dataset.drawn = String(Object.values(stats).reduce((a, s) => a + s.drawn, 0));
   const gaps = Object.values(stats).reduce((a, s) => a + s.gaps, 0);
   replace(note, `${Object.values(stats).reduce((a, s) => a + s.points, 0)} points ${step ? `(${agg} per ${step})` : '(raw)'}`
     + ` from ${fmtTime(from)} to ${fmtTime(to)}${gaps ? `; ${gaps} of bad quality or not numeric, shown as gaps` : ''}.`);
-  const resize = () => plot.setSize({ width: Math.max(300, chartBox.clientWidth - 10), height: 320 });
-  window.addEventListener('resize', resize);
-  ctx.onLeave(() => { window.removeEventListener('resize', resize); plot.destroy(); });
+  ctx.onLeave(() => plot.destroy());
 
   csv.disabled = false;
   csv.addEventListener('click', () => {
@@ -160,6 +124,62 @@ export async function historyPage(ctx, view, layer, col, id, params) {
     a.remove();
     setTimeout(() => URL.revokeObjectURL(a.href), 10000);
   });
+}
+
+/**
+ * Draws history series ([{field, points: [[t, v, q], …]}], the history
+ * API's data) into box with uPlot, one line per series aligned on time;
+ * points of bad quality and non-numbers are gaps. Sets box.dataset.series
+ * ({field: {points, drawn, gaps}}) and box.dataset.drawn. Returns {plot,
+ * stats}; plot is null (and box emptied) when no series has a point. The
+ * plot follows the window's width until destroyed. label names a series
+ * (default: the field without "measurements.").
+ */
+export function drawSeries(box, series, { height = 320, label = (f) => f.replace(/^measurements\./, '') } = {}) {
+  const stats = {};
+  const tables = [];
+  for (const s of series) {
+    const xs = [];
+    const ys = [];
+    let gaps = 0;
+    let drawn = 0;
+    for (const [t, v, qual] of s.points || []) {
+      xs.push(pointTime(t) / 1000);
+      if (typeof v === 'number' && (qual === undefined || qual === 1)) { ys.push(v); drawn++; }
+      else { ys.push(null); gaps++; }
+    }
+    stats[s.field] = { points: (s.points || []).length, drawn, gaps };
+    tables.push([xs, ys]);
+  }
+  box.dataset.series = JSON.stringify(stats);
+  box.replaceChildren();
+  if (!series.length || series.every((s) => !(s.points || []).length)) {
+    box.dataset.drawn = '0';
+    return { plot: null, stats };
+  }
+  const aligned = tables.length === 1 ? tables[0] : uPlot.join(tables);
+  const css = getComputedStyle(document.documentElement);
+  const color = (i) => css.getPropertyValue(`--s${(i % 6) + 1}`).trim() || '#0969da';
+  const fg = css.getPropertyValue('--fg').trim();
+  const line = css.getPropertyValue('--line').trim();
+  const axis = { stroke: fg, grid: { stroke: line, width: 1 }, ticks: { stroke: line, width: 1 } };
+  const opts = {
+    width: Math.max(300, box.clientWidth - 10),
+    height,
+    scales: { x: { time: true } },
+    axes: [axis, { ...axis, size: 60 }],
+    cursor: { drag: { x: true, y: false } },
+    series: [{ label: 'time', value: (u, v) => (v == null ? '—' : fmtTime(v * 1000)) },
+      ...series.map((s, i) => ({ label: label(s.field), stroke: color(i), width: 1.5,
+        points: { show: false }, spanGaps: false }))],
+  };
+  const plot = new uPlot(opts, aligned, box);
+  box.dataset.drawn = String(Object.values(stats).reduce((a, s) => a + s.drawn, 0));
+  const resize = () => plot.setSize({ width: Math.max(300, box.clientWidth - 10), height });
+  window.addEventListener('resize', resize);
+  const destroy = plot.destroy.bind(plot);
+  plot.destroy = () => { window.removeEventListener('resize', resize); destroy(); };
+  return { plot, stats };
 }
 
 function csvCell(s) {
