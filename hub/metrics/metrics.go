@@ -113,6 +113,9 @@ var (
 	descDead = prometheus.NewDesc("gridedge_hub_ingest_dead_letters_total",
 		"Batches of an edge moved to the dead-letter stream, by reason: quarantined (implausible sequence jump), refused (outside the edge's layers allow-list), error (anything else).",
 		[]string{"edge", "reason"}, nil)
+	descRetries = prometheus.NewDesc("gridedge_hub_ingest_retries_total",
+		"Applies of an edge's batches that failed without committing anything (the store, or the history written before the commit, unavailable) and were tried again.",
+		[]string{"edge"}, nil)
 	descLastSeq = prometheus.NewDesc("gridedge_hub_ingest_last_seq",
 		"Highest sequence number applied for an edge.", []string{"edge"}, nil)
 	descLastApplied = prometheus.NewDesc("gridedge_hub_ingest_last_applied_timestamp_seconds",
@@ -124,7 +127,7 @@ var (
 	descHistRefused = prometheus.NewDesc("gridedge_hub_history_points_refused_total",
 		"Samples the history refused (older than the out-of-order window, or conflicting).", nil, nil)
 	descHistErrors = prometheus.NewDesc("gridedge_hub_history_append_errors_total",
-		"History appends that failed (the documents were still written).", nil, nil)
+		"History appends that failed: edge batches not committed (tried again), REST/NATS writes whose documents were written without their history.", nil, nil)
 	descDDPOpen = prometheus.NewDesc("gridedge_hub_ddp_sessions",
 		"Open DDP (WebSocket) sessions.", nil, nil)
 	descDDPOpened = prometheus.NewDesc("gridedge_hub_ddp_sessions_opened_total",
@@ -142,7 +145,7 @@ type sourceCollector struct{ src Sources }
 
 // Describe sends the descriptors of every metric the sources may produce.
 func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descBatches, descApplied, descDuplicates, descMissing, descDead, descLastSeq,
+	for _, d := range []*prometheus.Desc{descBatches, descApplied, descDuplicates, descMissing, descDead, descRetries, descLastSeq,
 		descLastApplied, descHistWritten, descHistUnchanged, descHistRefused, descHistErrors, descDDPOpen, descDDPOpened,
 		descFleetEdges, descEdgeUp, descEdgeSeen} {
 		ch <- d
@@ -174,6 +177,7 @@ func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
 			counter(descDead, st.Quarantined, e, "quarantined")
 			counter(descDead, st.Refused, e, "refused")
 			counter(descDead, other, e, "error")
+			counter(descRetries, st.Retries, e)
 			gauge(descLastSeq, float64(st.LastSeq), e)
 			if !st.LastApplied.IsZero() {
 				gauge(descLastApplied, unixSeconds(st.LastApplied), e)
