@@ -52,6 +52,7 @@ func run(args []string, out io.Writer) error {
 	ref := fs.String("reference", "auto", "run R Prophet: auto (when installed), on, off")
 	reps := fs.Int("reps", 3, "fits per case of the Go model (median time)")
 	models := fs.String("models", "go,r", "implementations to run: go, r or both")
+	seeds := fs.Int("seeds", 1, "simulate each fit's intervals with seeds 1..N too and report their mean coverage (cov80 seeds)")
 	optimizer := fs.String("optimizer", "", "the Go model's optimizer: exact or stan (default: the model's default)")
 	worker := fs.String("worker", "", "internal: run the Go model on the case in this folder")
 	if err := fs.Parse(args); err != nil {
@@ -81,8 +82,8 @@ func run(args []string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("find own binary: %w", err)
 	}
-	fmt.Fprintf(out, "| dataset | model | n train | h×windows | MAPE %% | sMAPE %% | MASE | cov80 | fit s | predict s | peak RSS MB |\n")
-	fmt.Fprintf(out, "|---|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(out, "| dataset | model | n train | h×windows | MAPE %% | sMAPE %% | MASE | cov80 | cov80 %d seeds | fit s | predict s | peak RSS MB |\n", *seeds)
+	fmt.Fprintf(out, "|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	var goals []string
 	for _, d := range datasets {
 		if *only != "" && !strings.Contains(","+*only+",", ","+d.name+",") {
@@ -94,7 +95,7 @@ func run(args []string, out io.Writer) error {
 		}
 		ours := result{err: errors.New("not run")}
 		if useGo {
-			ours = runCase(d, s, tmp, *reps, *optimizer, func(dir string) *exec.Cmd { return exec.Command(self, "-worker", dir) })
+			ours = runCase(d, s, tmp, *reps, *optimizer, *seeds, func(dir string) *exec.Cmd { return exec.Command(self, "-worker", dir) })
 		}
 		ntrain := len(s.ds) - d.h
 		row := func(name string, r result) {
@@ -102,19 +103,20 @@ func run(args []string, out io.Writer) error {
 				fmt.Fprintf(out, "| %s | %s | %d | %d×%d | error: %v |||||||\n", d.name, name, ntrain, d.h, d.windows, r.err)
 				return
 			}
-			fmt.Fprintf(out, "| %s | %s | %d | %d×%d | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.0f |\n",
-				d.name, name, ntrain, d.h, d.windows, r.MAPE, r.SMAPE, r.MASE, r.Cov, r.fit, r.predict, r.rssMB)
+			fmt.Fprintf(out, "| %s | %s | %d | %d×%d | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.0f |\n",
+				d.name, name, ntrain, d.h, d.windows, r.MAPE, r.SMAPE, r.MASE, r.Cov, r.CovSeeds, r.fit, r.predict, r.rssMB)
 		}
 		if useGo {
 			row("gridedge (Go)", ours)
 		}
 		if useR {
-			rr := runCase(d, s, tmp, d.rReps, "", func(dir string) *exec.Cmd { return exec.Command("Rscript", script, dir) })
+			rr := runCase(d, s, tmp, d.rReps, "", *seeds, func(dir string) *exec.Cmd { return exec.Command("Rscript", script, dir) })
 			row("R Prophet 1.0", rr)
 			if ours.err == nil && rr.err == nil {
-				goals = append(goals, fmt.Sprintf("%s: MASE ratio %.3f (goal ≤ 1.05: %s), coverage Δ %+.3f (goal ±0.05: %s), fit speed-up ×%.1f (goal ≥ 20: %s)",
+				goals = append(goals, fmt.Sprintf("%s: MASE ratio %.3f (goal ≤ 1.05: %s), coverage Δ %+.3f (goal ±0.05: %s; over %d seeds %+.3f: %s), fit speed-up ×%.1f (goal ≥ 20: %s)",
 					d.name, ours.MASE/rr.MASE, mark(ours.MASE <= 1.05*rr.MASE),
 					ours.Cov-rr.Cov, mark(abs(ours.Cov-rr.Cov) <= 0.05),
+					*seeds, ours.CovSeeds-rr.CovSeeds, mark(abs(ours.CovSeeds-rr.CovSeeds) <= 0.05),
 					rr.fit/ours.fit, mark(rr.fit >= 20*ours.fit)))
 			}
 		}
@@ -143,7 +145,7 @@ func abs(x float64) float64 {
 }
 
 // runCase runs one implementation on every window of d and aggregates.
-func runCase(d dataset, s *series, tmp string, reps int, optimizer string, cmd func(dir string) *exec.Cmd) result {
+func runCase(d dataset, s *series, tmp string, reps int, optimizer string, seeds int, cmd func(dir string) *exec.Cmd) result {
 	var ms []metrics
 	var fits, preds []float64
 	var res result
@@ -155,7 +157,7 @@ func runCase(d dataset, s *series, tmp string, reps int, optimizer string, cmd f
 		if err != nil {
 			return result{err: err}
 		}
-		if err := writeCase(dir, d, train, test, reps, optimizer); err != nil {
+		if err := writeCase(dir, d, train, test, reps, optimizer, seeds); err != nil {
 			return result{err: err}
 		}
 		c := cmd(dir)
@@ -180,7 +182,14 @@ func runCase(d dataset, s *series, tmp string, reps int, optimizer string, cmd f
 		if len(yhat) != len(test.y) {
 			return result{err: fmt.Errorf("forecast has %d rows for %d test rows", len(yhat), len(test.y))}
 		}
-		ms = append(ms, score(test.y, yhat, lo, hi, train.y, d.m))
+		sc := score(test.y, yhat, lo, hi, train.y, d.m)
+		sc.CovSeeds = sc.Cov
+		if seeds > 1 {
+			if sc.CovSeeds, err = seedCoverage(filepath.Join(dir, "bands.csv"), test.y, seeds); err != nil {
+				return result{err: err}
+			}
+		}
+		ms = append(ms, sc)
 		tm, err := readCSV(filepath.Join(dir, "times.csv"))
 		if err != nil {
 			return result{err: err}
@@ -199,6 +208,30 @@ func runCase(d dataset, s *series, tmp string, reps int, optimizer string, cmd f
 	return res
 }
 
+// seedCoverage is the mean over seeds of the share of y inside the band,
+// from bands.csv (seed,yhat_lower,yhat_upper; len(y) rows per seed).
+func seedCoverage(path string, y []float64, seeds int) (float64, error) {
+	rows, err := readCSV(path)
+	if err != nil {
+		return 0, err
+	}
+	if len(rows) != seeds*len(y) {
+		return 0, fmt.Errorf("%s: %d rows, want %d seeds × %d", filepath.Base(path), len(rows), seeds, len(y))
+	}
+	var in float64
+	for i, r := range rows {
+		lo, err1 := strconv.ParseFloat(r[1], 64)
+		hi, err2 := strconv.ParseFloat(r[2], 64)
+		if err := errors.Join(err1, err2); err != nil {
+			return 0, fmt.Errorf("%s row %d: %w", filepath.Base(path), i+2, err)
+		}
+		if v := y[i%len(y)]; v >= lo && v <= hi {
+			in++
+		}
+	}
+	return in / float64(len(rows)), nil
+}
+
 func lastLine(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.LastIndex(s, "\n"); i >= 0 {
@@ -208,8 +241,8 @@ func lastLine(s string) string {
 }
 
 // writeCase writes spec.json, train.csv, test.csv and holidays.csv.
-func writeCase(dir string, d dataset, train, test *series, reps int, optimizer string) error {
-	b, _ := json.Marshal(spec{Mode: d.mode, Regressors: d.regs, Seed: 1, Reps: reps, Optimizer: optimizer})
+func writeCase(dir string, d dataset, train, test *series, reps int, optimizer string, seeds int) error {
+	b, _ := json.Marshal(spec{Mode: d.mode, Regressors: d.regs, Seed: 1, Reps: reps, Optimizer: optimizer, Seeds: seeds})
 	if err := os.WriteFile(filepath.Join(dir, "spec.json"), b, 0o644); err != nil {
 		return fmt.Errorf("write spec: %w", err)
 	}

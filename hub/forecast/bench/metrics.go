@@ -9,6 +9,9 @@ import (
 // definitions).
 type metrics struct {
 	MAPE, SMAPE, MASE, Cov float64
+	// CovSeeds is the coverage averaged over the interval simulation's
+	// seeds (-seeds; Cov when 1).
+	CovSeeds float64
 }
 
 // score computes MAPE and sMAPE (percent), MASE against the in-sample
@@ -45,9 +48,10 @@ func mean(ms []metrics) metrics {
 		out.SMAPE += m.SMAPE
 		out.MASE += m.MASE
 		out.Cov += m.Cov
+		out.CovSeeds += m.CovSeeds
 	}
 	n := float64(len(ms))
-	return metrics{out.MAPE / n, out.SMAPE / n, out.MASE / n, out.Cov / n}
+	return metrics{out.MAPE / n, out.SMAPE / n, out.MASE / n, out.Cov / n, out.CovSeeds / n}
 }
 
 func median(v []float64) float64 {

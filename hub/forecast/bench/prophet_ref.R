@@ -28,4 +28,14 @@ for (r in seq_len(spec$reps)) {
 write.csv(data.frame(yhat = fc$yhat, yhat_lower = fc$yhat_lower, yhat_upper = fc$yhat_upper),
           file.path(dir, "forecast.csv"), row.names = FALSE)
 write.csv(as.data.frame(times), file.path(dir, "times.csv"), row.names = FALSE)
+# spec$seeds > 1: the last fit's intervals simulated with seeds 1..seeds too.
+if (!is.null(spec$seeds) && spec$seeds > 1) {
+  bands <- NULL
+  for (s in seq_len(spec$seeds)) {
+    set.seed(s)
+    fs <- predict(m, test)
+    bands <- rbind(bands, data.frame(seed = s, yhat_lower = fs$yhat_lower, yhat_upper = fs$yhat_upper))
+  }
+  write.csv(bands, file.path(dir, "bands.csv"), row.names = FALSE)
+}
 cat("prophet", as.character(packageVersion("prophet")), "rstan", as.character(packageVersion("rstan")), "\n")

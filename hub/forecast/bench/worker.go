@@ -23,6 +23,9 @@ type spec struct {
 	// Optimizer is the Go model's optimizer (prophet.Options.Optimizer);
 	// empty is its default. R Prophet ignores it.
 	Optimizer string `json:"optimizer,omitempty"`
+	// Seeds > 1 asks for the last fit's intervals simulated with seeds
+	// 1..Seeds as well, in DIR/bands.csv (seed,yhat_lower,yhat_upper).
+	Seeds int `json:"seeds,omitempty"`
 }
 
 // readFrame reads a ds,y[,regressors] CSV written by series.writeCSV.
@@ -88,9 +91,10 @@ func runWorker(dir string) error {
 	var times strings.Builder
 	times.WriteString("fit,predict\n")
 	var fc *prophet.Forecast
+	var m *prophet.Model
 	for range max(1, sp.Reps) {
 		t0 := time.Now()
-		m, err := prophet.New(opts)
+		m, err = prophet.New(opts)
 		if err != nil {
 			return err
 		}
@@ -115,6 +119,22 @@ func runWorker(dir string) error {
 	}
 	if err := os.WriteFile(filepath.Join(dir, "times.csv"), []byte(times.String()), 0o644); err != nil {
 		return fmt.Errorf("write times: %w", err)
+	}
+	if sp.Seeds > 1 {
+		var bands strings.Builder
+		bands.WriteString("seed,yhat_lower,yhat_upper\n")
+		for seed := 1; seed <= sp.Seeds; seed++ {
+			fs, err := m.Reseeded(uint64(seed)).Predict(&prophet.Frame{DS: test.DS, Regressors: test.Regressors})
+			if err != nil {
+				return err
+			}
+			for i := range fs.Yhat {
+				fmt.Fprintf(&bands, "%d,%g,%g\n", seed, fs.YhatLower[i], fs.YhatUpper[i])
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, "bands.csv"), []byte(bands.String()), 0o644); err != nil {
+			return fmt.Errorf("write bands: %w", err)
+		}
 	}
 	return nil
 }

@@ -101,6 +101,15 @@ func (m *Model) Iterations() int {
 	return m.st.Iterations
 }
 
+// Reseeded returns the model (fitted or not) with another seed for the
+// interval simulation; both share the fitted parameters, which neither
+// changes.
+func (m *Model) Reseeded(seed uint64) *Model {
+	o := m.opts
+	o.Seed = seed
+	return &Model{opts: o, st: m.st}
+}
+
 // history is the cleaned, sorted history of a fit.
 type history struct {
 	f       *Frame

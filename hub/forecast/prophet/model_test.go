@@ -235,6 +235,7 @@ func TestLogisticGrowthSaturates(t *testing.T) {
 
 func TestIntervalsSeeded(t *testing.T) {
 	f := synthetic(200, 24*time.Hour, false, 3, 2)
+	var fitted *Model
 	fit := func(seed uint64, samples int) *Forecast {
 		m, err := New(Options{Seed: seed, UncertaintySamples: &samples, IntervalWidth: 0.9})
 		if err != nil {
@@ -243,15 +244,8 @@ func TestIntervalsSeeded(t *testing.T) {
 		if err := m.Fit(context.Background(), f); err != nil {
 			t.Fatal(err)
 		}
-		fut := &Frame{}
-		for i := range 60 {
-			fut.DS = append(fut.DS, m.LastTimestamp().AddDate(0, 0, i+1))
-		}
-		fc, err := m.Predict(fut)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return fc
+		fitted = m
+		return predict60(t, m)
 	}
 	a, b, c := fit(1, 500), fit(1, 500), fit(2, 500)
 	if !slices.Equal(a.YhatUpper, b.YhatUpper) {
@@ -260,6 +254,14 @@ func TestIntervalsSeeded(t *testing.T) {
 	if slices.Equal(a.YhatUpper, c.YhatUpper) {
 		t.Errorf("different seeds: upper bounds equal")
 	}
+	// Reseeding the last fit (seed 2) gives seed 1's intervals, and leaves
+	// the fit's own seed alone.
+	if r := predict60(t, fitted.Reseeded(1)); !slices.Equal(r.YhatUpper, a.YhatUpper) || !slices.Equal(r.Yhat, a.Yhat) {
+		t.Errorf("Reseeded(1): forecast differs from a fit with seed 1")
+	}
+	if r := predict60(t, fitted); !slices.Equal(r.YhatUpper, c.YhatUpper) {
+		t.Errorf("after Reseeded: the original model's intervals changed")
+	}
 	// The interval widens with the horizon (future trend changes).
 	if w0, w1 := a.YhatUpper[0]-a.YhatLower[0], a.YhatUpper[59]-a.YhatLower[59]; w1 <= w0 {
 		t.Errorf("interval width: got %v at 1 day and %v at 60 days, want wider later", w0, w1)
@@ -267,6 +269,20 @@ func TestIntervalsSeeded(t *testing.T) {
 	if z := fit(1, 0); z.YhatLower != nil {
 		t.Errorf("0 samples: got intervals, want none")
 	}
+}
+
+// predict60 forecasts the 60 days after m's history.
+func predict60(t *testing.T, m *Model) *Forecast {
+	t.Helper()
+	fut := &Frame{}
+	for i := range 60 {
+		fut.DS = append(fut.DS, m.LastTimestamp().AddDate(0, 0, i+1))
+	}
+	fc, err := m.Predict(fut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fc
 }
 
 func TestSwitchJSON(t *testing.T) {
