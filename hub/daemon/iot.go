@@ -45,8 +45,10 @@ func startIoT(ctx, runCtx context.Context, h *Hub) error {
 	if h.httpLn != nil {
 		_, port, _ = net.SplitHostPort(h.httpLn.Addr().String())
 	}
+	// NC: the hub follows the provisioning changes of the other hubs
+	// sharing its store (replicas)
 	opts := iot.Options{Config: cfg, Store: h.st, Changes: h.publishChange, Reserved: api.ReservedLayer,
-		Version: version.String(), Port: port, Logger: h.log.With("service", "iot")}
+		Version: version.String(), Port: port, Logger: h.log.With("service", "iot"), NC: h.nc, Domain: h.cfg.Domain}
 	if h.svc.converters != nil {
 		opts.Converter = h.svc.converters
 	}

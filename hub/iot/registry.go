@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -33,14 +34,19 @@ type deviceEntry struct {
 }
 
 // registry holds the config groups and devices: in memory for the
-// readings, in the store (system layer) for restarts. Writes go to the
-// store first, then to memory, under mu.
+// readings, in the store (system layer) for restarts and for the other
+// hubs sharing the store. Writes go to the store first, then to memory,
+// under mu. Another hub's writes reach memory through sync (one document,
+// on its change event) and resync (everything, now and then).
 type registry struct {
 	st store.Store
 
 	mu      sync.RWMutex
 	groups  map[groupKey]*Group
 	devices map[deviceKey]*deviceEntry
+	// gen counts the changes made to memory; a resync read while it
+	// changed is not applied (it could undo them)
+	gen uint64
 }
 
 func newRegistry(st store.Store) *registry {
@@ -55,34 +61,164 @@ func (r *registry) load(ctx context.Context) error {
 			return err
 		}
 	}
+	gs, ds, err := r.read(ctx)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.groups, r.devices = gs, ds
+	r.gen++
+	return nil
+}
+
+// read reads every group and device from the store.
+func (r *registry) read(ctx context.Context) (map[groupKey]*Group, map[deviceKey]*deviceEntry, error) {
+	groups, devices := map[groupKey]*Group{}, map[deviceKey]*deviceEntry{}
 	gs, err := r.st.Find(ctx, SystemLayer, GroupsCollection, store.FindOptions{})
 	if err != nil {
-		return fmt.Errorf("read the config groups: %w", err)
+		return nil, nil, fmt.Errorf("read the config groups: %w", err)
 	}
 	for _, doc := range gs {
-		var g Group
-		if err := specOf(doc, &g); err != nil {
-			return fmt.Errorf("read config group %v: %w", doc[store.FieldID], err)
+		g, err := groupOfDoc(doc)
+		if err != nil {
+			return nil, nil, err
 		}
-		r.groups[groupKey{g.Resource, g.APIKey}] = &g
+		groups[groupKey{g.Resource, g.APIKey}] = g
 	}
 	ds, err := r.st.Find(ctx, SystemLayer, DevicesCollection, store.FindOptions{})
 	if err != nil {
-		return fmt.Errorf("read the devices: %w", err)
+		return nil, nil, fmt.Errorf("read the devices: %w", err)
 	}
 	for _, doc := range ds {
-		var d Device
-		if err := specOf(doc, &d); err != nil {
-			return fmt.Errorf("read device %v: %w", doc[store.FieldID], err)
+		e, err := deviceOfDoc(doc)
+		if err != nil {
+			return nil, nil, err
 		}
-		e := &deviceEntry{dev: d}
-		e.tokenHash, _ = doc["tokenHash"].(string)
-		if t, ok := doc["tokenCreated"].(time.Time); ok && e.tokenHash != "" {
-			e.dev.TokenCreated = &t
-		}
-		r.devices[deviceKey{d.Service, d.DeviceID}] = e
+		devices[deviceKey{e.dev.Service, e.dev.DeviceID}] = e
 	}
+	return groups, devices, nil
+}
+
+// groupOfDoc reads a stored config group.
+func groupOfDoc(doc store.Document) (*Group, error) {
+	var g Group
+	if err := specOf(doc, &g); err != nil {
+		return nil, fmt.Errorf("read config group %v: %w", doc[store.FieldID], err)
+	}
+	return &g, nil
+}
+
+// deviceOfDoc reads a stored device and its credentials.
+func deviceOfDoc(doc store.Document) (*deviceEntry, error) {
+	var d Device
+	if err := specOf(doc, &d); err != nil {
+		return nil, fmt.Errorf("read device %v: %w", doc[store.FieldID], err)
+	}
+	e := &deviceEntry{dev: d}
+	e.tokenHash, _ = doc["tokenHash"].(string)
+	if t, ok := doc["tokenCreated"].(time.Time); ok && e.tokenHash != "" {
+		e.dev.TokenCreated = &t
+	}
+	return e, nil
+}
+
+// sync makes memory hold what the store holds of one document of col
+// (GroupsCollection or DevicesCollection), after another hub (or this
+// one) wrote or deleted it. The store is read under mu, so that no write
+// of this hub to the same document comes between the read and memory.
+func (r *registry) sync(ctx context.Context, col, id string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	doc, err := r.st.Get(ctx, SystemLayer, col, id)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("read %s/%s/%s: %w", SystemLayer, col, id, err)
+	}
+	switch col {
+	case GroupsCollection:
+		for k, g := range r.groups {
+			if groupID(g) == id {
+				delete(r.groups, k)
+			}
+		}
+		if doc != nil {
+			g, err := groupOfDoc(doc)
+			if err != nil {
+				return err
+			}
+			r.groups[groupKey{g.Resource, g.APIKey}] = g
+		}
+		r.invalidate()
+	case DevicesCollection:
+		var e *deviceEntry
+		if doc != nil {
+			if e, err = deviceOfDoc(doc); err != nil {
+				return err
+			}
+		}
+		for k, old := range r.devices {
+			if deviceID(&old.dev) != id {
+				continue
+			}
+			if e != nil && sameDevice(old, e) {
+				return nil // this hub's own write, or nothing new: keep the compiled mapping
+			}
+			delete(r.devices, k)
+		}
+		if e != nil {
+			r.devices[deviceKey{e.dev.Service, e.dev.DeviceID}] = e
+		}
+	default:
+		return fmt.Errorf("sync %s/%s/%s: not a provisioning collection", SystemLayer, col, id)
+	}
+	r.gen++
 	return nil
+}
+
+// resync reads every group and device again and replaces memory with
+// them, keeping the compiled mappings of devices and groups that did not
+// change; a change this hub made meanwhile makes it give up (the next
+// resync, or the change events, bring memory up to date).
+func (r *registry) resync(ctx context.Context) (applied bool, err error) {
+	r.mu.RLock()
+	gen := r.gen
+	r.mu.RUnlock()
+	gs, ds, err := r.read(ctx)
+	if err != nil {
+		return false, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.gen != gen {
+		return false, nil
+	}
+	keep := reflect.DeepEqual(gs, r.groups)
+	for k, e := range ds {
+		if old := r.devices[k]; keep && old != nil && sameDevice(old, e) {
+			ds[k] = old
+		}
+	}
+	if !keep || len(ds) != len(r.devices) || !sameEntries(ds, r.devices) {
+		r.gen++
+	}
+	r.groups, r.devices = gs, ds
+	return true, nil
+}
+
+// sameDevice tells whether two entries provision the same device with the
+// same credentials.
+func sameDevice(a, b *deviceEntry) bool {
+	return a.tokenHash == b.tokenHash && reflect.DeepEqual(a.dev, b.dev)
+}
+
+// sameEntries tells whether every entry of a is the one of b.
+func sameEntries(a, b map[deviceKey]*deviceEntry) bool {
+	for k, e := range a {
+		if b[k] != e {
+			return false
+		}
+	}
+	return true
 }
 
 func specOf(doc store.Document, v any) error {
@@ -96,7 +232,9 @@ func specOf(doc store.Document, v any) error {
 func groupID(g *Group) string   { return g.APIKey + "@" + g.Resource }
 func deviceID(d *Device) string { return d.Service + "|" + d.DeviceID }
 
+// saveGroup stores a group; the caller holds mu.
 func (r *registry) saveGroup(ctx context.Context, g *Group) error {
+	r.gen++
 	spec, err := json.Marshal(g)
 	if err != nil {
 		return err
@@ -105,7 +243,9 @@ func (r *registry) saveGroup(ctx context.Context, g *Group) error {
 	return bulk(ctx, r.st, GroupsCollection, doc)
 }
 
+// saveDevice stores a device; the caller holds mu.
 func (r *registry) saveDevice(ctx context.Context, e *deviceEntry) error {
+	r.gen++
 	d := e.dev
 	d.TokenCreated = nil
 	spec, err := json.Marshal(&d)
@@ -263,6 +403,7 @@ func (r *registry) deleteGroup(ctx context.Context, service, sub, resource, apik
 // invalidate drops every compiled mapping (provisioning changes are rare).
 // The caller holds mu.
 func (r *registry) invalidate() {
+	r.gen++
 	for _, e := range r.devices {
 		e.compiled = nil
 	}
@@ -373,6 +514,7 @@ func (r *registry) deleteDevice(ctx context.Context, service, sub, id string) er
 		return fmt.Errorf("delete device %s: %w", id, err)
 	}
 	delete(r.devices, deviceKey{service, id})
+	r.gen++
 	return nil
 }
 

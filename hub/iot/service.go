@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/gridedge/gridedge/hub/auth"
 	"github.com/gridedge/gridedge/hub/store"
 	"github.com/gridedge/gridedge/shared/expression"
@@ -32,9 +34,21 @@ type Options struct {
 	Config Config
 	// Store is the hub's store, with its history recorder.
 	Store store.Store
-	// Changes receives the change events of committed readings (the hub
-	// publishes them on NATS as the ingest applier's). Optional.
+	// Changes receives the change events of committed readings and
+	// provisioning writes (the hub publishes them on NATS as the ingest
+	// applier's). Optional.
 	Changes func(store.Change)
+	// NC, when set, receives the change events of the provisioning
+	// collections on <Domain>.storage.changed.system.{iotgroups,iotdevices}:
+	// hubs sharing a store (replicas) see each other's config groups,
+	// devices and tokens at once, not after a restart.
+	NC *nats.Conn
+	// Domain is the first token of the change events' subjects.
+	Domain string
+	// Resync is how often the whole provisioning is read again, for
+	// change events lost while NATS was unreachable (default
+	// DefaultResync; used with NC only).
+	Resync time.Duration
 	// Reserved reports layer names a fiware-service cannot map to (the
 	// REST API's). Optional.
 	Reserved func(layer string) bool
@@ -66,9 +80,15 @@ type Stats struct {
 	TransformErrors uint64 `json:"transformErrors"`
 }
 
+// DefaultResync is Options.Resync's default.
+const DefaultResync = time.Minute
+
 // Service is the device-ingestion service.
 type Service struct {
 	cfg      Config
+	nc       *nats.Conn
+	domain   string
+	resync   time.Duration
 	reg      *registry
 	w        *writer
 	bd       *baddata.Engine
@@ -97,7 +117,16 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	if o.Reserved == nil {
 		o.Reserved = func(string) bool { return false }
 	}
-	s := &Service{cfg: o.Config, reg: newRegistry(o.Store), lim: newLimiter(o.Config.RateLimit.PerSecond, o.Config.RateLimit.Burst),
+	if o.Resync <= 0 {
+		o.Resync = DefaultResync
+	}
+	// provisioning writes announce themselves like readings, so that the
+	// other hubs on the store follow them (Options.NC)
+	regStore := o.Store
+	if o.Changes != nil {
+		regStore = store.WithChanges(o.Store, o.Changes)
+	}
+	s := &Service{cfg: o.Config, nc: o.NC, domain: o.Domain, resync: o.Resync, reg: newRegistry(regStore), lim: newLimiter(o.Config.RateLimit.PerSecond, o.Config.RateLimit.Burst),
 		reserved: o.Reserved, version: o.Version, port: o.Port, log: o.Logger, now: o.Now, conv: o.Converter}
 	var err error
 	if s.bd, err = baddata.New(o.Config.Rules, baddata.Options{}); err != nil {
@@ -118,7 +147,8 @@ func (s *Service) Stats() Stats {
 		Autoprovisioned: s.autoprov.Load(), TransformErrors: s.trErrors.Load()}
 }
 
-// Run runs the MQTT binding when iot.mqtt.url is set, and sends what the
+// Run runs the MQTT binding when iot.mqtt.url is set, follows the
+// provisioning changes of other hubs with Options.NC, and sends what the
 // bad-data rules produce with time (stale data, interpolation deadlines)
 // to the store every second, until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
@@ -129,6 +159,22 @@ func (s *Service) Run(ctx context.Context) error {
 		defer func() {
 			cancel()
 			<-errc
+		}()
+	}
+	if s.nc != nil {
+		follow, err := s.subscribeProvisioning()
+		if err != nil {
+			return err
+		}
+		done := make(chan struct{})
+		ctx, cancel := context.WithCancel(ctx)
+		go func() {
+			defer close(done)
+			s.followProvisioning(ctx, follow)
+		}()
+		defer func() {
+			cancel()
+			<-done
 		}()
 	}
 	t := time.NewTicker(time.Second)
