@@ -19,16 +19,18 @@ func BenchmarkFit(b *testing.B) {
 	}
 	for _, c := range cases {
 		f := synthetic(c.n, c.step, false, 2, 1)
-		b.Run(c.name, func(b *testing.B) {
-			for b.Loop() {
-				m, err := New(Options{})
-				if err != nil {
-					b.Fatal(err)
+		for _, opt := range []string{OptimizerStan, OptimizerExact} {
+			b.Run(c.name+"_"+opt, func(b *testing.B) {
+				for b.Loop() {
+					m, err := New(Options{Optimizer: opt})
+					if err != nil {
+						b.Fatal(err)
+					}
+					if err := m.Fit(context.Background(), f); err != nil {
+						b.Fatal(err)
+					}
 				}
-				if err := m.Fit(context.Background(), f); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+			})
+		}
 	}
 }
