@@ -73,6 +73,7 @@ func (s *Server) OpenAPI() map[string]any {
 				"ModelConfirmation": forecastSchemas["ModelConfirmation"],
 				"ForecastParams":    forecastSchemas["ForecastParams"],
 				"ForecastResult":    forecastSchemas["ForecastResult"],
+				"ModelList":         forecastSchemas["ModelList"],
 				"TwitterData": map[string]any{"type": "object", "required": []any{"consumer_key", "consumer_secret", "access_token_key", "access_token_secret", "status"},
 					"properties": map[string]any{"consumer_key": str, "consumer_secret": str, "access_token_key": str, "access_token_secret": str, "status": str}},
 			},
@@ -293,6 +294,9 @@ var forecastSchemas = func() map[string]any {
 				"mapping": obj("rows: expression selecting the array of rows; columns: name → expression per row (the row's fields, or row)", map[string]any{
 					"rows": str, "columns": map[string]any{"type": "object", "additionalProperties": str}})}),
 		}),
+		"ModelList": obj("A page of models, sorted by name then id; a Link rel=\"next\" header names the next page, X-Total-Count the total", map[string]any{
+			"models": map[string]any{"type": "array", "items": map[string]any{"$ref": "#/components/schemas/ModelDescription"}},
+			"total":  map[string]any{"type": "integer"}, "skip": map[string]any{"type": "integer"}, "limit": map[string]any{"type": "integer"}}, "models", "total", "skip", "limit"),
 		"ModelConfirmation": obj("MODEL_CONFIRMATION", map[string]any{"id": str, "status": map[string]any{"type": "string", "enum": []any{"ok", "error"}}, "message": str}),
 		"TrainParams":       obj("TRAIN_PARAMS", map[string]any{"input": stages}),
 		"ForecastParams": obj("FORECAST_PARAMS", map[string]any{"periods": map[string]any{"type": "integer", "minimum": 1},
@@ -326,7 +330,19 @@ func forecastPaths() map[string]any {
 	}
 	const grantW, grantR = "Needs the grant {\"forecast\": \"write\"} (or admin).", "Needs the grant {\"forecast\": \"read\"} (or admin)."
 	return map[string]any{
-		"/forecast/model": map[string]any{"post": op("forecast_model_post", "Create an untrained model", grantW, "ModelParams", "ModelDescription", false)},
+		"/forecast/model": map[string]any{"post": op("forecast_model_post", "Create an untrained model", grantW, "ModelParams", "ModelDescription", false),
+			"get": func() map[string]any {
+				o := op("forecast_model_list", "List the models with their status", grantR+" Also on NATS: <domain>.forecast.model.list with {status, skip, limit}.", "", "ModelList", false)
+				q := func(name, typ, desc string) map[string]any {
+					return map[string]any{"name": name, "in": "query", "schema": map[string]any{"type": typ}, "description": desc}
+				}
+				o["parameters"] = []any{
+					map[string]any{"name": "status", "in": "query", "schema": map[string]any{"type": "string", "enum": []any{"untrained", "training", "trained", "error"}}, "description": "Only the models of this status"},
+					q("skip", "integer", "Models to skip (pagination offset)"),
+					q("limit", "integer", "Page size (default 100, at most 1000)"),
+				}
+				return o
+			}()},
 		"/forecast/model/{id}": map[string]any{
 			"get":    op("forecast_model_get", "Get a model's description and status", grantR, "", "ModelDescription", true),
 			"delete": op("forecast_model_delete", "Delete a model", grantW, "", "ModelConfirmation", true),

@@ -77,6 +77,12 @@ type Options struct {
 	// regions with NATS gateways (a supercluster; gateway.go). It needs
 	// Cluster.
 	Gateway *GatewayOptions
+	// External, when set, makes the hub use an operator's NATS instead of
+	// an embedded server (external.go): the listeners, cluster, gateway,
+	// users and federation links are then the external servers' business
+	// and must not be set; Edges only names the edges (their passwords are
+	// not used).
+	External *ExternalOptions
 	// Edges are the edges allowed to connect.
 	Edges []EdgeCredential
 	// Users are NATS users for tools and services.
@@ -102,6 +108,7 @@ type Broker struct {
 	leafTLS      bool
 	internalUser string
 	internalPass string
+	ext          *externalConn // with an external NATS; srv is then nil
 }
 
 // ErrPlaintext is returned by Start when RequireTLS is set and a listener
@@ -148,6 +155,9 @@ func randomSecret() string {
 func Start(o Options) (*Broker, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.External != nil {
+		return startExternal(o)
 	}
 	b := &Broker{internalUser: "gridedge-hub", internalPass: randomSecret()}
 	opts := &server.Options{
@@ -354,6 +364,9 @@ func connectionTypes(types ...string) map[string]struct{} {
 
 // Connect opens an in-process client connection for hub services.
 func (b *Broker) Connect(name string) (*nats.Conn, error) {
+	if b.ext != nil {
+		return b.ext.connect(name)
+	}
 	nc, err := nats.Connect("", nats.InProcessServer(b.srv), nats.UserInfo(b.internalUser, b.internalPass),
 		nats.Name(name), nats.MaxReconnects(-1))
 	if err != nil {
@@ -364,13 +377,21 @@ func (b *Broker) Connect(name string) (*nats.Conn, error) {
 
 // ClientURL is the URL external NATS clients use (tls:// when the client
 // listener requires TLS).
-func (b *Broker) ClientURL() string { return b.srv.ClientURL() }
+func (b *Broker) ClientURL() string {
+	if b.ext != nil {
+		return strings.Join(b.ext.servers, ",")
+	}
+	return b.srv.ClientURL()
+}
 
 // LocalDialOptions are the options a hub service (the REST /gateway) adds
 // to connect as a client user: the connection is made in-process, so it
 // needs neither the client listener's certificate nor a client
 // certificate, and the user's permissions apply as on the client port.
 func (b *Broker) LocalDialOptions() []nats.Option {
+	if b.ext != nil {
+		return b.ext.dialOptions()
+	}
 	return []nats.Option{nats.InProcessServer(b.srv)}
 }
 
@@ -399,11 +420,21 @@ func freePort(host string) (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// NumLeafNodes reports connected leaf nodes.
-func (b *Broker) NumLeafNodes() int { return b.srv.NumLeafNodes() }
+// NumLeafNodes reports connected leaf nodes (0 with an external NATS,
+// whose leaf nodes the hub does not see).
+func (b *Broker) NumLeafNodes() int {
+	if b.ext != nil {
+		return 0
+	}
+	return b.srv.NumLeafNodes()
+}
 
-// Shutdown stops the server and waits for it.
+// Shutdown stops the server and waits for it (nothing with an external
+// NATS: the hub's connections are closed by their owners).
 func (b *Broker) Shutdown() {
+	if b.ext != nil {
+		return
+	}
 	b.srv.Shutdown()
 	b.srv.WaitForShutdown()
 }

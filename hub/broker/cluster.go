@@ -77,13 +77,15 @@ func configureCluster(opts *server.Options, c *ClusterOptions, log *slog.Logger)
 }
 
 // Clustered reports whether the server is part of a JetStream cluster.
-func (b *Broker) Clustered() bool { return b.srv.JetStreamIsClustered() }
+func (b *Broker) Clustered() bool { return b.ext == nil && b.srv.JetStreamIsClustered() }
 
 // LeadsConsumer reports whether this server is the Raft leader of a
 // JetStream consumer: the node that delivers its messages. Outside a
-// cluster it is always true. It asks the local server, without a request.
+// cluster it is always true; with an external NATS too, since the hub is
+// then the only applier (docs/scaling.md#external-nats). It asks the local
+// server, without a request.
 func (b *Broker) LeadsConsumer(stream, consumer string) bool {
-	if !b.srv.JetStreamIsClustered() {
+	if b.ext != nil || !b.srv.JetStreamIsClustered() {
 		return true
 	}
 	return b.srv.JetStreamIsConsumerLeader(accountName, stream, consumer)

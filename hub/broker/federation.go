@@ -123,6 +123,9 @@ func configureFederation(opts *server.Options, o *Options) error {
 // LeafRemoteConnected reports whether the leaf-node link this hub opened to
 // rawURL is up (matched by port, and by address when the URL names one).
 func (b *Broker) LeafRemoteConnected(rawURL string) bool {
+	if b.ext != nil {
+		return false
+	}
 	want, err := url.Parse(rawURL)
 	if err != nil {
 		return false

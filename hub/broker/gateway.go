@@ -115,6 +115,9 @@ func configureGateway(opts *server.Options, g *GatewayOptions, clusterName strin
 // Gateways reports the clusters this node has an outbound gateway
 // connection to.
 func (b *Broker) Gateways() []string {
+	if b.ext != nil {
+		return nil
+	}
 	gz, err := b.srv.Gatewayz(nil)
 	if err != nil {
 		return nil
@@ -129,5 +132,10 @@ func (b *Broker) Gateways() []string {
 }
 
 // ClusterName is the name of the cluster this node belongs to ("" when
-// standalone).
-func (b *Broker) ClusterName() string { return b.srv.ClusterName() }
+// standalone or with an external NATS).
+func (b *Broker) ClusterName() string {
+	if b.ext != nil {
+		return ""
+	}
+	return b.srv.ClusterName()
+}

@@ -64,9 +64,10 @@ func localHost(h string) bool {
 // validateCluster checks nats.cluster and ingest.replicas.
 func (c *Config) validateCluster(es *config.Errors) {
 	c.validateGateway(es)
+	c.validateExternal(es)
 	cl := c.NATS.Cluster
 	if cl == nil {
-		if c.Ingest.Replicas > 1 {
+		if c.Ingest.Replicas > 1 && c.NATS.External == nil {
 			es.Add("ingest.replicas", "%d needs a cluster of at least %d nodes (nats.cluster); a single hub keeps 1 replica", c.Ingest.Replicas, c.Ingest.Replicas)
 		}
 		return
@@ -127,7 +128,7 @@ const clusterStartTimeout = 2 * time.Minute
 // startIngest creates the applier's streams; on a cluster node it first
 // waits for JetStream, and retries while the other nodes start.
 func startIngest(ctx context.Context, h *Hub, o ingest.Options) (*ingest.Applier, error) {
-	if h.cfg.NATS.Cluster == nil {
+	if h.cfg.NATS.Cluster == nil && h.cfg.NATS.External == nil {
 		return ingest.New(ctx, h.nc, h.st, o)
 	}
 	o.Replicas = h.cfg.Ingest.Replicas

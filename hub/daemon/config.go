@@ -146,6 +146,10 @@ type NATSConfig struct {
 	// Gateway joins the cluster to the clusters of other regions (a
 	// supercluster; default none); see gateway.go and docs/scaling.md.
 	Gateway *GatewayConfig `json:"gateway,omitempty"`
+	// External makes the hub use an operator's NATS instead of the
+	// embedded server (default none); see external.go and
+	// docs/scaling.md.
+	External *ExternalNATSConfig `json:"external,omitempty"`
 }
 
 // DefaultServerName is nats.serverName's default.
@@ -241,7 +245,7 @@ func (c *Config) Validate() error {
 			es.Add(config.Join(p, "id"), "edge %q is listed twice", e.ID)
 		}
 		seen[e.ID] = true
-		if len(e.Password) < 8 {
+		if len(e.Password) < 8 && c.NATS.External == nil { // else the external server holds it
 			es.Add(config.Join(p, "password"), "must be at least 8 characters")
 		}
 		for j, g := range e.Layers {

@@ -107,6 +107,9 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err erro
 		Cluster: cfg.brokerCluster(), Gateway: cfg.brokerGateway(),
 	}
 	bo.JetStreamDomain, bo.LeafPeers, bo.LeafRemotes = cfg.brokerFederation()
+	if cfg.NATS.External != nil {
+		bo = cfg.externalBrokerOptions(log)
+	}
 	h.br, err = broker.Start(bo)
 	if err != nil {
 		return nil, err

@@ -134,7 +134,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	t.Logf("browser script ran in %s; screenshots in %s", time.Since(start).Round(100*time.Millisecond), out)
 	shots, _ := filepath.Glob(filepath.Join(out, "*.png"))
-	if len(shots) < 18 {
-		t.Errorf("%d screenshots in %s, want 18", len(shots), out)
+	if len(shots) < 19 {
+		t.Errorf("%d screenshots in %s, want 19", len(shots), out)
 	}
 }

@@ -18,6 +18,7 @@ const queueGroup = "forecast"
 // NATS serves the seed's NATS interface on nc until Stop:
 //
 //	<domain>.forecast.model.create         MODEL_PARAMS → MODEL_DESCRIPTION
+//	<domain>.forecast.model.list           {status, skip, limit} (optional) → {models, total, skip, limit}
 //	<domain>.forecast.model.<id>.get       → MODEL_DESCRIPTION
 //	<domain>.forecast.model.<id>.delete    → MODEL_CONFIRMATION
 //	<domain>.forecast.model.<id>.train     TRAIN_PARAMS → MODEL_CONFIRMATION, then
@@ -53,6 +54,7 @@ func (s *Service) ServeNATS(nc *nats.Conn, domain string) (*NATS, error) {
 		h    func(m *nats.Msg)
 	}{
 		{subject.ForecastCreate(domain), n.create},
+		{ListSubject(domain), n.list},
 		{subject.ForecastModelAll(domain, subject.ForecastGet), n.get},
 		{subject.ForecastModelAll(domain, subject.ForecastDelete), n.delete},
 		{subject.ForecastModelAll(domain, subject.ForecastTrain), n.train},
@@ -136,6 +138,25 @@ func (n *NATS) create(m *nats.Msg) {
 		return
 	}
 	n.reply(m, d)
+}
+
+// ListSubject is the subject listing models: <domain>.forecast.model.list.
+func ListSubject(domain string) string {
+	return domain + "." + subject.ServiceForecast + ".model.list"
+}
+
+func (n *NATS) list(m *nats.Msg) {
+	var p ListParams
+	if err := unmarshal(m.Data, &p); err != nil {
+		n.reply(m, errorBody(err.Error()))
+		return
+	}
+	l, err := n.s.List(p)
+	if err != nil {
+		n.reply(m, errorBody(err.Error()))
+		return
+	}
+	n.reply(m, l)
 }
 
 func (n *NATS) get(m *nats.Msg) {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/gridedge/gridedge/hub/auth"
@@ -33,6 +35,7 @@ const maxBody = 4 << 20
 // Handler serves the seed's REST interface under PathPrefix:
 //
 //	POST   /model               MODEL_PARAMS → MODEL_DESCRIPTION
+//	GET    /model?status=&skip=&limit= → {models: [MODEL_DESCRIPTION], total, skip, limit}
 //	GET    /model/{id}          → MODEL_DESCRIPTION
 //	DELETE /model/{id}          → MODEL_CONFIRMATION
 //	POST   /model/{id}/train    TRAIN_PARAMS (optional) → MODEL_DESCRIPTION (status training)
@@ -64,6 +67,26 @@ func (s *Service) Handler(a Authenticator) http.Handler {
 			return err
 		}
 		writeJSON(w, http.StatusOK, d)
+		return nil
+	})
+	handle("GET "+PathPrefix+"/model", auth.Read, func(w http.ResponseWriter, r *http.Request) error {
+		p, err := listParams(r.URL.Query())
+		if err != nil {
+			return err
+		}
+		l, err := s.List(p)
+		if err != nil {
+			return err
+		}
+		if l.Skip+len(l.Models) < l.Total {
+			q := r.URL.Query()
+			q.Set("skip", strconv.Itoa(l.Skip+len(l.Models)))
+			q.Set("limit", strconv.Itoa(l.Limit))
+			next := url.URL{Path: r.URL.Path, RawQuery: q.Encode()}
+			w.Header().Set("Link", fmt.Sprintf("<%s>; rel=\"next\"", next.String()))
+		}
+		w.Header().Set("X-Total-Count", strconv.Itoa(l.Total))
+		writeJSON(w, http.StatusOK, l)
 		return nil
 	})
 	handle("GET "+PathPrefix+"/model/{id}", auth.Read, func(w http.ResponseWriter, r *http.Request) error {
@@ -144,6 +167,25 @@ func (s *Service) authorize(a Authenticator, r *http.Request, need auth.Perm) er
 		return fmt.Errorf("%w: %s %q needs the grant {%q: %q}", errForbidden, p.Kind, p.ID, Grant, need.String())
 	}
 	return nil
+}
+
+// listParams reads status, skip and limit; a bad number is ErrInvalid
+// naming the parameter.
+func listParams(q url.Values) (ListParams, error) {
+	p := ListParams{Status: q.Get("status")}
+	for _, f := range []struct {
+		name string
+		v    *int
+	}{{"skip", &p.Skip}, {"limit", &p.Limit}} {
+		if s := q.Get(f.name); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil {
+				return p, fmt.Errorf("%w: %s=%q is not an integer", ErrInvalid, f.name, s)
+			}
+			*f.v = n
+		}
+	}
+	return p, nil
 }
 
 func decode(r *http.Request, v any, optional bool) error {

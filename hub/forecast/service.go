@@ -11,8 +11,11 @@ import (
 	"math"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/gridedge/gridedge/hub/forecast/prophet"
 	"github.com/gridedge/gridedge/hub/history"
@@ -162,6 +165,91 @@ func (s *Service) Get(id string) (ModelDescription, error) {
 		return ModelDescription{}, err
 	}
 	return r.Desc, nil
+}
+
+// List paging defaults: a page holds DefaultListLimit models unless the
+// caller asks for another number, at most MaxListLimit.
+const (
+	DefaultListLimit = 100
+	MaxListLimit     = 1000
+)
+
+// ListParams select a page of models.
+type ListParams struct {
+	// Status keeps the models of that status only ("": every model).
+	Status string `json:"status,omitempty"`
+	// Skip is the number of models to skip.
+	Skip int `json:"skip,omitempty"`
+	// Limit is the page size (0: DefaultListLimit, at most MaxListLimit).
+	Limit int `json:"limit,omitempty"`
+}
+
+// ModelList is a page of models.
+type ModelList struct {
+	// Models are the page's models (with status, lastDataTimestamp and
+	// regressors), sorted by name, then id.
+	Models []ModelDescription `json:"models"`
+	// Total counts every model matching the status.
+	Total int `json:"total"`
+	// Skip and Limit are the page's bounds as applied.
+	Skip  int `json:"skip"`
+	Limit int `json:"limit"`
+}
+
+// List returns a page of the models, sorted by name then id.
+func (s *Service) List(p ListParams) (ModelList, error) {
+	switch p.Status {
+	case "", StatusUntrained, StatusTraining, StatusTrained, StatusError:
+	default:
+		return ModelList{}, fmt.Errorf("%w: status %q is not one of untrained, training, trained, error", ErrInvalid, p.Status)
+	}
+	if p.Skip < 0 {
+		return ModelList{}, fmt.Errorf("%w: skip %d is negative", ErrInvalid, p.Skip)
+	}
+	if p.Limit < 0 || p.Limit > MaxListLimit {
+		return ModelList{}, fmt.Errorf("%w: limit %d is not in 1..%d", ErrInvalid, p.Limit, MaxListLimit)
+	}
+	if p.Limit == 0 {
+		p.Limit = DefaultListLimit
+	}
+	descs, err := s.store.descriptions()
+	if err != nil {
+		return ModelList{}, err
+	}
+	descs = slices.DeleteFunc(descs, func(d ModelDescription) bool { return p.Status != "" && d.Status != p.Status })
+	slices.SortFunc(descs, func(a, b ModelDescription) int {
+		if c := strings.Compare(a.Config.Name, b.Config.Name); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	out := ModelList{Models: []ModelDescription{}, Total: len(descs), Skip: p.Skip, Limit: p.Limit}
+	if p.Skip < len(descs) {
+		out.Models = descs[p.Skip:min(len(descs), p.Skip+p.Limit)]
+	}
+	return out, nil
+}
+
+// descriptions returns every model's description, without decoding the
+// fitted models.
+func (s *modelStore) descriptions() ([]ModelDescription, error) {
+	var out []ModelDescription
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketModels).ForEach(func(k, v []byte) error {
+			var r struct {
+				Desc ModelDescription `json:"desc"`
+			}
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("decode model %s: %w", k, err)
+			}
+			out = append(out, r.Desc)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list models: %w", err)
+	}
+	return out, nil
 }
 
 // Delete removes a model.

@@ -193,6 +193,12 @@ const shot = async (page, name) => {
     if (band !== '10' || actual < 3) throw new Error(`forecast chart: band around ${band} of 10 steps, ${actual} actual values`);
     step(`a model trained on ${M}'s history forecasts 10 steps, each inside its 80% band, drawn against ${actual} actual values`);
     await shot(page, '05-forecast');
+    // the forecasts page lists the models (GET /forecast/model), the new one trained
+    const modelId = new URLSearchParams(new URL(page.url()).hash.split('?')[1]).get('model');
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Forecasts' }).click();
+    await page.locator(`#models tr[data-model="${modelId}"] .q[data-status=trained]`).waitFor();
+    step(`the forecasts page lists model ${modelId}, trained: ${(await page.locator(`#models tr[data-model="${modelId}"]`).innerText()).replace(/\s+/g, ' ')}`);
+    await shot(page, '05-forecast-list');
 
     // a day of 1 s data (86,400 points, some of bad quality) drawn raw: all points reach the chart
     {

@@ -13,14 +13,41 @@ function historyStage(desc) {
   return st ? st.history : null;
 }
 
+const pageSize = 25;
+
+/** The list of models (GET /forecast/model), a page at a time, each linking to its detail. */
+async function modelList(ctx, params) {
+  const skip = Math.max(0, parseInt(params.get('skip') || '0', 10) || 0);
+  const status = params.get('status') || '';
+  const { data } = await ctx.api('/forecast/model', { bare: true, params: { skip, limit: pageSize, status } });
+  const models = data.models || [];
+  const go = (p) => link(['f'], { status, ...p });
+  const statusSel = h('select', { id: 'model-filter' }, ['', 'untrained', 'training', 'trained', 'error']
+    .map((s) => h('option', { value: s, selected: s === status }, s || 'any')));
+  statusSel.addEventListener('change', () => { location.hash = go({ status: statusSel.value }); });
+  const cls = (s) => (s === 'trained' ? 'good' : s === 'error' ? 'bad' : 'uncertain');
+  return h('div', { id: 'model-list' },
+    h('div', { class: 'row' }, h('div', {}, h('label', { for: 'model-filter' }, 'Status'), statusSel)),
+    models.length ? h('div', { class: 'wrap' }, h('table', { id: 'models' },
+      h('caption', {}, `Models ${skip + 1}–${skip + models.length} of ${data.total}`),
+      h('thead', {}, h('tr', {}, ['name', 'status', 'last data', 'regressors', 'rows', 'trained at', 'id'].map((c) => h('th', { scope: 'col' }, c)))),
+      h('tbody', {}, models.map((m) => h('tr', { 'data-model': m.id },
+        h('th', { scope: 'row' }, h('a', { href: link(['f'], { model: m.id }) }, m.config?.name || m.id)),
+        h('td', {}, h('span', { class: `q ${cls(m.status)}`, 'data-status': m.status }, m.status)),
+        h('td', {}, fmtTime(m.lastDataTimestamp)),
+        h('td', {}, (m.regressors || []).join(', ') || '—'),
+        h('td', { class: 'num' }, m.rows ?? '—'),
+        h('td', {}, fmtTime(m.trainedAt)),
+        h('td', {}, h('code', {}, m.id)))))))
+      : h('p', { class: 'empty' }, status ? `No model is ${status}.` : 'No model yet: create one below (from a history page: "Forecast this measurement").'),
+    h('p', {},
+      skip > 0 ? h('a', { href: go({ skip: Math.max(0, skip - pageSize) }), id: 'models-prev' }, '← previous') : null, ' ',
+      skip + models.length < data.total ? h('a', { href: go({ skip: skip + pageSize }), id: 'models-next' }, 'next →') : null));
+}
+
 export async function forecastPage(ctx, view, params) {
   const modelId = params.get('model') || '';
-  const open = h('form', { class: 'row' }, field('model-id', 'Model id', { value: modelId, required: true }),
-    h('div', {}, h('button', { type: 'submit' }, 'Open')));
-  open.addEventListener('submit', (ev) => {
-    ev.preventDefault();
-    location.hash = link(['f'], { model: open.querySelector('#model-id').value.trim() });
-  });
+  const open = await modelList(ctx, params);
   const create = h('form', { class: 'row', id: 'new-model' },
     field('m-name', 'Name', { value: params.get('name') || '', required: true }),
     field('m-layer', 'Layer', { value: params.get('layer') || '', required: true }),
@@ -44,10 +71,7 @@ export async function forecastPage(ctx, view, params) {
   const detail = h('div', { id: 'model' });
   replace(view, h('h1', {}, 'Forecasts'), open, detail,
     h('h2', {}, 'New model from a measurement\'s history'), create);
-  if (!modelId) {
-    replace(detail, h('p', { class: 'empty' }, 'Open a model by its id, or create one below (from a history page: "Forecast this measurement").'));
-    return;
-  }
+  if (!modelId) return;
   await showModel(ctx, detail, modelId);
 }
 
