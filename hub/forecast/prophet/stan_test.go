@@ -148,6 +148,8 @@ type rReference struct {
 		InitialLogProb float64   `json:"initialLogProb"`
 		Iterations     int       `json:"iterations"`
 		Yhat           []float64 `json:"yhat"`
+		// Trace is Stan's log: iteration, log prob, ‖g‖, step, evaluations.
+		Trace [][5]float64 `json:"trace"`
 	} `json:"cases"`
 }
 
@@ -306,6 +308,71 @@ func TestPoissonDraws(t *testing.T) {
 			}
 			if se := math.Sqrt((2*lambda*lambda + lambda) / n); math.Abs(variance-lambda) > 5*se {
 				t.Errorf("variance %.4f, want %g ± %.4f", variance, lambda, 5*se)
+			}
+		})
+	}
+}
+
+// TestStanOptimizerFollowsStansLog replays Stan's first iterations on
+// Prophet's examples: the log density, gradient norm, step size and number
+// of gradient evaluations of each iteration must be those of R Prophet's
+// Stan log to the digits it prints. Later iterations part from Stan's by
+// rounding (the sums are not done in Stan's order); where they end is
+// TestStanOptimizerLandsWhereProphet's concern.
+func TestStanOptimizerFollowsStansLog(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "prophet_r_reference.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref rReference
+	if err := json.Unmarshal(b, &ref); err != nil {
+		t.Fatalf("decode reference: %v", err)
+	}
+	tests := []struct {
+		name  string
+		iters int // iterations that must match
+	}{
+		{"retail_sales", 30}, // the gradient norm parts at the 6th digit at 34
+		{"air_passengers", 40},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := ref.Cases[tc.name]
+			if len(r.Trace) < tc.iters {
+				t.Fatalf("reference has %d iterations, want %d", len(r.Trace), tc.iters)
+			}
+			train, _ := readExample(t, r.File, r.Test)
+			m, err := New(Options{SeasonalityMode: r.Mode})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, err := m.prepare(train)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := m.makeDesign(h.f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o := newObjective(m.opts.Growth, h, m.st.ChangepointsT, d, m.opts.ChangepointPriorScale)
+			x0 := make([]float64, o.dim())
+			x0[0], x0[1] = m.initParams(h)
+			set := defaultStanSettings
+			set.maxIter = tc.iters
+			var got [][5]float64
+			set.trace = func(iter int, f, gn, alpha float64, evals int) {
+				got = append(got, [5]float64{float64(iter), -f, gn, alpha, float64(evals)})
+			}
+			if _, _, _, _, err := minimizeStan(context.Background(), o.stanFunc(), x0, set); err != nil {
+				t.Fatal(err)
+			}
+			near := func(a, b, rel float64) bool { return math.Abs(a-b) <= rel*math.Abs(b) }
+			for i := range tc.iters {
+				g, w := got[i], r.Trace[i]
+				if g[0] != w[0] || !near(g[1], w[1], 1e-5) || !near(g[2], w[2], 1e-5) || !near(g[3], w[3], 1e-3) || g[4] != w[4] {
+					t.Fatalf("iteration %v: got log prob %.6g, ‖g‖ %.6g, step %.4g, %v evaluations; Stan's log: %.6g, %.6g, %.4g, %v",
+						g[0], g[1], g[2], g[3], g[4], w[1], w[2], w[3], w[4])
+				}
 			}
 		})
 	}

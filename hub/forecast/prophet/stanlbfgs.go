@@ -31,6 +31,9 @@ type stanSettings struct {
 	minAlpha    float64 // smallest step (1e-12)
 	maxLSIter   int     // line-search expansions (20)
 	maxLSRetry  int     // halvings after a failed evaluation (10)
+	// trace, when set, sees each iteration as Stan's log prints it: the
+	// objective, the gradient norm, the step and the evaluations so far.
+	trace func(iter int, f, gradNorm, alpha float64, evals int)
 }
 
 // stanMinRows is the history length from which Prophet fits with L-BFGS;
@@ -130,6 +133,9 @@ func minimizeStan(ctx context.Context, f stanFunc, x0 []float64, set stanSetting
 			return nil, 0, o.iter, stanRunning, fmt.Errorf("%w: %w", errCancelled, err)
 		}
 		st := o.step()
+		if set.trace != nil && st != stanLineFail {
+			set.trace(o.iter, o.fk, norm(o.gk), o.alpha, o.evals)
+		}
 		if st != stanRunning {
 			return o.xk, o.fk, o.iter, st, nil
 		}
@@ -384,8 +390,25 @@ func cubicMin(df0, x1, f1, df1, lo, hi float64) float64 {
 // A failed line search is returned as such: Prophet then refits with
 // Stan's Newton optimizer, which goes to the optimum.
 func (m *Model) optimizeStan(ctx context.Context, o *objective, x0 []float64) (Params, int, stanStop, error) {
+	set := defaultStanSettings
+	set.maxIter = m.opts.MaxIterations
+	x, _, iters, stop, err := minimizeStan(ctx, o.stanFunc(), x0, set)
+	if err != nil {
+		if errors.Is(err, errCancelled) {
+			return Params{}, 0, stop, fmt.Errorf("fit: %w", ctx.Err())
+		}
+		return Params{}, 0, stop, fmt.Errorf("fit: optimise: %w", err)
+	}
+	s := len(o.cps)
+	pr := Params{K: x[0], M: x[1], Delta: append([]float64(nil), x[2:2+s]...), SigmaObs: math.Exp(x[2+s]), Beta: append([]float64(nil), x[3+s:]...)}
+	return pr, iters, stop, nil
+}
+
+// stanFunc is the objective as Stan's optimizer sees it: unconstrained
+// parameters, exact |δ|, not finite values refused.
+func (o *objective) stanFunc() stanFunc {
 	o.profile, o.l1 = false, 0
-	f := func(x, g []float64) (float64, bool) {
+	return func(x, g []float64) (float64, bool) {
 		v := o.eval(x, g)
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return v, false
@@ -397,16 +420,4 @@ func (m *Model) optimizeStan(ctx context.Context, o *objective, x0 []float64) (P
 		}
 		return v, true
 	}
-	set := defaultStanSettings
-	set.maxIter = m.opts.MaxIterations
-	x, _, iters, stop, err := minimizeStan(ctx, f, x0, set)
-	if err != nil {
-		if errors.Is(err, errCancelled) {
-			return Params{}, 0, stop, fmt.Errorf("fit: %w", ctx.Err())
-		}
-		return Params{}, 0, stop, fmt.Errorf("fit: optimise: %w", err)
-	}
-	s := len(o.cps)
-	pr := Params{K: x[0], M: x[1], Delta: append([]float64(nil), x[2:2+s]...), SigmaObs: math.Exp(x[2+s]), Beta: append([]float64(nil), x[3+s:]...)}
-	return pr, iters, stop, nil
 }
