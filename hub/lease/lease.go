@@ -25,6 +25,12 @@ const (
 	opTimeout = 2 * time.Second
 	// maxReplicas is JetStream's largest replica count.
 	maxReplicas = 5
+	// clusterOpenFor bounds the attempts to create a replicated bucket:
+	// while a cluster's nodes start (or one is lost), JetStream answers
+	// slowly or lacks the peers for the replicas.
+	clusterOpenFor = 2 * time.Minute
+	// retryPause separates two attempts.
+	retryPause = time.Second
 )
 
 // Config says which lease to hold and under which name.
@@ -93,7 +99,8 @@ func BucketName(prefix, domain string) string {
 }
 
 // Open creates (or updates to cfg.TTL and cfg.Replicas) the bucket of the
-// lease; the lease is not held until Renew says so.
+// lease; the lease is not held until Renew says so. A replicated bucket is
+// tried again, for up to two minutes, while the cluster cannot make it.
 func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Lease, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -102,14 +109,26 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Lease, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lease %s: open JetStream: %w", cfg.Bucket, err)
 	}
-	cctx, cancel := context.WithTimeout(ctx, openTimeout)
-	defer cancel()
-	kv, err := js.CreateOrUpdateKeyValue(cctx, jetstream.KeyValueConfig{Bucket: cfg.Bucket, TTL: cfg.TTL, History: 1,
-		Description: cfg.Description, Replicas: max(cfg.Replicas, 1)})
-	if err != nil {
-		return nil, fmt.Errorf("lease: key-value bucket %s with %d replicas: %w", cfg.Bucket, max(cfg.Replicas, 1), err)
+	kvc := jetstream.KeyValueConfig{Bucket: cfg.Bucket, TTL: cfg.TTL, History: 1, Description: cfg.Description,
+		Replicas: max(cfg.Replicas, 1)}
+	deadline := time.Now().Add(clusterOpenFor)
+	for attempt := 1; ; attempt++ {
+		cctx, cancel := context.WithTimeout(ctx, openTimeout)
+		kv, err := js.CreateOrUpdateKeyValue(cctx, kvc)
+		cancel()
+		if err == nil {
+			return &Lease{cfg: cfg, kv: kv}, nil
+		}
+		if kvc.Replicas == 1 || ctx.Err() != nil || time.Now().Add(retryPause).After(deadline) {
+			return nil, fmt.Errorf("lease: key-value bucket %s with %d replicas (attempt %d): %w", cfg.Bucket, kvc.Replicas, attempt, err)
+		}
+		t := time.NewTimer(retryPause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+		}
 	}
-	return &Lease{cfg: cfg, kv: kv}, nil
 }
 
 // Bucket is the key-value bucket of the lease.

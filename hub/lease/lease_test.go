@@ -208,15 +208,18 @@ func TestOpenRejects(t *testing.T) {
 		{"no bucket", func(c *Config) { c.Bucket = "" }, "lease: bucket missing"},
 		{"no key or holder", func(c *Config) { c.Key, c.Holder = "", "" }, "lease: key, holder missing"},
 		{"zero TTL", func(c *Config) { c.TTL = 0 }, "lease b/k: TTL (0s) must be positive"},
-		{"bad bucket name", func(c *Config) { c.Bucket = "a.b" }, "lease: key-value bucket a.b with 1 replicas:"},
+		{"bad bucket name", func(c *Config) { c.Bucket = "a.b" }, "lease: key-value bucket a.b with 1 replicas (attempt 1):"},
 		{"negative replicas", func(c *Config) { c.Replicas = -1 }, "lease b/k: replicas (-1) must be between 1 and 5"},
 		{"too many replicas", func(c *Config) { c.Replicas = 6 }, "lease b/k: replicas (6) must be between 1 and 5"},
-		{"replicas without a cluster", func(c *Config) { c.Replicas = 3 }, "lease: key-value bucket b with 3 replicas:"},
+		{"replicas without a cluster", func(c *Config) { c.Replicas = 3 }, "lease: key-value bucket b with 3 replicas (attempt"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := ok
 			tc.edit(&c)
-			_, err := Open(context.Background(), connect(), c)
+			// a replicated bucket is tried again until the context ends
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			_, err := Open(ctx, connect(), c)
 			if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want %q…", err, tc.want)
 			}
