@@ -339,16 +339,8 @@ func (m *Model) optimize(ctx context.Context, h *history, d *design) (Params, in
 	x0 := make([]float64, o.dim())
 	x0[0], x0[1] = m.initParams(h)
 	// log σ = 0: Prophet starts at σ = 1.
-	// Prophet runs Stan's L-BFGS, or its Newton optimizer (to the optimum,
-	// as the exact one here) on histories of fewer than 100 rows.
-	if m.opts.Optimizer == OptimizerStan && len(h.t) >= stanMinRows {
-		p, iters, stop, err := m.optimizeStan(ctx, o, x0)
-		if err != nil || stop != stanLineFail {
-			return p, iters, err
-		}
-		// Prophet refits with Newton's method when Stan's L-BFGS fails; the
-		// exact optimizer below goes to the same optimum.
-		o.l1 = l1Smooth
+	if m.opts.Optimizer == OptimizerStan {
+		return m.optimizeStan(ctx, o, x0, len(h.t) < stanMinRows)
 	}
 	var w *whitening
 	if o.gram != nil {

@@ -39,8 +39,8 @@ const (
 	// the settings Prophet runs it with (rstan::optimizing, CmdStan
 	// optimize), from Prophet's starting point, so the fit stops where
 	// Prophet's stops, which on some series is short of the exact optimum;
-	// on histories under 100 rows, where Prophet uses Stan's Newton
-	// optimizer, the exact optimizer.
+	// on histories under 100 rows, and after a failed L-BFGS line search,
+	// Stan's Newton optimizer, as Prophet.
 	OptimizerStan = "stan"
 	// OptimizerExact is gonum's L-BFGS in whitened coordinates, run to the
 	// optimum of the objective (|δ| smoothed by 1e-4).
@@ -194,7 +194,7 @@ type Options struct {
 	Holidays []Holiday `json:"holidays,omitempty"`
 	// Regressors are extra regressors.
 	Regressors []Regressor `json:"regressors,omitempty"`
-	// MaxIterations bounds the L-BFGS iterations (10000).
+	// MaxIterations bounds the optimizer's iterations (10000, as Prophet).
 	MaxIterations int `json:"maxIterations,omitempty"`
 	// Optimizer finds the MAP: "stan" (default, as Prophet) or "exact"
 	// ([OptimizerStan], [OptimizerExact]).

@@ -386,22 +386,33 @@ func cubicMin(df0, x1, f1, df1, lo, hi float64) float64 {
 // optimizeStan fits as Prophet does: Stan's L-BFGS from Prophet's starting
 // point x0 (k, m through the first and last rows, δ = 0, σ = 1, β = 0) on
 // Stan's unconstrained parameters (log σ, no Jacobian term) with the exact
-// |δ| of the Laplace prior.
-// A failed line search is returned as such: Prophet then refits with
-// Stan's Newton optimizer, which goes to the optimum.
-func (m *Model) optimizeStan(ctx context.Context, o *objective, x0 []float64) (Params, int, stanStop, error) {
-	set := defaultStanSettings
-	set.maxIter = m.opts.MaxIterations
-	x, _, iters, stop, err := minimizeStan(ctx, o.stanFunc(), x0, set)
+// |δ| of the Laplace prior; Stan's Newton optimizer instead on short
+// histories (newton), and from x0 again when L-BFGS's line search fails,
+// as Prophet does.
+func (m *Model) optimizeStan(ctx context.Context, o *objective, x0 []float64, newton bool) (Params, int, error) {
+	f := o.stanFunc()
+	var x []float64
+	var iters int
+	var err error
+	if !newton {
+		set := defaultStanSettings
+		set.maxIter = m.opts.MaxIterations
+		var stop stanStop
+		x, _, iters, stop, err = minimizeStan(ctx, f, x0, set)
+		newton = err == nil && stop == stanLineFail
+	}
+	if newton {
+		x, _, iters, err = minimizeStanNewton(ctx, f, x0, m.opts.MaxIterations, nil)
+	}
 	if err != nil {
 		if errors.Is(err, errCancelled) {
-			return Params{}, 0, stop, fmt.Errorf("fit: %w", ctx.Err())
+			return Params{}, 0, fmt.Errorf("fit: %w", ctx.Err())
 		}
-		return Params{}, 0, stop, fmt.Errorf("fit: optimise: %w", err)
+		return Params{}, 0, fmt.Errorf("fit: optimise: %w", err)
 	}
 	s := len(o.cps)
 	pr := Params{K: x[0], M: x[1], Delta: append([]float64(nil), x[2:2+s]...), SigmaObs: math.Exp(x[2+s]), Beta: append([]float64(nil), x[3+s:]...)}
-	return pr, iters, stop, nil
+	return pr, iters, nil
 }
 
 // stanFunc is the objective as Stan's optimizer sees it: unconstrained
