@@ -74,6 +74,9 @@ type Server struct {
 	// Fleet sends map control requests to edges for /fleet (nil: those
 	// routes answer 503).
 	Fleet *fleet.Control
+	// Incidents is the incidents service's collection, whose status
+	// changes PATCH checks (zero: none; incidents.go).
+	Incidents IncidentsCollection
 	// Requests, when set, is told of every request (route pattern, method,
 	// status, duration): the hub's metrics.
 	Requests RequestObserver

@@ -502,6 +502,11 @@ func (s *Server) writeMany(w http.ResponseWriter, r *http.Request, p *auth.Princ
 	if err != nil {
 		return err
 	}
+	if verb == "updated" && s.isIncidents(t.layer, t.col) { // the incidents' state machine (incidents.go)
+		if err := s.checkIncidentDocs(r.Context(), docs); err != nil {
+			return err
+		}
+	}
 	res, err := write(r.Context(), t.layer, t.col, docs)
 	if err != nil {
 		return err
@@ -561,6 +566,11 @@ func (s *Server) updateOne(w http.ResponseWriter, r *http.Request, p *auth.Princ
 			return httpErrorf(http.StatusBadRequest, "_id %v in the body differs from %q in the path; _id cannot change", v, id)
 		}
 		delete(upd, "_id")
+	}
+	if s.isIncidents(t.layer, t.col) { // the incidents' state machine (incidents.go)
+		if err := s.checkIncidentStatus(r.Context(), id, upd); err != nil {
+			return err
+		}
 	}
 	if _, err := s.Store.UpdateByID(r.Context(), t.layer, t.col, id, upd); err != nil {
 		return err

@@ -47,6 +47,9 @@ func apiServer(h *Hub, log *slog.Logger) *api.Server {
 		Gateway: api.Gateway{Domain: h.cfg.Domain},
 		History: h.hist,
 	}
+	if inc := h.cfg.Services.Incidents; inc.Enabled { // PATCH follows the incidents' state machine
+		a.Incidents = api.IncidentsCollection{Layer: inc.Layer, Collection: inc.Collection}
+	}
 	if h.cfg.Metrics.On() {
 		a.Requests = h.hubMetrics()
 	}
