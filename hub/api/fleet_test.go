@@ -3,6 +3,8 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -256,4 +258,43 @@ func TestFleetMapPush(t *testing.T) {
 	e.wantError("POST", "/fleet/edges/e2/map", goodMap, operator, 503, "offline")
 	e.wantError("GET", "/fleet/edges/e2/map", nil, operator, 503, "offline")
 	e.wantError("POST", "/fleet/edges/a.b/map", goodMap, operator, 400, "edge id")
+}
+
+// fleet.signingKey must name a readable nkey seed: the hub does not start
+// otherwise, and the error names the key.
+func TestFleetSigningKeyConfig(t *testing.T) {
+	kp, err := nkeys.CreateOperator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, _ := kp.Seed()
+	pub, _ := kp.PublicKey()
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cases := []struct {
+		name, path string
+		wantErr    string
+	}{
+		{"unset", "", ""},
+		{"a seed", write("seed.nk", seed), ""},
+		{"a public key", write("pub.nk", []byte(pub)), "fleet.signingKey"},
+		{"missing", filepath.Join(dir, "nope.nk"), "fleet.signingKey"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var cfg Config
+			cfg.Fleet.SigningKey = c.path
+			cfg.Defaults()
+			err := cfg.Validate()
+			if c.wantErr == "" && err != nil || c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)) {
+				t.Fatalf("Validate: %v, want %q", err, c.wantErr)
+			}
+		})
+	}
 }
