@@ -34,3 +34,23 @@ func BenchmarkFit(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkFitShort fits the first 84 rows of Prophet's retail sales
+// example, where both Prophet and the stan optimizer use Stan's Newton
+// optimizer (R Prophet 1.0: 152 iterations).
+func BenchmarkFitShort(b *testing.B) {
+	train, _ := readExample(b, "prophet_example_retail_sales.csv", 96, 12)
+	for _, opt := range []string{OptimizerStan, OptimizerExact} {
+		b.Run(opt, func(b *testing.B) {
+			for b.Loop() {
+				m, err := New(Options{Optimizer: opt})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := m.Fit(context.Background(), train); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

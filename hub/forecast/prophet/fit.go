@@ -302,12 +302,19 @@ func (o *objective) evalGram(x, grad []float64) float64 {
 	}
 	gth := o.ggr
 	ss = o.gram.residual(th, gth)
+	return o.gramGrad(x, ss, gth, grad)
+}
+
+// gramGrad finishes evalGram from the residual sum of squares ss and its
+// half-gradient gth in θ = (k, m, δ, β).
+func (o *objective) gramGrad(x []float64, ss float64, gth, grad []float64) float64 {
+	s, n := len(o.cps), float64(len(o.t))
 	u := o.logSigma(x, ss)
 	inv := math.Exp(-2 * u)
 	for j := range 2 + s {
 		grad[j] = gth[j] * inv
 	}
-	for j := 2 + s; j < len(th); j++ {
+	for j := 2 + s; j < len(gth); j++ {
 		grad[j+1] = gth[j] * inv
 	}
 	grad[2+s] = -ss*inv + n

@@ -70,6 +70,40 @@ func (g *gram) residual(theta, grad []float64) float64 {
 	return max(0, g.yy-2*tb+tAt)
 }
 
+// zzAt is (ZᵀZ)ᵢⱼ from the upper triangle.
+func (g *gram) zzAt(i, j int) float64 {
+	if i > j {
+		i, j = j, i
+	}
+	return g.zz[i*g.p+j]
+}
+
+// shifts returns a function giving Σr² and ∂(½Σr²)/∂θ at θ + h·e_j in O(P)
+// from their parts at θ (ZᵀZθ, θᵀZᵀZθ, θᵀZᵀy, computed once): the
+// gradients of a finite-difference Hessian.
+func (g *gram) shifts(theta []float64) func(j int, h float64, grad []float64) float64 {
+	az := make([]float64, g.p)
+	blas64.Symv(1, blas64.Symmetric{Uplo: blas.Upper, N: g.p, Data: g.zz, Stride: g.p},
+		blas64.Vector{N: g.p, Data: theta, Inc: 1}, 0, blas64.Vector{N: g.p, Data: az, Inc: 1})
+	var tAt, tb float64
+	for j, v := range theta {
+		tAt += v * az[j]
+		tb += v * g.zy[j]
+	}
+	return func(j int, h float64, grad []float64) float64 {
+		for i := range grad {
+			grad[i] = az[i] - g.zy[i]
+			if j >= 0 {
+				grad[i] += h * g.zzAt(i, j)
+			}
+		}
+		if j < 0 {
+			return max(0, g.yy-2*tb+tAt)
+		}
+		return max(0, g.yy-2*(tb+h*g.zy[j])+tAt+2*h*az[j]+h*h*g.zzAt(j, j))
+	}
+}
+
 // whitening is a change of variables θ = L⁻ᵀz, with LLᵀ = ZᵀZ + Λ (Λ the
 // Gaussian prior precisions), under which the quadratic part of the
 // objective is nearly isotropic: L-BFGS then needs tens of iterations

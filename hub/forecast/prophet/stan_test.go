@@ -159,7 +159,7 @@ type rReference struct {
 
 // readExample reads the first rows (0: all) of one of Prophet's example
 // CSVs (ds as a date, y) and splits off the last h of them.
-func readExample(t *testing.T, name string, first, h int) (train, test *Frame) {
+func readExample(t testing.TB, name string, first, h int) (train, test *Frame) {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
@@ -375,7 +375,7 @@ func TestStanOptimizerFollowsStansLog(t *testing.T) {
 			near := func(a, b, rel float64) bool { return math.Abs(a-b) <= rel*math.Abs(b) }
 			if r.NewtonTrace != nil {
 				var got []float64
-				if _, _, _, err := minimizeStanNewton(context.Background(), o.stanFunc(), x0, tc.iters, func(_ int, f float64) { got = append(got, -f) }); err != nil {
+				if _, _, _, err := minimizeStanNewton(context.Background(), o.stanFunc(), o.shiftedGrads(), x0, tc.iters, func(_ int, f float64) { got = append(got, -f) }); err != nil {
 					t.Fatal(err)
 				}
 				if len(got) < tc.iters {
@@ -451,7 +451,7 @@ func TestMinimizeStanNewton(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			x, _, iters, err := minimizeStanNewton(context.Background(), tc.f, tc.x0, tc.maxIter, nil)
+			x, _, iters, err := minimizeStanNewton(context.Background(), tc.f, nil, tc.x0, tc.maxIter, nil)
 			if err != nil {
 				t.Fatalf("minimizeStanNewton: %v", err)
 			}
@@ -468,12 +468,12 @@ func TestMinimizeStanNewton(t *testing.T) {
 	t.Run("cancelled", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		if _, _, _, err := minimizeStanNewton(ctx, quad, []float64{0, 0}, 100, nil); !errors.Is(err, context.Canceled) {
+		if _, _, _, err := minimizeStanNewton(ctx, quad, nil, []float64{0, 0}, 100, nil); !errors.Is(err, context.Canceled) {
 			t.Fatalf("got %v, want context.Canceled", err)
 		}
 	})
 	t.Run("not finite at the start", func(t *testing.T) {
-		if _, _, _, err := minimizeStanNewton(context.Background(), barrier, []float64{-1, 1}, 100, nil); err == nil {
+		if _, _, _, err := minimizeStanNewton(context.Background(), barrier, nil, []float64{-1, 1}, 100, nil); err == nil {
 			t.Fatal("no error for a starting point where the objective is not finite")
 		}
 	})

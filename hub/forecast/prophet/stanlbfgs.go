@@ -402,7 +402,7 @@ func (m *Model) optimizeStan(ctx context.Context, o *objective, x0 []float64, ne
 		newton = err == nil && stop == stanLineFail
 	}
 	if newton {
-		x, _, iters, err = minimizeStanNewton(ctx, f, x0, m.opts.MaxIterations, nil)
+		x, _, iters, err = minimizeStanNewton(ctx, f, o.shiftedGrads(), x0, m.opts.MaxIterations, nil)
 	}
 	if err != nil {
 		if errors.Is(err, errCancelled) {
@@ -430,5 +430,44 @@ func (o *objective) stanFunc() stanFunc {
 			}
 		}
 		return v, true
+	}
+}
+
+// shiftedGrads gives the Newton Hessian's gradients of a Gram-matrix
+// objective in O(P) each (nil for the others: full evaluations).
+func (o *objective) shiftedGrads() shiftedGrads {
+	if o.gram == nil {
+		return nil
+	}
+	s := len(o.cps)
+	return func(x []float64) func(d int, h float64, g []float64) bool {
+		th := make([]float64, o.gram.p)
+		copy(th, x[:2+s])
+		copy(th[2+s:], x[3+s:])
+		at := o.gram.shifts(th)
+		xp := append([]float64(nil), x...)
+		gth := make([]float64, o.gram.p)
+		return func(d int, h float64, g []float64) bool {
+			j := d // index in θ = (k, m, δ, β); −1 for log σ
+			switch {
+			case d == 2+s:
+				j = -1
+			case d > 2+s:
+				j = d - 1
+			}
+			ss := at(j, h, gth)
+			xp[d] = x[d] + h
+			v := o.gramGrad(xp, ss, gth, g)
+			xp[d] = x[d]
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return false
+			}
+			for _, gi := range g {
+				if math.IsNaN(gi) || math.IsInf(gi, 0) {
+					return false
+				}
+			}
+			return true
+		}
 	}
 }

@@ -28,10 +28,20 @@ import (
 // newtonFDStep is Stan's finite-difference step for the Hessian.
 const newtonFDStep = 1e-3
 
+// shiftedGrads returns, for a point x, a function writing to g the
+// gradient at x + h·e_d and reporting whether it is finite: the gradients of
+// the finite-difference Hessian (cheaper than full evaluations for some
+// objectives).
+type shiftedGrads func(x []float64) func(d int, h float64, g []float64) bool
+
 // minimizeStanNewton runs Stan's Newton iterations on f from x0 (at most
 // maxIter) and returns the final point, its objective and the iterations.
-// trace, when not nil, sees each iteration's objective.
-func minimizeStanNewton(ctx context.Context, f stanFunc, x0 []float64, maxIter int, trace func(iter int, f float64)) ([]float64, float64, int, error) {
+// shifted, when not nil, computes the Hessian's gradients; trace, when not
+// nil, sees each iteration's objective.
+func minimizeStanNewton(ctx context.Context, f stanFunc, shifted shiftedGrads, x0 []float64, maxIter int, trace func(iter int, f float64)) ([]float64, float64, int, error) {
+	if shifted == nil {
+		shifted = perturbed(f)
+	}
 	n := len(x0)
 	x := append([]float64(nil), x0...)
 	g := make([]float64, n)
@@ -41,7 +51,8 @@ func minimizeStanNewton(ctx context.Context, f stanFunc, x0 []float64, maxIter i
 	}
 	hess := mat.NewSymDense(n, nil)
 	gp := make([]float64, n)
-	xp := make([]float64, n)
+	row := make([]float64, n)
+	h := make([]float64, n*n)
 	dir := make([]float64, n)
 	trial := make([]float64, n)
 	var eig mat.EigenSym
@@ -58,22 +69,25 @@ func minimizeStanNewton(ctx context.Context, f stanFunc, x0 []float64, maxIter i
 		if _, ok := f(x, g); !ok {
 			return nil, 0, iters, errors.New("objective not finite during Newton iterations")
 		}
-		h := make([]float64, n*n)
-		copy(xp, x)
+		// Row d of the stencil's sum goes to row and column d (Stan adds
+		// each term to both), so H is symmetric.
+		clear(h)
+		gradAt := shifted(x)
 		for d := range n {
+			clear(row)
 			for i, s := range stencil {
-				xp[d] = x[d] + s*newtonFDStep
-				if _, ok := f(xp, gp); !ok {
+				if !gradAt(d, s*newtonFDStep, gp) {
 					return nil, 0, iters, fmt.Errorf("objective not finite %g away from the Newton iterate", s*newtonFDStep)
 				}
 				c := 0.5 * newtonFDStep * coef[i]
-				for dd := range n {
-					inc := -c * gp[dd]
-					h[d*n+dd] += inc
-					h[dd*n+d] += inc
+				for dd, v := range gp {
+					row[dd] -= c * v
 				}
 			}
-			xp[d] = x[d]
+			for dd, v := range row {
+				h[d*n+dd] += v
+				h[dd*n+d] += v
+			}
 		}
 		for i := range n {
 			for j := i; j < n; j++ {
@@ -136,4 +150,17 @@ func minimizeStanNewton(ctx context.Context, f stanFunc, x0 []float64, maxIter i
 		}
 	}
 	return x, fx, iters, nil
+}
+
+// perturbed is shiftedGrads by full evaluations of f.
+func perturbed(f stanFunc) shiftedGrads {
+	return func(x []float64) func(d int, h float64, g []float64) bool {
+		xp := append([]float64(nil), x...)
+		return func(d int, h float64, g []float64) bool {
+			xp[d] = x[d] + h
+			_, ok := f(xp, g)
+			xp[d] = x[d]
+			return ok
+		}
+	}
 }
