@@ -478,3 +478,46 @@ func TestMinimizeStanNewton(t *testing.T) {
 		}
 	})
 }
+
+// TestShiftedGradsMatchEvaluations checks the O(P) gradients of the
+// Newton Hessian (Gram-matrix models) against full evaluations at the
+// shifted points, for every coordinate (log σ included) and stencil step.
+func TestShiftedGradsMatchEvaluations(t *testing.T) {
+	f := synthetic(300, 6*time.Hour, false, 1, 3)
+	m, err := New(Options{Holidays: []Holiday{{Name: "h", Dates: []string{"2020-01-20"}, UpperWindow: 2}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := m.prepare(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := m.makeDesign(h.f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := newObjective(GrowthLinear, h, m.st.ChangepointsT, d, 0.05)
+	if o.gram == nil {
+		t.Fatal("linear additive model: no Gram matrix")
+	}
+	fast, slow := o.shiftedGrads(), perturbed(o.stanFunc())
+	rng := rand.New(rand.NewPCG(8, 9))
+	x := make([]float64, o.dim())
+	for i := range x {
+		x[i] = 0.2 * rng.NormFloat64()
+	}
+	gf, gs := make([]float64, len(x)), make([]float64, len(x))
+	at, want := fast(x), slow(x)
+	for dim := range x {
+		for _, step := range []float64{-2e-3, -1e-3, 1e-3, 2e-3} {
+			if !at(dim, step, gf) || !want(dim, step, gs) {
+				t.Fatalf("x[%d] %+g: not finite", dim, step)
+			}
+			for i := range gf {
+				if math.Abs(gf[i]-gs[i]) > 1e-8*math.Max(1, math.Abs(gs[i])) {
+					t.Errorf("x[%d] %+g: gradient[%d]: got %.12g (shifted), want %.12g", dim, step, i, gf[i], gs[i])
+				}
+			}
+		}
+	}
+}
