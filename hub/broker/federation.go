@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -141,6 +142,32 @@ func (b *Broker) LeafRemoteConnected(rawURL string) bool {
 		}
 		if ip == nil || ip.Equal(net.ParseIP(l.IP)) {
 			return true
+		}
+	}
+	return false
+}
+
+// LeafInterest reports whether a leaf-node connection this hub accepted (a
+// peer's link, or an edge's) subscribes to a subject starting with prefix:
+// for federation, the delivery subject of a peer's sourcing of the stream
+// exported to it, which exists while that sourcing runs over the link
+// (sourcing consumers are not listed by the JetStream API).
+func (b *Broker) LeafInterest(prefix string) bool {
+	if b.ext != nil {
+		return false
+	}
+	lz, err := b.srv.Leafz(&server.LeafzOptions{Subscriptions: true})
+	if err != nil {
+		return false
+	}
+	for _, l := range lz.Leafs {
+		if l.IsSpoke {
+			continue
+		}
+		for _, s := range l.Subs {
+			if strings.HasPrefix(s, prefix) {
+				return true
+			}
 		}
 	}
 	return false

@@ -71,10 +71,15 @@ func startFederation(ctx, runCtx context.Context, h *Hub) error {
 	}
 	svc, err := federation.New(ctx, federation.Options{
 		Domain: h.cfg.Domain, Config: h.cfg.Federation, NC: h.nc, Store: h.fedStore,
-		Changes: h.publishChange, LinkUp: h.br.LeafRemoteConnected, Logger: h.log,
+		Changes: h.publishChange, LinkUp: h.br.LeafRemoteConnected, LeafInterest: h.br.LeafInterest, Logger: h.log,
 	})
 	if err != nil {
 		return err
+	}
+	if h.metrics != nil {
+		if err := h.metrics.Registry().Register(svc.Collector()); err != nil {
+			return err
+		}
 	}
 	h.fed = svc
 	h.wg.Add(1)

@@ -2,6 +2,7 @@ package federation
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,23 +16,35 @@ import (
 	"github.com/gridedge/gridedge/shared/subject"
 )
 
-// runExport reads the change feed and puts the changes of exported layers,
-// with the documents' content, into each peer's FED_OUT stream, in the
-// order of the feed.
-func (s *Service) runExport(ctx context.Context) error {
+// startExport subscribes to the change feed, then exports what the
+// feed missed before (reconcile); runExport follows the feed from there, so
+// a change made during the reconciliation is exported after it.
+func (s *Service) startExport(ctx context.Context) error {
 	sub, err := s.o.NC.SubscribeSync(subject.StorageChangedAll(s.o.Domain))
 	if err != nil {
 		return fmt.Errorf("federation: subscribe to the change feed: %w", err)
 	}
-	defer sub.Unsubscribe()
 	// a burst of writes waits here rather than being dropped
 	if err := sub.SetPendingLimits(-1, -1); err != nil {
+		_ = sub.Unsubscribe()
 		return fmt.Errorf("federation: change feed subscription: %w", err)
 	}
 	js, err := jetstream.New(s.o.NC, jetstream.WithPublishAsyncMaxPending(4096))
 	if err != nil {
+		_ = sub.Unsubscribe()
 		return fmt.Errorf("federation: jetstream: %w", err)
 	}
+	s.feed, s.ejs = sub, js
+	s.reconcile(ctx, js)
+	return nil
+}
+
+// runExport reads the change feed and puts the changes of exported layers,
+// with the documents' content, into each peer's FED_OUT stream, in the
+// order of the feed.
+func (s *Service) runExport(ctx context.Context) error {
+	sub, js := s.feed, s.ejs
+	defer sub.Unsubscribe()
 	for {
 		msg, err := sub.NextMsgWithContext(ctx)
 		if ctx.Err() != nil {
@@ -67,16 +80,7 @@ func (s *Service) waitAcks(ctx context.Context, js jetstream.JetStream) {
 // export sends one change to every peer whose export policy covers it.
 func (s *Service) export(ctx context.Context, js jetstream.JetStream, c store.Change) {
 	var fc *Change // built once, for the first peer that takes it
-	origin := []string{s.o.Domain}
-	if from, ok := s.imported[c.Layer]; ok {
-		// a change of an imported layer keeps where it came from (before
-		// anything was imported since the start: the peer it comes from)
-		o := s.origin(c.Layer)
-		if len(o) == 0 {
-			o = []string{from}
-		}
-		origin = append(o, s.o.Domain)
-	}
+	origin := s.exportOrigin(c.Layer)
 	for _, p := range s.o.Config.Peers {
 		if !exports(p.Export, c.Layer, c.Collection) {
 			continue
@@ -99,8 +103,7 @@ func (s *Service) export(ctx context.Context, js jetstream.JetStream, c store.Ch
 			s.fail(p.Name, err)
 			continue
 		}
-		subj := subject.FederationOut(s.o.Domain, p.Name) + "." + c.Layer + "." + c.Collection
-		if _, err := js.PublishMsgAsync(&nats.Msg{Subject: subj, Data: data}); err != nil {
+		if _, err := js.PublishMsgAsync(&nats.Msg{Subject: s.outSubject(p.Name, fc), Data: data}); err != nil {
 			s.fail(p.Name, fmt.Errorf("export %s/%s/%s: %w", c.Layer, c.Collection, c.ID, err))
 			continue
 		}
@@ -108,6 +111,35 @@ func (s *Service) export(ctx context.Context, js jetstream.JetStream, c store.Ch
 		s.peer(p.Name).exported++
 		s.mu.Unlock()
 	}
+}
+
+// exportOrigin is the origin of a change of layer made or applied here:
+// this deployment, after the deployments an imported layer's changes came
+// through (before anything was imported since the start: the peer it
+// comes from).
+func (s *Service) exportOrigin(layer string) []string {
+	from, ok := s.imported[layer]
+	if !ok {
+		return []string{s.o.Domain}
+	}
+	o := s.origin(layer)
+	if len(o) == 0 {
+		o = []string{from}
+	}
+	return append(o, s.o.Domain)
+}
+
+// outSubject is the FED_OUT subject of a change: one subject per document
+// (<prefix>.<layer>.<collection>.d.<id in base64url>), so that the stream
+// keeps the last state exported of each document, which the start-up
+// reconciliation compares with the store; a drop goes to
+// <prefix>.<layer>.<collection>.drop.
+func (s *Service) outSubject(peer string, c *Change) string {
+	base := subject.FederationOut(s.o.Domain, peer) + "." + c.Layer + "." + c.Collection
+	if c.Op == OpDrop {
+		return base + ".drop"
+	}
+	return base + ".d." + base64.RawURLEncoding.EncodeToString([]byte(c.ID))
 }
 
 // build turns a change event into a federated change with the document.

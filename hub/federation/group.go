@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -136,6 +137,12 @@ func (s *Service) applyStates(ctx context.Context, peer string, ws []work, cache
 				switch {
 				case !ok:
 					inserts = append(inserts, doc)
+				case sameDocument(old, doc):
+					// sent again (the exporter's start-up reconciliation):
+					// nothing to write, nothing to announce
+					s.mu.Lock()
+					s.peer(peer).unchanged++
+					s.mu.Unlock()
 				case hasFieldsBeyond(old, doc):
 					// fields to remove: an update of its own
 					ch, err := putDocument(ctx, st, k.local, k.col, id, doc)
@@ -244,4 +251,15 @@ func hasFieldsBeyond(old, doc store.Document) bool {
 		}
 	}
 	return false
+}
+
+// sameDocument reports whether old and doc hold the same fields and values
+// (but for _updated).
+func sameDocument(old, doc store.Document) bool {
+	a, err := canonical(old)
+	if err != nil {
+		return false
+	}
+	b, err := canonical(doc)
+	return err == nil && bytes.Equal(a, b)
 }

@@ -83,7 +83,7 @@ func startDeploymentB(t testing.TB, domain string, cfg Config, dir string) *depl
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel, d.done = cancel, make(chan error, 1)
 	d.svc, err = New(ctx, Options{Domain: domain, Config: cfg, NC: d.nc, Store: bs, Changes: publish,
-		LinkUp: br.LeafRemoteConnected, Logger: quiet})
+		LinkUp: br.LeafRemoteConnected, LeafInterest: br.LeafInterest, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,6 +42,12 @@ type Options struct {
 	// LinkUp, when set, reports whether the leaf-node link this hub opened
 	// to a URL is up.
 	LinkUp func(url string) bool
+	// LeafInterest, when set, reports whether a leaf-node link accepted by
+	// this hub subscribes under a subject prefix: the link of a peer that
+	// sources its stream over a link it opened is up while it subscribes to
+	// its delivery subject (sourcing consumers are not listed by the
+	// JetStream API).
+	LeafInterest func(prefix string) bool
 	// MaxBytes bounds each FED_OUT and FED_IN stream (default 1 GiB).
 	MaxBytes int64
 	// Logger receives events.
@@ -58,25 +64,30 @@ type Service struct {
 	peers    map[string]*peerState
 	imported map[string]string   // local layer → peer
 	origins  map[string][]string // imported local layer → origin of its last change
+
+	feed *nats.Subscription  // the change feed, read by the exporter
+	ejs  jetstream.JetStream // the exporter's asynchronous publishing
 }
 
 // peerState is what is known of one peer, for its status document.
 type peerState struct {
-	cfg       Peer
-	exported  uint64
-	skipped   uint64 // changes not sent: they came from the peer
-	looped    uint64 // received changes that had passed through here
-	refused   uint64 // received changes outside the import policy
-	applied   uint64
-	failed    uint64
-	hwm       uint64
-	pending   uint64
-	exportLag uint64
-	link      string
-	lastErr   string
-	lastErrAt time.Time
-	perLayer  map[string]*LayerStatus
-	hwmLoaded bool
+	cfg        Peer
+	exported   uint64
+	skipped    uint64 // changes not sent: they came from the peer
+	reconciled uint64 // changes exported by the start-up reconciliation
+	unchanged  uint64 // received puts equal to the document here: not written
+	looped     uint64 // received changes that had passed through here
+	refused    uint64 // received changes outside the import policy
+	applied    uint64
+	failed     uint64
+	hwm        uint64
+	pending    uint64
+	exportLag  uint64
+	link       string
+	lastErr    string
+	lastErrAt  time.Time
+	perLayer   map[string]*LayerStatus
+	hwmLoaded  bool
 }
 
 // LayerStatus is the state of one imported layer.
@@ -104,8 +115,15 @@ type PeerStatus struct {
 	ExportPending uint64 `json:"export_pending"`
 	// NotSentBack counts changes not exported because they came from the peer.
 	NotSentBack uint64 `json:"not_sent_back"`
+	// Reconciled counts the changes exported since the start by the
+	// start-up reconciliation (committed here, never read from the change
+	// feed); they are part of Exported.
+	Reconciled uint64 `json:"reconciled"`
 	// Applied counts imported changes applied.
 	Applied uint64 `json:"applied"`
+	// Unchanged counts imported puts equal to the document here, not
+	// written again (part of Applied).
+	Unchanged uint64 `json:"unchanged"`
 	// Pending counts changes received and not applied yet.
 	Pending uint64 `json:"pending"`
 	// Looped counts received changes dropped because they had passed
@@ -177,6 +195,11 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	if err := fleet.EnsureLayer(ctx, o.Store, StatusCollection); err != nil {
 		return nil, fmt.Errorf("federation: %w", err)
 	}
+	if s.exporting() {
+		if err := s.startExport(ctx); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -197,11 +220,7 @@ func (s *Service) Run(ctx context.Context) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	errc := make(chan error, 1+len(s.o.Config.Peers))
-	exporting := false
 	for _, p := range s.o.Config.Peers {
-		if len(p.Export) > 0 {
-			exporting = true
-		}
 		if len(p.Import) > 0 {
 			wg.Add(1)
 			go func() {
@@ -212,7 +231,7 @@ func (s *Service) Run(ctx context.Context) error {
 			}()
 		}
 	}
-	if exporting {
+	if s.feed != nil {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -249,6 +268,11 @@ func (s *Service) Run(ctx context.Context) error {
 	return err
 }
 
+// exporting reports whether any peer exports a layer.
+func (s *Service) exporting() bool {
+	return slices.ContainsFunc(s.o.Config.Peers, func(p Peer) bool { return len(p.Export) > 0 })
+}
+
 func (s *Service) peer(name string) *peerState { return s.peers[name] }
 
 // fail records an error of a peer.
@@ -269,7 +293,7 @@ func (s *Service) Status(peer string) (PeerStatus, bool) {
 		return PeerStatus{}, false
 	}
 	st := PeerStatus{Peer: peer, Link: p.link, Exported: p.exported, ExportPending: p.exportLag, NotSentBack: p.skipped,
-		Applied: p.applied, Pending: p.pending, Looped: p.looped, Refused: p.refused, Failed: p.failed,
+		Reconciled: p.reconciled, Applied: p.applied, Unchanged: p.unchanged, Pending: p.pending, Looped: p.looped, Refused: p.refused, Failed: p.failed,
 		AppliedSeq: p.hwm, LastError: p.lastErr, LastErrorAt: p.lastErrAt}
 	if len(p.perLayer) > 0 {
 		st.Imports = map[string]LayerStatus{}
@@ -294,13 +318,18 @@ func (s *Service) refreshLink(ctx context.Context, name string) {
 			info, err := str.Info(ctx)
 			if err == nil {
 				// the peer's sourcing consumer exists while its link is up
-				// (it is removed after a short inactivity)
+				// (it is removed after a short inactivity); the JetStream
+				// API does not list it (a direct consumer) but the peer's
+				// leaf connection subscribes to its delivery subject
 				link = "down"
 				for ci := range str.ListConsumers(ctx).Info() {
 					link = "up"
 					if d := ci.Delivered.Stream; info.State.LastSeq > d {
 						exportLag = max(exportLag, info.State.LastSeq-d)
 					}
+				}
+				if s.o.LeafInterest != nil && s.o.LeafInterest(subject.FederationDeliver(s.o.Domain, name)+".") {
+					link = "up"
 				}
 			}
 		}
@@ -350,7 +379,8 @@ func (s *Service) writeStatus(ctx context.Context, name string, refresh bool) er
 	doc := store.Document{
 		"_id": name, "peer": st.Peer, "link": st.Link, "exported": float64(st.Exported),
 		"export_pending": float64(st.ExportPending), "not_sent_back": float64(st.NotSentBack),
-		"applied": float64(st.Applied), "pending": float64(st.Pending), "looped": float64(st.Looped),
+		"reconciled": float64(st.Reconciled), "applied": float64(st.Applied), "unchanged": float64(st.Unchanged),
+		"pending": float64(st.Pending), "looped": float64(st.Looped),
 		"refused": float64(st.Refused), "failed": float64(st.Failed), "applied_seq": float64(st.AppliedSeq),
 		"last_error": st.LastError, "updated": time.Now().UTC(),
 	}
