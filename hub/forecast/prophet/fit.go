@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"sort"
 
@@ -347,7 +348,12 @@ func (m *Model) optimize(ctx context.Context, h *history, d *design) (Params, in
 	x0[0], x0[1] = m.initParams(h)
 	// log σ = 0: Prophet starts at σ = 1.
 	if m.opts.Optimizer == OptimizerStan {
-		return m.optimizeStan(ctx, o, x0, len(h.t) < stanMinRows)
+		p, iters, err := m.optimizeStan(ctx, o, x0, len(h.t) < stanMinRows)
+		if !errors.Is(err, errStanFailed) {
+			return p, iters, err
+		}
+		slog.Debug("forecast: Stan's optimizer failed, fitting with the exact one", "err", err)
+		o.l1 = l1Smooth
 	}
 	var w *whitening
 	if o.gram != nil {

@@ -195,41 +195,56 @@ func TestSerialisationRoundTrip(t *testing.T) {
 }
 
 func TestLogisticGrowthSaturates(t *testing.T) {
-	start := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
-	n := 300
-	f := &Frame{}
-	for i := range n {
-		x := float64(i)
-		f.DS = append(f.DS, start.AddDate(0, 0, i))
-		f.Y = append(f.Y, 10+90/(1+math.Exp(-(x-150)/25))+0.5*math.Sin(x))
-		f.Cap = append(f.Cap, 100)
-		f.Floor = append(f.Floor, 10)
+	// 300 daily rows fit with L-BFGS, 80 rows (every fourth day) with
+	// Newton's method, as Prophet; the exact optimizer for comparison.
+	tests := []struct {
+		name      string
+		n, every  int
+		optimizer string
+	}{
+		{"300 rows, stan (L-BFGS)", 300, 1, OptimizerStan},
+		{"80 rows, stan (Newton)", 80, 4, OptimizerStan},
+		{"300 rows, exact", 300, 1, OptimizerExact},
 	}
-	m, err := New(Options{Growth: GrowthLogistic, WeeklySeasonality: Off})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Fit(context.Background(), f); err != nil {
-		t.Fatal(err)
-	}
-	fut := &Frame{}
-	for i := range 200 {
-		fut.DS = append(fut.DS, start.AddDate(0, 0, n+i))
-		fut.Cap = append(fut.Cap, 100)
-		fut.Floor = append(fut.Floor, 10)
-	}
-	fc, err := m.Predict(fut)
-	if err != nil {
-		t.Fatal(err)
-	}
-	last := fc.Yhat[len(fc.Yhat)-1]
-	if last > 100.5 || last < 95 {
-		t.Errorf("yhat after 200 days: got %v, want just under the cap 100", last)
-	}
-	for i := range fc.Trend {
-		if fc.Trend[i] > 100+1e-9 || fc.Trend[i] < 10-1e-9 {
-			t.Fatalf("trend row %d: got %v, want within [floor 10, cap 100]", i, fc.Trend[i])
-		}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+			f := &Frame{}
+			for i := range tc.n {
+				x := float64(i * tc.every)
+				f.DS = append(f.DS, start.AddDate(0, 0, i*tc.every))
+				f.Y = append(f.Y, 10+90/(1+math.Exp(-(x-150)/25))+0.5*math.Sin(x))
+				f.Cap = append(f.Cap, 100)
+				f.Floor = append(f.Floor, 10)
+			}
+			m, err := New(Options{Growth: GrowthLogistic, WeeklySeasonality: Off, Optimizer: tc.optimizer})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Fit(context.Background(), f); err != nil {
+				t.Fatal(err)
+			}
+			fut := &Frame{}
+			end := f.DS[len(f.DS)-1]
+			for i := range 200 {
+				fut.DS = append(fut.DS, end.AddDate(0, 0, i+1))
+				fut.Cap = append(fut.Cap, 100)
+				fut.Floor = append(fut.Floor, 10)
+			}
+			fc, err := m.Predict(fut)
+			if err != nil {
+				t.Fatal(err)
+			}
+			last := fc.Yhat[len(fc.Yhat)-1]
+			if last > 100.5 || last < 95 {
+				t.Errorf("yhat after 200 days: got %v, want just under the cap 100", last)
+			}
+			for i := range fc.Trend {
+				if fc.Trend[i] > 100+1e-9 || fc.Trend[i] < 10-1e-9 {
+					t.Fatalf("trend row %d: got %v, want within [floor 10, cap 100]", i, fc.Trend[i])
+				}
+			}
+		})
 	}
 }
 

@@ -36,6 +36,11 @@ type stanSettings struct {
 	trace func(iter int, f, gradNorm, alpha float64, evals int)
 }
 
+// errStanFailed reports that Stan's optimizers could not run to their end
+// (the objective not finite where they needed it); where Prophet's fit
+// would fail, the exact optimizer takes over.
+var errStanFailed = errors.New("stan optimizer failed")
+
 // stanMinRows is the history length from which Prophet fits with L-BFGS;
 // below it Prophet uses Stan's Newton optimizer.
 const stanMinRows = 100
@@ -408,7 +413,7 @@ func (m *Model) optimizeStan(ctx context.Context, o *objective, x0 []float64, ne
 		if errors.Is(err, errCancelled) {
 			return Params{}, 0, fmt.Errorf("fit: %w", ctx.Err())
 		}
-		return Params{}, 0, fmt.Errorf("fit: optimise: %w", err)
+		return Params{}, 0, fmt.Errorf("%w: %w", errStanFailed, err)
 	}
 	s := len(o.cps)
 	pr := Params{K: x[0], M: x[1], Delta: append([]float64(nil), x[2:2+s]...), SigmaObs: math.Exp(x[2+s]), Beta: append([]float64(nil), x[3+s:]...)}
