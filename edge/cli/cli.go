@@ -59,6 +59,7 @@ var commands = []command{
 	{"edge write", "write a writable variable through an edge (like modbus write)", runEdgeWrite},
 	{"edge config", "print an edge's running config, secrets redacted", runEdgeConfig},
 	{"hub streams", "show each edge's ingest backlog and dead letters on the hub (JetStream)", runHubStreams},
+	{"federation ls", "list the hub's federation peers: link, changes, lag per imported layer, last error (REST)", runFederationLs},
 	{"export", "stream a collection's history from the hub as CSV (REST, format=csv)", runExport},
 }
 
