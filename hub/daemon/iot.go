@@ -52,6 +52,10 @@ func startIoT(ctx, runCtx context.Context, h *Hub) error {
 	if h.svc.converters != nil {
 		opts.Converter = h.svc.converters
 	}
+	if h.cfg.NATS.Cluster != nil {
+		// each node numbers its own batches (a pseudo-edge per node)
+		opts.Instance = h.cfg.NATS.ServerName
+	}
 	svc, err := iot.New(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("start the iot service: %w", err)

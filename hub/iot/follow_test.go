@@ -3,6 +3,7 @@ package iot
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -33,12 +34,12 @@ func embeddedNATS(t *testing.T) string {
 // replica starts another hub's iot service over h's store and auth, with
 // its own NATS connection that publishes its change events as the daemon
 // does and follows the provisioning ones; it runs until the test ends.
-// resync is Options.Resync; events false leaves NC unset (a hub that
+// instance is Options.Instance, resync Options.Resync; events false leaves NC unset (a hub that
 // neither follows nor is followed: no change events either).
-func (h *harness) replica(t *testing.T, url string, resync time.Duration, events bool) *harness {
+func (h *harness) replica(t *testing.T, url, instance string, resync time.Duration, events bool) *harness {
 	t.Helper()
 	r := &harness{t: t, dir: h.dir, st: h.st, bolt: h.bolt, hist: h.hist, auth: h.auth, clock: h.clock, cfg: h.cfg, admin: h.admin}
-	o := Options{Config: h.cfg, Store: h.st, Now: h.clock.Now, Version: "test", Port: "8080", Resync: resync,
+	o := Options{Config: h.cfg, Store: h.st, Now: h.clock.Now, Version: "test", Port: "8080", Resync: resync, Instance: instance,
 		Reserved: func(l string) bool { return l == "system" || l == "api" }}
 	var nc *nats.Conn
 	if events {
@@ -92,8 +93,8 @@ func (h *harness) replica(t *testing.T, url string, resync time.Duration, events
 func TestReplicasShareProvisioning(t *testing.T) {
 	url := embeddedNATS(t)
 	h := newHarness(t, nil)
-	a := h.replica(t, url, time.Hour, true)
-	b := h.replica(t, url, time.Hour, true)
+	a := h.replica(t, url, "a", time.Hour, true)
+	b := h.replica(t, url, "b", time.Hour, true)
 	hd := h.fiware("smartcity", "/")
 	tok := func(s string) http.Header { return http.Header{HeaderDeviceToken: {s}} }
 	count := func(r *harness, path string) float64 {
@@ -174,8 +175,8 @@ func TestReplicasShareProvisioning(t *testing.T) {
 func TestResyncFindsMissedChanges(t *testing.T) {
 	url := embeddedNATS(t)
 	h := newHarness(t, nil)
-	quiet := h.replica(t, url, time.Hour, false)
-	b := h.replica(t, url, 50*time.Millisecond, true)
+	quiet := h.replica(t, url, "quiet", time.Hour, false)
+	b := h.replica(t, url, "b", 50*time.Millisecond, true)
 	hd := h.fiware("smartcity", "/")
 	quiet.must(200, "POST", PathServices, `{"services":[{"apikey":"k1","resource":"/iot/json","entity_type":"Kit"}]}`, hd)
 	quiet.must(200, "POST", PathDevices, `{"devices":[{"device_id":"kit1"}]}`, hd)
@@ -196,5 +197,34 @@ func TestResyncFindsMissedChanges(t *testing.T) {
 	b.svc.reg.mu.RUnlock()
 	if kept != compiled {
 		t.Error("a resync that found nothing new dropped the compiled mapping")
+	}
+}
+
+// TestReplicasWriteReadings: readings of two hubs on one store, in turns,
+// are all written: each hub numbers the batches of its own pseudo-edge
+// (with one pseudo-edge, the hub that started with the older high-water
+// mark had its batches skipped as replays).
+func TestReplicasWriteReadings(t *testing.T) {
+	url := embeddedNATS(t)
+	h := newHarness(t, nil)
+	hubs := []*harness{h.replica(t, url, "a", time.Hour, true), h.replica(t, url, "b", time.Hour, true)}
+	hd := h.fiware("smartcity", "/")
+	hubs[0].must(200, "POST", PathServices, `{"services":[{"apikey":"k1","resource":"/iot/json","entity_type":"Kit"}]}`, hd)
+	waitFor(t, "b to see the group", func() bool {
+		n, _ := hubs[1].must(200, "GET", PathServices, nil, hd)["count"].(float64)
+		return n == 1
+	})
+	for i := range 10 {
+		r := hubs[i%2]
+		h.clock.Add(time.Second)
+		r.must(200, "POST", PathJSON+"?k=k1&i=kit", fmt.Sprintf(`{"n":%d}`, i), nil)
+		if v := h.value("smartcity", "Kit", "Kit:kit", "n"); v != float64(i) {
+			t.Fatalf("reading %d written through hub %d: the document holds %v", i, i%2, v)
+		}
+	}
+	for _, edge := range []string{"iot-a", "iot-b"} {
+		if hwm, err := h.st.HighWaterMark(context.Background(), edge); err != nil || hwm == 0 {
+			t.Errorf("high-water mark of %s = %d, %v; want the hub's own batches", edge, hwm, err)
+		}
 	}
 }

@@ -45,6 +45,13 @@ type Options struct {
 	NC *nats.Conn
 	// Domain is the first token of the change events' subjects.
 	Domain string
+	// Instance names this hub among hubs sharing the store (its
+	// nats.serverName in a cluster; "" for a lone hub). Its readings are
+	// then batches of the pseudo-edge <Config.Edge>-<Instance>: hubs
+	// numbering batches of one pseudo-edge each from the high-water mark
+	// they read at start would have each other's batches skipped as
+	// replays.
+	Instance string
 	// Resync is how often the whole provisioning is read again, for
 	// change events lost while NATS was unreachable (default
 	// DefaultResync; used with NC only).
@@ -135,7 +142,11 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	if err := s.reg.load(ctx); err != nil {
 		return nil, fmt.Errorf("iot: load the provisioning: %w", err)
 	}
-	if s.w, err = newWriter(ctx, o.Store, o.Config.Edge, o.Changes); err != nil {
+	edge := o.Config.Edge
+	if o.Instance != "" {
+		edge += "-" + o.Instance
+	}
+	if s.w, err = newWriter(ctx, o.Store, edge, o.Changes); err != nil {
 		return nil, fmt.Errorf("iot: %w", err)
 	}
 	return s, nil
