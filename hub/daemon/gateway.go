@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"net"
 	"net/url"
 
 	"github.com/gridedge/gridedge/hub/broker"
@@ -58,6 +59,11 @@ func (c *Config) validateGateway(es *config.Errors) {
 			es.Add("nats.gateway.listen", "is required (host:port for the other clusters' gateways, e.g. :7222)")
 		} else if err := g.Listen.Check(); err != nil {
 			es.Add("nats.gateway.listen", "%v", err)
+		}
+		if g.Advertise != "" {
+			if _, port, err := net.SplitHostPort(g.Advertise); err != nil || port == "" {
+				es.Add("nats.gateway.advertise", "%q is not host:port", g.Advertise)
+			}
 		}
 		if len(g.Gateways) == 0 {
 			es.Add("nats.gateway.gateways", "is required: the other clusters, each {name, urls}")
