@@ -70,7 +70,8 @@ function canPush() {
 
 /**
  * #/fleet/<edge>?range=1h: one edge's record and latest heartbeat (slaves,
- * buffer, forwarder), its heartbeat history charted, refreshed every 5 s;
+ * buffer, forwarder), refreshed every 5 s, and its heartbeat history
+ * charted, redrawn every 30 s;
  * for admins (or the fleet write grant) the map editor: the running map
  * loaded, validated by a dry run on the edge, pushed and rolled back after
  * a confirmation.
@@ -127,11 +128,12 @@ export async function edgePage(ctx, view, edge, params) {
       h('div', { class: 'row' }, keyValues('buffer', 'Buffer', hb.buffer), keyValues('forwarder', 'Forwarder', hb.forwarder),
         keyValues('ingest', 'Hub ingest counters', e.hub)),
       h('h2', {}, 'Latest heartbeat'), h('pre', { class: 'wrap' }, JSON.stringify(hb, null, 2)));
-    await loadHistory();
   }
-  await load();
+  await Promise.all([load(), loadHistory()]);
+  // the record every 5 s; the charts every 30 s (a redraw resets a zoom)
   const timer = setInterval(() => load().catch((err) => ctx.error(err.message)), 5000);
-  ctx.onLeave(() => { clearInterval(timer); for (const c of charts) if (c.plot) c.plot.destroy(); });
+  const chartTimer = setInterval(() => loadHistory().catch((err) => ctx.error(err.message)), 30000);
+  ctx.onLeave(() => { clearInterval(timer); clearInterval(chartTimer); for (const c of charts) if (c.plot) c.plot.destroy(); });
 }
 
 /** The edge's reply to a push, dry run or rollback, or its refusal, as elements. */
@@ -224,6 +226,6 @@ function mapEditor(ctx, edge) {
         if (!window.confirm(`Roll edge ${edge} back to the map it ran before its last push?`)) return;
         if (await send('Rollback', `${path}/rollback`, undefined)) await loadMap();
       }),
-      h('div', {}, confirmBox, h('label', { for: 'map-confirm' }, ' wait until the first poll cycles pass (up to 45 s)'))),
+      h('div', { class: 'check' }, confirmBox, h('label', { for: 'map-confirm' }, 'wait until the first poll cycles pass (up to 45 s)'))),
     result);
 }
