@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,7 +15,10 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/gridedge/gridedge/hub/alerts"
 	"github.com/gridedge/gridedge/hub/store/mongo/mongotest"
 )
 
@@ -27,7 +31,10 @@ import (
 // a DDP client does (Meteor's reconnect): it dials the next URL of its
 // list, resumes its login with the token the killed hub issued, subscribes
 // again, gets a fresh snapshot and then the live changes; every client
-// ends with the store's documents.
+// ends with the store's documents. The shared state beside the data holds
+// too: the alert rules' lease bucket has the ingest streams' 3 replicas and
+// a survivor holds and renews the lease after the kill, and an IoT config
+// group provisioned on the lost hub takes readings on the survivors.
 
 // ddpMeasurement is one measurement of a document as DDP sends it (EJSON:
 // the timestamp is {"$date": ms}).
@@ -352,6 +359,60 @@ func (c *ddpFailoverClient) live(ids []string) bool {
 	return true
 }
 
+// opsJetStream connects to a hub node's NATS server as the test config's
+// user ops, closed with the test.
+func opsJetStream(t *testing.T, natsPort int) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", natsPort), nats.UserInfo("ops", "e2e-ops-secret"))
+	if err != nil {
+		t.Fatalf("connect to NATS as ops: %v", err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+// alertsLeaseHolder returns the holder named by the alerts lease and the
+// entry's revision ("" when it cannot be read or nobody holds it).
+func alertsLeaseHolder(js jetstream.JetStream) (string, uint64) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	st, err := js.Stream(ctx, "KV_"+alerts.LeaseBucket("e2e"))
+	if err != nil {
+		return "", 0
+	}
+	m, err := st.GetLastMsgForSubject(ctx, "$KV."+alerts.LeaseBucket("e2e")+".rules")
+	if err != nil || m.Header.Get("KV-Operation") != "" {
+		return "", 0
+	}
+	return string(m.Data), m.Sequence
+}
+
+// postAs posts a JSON body with headers and returns the status.
+func postAs(t *testing.T, url string, headers map[string]string, body string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	var resp map[string]any
+	code, err := doJSON(http.DefaultClient, req, &resp)
+	if err != nil && code == 0 {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	if code != 200 {
+		t.Logf("POST %s: status %d, %v", url, code, resp)
+	}
+	return code
+}
+
 // wsURL is the raw DDP endpoint of a hub node.
 func (n *hubNode) wsURL() string { return fmt.Sprintf("ws://127.0.0.1:%d/websocket", n.httpPort) }
 
@@ -389,6 +450,8 @@ edges: [{id: edge1, password: e2e-secret-1}, {id: edge2, password: e2e-secret-2}
 layers:
   - _id: site
     collections: [{name: meters}]
+services: {alerts: {enabled: true, tick: 500ms, lease: 3s}}
+iot: {enabled: true}
 `, filepath.Join(dir, n.name), n.httpPort, n.natsPort, n.leafPort, n.name, n.routePort, strings.Join(routes, ", "), mongoURI, db, vm, vm))
 		n.proc = startEnv(t, []string{adminPasswordEnv}, "gridedge-hub", "--config", cfg)
 	}
@@ -401,6 +464,22 @@ layers:
 			code, err := getJSON(n.url("/api/v2/health"), &v)
 			return err == nil && code == 200
 		})
+	}
+	// the alert rules' lease bucket has the ingest streams' 3 replicas
+	ops := opsJetStream(t, nodes[1].natsPort)
+	var leaseStream *jetstream.StreamInfo
+	eventually(t, 60*time.Second, 200*time.Millisecond, "the alerts lease bucket", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		st, err := ops.Stream(ctx, "KV_"+alerts.LeaseBucket("e2e"))
+		if err != nil {
+			return false
+		}
+		leaseStream = st.CachedInfo()
+		return true
+	})
+	if leaseStream.Config.Replicas != 3 {
+		t.Fatalf("the alerts lease bucket has %d replicas, want ingest.replicas (3)", leaseStream.Config.Replicas)
 	}
 
 	// the node to lose leads edge1's consumer and holds edge1's leaf link
@@ -444,6 +523,22 @@ logLevel: info
 	}
 	rest := &stack{httpPort: survivors[0].httpPort}
 	rest.login(t)
+	leaseLeader := ""
+	if leaseStream.Cluster != nil {
+		leaseLeader = leaseStream.Cluster.Leader
+	}
+	t.Logf("the alerts lease bucket (R3) is led by %s", leaseLeader)
+
+	// an IoT config group provisioned on the hub to lose (the survivors
+	// read their provisioning at start, before it existed)
+	iotHeaders := map[string]string{"Fiware-Service": "grid", "Fiware-ServicePath": "/"}
+	for k, v := range rest.auth {
+		iotHeaders[k] = v
+	}
+	if code := postAs(t, lost.url("/iot/services"), iotHeaders,
+		`{"services":[{"apikey":"dk","resource":"/iot/json","entity_type":"Sensor"}]}`); code != 200 {
+		t.Fatalf("POST /iot/services on %s: status %d", lost.name, code)
+	}
 	for _, id := range meters {
 		eventually(t, 60*time.Second, 100*time.Millisecond, id+"'s readings in REST", func() bool {
 			v, _ := rest.measurement("meters", id, "pollCount")
@@ -490,6 +585,7 @@ logLevel: info
 	}
 	time.Sleep(2 * time.Second) // under load, every client live
 
+	before, _ := alertsLeaseHolder(ops)
 	killed := time.Now()
 	for _, c := range clients {
 		c.resetGaps(killed)
@@ -561,6 +657,43 @@ logLevel: info
 		t.Logf("DDP recovery, client %s (kill -9 to the first change of a reading measured after it): %s", c.name, strings.Join(per, ", "))
 	}
 	t.Logf("DDP recovery time (worst client and meter): %v", worst.Round(10*time.Millisecond))
+
+	// the lost hub's IoT group takes readings on every survivor
+	for i, n := range survivors {
+		if code := postAs(t, n.url(fmt.Sprintf("/iot/json?k=dk&i=dev%d", i)), nil, fmt.Sprintf(`{"t": %d}`, 40+i)); code != 200 {
+			t.Fatalf("POST /iot/json on %s with the group provisioned on %s: status %d", n.name, lost.name, code)
+		}
+		var resp struct {
+			Data map[string]any `json:"data"`
+		}
+		id := fmt.Sprintf("Sensor:dev%d", i)
+		if code, err := rest.get("/api/v2/grid/Sensor/"+id, &resp); err != nil || code != 200 {
+			t.Fatalf("GET grid/Sensor/%s: %d, %v", id, code, err)
+		}
+		if ms, _ := resp.Data["measurements"].(map[string]any); ms == nil || ms["t"] == nil {
+			t.Fatalf("grid/Sensor/%s after a reading on %s: %v", id, n.name, resp.Data)
+		}
+	}
+	t.Logf("the IoT group provisioned on %s took readings on %s and %s after the kill", lost.name, survivors[0].name, survivors[1].name)
+
+	// the alert rules' lease is held, and renewed, by a survivor (asked
+	// of a survivor: the connection above may have been to the lost hub)
+	ops = opsJetStream(t, survivors[0].natsPort)
+	var holder string
+	var rev uint64
+	eventually(t, 60*time.Second, 200*time.Millisecond, "a survivor to hold and renew the alerts lease", func() bool {
+		who, r := alertsLeaseHolder(ops)
+		if !strings.HasPrefix(who, survivors[0].name+"/") && !strings.HasPrefix(who, survivors[1].name+"/") {
+			return false
+		}
+		if holder == "" || who != holder {
+			holder, rev = who, r
+			return false
+		}
+		return r > rev
+	})
+	t.Logf("the alerts lease, held by %q before the kill (its bucket led by %s), is held and renewed by %s (checked %v after the kill)",
+		before, leaseLeader, holder, time.Since(killed).Round(100*time.Millisecond))
 
 	// stop the devices: each agent's last update is a bad-quality reading;
 	// once the store has it, every client must show the store's documents
