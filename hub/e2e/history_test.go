@@ -1,15 +1,19 @@
 package e2e
 
 import (
+	"context"
 	"encoding/csv"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -45,6 +49,74 @@ func (s *stack) historyPollCounts(t *testing.T, from, to time.Time) []int {
 		out = append(out, int(v))
 	}
 	return out
+}
+
+// historyAllPollCounts returns M1's pollCount values from the REST history
+// between from and to, whatever their quality, and how many points are not
+// good (failed polls).
+func (s *stack) historyAllPollCounts(t *testing.T, from, to time.Time) (map[int]bool, int) {
+	t.Helper()
+	var resp struct {
+		Data []struct {
+			Points [][]any `json:"points"`
+		} `json:"data"`
+	}
+	code, err := s.get("/api/v2/history/site/meters/M1?"+historyParams(from, to, ""), &resp)
+	if err != nil || code != 200 {
+		t.Fatalf("GET history: %d, %v", code, err)
+	}
+	out, notGood := map[int]bool{}, 0
+	for _, se := range resp.Data {
+		for _, p := range se.Points {
+			if q, _ := p[2].(float64); q != 1 {
+				notGood++
+			}
+			if v, ok := p[1].(float64); ok {
+				out[int(v)] = true
+			}
+		}
+	}
+	return out, notGood
+}
+
+// documentSampler records the pollCount values that M1's document holds,
+// read every 20 ms until stopped: readings the store accepted.
+type documentSampler struct {
+	mu     sync.Mutex
+	seen   map[int]bool
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func sampleDocument(s *stack) *documentSampler {
+	ctx, cancel := context.WithCancel(context.Background())
+	ds := &documentSampler{seen: map[int]bool{}, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(ds.done)
+		for ctx.Err() == nil {
+			if v, err := s.measurement("meters", "M1", "pollCount"); err == nil {
+				if f, ok := v.(float64); ok {
+					ds.mu.Lock()
+					ds.seen[int(f)] = true
+					ds.mu.Unlock()
+				}
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
+	return ds
+}
+
+// stop ends the sampling and returns the values seen, sorted.
+func (ds *documentSampler) stop() []int {
+	ds.cancel()
+	<-ds.done
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	return slices.Sorted(maps.Keys(ds.seen))
 }
 
 func historyParams(from, to time.Time, format string) string {
@@ -105,11 +177,14 @@ func csvPollCounts(t *testing.T, text string) []int {
 // history; the hub is stopped while the agent keeps polling (its buffer
 // holds the backlog) and restarted: the replayed readings are accepted and
 // the REST history (JSON and CSV) and `gridedge export` return every
-// reading, without gaps or duplicates.
+// reading, without gaps or duplicates. Every value seen in the document
+// meanwhile is in the history (a reading the store accepted is never
+// missing from the history, whatever the timing of the stop).
 func TestHistoryEndToEnd(t *testing.T) {
 	skipShort(t)
 	s := startStackWith(t, stackOptions{period: 0.1})
 	from := time.Now().Add(-time.Minute)
+	docs := sampleDocument(s)
 	pollCount := func() int {
 		v, _ := s.measurement("meters", "M1", "pollCount")
 		f, _ := v.(float64)
@@ -152,7 +227,43 @@ func TestHistoryEndToEnd(t *testing.T) {
 		return replayed >= 30-timeoutSlack
 	})
 	drained := time.Since(restarted)
-	checkExactlyOnce(t, vals, timeoutSlack)
+	missing := checkExactlyOnce(t, vals, timeoutSlack)
+	// the history was queried after the documents were read: each value
+	// the documents held is in it
+	seen := docs.stop()
+	inHistory, failedPolls := s.historyAllPollCounts(t, from, time.Now())
+	var gaps []int
+	for i := 1; i < len(vals); i++ {
+		for v := vals[i-1] + 1; v < vals[i]; v++ {
+			gaps = append(gaps, v)
+		}
+	}
+	// whether the edge's updates all reached the store since the restart
+	// (the counters are the restarted hub's): a gap in its sequence
+	// numbers, a dead letter or a sample the history refused would show
+	fams, err := scrapeMetrics(t, s.url("/metrics"), s.auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seqMissing := metricSum(fams, "gridedge_hub_ingest_updates_missing_total", "edge", "edge1")
+	dead := metricSum(fams, "gridedge_hub_ingest_dead_letters_total", "edge", "edge1")
+	refused := metricSum(fams, "gridedge_hub_history_points_refused_total", "", "")
+	t.Logf("pollCount values missing: %d %v (points of failed polls in the history: %d); since the restart the hub saw %v sequence numbers missing, %v dead letters, %v samples refused by the history",
+		missing, gaps, failedPolls, seqMissing, dead, refused)
+	if seqMissing != 0 || dead != 0 || refused != 0 {
+		t.Errorf("edge1's updates did not all reach the store and the history: %v sequence numbers missing, %v dead letters, %v samples refused", seqMissing, dead, refused)
+	}
+	var lost []int
+	for _, v := range seen {
+		if !inHistory[v] {
+			lost = append(lost, v)
+		}
+	}
+	if len(lost) > 0 {
+		t.Errorf("%d of the %d pollCount values seen in the document are not in the history: %v", len(lost), len(seen), lost)
+	} else {
+		t.Logf("%d pollCount values seen in the document during the run, all in the history", len(seen))
+	}
 	if replayed < 30-timeoutSlack {
 		t.Errorf("readings of the outage in the history: %d, want about 30", replayed)
 	}

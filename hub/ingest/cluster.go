@@ -33,6 +33,13 @@ import (
 // back in order. A batch applied twice by two hubs at once is harmless: the
 // store's per-document sequence guard and high-water mark make the second a
 // replay.
+//
+// A lone hub needs the same order: a hub stopped or killed while a batch it
+// fetched was not acknowledged leaves it pending until AckWait, while the
+// restarted hub gets the batches after it at once (a hub stopped with
+// SIGTERM between fetching a batch and acknowledging it lost 3 readings
+// this way in TestHistoryEndToEnd). So every applier's consumer is a
+// clusterConsumer; without Options.Leads it always leads.
 
 const (
 	// leaderPoll is how often an idle (not leading) hub checks again
@@ -55,6 +62,7 @@ type clusterConsumer struct {
 
 	mu       sync.Mutex
 	lastAck  uint64 // stream sequence of the last batch this hub acknowledged while leading
+	handed   uint64 // stream sequence of the last batch passed on, while none was released back (Nak) since
 	released uint64 // batches released out of order (counted for tests and logs)
 }
 
@@ -62,17 +70,25 @@ func (a *Applier) clusterConsumer(ctx context.Context, cons jetstream.Consumer, 
 	return &clusterConsumer{Consumer: cons, a: a, ctx: ctx, stream: stream, consumer: consumer}
 }
 
-// leads reports whether this hub applies the consumer's batches now; when
-// it does not, it forgets what it acknowledged, since another hub may have
-// applied batches since.
+// leads reports whether this hub applies the consumer's batches now (a
+// lone hub always does); when it does not, it forgets what it
+// acknowledged, since another hub may have applied batches since.
 func (c *clusterConsumer) leads() bool {
-	if c.a.opts.Leads(c.stream, c.consumer) {
+	if c.a.opts.Leads == nil || c.a.opts.Leads(c.stream, c.consumer) {
 		return true
 	}
 	c.mu.Lock()
-	c.lastAck = 0
+	c.lastAck, c.handed = 0, 0
 	c.mu.Unlock()
 	return false
+}
+
+// forget makes the next fetch check the order against the stream: a batch
+// passed on was released back (Nak), so the ones after it must wait.
+func (c *clusterConsumer) forget() {
+	c.mu.Lock()
+	c.handed = 0
+	c.mu.Unlock()
 }
 
 // FetchNoWait fetches what is waiting, when this hub leads the consumer.
@@ -125,8 +141,11 @@ func (c *clusterConsumer) inOrder(b jetstream.MessageBatch) jetstream.MessageBat
 		return out
 	}
 	slices.SortFunc(msgs, func(x, y seqMsg) int { return cmpUint(x.seq, y.seq) })
+	// the batches passed on before are applied (or released, which
+	// forgets them) before these: a group fetched in two parts
+	// (fetchGroup) follows on from its first part
 	c.mu.Lock()
-	last := c.lastAck
+	last := max(c.lastAck, c.handed)
 	c.mu.Unlock()
 	next := last + 1
 	if last == 0 || msgs[0].seq != next {
@@ -146,6 +165,11 @@ func (c *clusterConsumer) inOrder(b jetstream.MessageBatch) jetstream.MessageBat
 			continue
 		}
 		_ = m.msg.NakWithDelay(releaseDelay)
+	}
+	if kept > 0 {
+		c.mu.Lock()
+		c.handed = next - 1
+		c.mu.Unlock()
 	}
 	if released := len(msgs) - kept; released > 0 {
 		c.mu.Lock()
@@ -185,6 +209,18 @@ type ackedMsg struct {
 	jetstream.Msg
 	c   *clusterConsumer
 	seq uint64
+}
+
+// Nak releases the batch and makes the next fetch wait for it.
+func (m *ackedMsg) Nak() error {
+	m.c.forget()
+	return m.Msg.Nak()
+}
+
+// NakWithDelay releases the batch and makes the next fetch wait for it.
+func (m *ackedMsg) NakWithDelay(d time.Duration) error {
+	m.c.forget()
+	return m.Msg.NakWithDelay(d)
 }
 
 func (m *ackedMsg) Ack() error {

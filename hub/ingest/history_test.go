@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/gridedge/gridedge/hub/history"
 	"github.com/gridedge/gridedge/hub/store"
 	"github.com/gridedge/gridedge/hub/store/bolt"
@@ -324,4 +326,78 @@ func TestHistoryFailureIsNotPermanent(t *testing.T) {
 	if s := f.a.Stats(); s.DeadLetters != 0 || s.Batches != 0 {
 		t.Errorf("stats %+v: want the batch neither applied nor dead-lettered", s)
 	}
+}
+
+// A hub that stops (or dies) while a batch it fetched is not yet
+// acknowledged leaves that batch pending in its stream, to be redelivered
+// only after the consumer's AckWait; the batches after it are delivered at
+// once to the restarted hub. Applied first, they would raise the
+// high-water mark and make the pending batch a skipped replay: readings
+// lost from the documents and the history. The applier applies a batch
+// only when every earlier one of its stream is acknowledged, so the gap
+// never opens.
+func TestRestartKeepsBatchPendingAtTheStop(t *testing.T) {
+	ctx := context.Background()
+	nc := startNATS(t)
+	bs, err := bolt.Open(filepath.Join(t.TempDir(), "hub.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bs.Close() })
+	if err := bs.PutLayer(ctx, storeLayer("site", "meters")); err != nil {
+		t.Fatal(err)
+	}
+	hist, err := history.OpenTSDB(history.TSDBOptions{Dir: t.TempDir(), OutOfOrderWindow: 48 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hist.Close() })
+	rec := history.NewRecorder(bs, hist, nil)
+	a, err := New(ctx, nc, rec, Options{Domain: "d", Edges: []string{"e1"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{nc: nc, js: a.js, st: rec, a: a}
+	base := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	f.publish(t, "e1", readingsBatch("e1", 1, 10, base), "")
+
+	// the hub that stopped: it had fetched batch 1-10 on the applier's
+	// durable consumer and never acknowledged it
+	cons, err := a.js.CreateOrUpdateConsumer(ctx, EdgeStream("e1"), consumerConfig(consumerName("e1")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, err := cons.Fetch(1, jetstream.FetchMaxWait(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for range batch.Messages() {
+		n++
+	}
+	if n != 1 {
+		t.Fatalf("fetched %d batches as the stopped hub, want 1", n)
+	}
+	// what the edge sends while the hub restarts
+	f.publish(t, "e1", readingsBatch("e1", 11, 10, base), "")
+	f.publish(t, "e1", readingsBatch("e1", 21, 10, base), "")
+
+	// the restarted hub
+	a2, err := New(ctx, nc, rec, Options{Domain: "d", Edges: []string{"e1"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run2, stop2 := context.WithCancel(ctx)
+	done2 := make(chan struct{})
+	go func() { defer close(done2); _ = a2.Run(run2) }()
+	t.Cleanup(func() { stop2(); <-done2 })
+	// the pending batch comes back after the AckWait (5 s)
+	waitFor(t, 30*time.Second, "every batch applied", func() bool {
+		hwm, err := bs.HighWaterMark(ctx, "e1")
+		return err == nil && hwm == 30 && a2.EdgeStats("e1").Batches+a2.EdgeStats("e1").Skipped >= 3
+	})
+	if s := a2.EdgeStats("e1"); s.Missing != 0 || s.Skipped != 0 || s.Applied != 30 {
+		t.Errorf("restarted applier: %+v; want the 30 updates applied in order (no gap, no skipped replay)", s)
+	}
+	checkEveryReading(t, historyValues(t, hist, base, base.Add(time.Minute)), 30)
 }

@@ -369,6 +369,22 @@ func (a *Applier) edgeStats(edge string, f func(*EdgeStats)) {
 // consumerName is the durable consumer of one edge's stream.
 func consumerName(edge string) string { return ConsumerName + "-" + edge }
 
+// consumerConfig is the configuration of the applier's durable consumer
+// name.
+func consumerConfig(name string) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:   name,
+		AckPolicy: jetstream.AckExplicitPolicy,
+		// short, so that a batch in flight when a hub died is redelivered
+		// soon after the restart (the batches after it wait for it, see
+		// clusterConsumer); slow applies send InProgress
+		AckWait: 5 * time.Second,
+		// a group of waiting batches is taken at once (group.go)
+		MaxAckPending: maxGroup,
+		MaxDeliver:    -1,
+	}
+}
+
 // Run applies batches until ctx is done: one durable consumer on each
 // edge's stream (or one on the shared stream when Options.Edges is empty),
 // each applying its batches strictly in order, a group of waiting batches
@@ -403,23 +419,12 @@ func (a *Applier) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for _, src := range sources {
-		cons, err := a.js.CreateOrUpdateConsumer(ctx, src.stream, jetstream.ConsumerConfig{
-			Durable:   src.consumer,
-			AckPolicy: jetstream.AckExplicitPolicy,
-			// short, so that a batch in flight when a hub died is redelivered
-			// soon after the restart; a redelivery is skipped by the
-			// high-water mark, and slow applies send InProgress
-			AckWait: 5 * time.Second,
-			// a group of waiting batches is taken at once (group.go)
-			MaxAckPending: maxGroup,
-			MaxDeliver:    -1,
-		})
+		cons, err := a.js.CreateOrUpdateConsumer(ctx, src.stream, consumerConfig(src.consumer))
 		if err != nil {
 			return fmt.Errorf("ingest: create consumer %s on stream %s: %w", src.consumer, src.stream, err)
 		}
-		if a.opts.Leads != nil {
-			cons = a.clusterConsumer(ctx, cons, src.stream, src.consumer)
-		}
+		// in order, one hub or several (cluster.go)
+		cons = a.clusterConsumer(ctx, cons, src.stream, src.consumer)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
