@@ -1,11 +1,13 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gridedge/gridedge/hub/auth"
 	"github.com/gridedge/gridedge/hub/fleet"
@@ -79,6 +81,24 @@ func (s *Server) fleetAccess(p *auth.Principal, need auth.Perm) error {
 	return nil
 }
 
+// checkOnline answers at once (503) for an edge the fleet marked offline
+// (system/edges), instead of waiting for a request to time out; an edge
+// the fleet has no record of is asked anyway.
+func (s *Server) checkOnline(ctx context.Context, edge string) error {
+	d, err := s.Store.Get(ctx, fleet.Layer, fleet.Collection, edge)
+	if err != nil {
+		return nil // no record (or unreadable): the request decides
+	}
+	if state, _ := d["state"].(string); state == control.StateOffline {
+		seen := "never"
+		if t, ok := d["lastSeen"].(time.Time); ok {
+			seen = t.UTC().Format(time.RFC3339)
+		}
+		return httpErrorf(http.StatusServiceUnavailable, "%v: edge %s is offline (last heartbeat %s); nothing was sent", fleet.ErrOffline, edge, seen)
+	}
+	return nil
+}
+
 // pusher is who the edge records for a push: the user's name, or the app.
 func pusher(p *auth.Principal) string {
 	if p.Kind == auth.KindUser {
@@ -99,6 +119,9 @@ func (s *Server) fleetKey(w http.ResponseWriter, r *http.Request, p *auth.Princi
 // fleetMapGet serves GET /fleet/edges/{edge}/map.
 func (s *Server) fleetMapGet(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	if err := s.fleetAccess(p, auth.Read); err != nil {
+		return err
+	}
+	if err := s.checkOnline(r.Context(), r.PathValue("edge")); err != nil {
 		return err
 	}
 	reply, err := s.Fleet.Map(r.Context(), r.PathValue("edge"), r.URL.Query().Get("previous") == "true")
@@ -129,6 +152,9 @@ func (s *Server) fleetMapPush(w http.ResponseWriter, r *http.Request, p *auth.Pr
 		return httpErrorf(http.StatusBadRequest, "settings: want the SETTINGS document as a JSON object")
 	}
 	edge := r.PathValue("edge")
+	if err := s.checkOnline(r.Context(), edge); err != nil {
+		return err
+	}
 	reply, err := s.Fleet.Push(r.Context(), edge, pusher(p), b.Settings, fleet.PushOptions{DryRun: b.DryRun, Partial: b.Partial, Confirm: b.Confirm})
 	if err != nil {
 		return s.fleetError(w, err, reply)
@@ -143,6 +169,9 @@ func (s *Server) fleetMapRollback(w http.ResponseWriter, r *http.Request, p *aut
 		return err
 	}
 	edge := r.PathValue("edge")
+	if err := s.checkOnline(r.Context(), edge); err != nil {
+		return err
+	}
 	reply, err := s.Fleet.Rollback(r.Context(), edge, pusher(p))
 	if err != nil {
 		return s.fleetError(w, err, reply)

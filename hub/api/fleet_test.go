@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/gridedge/gridedge/hub/auth"
 	"github.com/gridedge/gridedge/hub/fleet"
+	"github.com/gridedge/gridedge/hub/store"
 	"github.com/gridedge/gridedge/shared/control"
 	"github.com/gridedge/gridedge/shared/subject"
 )
@@ -258,6 +260,28 @@ func TestFleetMapPush(t *testing.T) {
 	e.wantError("POST", "/fleet/edges/e2/map", goodMap, operator, 503, "offline")
 	e.wantError("GET", "/fleet/edges/e2/map", nil, operator, 503, "offline")
 	e.wantError("POST", "/fleet/edges/a.b/map", goodMap, operator, 400, "edge id")
+
+	// an edge the fleet marked offline is answered at once, nothing sent
+	ctx := context.Background()
+	if err := fleet.EnsureLayer(ctx, e.st, fleet.Collection); err != nil {
+		t.Fatal(err)
+	}
+	last := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	if _, err := e.st.Bulk(ctx, fleet.Layer, fleet.Collection, []store.Document{{"_id": "e1", "state": control.StateOffline, "lastSeen": last}}, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ method, path string }{{"POST", "/fleet/edges/e1/map"}, {"POST", "/fleet/edges/e1/map/rollback"}, {"GET", "/fleet/edges/e1/map"}} {
+		var b any
+		if c.path == "/fleet/edges/e1/map" && c.method == "POST" {
+			b = goodMap
+		}
+		e.wantError(c.method, c.path, b, operator, 503, "edge e1 is offline (last heartbeat 2026-05-01T12:00:00Z); nothing was sent")
+	}
+	select {
+	case p := <-l.pushers:
+		t.Fatalf("a request for an offline edge reached it (pusher %q)", p)
+	default:
+	}
 }
 
 // fleet.signingKey must name a readable nkey seed: the hub does not start
