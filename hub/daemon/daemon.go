@@ -183,6 +183,7 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err erro
 	}
 	fl := fleet.New(h.nc, h.st, cfg.Domain, h.edgeStats, log)
 	fl.History = h.hist // each heartbeat's figures under system/edges/<edge>
+	fl.Judges = cfg.judgesEdge()
 	h.wg.Add(2)
 	go func() {
 		defer h.wg.Done()

@@ -117,6 +117,22 @@ func (c *Config) brokerGateway() *broker.GatewayOptions {
 	return o
 }
 
+// judgesEdge tells, in a supercluster, which edges this hub may mark
+// offline: those of its own cluster, whose heartbeats reach it without
+// crossing a gateway (nil without a gateway: every edge).
+func (c *Config) judgesEdge() func(edge string) bool {
+	if c.NATS.Gateway == nil || c.NATS.Cluster == nil {
+		return nil
+	}
+	local := map[string]bool{}
+	for _, e := range c.Edges {
+		if e.Cluster == c.NATS.Cluster.Name {
+			local[e.ID] = true
+		}
+	}
+	return func(edge string) bool { return local[edge] }
+}
+
 // edgePlacement names, for the ingest applier, the cluster each edge's
 // stream is placed in (nil without edges[].cluster).
 func (c *Config) edgePlacement() func(edge string) string {

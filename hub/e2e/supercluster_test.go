@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -192,6 +193,14 @@ logLevel: info
 	t.Logf("gateway link restored: west's JetStream requests reach east after %v, east's reach west after %v",
 		back.Round(time.Millisecond), time.Since(restored).Round(time.Millisecond))
 	time.Sleep(3 * time.Second) // more readings after the restore
+	// heartbeats do not cross the cut gateway either: only the hubs of an
+	// edge's own cluster may mark it offline, so the fleet's history of
+	// each (still connected) edge has no "online" 0 around the cut
+	for _, e := range edges {
+		if zeros := onlineZeros(t, viewers[e.id], e.id, cut.Add(-time.Minute), time.Now()); zeros > 0 {
+			t.Errorf("%s, connected throughout, was marked offline %d times around the gateway cut", e.id, zeros)
+		}
+	}
 
 	for _, e := range edges {
 		e.sim.stop(t)
@@ -266,4 +275,35 @@ func streamCluster(t *testing.T, natsPort int, stream string, d time.Duration) s
 		return cluster != ""
 	})
 	return cluster
+}
+
+// onlineZeros counts the samples of system/edges/<edge>
+// measurements.online that are 0 (the fleet marked the edge offline)
+// between from and to.
+func onlineZeros(t *testing.T, s *stack, edge string, from, to time.Time) int {
+	t.Helper()
+	var resp struct {
+		Status string `json:"status"`
+		Data   []struct {
+			Points [][]any `json:"points"`
+		} `json:"data"`
+	}
+	q := url.Values{"fields": {"measurements.online"}, "from": {from.UTC().Format(time.RFC3339Nano)}, "to": {to.UTC().Format(time.RFC3339Nano)}}
+	code, err := s.get("/api/v2/history/system/edges/"+edge+"?"+q.Encode(), &resp)
+	if err != nil || code != 200 || resp.Status != "success" {
+		t.Fatalf("GET the fleet history of %s: %d, %v, %+v", edge, code, err, resp.Status)
+	}
+	zeros, points := 0, 0
+	for _, se := range resp.Data {
+		for _, p := range se.Points {
+			points++
+			if v, ok := p[1].(float64); ok && v == 0 {
+				zeros++
+			}
+		}
+	}
+	if points == 0 {
+		t.Fatalf("no fleet history of %s (measurements.online)", edge)
+	}
+	return zeros
 }

@@ -47,6 +47,12 @@ type Fleet struct {
 	// History, when set, receives each edge's heartbeat figures (see
 	// HistoryFields) under system/edges/<edge>; set it before Run.
 	History history.Appender
+
+	// Judges, when set, tells whether this hub may mark an edge offline:
+	// in a supercluster only the hubs of the edge's own cluster, since a
+	// cut gateway stops heartbeats from crossing while the edge is still
+	// connected (docs/scaling.md). Unset: every edge. Set it before Run.
+	Judges func(edge string) bool
 }
 
 // New returns a Fleet; applied (may be nil) reports the applier's counters of an edge.

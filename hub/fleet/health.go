@@ -160,7 +160,8 @@ func (f *Fleet) markOffline(ctx context.Context) {
 	var offline []control.EdgeSummary
 	f.mu.Lock()
 	for edge, r := range f.edges {
-		if r.summary.State != control.StateOnline || now.Sub(r.summary.LastSeen) <= OfflineAfter*r.interval {
+		if r.summary.State != control.StateOnline || now.Sub(r.summary.LastSeen) <= OfflineAfter*r.interval ||
+			(f.Judges != nil && !f.Judges(edge)) {
 			continue
 		}
 		r.summary.State = control.StateOffline
