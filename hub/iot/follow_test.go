@@ -228,3 +228,38 @@ func TestReplicasWriteReadings(t *testing.T) {
 		}
 	}
 }
+
+// TestReplicasRefuseDuplicates: two hubs on one store that have not heard
+// of each other's writes (no change events between them) still create a
+// config group or a device once: the second creation is refused as a
+// duplicate and takes the stored one into memory, and a device
+// autoprovisioned by a reading is the stored one, token included.
+func TestReplicasRefuseDuplicates(t *testing.T) {
+	url := embeddedNATS(t)
+	h := newHarness(t, nil)
+	a := h.replica(t, url, "a", time.Hour, false)
+	b := h.replica(t, url, "b", time.Hour, false)
+	hd := h.fiware("smartcity", "/")
+	tok := func(s string) http.Header { return http.Header{HeaderDeviceToken: {s}} }
+	group := `{"services":[{"apikey":"k1","resource":"/iot/json","entity_type":"Kit"}]}`
+
+	a.must(200, "POST", PathServices, group, hd)
+	b.wantError(409, NameDuplicateGroup, "POST", PathServices, group, hd)
+	if n := b.must(200, "GET", PathServices, nil, hd)["count"]; n != 1.0 {
+		t.Fatalf("b lists %v groups after the refused duplicate, want a's", n)
+	}
+
+	a.must(200, "POST", PathDevices, `{"devices":[{"device_id":"d1"}]}`, hd)
+	b.wantError(409, NameDuplicateDeviceID, "POST", PathDevices, `{"devices":[{"device_id":"d1"}]}`, hd)
+	b.must(200, "GET", PathDevices+"/d1", nil, hd)
+
+	// d2 has a token on a; b, which does not know d2, autoprovisions it at
+	// its first reading and finds a's, token included
+	a.must(200, "POST", PathDevices, `{"devices":[{"device_id":"d2"}]}`, hd)
+	token := a.must(201, "POST", PathDevices+"/d2/token", nil, hd)["token"].(string)
+	b.wantError(401, NameUnauthorized, "POST", PathJSON+"?k=k1&i=d2", `{"t":1}`, nil)
+	b.must(200, "POST", PathJSON+"?k=k1&i=d2", `{"t":2}`, tok(token))
+	if v := h.value("smartcity", "Kit", "Kit:d2", "t"); v != 2.0 {
+		t.Fatalf("d2's t = %v, want 2 (the reading with the token)", v)
+	}
+}

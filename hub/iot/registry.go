@@ -232,20 +232,25 @@ func specOf(doc store.Document, v any) error {
 func groupID(g *Group) string   { return g.APIKey + "@" + g.Resource }
 func deviceID(d *Device) string { return d.Service + "|" + d.DeviceID }
 
-// saveGroup stores a group; the caller holds mu.
-func (r *registry) saveGroup(ctx context.Context, g *Group) error {
-	r.gen++
+// errExists is returned when a group or device this hub creates was made
+// meanwhile by another hub sharing the store, before this one heard of it;
+// the stored one is then in memory.
+var errExists = errors.New("made meanwhile by another hub")
+
+// saveGroup stores a group: a new one (create) only when no group has its
+// resource and apikey in the store, else errExists; the caller holds mu.
+func (r *registry) saveGroup(ctx context.Context, g *Group, create bool) error {
 	spec, err := json.Marshal(g)
 	if err != nil {
 		return err
 	}
 	doc := store.Document{store.FieldID: groupID(g), "service": g.Service, "subservice": g.Subservice, "spec": string(spec)}
-	return bulk(ctx, r.st, GroupsCollection, doc)
+	return r.put(ctx, GroupsCollection, doc, create)
 }
 
-// saveDevice stores a device; the caller holds mu.
-func (r *registry) saveDevice(ctx context.Context, e *deviceEntry) error {
-	r.gen++
+// saveDevice stores a device: a new one (create) only when the store has
+// no device of its service and id, else errExists; the caller holds mu.
+func (r *registry) saveDevice(ctx context.Context, e *deviceEntry, create bool) error {
 	d := e.dev
 	d.TokenCreated = nil
 	spec, err := json.Marshal(&d)
@@ -258,7 +263,47 @@ func (r *registry) saveDevice(ctx context.Context, e *deviceEntry) error {
 	} else {
 		doc["tokenCreated"] = nil
 	}
-	return bulk(ctx, r.st, DevicesCollection, doc)
+	return r.put(ctx, DevicesCollection, doc, create)
+}
+
+// put writes a provisioning document: replacing it, or, with create,
+// inserting it, so that two hubs creating the same group or device (each
+// before it heard of the other's) do not both succeed: the second finds
+// the first's document, takes it into memory and gets errExists. The
+// caller holds mu.
+func (r *registry) put(ctx context.Context, col string, doc store.Document, create bool) error {
+	r.gen++
+	if !create {
+		return bulk(ctx, r.st, col, doc)
+	}
+	id, _ := doc[store.FieldID].(string)
+	res, err := r.st.Insert(ctx, SystemLayer, col, []store.Document{doc})
+	if err != nil {
+		return fmt.Errorf("store %s/%s/%s: %w", SystemLayer, col, id, err)
+	}
+	if res.Err == 0 {
+		return nil
+	}
+	cur, gerr := r.st.Get(ctx, SystemLayer, col, id)
+	if gerr != nil {
+		return fmt.Errorf("store %s/%s/%s: %s", SystemLayer, col, id, strings.Join(res.Errors, "; "))
+	}
+	switch col {
+	case GroupsCollection:
+		g, err := groupOfDoc(cur)
+		if err != nil {
+			return err
+		}
+		r.groups[groupKey{g.Resource, g.APIKey}] = g
+		r.invalidate()
+	case DevicesCollection:
+		e, err := deviceOfDoc(cur)
+		if err != nil {
+			return err
+		}
+		r.devices[deviceKey{e.dev.Service, e.dev.DeviceID}] = e
+	}
+	return errExists
 }
 
 func bulk(ctx context.Context, st store.Store, col string, doc store.Document) error {
@@ -307,13 +352,15 @@ func (r *registry) addGroups(ctx context.Context, gs []*Group) error {
 		}
 		seen[k] = true
 	}
+	defer r.invalidate()
 	for _, g := range gs {
-		if err := r.saveGroup(ctx, g); err != nil {
+		if err := r.saveGroup(ctx, g, true); errors.Is(err, errExists) {
+			return duplicateGroup(g.Resource, g.APIKey)
+		} else if err != nil {
 			return err
 		}
 		r.groups[groupKey{g.Resource, g.APIKey}] = g
 	}
-	r.invalidate()
 	return nil
 }
 
@@ -357,7 +404,7 @@ func (r *registry) updateGroup(ctx context.Context, service, sub, resource, apik
 	if nk != (groupKey{resource, apikey}) && r.groups[nk] != nil {
 		return nil, duplicateGroup(g.Resource, g.APIKey)
 	}
-	if err := r.saveGroup(ctx, &g); err != nil {
+	if err := r.saveGroup(ctx, &g, false); err != nil {
 		return nil, err
 	}
 	if nk != (groupKey{resource, apikey}) {
@@ -462,7 +509,9 @@ func (r *registry) addDevices(ctx context.Context, ds []*Device) error {
 	}
 	for _, d := range ds {
 		e := &deviceEntry{dev: *d}
-		if err := r.saveDevice(ctx, e); err != nil {
+		if err := r.saveDevice(ctx, e, true); errors.Is(err, errExists) {
+			return duplicateDevice(d.DeviceID)
+		} else if err != nil {
 			return err
 		}
 		r.devices[deviceKey{d.Service, d.DeviceID}] = e
@@ -495,7 +544,7 @@ func (r *registry) updateDevice(ctx context.Context, service, sub, id string, pa
 	}
 	ne := &deviceEntry{dev: d, tokenHash: e.tokenHash}
 	ne.dev.TokenCreated = e.dev.TokenCreated
-	if err := r.saveDevice(ctx, ne); err != nil {
+	if err := r.saveDevice(ctx, ne, false); err != nil {
 		return nil, err
 	}
 	r.devices[deviceKey{service, id}] = ne
@@ -532,7 +581,7 @@ func (r *registry) setToken(ctx context.Context, service, sub, id, hash string, 
 		t := now.UTC().Truncate(time.Millisecond)
 		ne.dev.TokenCreated = &t
 	}
-	if err := r.saveDevice(ctx, ne); err != nil {
+	if err := r.saveDevice(ctx, ne, false); err != nil {
 		return err
 	}
 	r.devices[deviceKey{service, id}] = ne
@@ -588,7 +637,9 @@ func (r *registry) autoprovision(ctx context.Context, d *Device, max int) error 
 		return &Error{Code: 403, Name: NameDeviceLimit, Message: fmt.Sprintf("device %s cannot be autoprovisioned: the hub has iot.maxDevices (%d) devices", d.DeviceID, max)}
 	}
 	e := &deviceEntry{dev: *d}
-	if err := r.saveDevice(ctx, e); err != nil {
+	if err := r.saveDevice(ctx, e, true); errors.Is(err, errExists) {
+		return nil // provisioned meanwhile by another hub: its device is in memory now
+	} else if err != nil {
 		return err
 	}
 	r.devices[deviceKey{d.Service, d.DeviceID}] = e

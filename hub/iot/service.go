@@ -269,26 +269,39 @@ func (s *Service) admit(ctx context.Context, in Reading, now time.Time) (*Device
 		if err := s.autoprovision(ctx, g, in); err != nil {
 			return nil, nil, err
 		}
-		// a new device has no token yet
-		if dev, _, c, err = s.reg.resolve(g, in.DeviceID); err != nil {
+		if dev, hash, c, err = s.reg.resolve(g, in.DeviceID); err != nil {
 			return nil, nil, err
 		}
 		if dev == nil {
 			return nil, nil, deviceNotFound(in.DeviceID)
 		}
-	} else {
-		if dev.ServicePath != g.Subservice || (dev.APIKey != "" && dev.APIKey != in.APIKey) {
-			// a device of another group: not this apikey's to write
-			return nil, nil, deviceNotFound(in.DeviceID)
+		// a device provisioned meanwhile (by a request, or by another hub
+		// sharing the store) may be another group's or have a token
+		if e := owns(dev, hash, g, in); e != nil {
+			return nil, nil, e
 		}
-		if hash != "" && !tokenMatches(in.Token, hash) {
-			return nil, nil, iotjson.TokenRequired(in.DeviceID)
+	} else {
+		if e := owns(dev, hash, g, in); e != nil {
+			return nil, nil, e
 		}
 		if e := s.rateLimit(g.Service, in.DeviceID, now); e != nil {
 			return nil, nil, e
 		}
 	}
 	return dev, c, nil
+}
+
+// owns checks that a reading of group g may write device dev (whose token
+// hash is hash): the device is of the group and the token matches.
+func owns(dev *Device, hash string, g *Group, in Reading) *Error {
+	if dev.ServicePath != g.Subservice || (dev.APIKey != "" && dev.APIKey != in.APIKey) {
+		// a device of another group: not this apikey's to write
+		return deviceNotFound(in.DeviceID)
+	}
+	if hash != "" && !tokenMatches(in.Token, hash) {
+		return iotjson.TokenRequired(in.DeviceID)
+	}
+	return nil
 }
 
 func (s *Service) rateLimit(service, id string, now time.Time) *Error {
