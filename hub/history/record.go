@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -178,25 +180,105 @@ func (r *Recorder) Insert(ctx context.Context, layer, col string, docs []store.D
 	return res, joinErr(err, r.recordChanges(ctx, layer, col, res.Changes))
 }
 
-// UpdateByID updates, then records the measurements it set.
+// UpdateByID updates, then records the measurements it set: those it
+// changed and those it wrote again unchanged (a write repeated after its
+// history failed records it; identical points change nothing).
 func (r *Recorder) UpdateByID(ctx context.Context, layer, col, id string, update map[string]any) ([]string, error) {
 	changed, err := r.Store.UpdateByID(ctx, layer, col, id, update)
 	if err != nil {
 		return changed, err
 	}
-	return changed, r.recordChanges(ctx, layer, col, []store.Change{{Op: store.OpUpdate, ID: id, Fields: changed}})
+	var set []string
+	for k, v := range update {
+		if k == "$set" {
+			if m, ok := v.(map[string]any); ok {
+				set = timedMeasurements(m, set)
+			}
+		} else if len(k) > 0 && k[0] != '$' {
+			set = timedMeasurements(map[string]any{k: v}, set)
+		}
+	}
+	fields := store.MergeFields(changed, set)
+	return changed, r.recordChanges(ctx, layer, col, []store.Change{{Op: store.OpUpdate, ID: id, Fields: fields}})
 }
 
-// UpdateMany updates, then records the measurements it set.
+// UpdateMany updates, then records the measurements it set (changed or
+// written again unchanged, as UpdateByID).
 func (r *Recorder) UpdateMany(ctx context.Context, layer, col string, docs []store.Document) (store.WriteResult, error) {
 	res, err := r.Store.UpdateMany(ctx, layer, col, docs)
-	return res, joinErr(err, r.recordChanges(ctx, layer, col, res.Changes))
+	if err != nil {
+		return res, joinErr(err, r.recordChanges(ctx, layer, col, res.Changes))
+	}
+	return res, r.recordChanges(ctx, layer, col, withRewrites(res, docs))
 }
 
-// Bulk upserts, then records the measurements it set.
+// Bulk upserts, then records the measurements it set (changed or written
+// again unchanged, as UpdateByID).
 func (r *Recorder) Bulk(ctx context.Context, layer, col string, docs []store.Document, init bool) (store.WriteResult, error) {
 	res, err := r.Store.Bulk(ctx, layer, col, docs, init)
-	return res, joinErr(err, r.recordChanges(ctx, layer, col, res.Changes))
+	if err != nil {
+		return res, joinErr(err, r.recordChanges(ctx, layer, col, res.Changes))
+	}
+	return res, r.recordChanges(ctx, layer, col, withRewrites(res, docs))
+}
+
+// withRewrites returns res's changes with, for each document of docs
+// written without error, the timed measurements it names (a document
+// written again unchanged after its history failed is recorded then).
+func withRewrites(res store.WriteResult, docs []store.Document) []store.Change {
+	changes := slices.Clone(res.Changes)
+	idx := map[string]int{}
+	for i, c := range changes {
+		idx[c.ID] = i
+	}
+	failed := map[string]bool{}
+	for _, id := range res.ErrorIDs {
+		failed[id] = true
+	}
+	for _, d := range docs {
+		id, _ := d[store.FieldID].(string)
+		if id == "" || failed[id] {
+			continue
+		}
+		fields := timedMeasurements(d, nil)
+		if len(fields) == 0 {
+			continue
+		}
+		if i, ok := idx[id]; ok {
+			changes[i].Fields = store.MergeFields(changes[i].Fields, fields)
+			continue
+		}
+		idx[id] = len(changes)
+		changes = append(changes, store.Change{Op: store.OpUpdate, ID: id, Fields: store.MergeFields(nil, fields)})
+	}
+	return changes
+}
+
+// timedMeasurements appends to out the paths measurements.<name> of the
+// measurements that fields (a document or a $set) writes with a timestamp:
+// written again unchanged, they are the same points. A measurement without
+// a timestamp is timed by the hub's clock, so it is recorded only when its
+// write changed it.
+func timedMeasurements(fields map[string]any, out []string) []string {
+	timed := func(v any) bool {
+		m, ok := model.MeasurementOf(v)
+		return ok && !m.Timestamp.IsZero()
+	}
+	for k, v := range fields {
+		if k == "measurements" {
+			ms, _ := v.(map[string]any)
+			for name, m := range ms {
+				if timed(m) {
+					out = append(out, model.MeasurementsPrefix+name)
+				}
+			}
+			continue
+		}
+		if name, ok := strings.CutPrefix(k, model.MeasurementsPrefix); ok && !strings.Contains(name, ".") && timed(v) {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // joinErr returns the write's error err, joined with the history's error

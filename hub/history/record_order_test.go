@@ -34,7 +34,8 @@ func unreachableRemote(t *testing.T) *Remote {
 // An edge batch whose history cannot be written is not applied: the
 // documents and the high-water mark stay as they were, and the error says
 // the measurements were not recorded (not that the batch is bad). A REST
-// write is applied, and its error says its history was not written.
+// write is applied, and its error says its history was not written; the
+// same write repeated when the history is back records it.
 func TestRecorderHistoryDown(t *testing.T) {
 	ctx := context.Background()
 	st, err := bolt.Open(filepath.Join(t.TempDir(), "hub.db"))
@@ -76,8 +77,40 @@ func TestRecorderHistoryDown(t *testing.T) {
 	if _, ok := doc["measurements"].(map[string]any)["p"]; !ok {
 		t.Errorf("M2 = %v; want measurements.p written", doc)
 	}
-	if rec.Errors() != 2 || rec.Held() != 1 {
-		t.Errorf("Errors = %d, Held = %d; want 2 and 1", rec.Errors(), rec.Held())
+	bulk := []store.Document{{"_id": "M3", "measurements": map[string]any{"q": map[string]any{"value": 7.0, "quality": 1, "timestamp": t0}}}}
+	if _, err := rec.Bulk(ctx, "demo", "meters", bulk, false); !errors.Is(err, ErrNotRecorded) {
+		t.Errorf("Bulk = %v; want an error wrapping ErrNotRecorded", err)
+	}
+	if rec.Errors() != 3 || rec.Held() != 1 {
+		t.Errorf("Errors = %d, Held = %d; want 3 and 1", rec.Errors(), rec.Held())
+	}
+
+	// the history back: the same writes again (changing no field) record
+	// the points, and the batch applies
+	db := openTest(t, t.TempDir())
+	rec = NewRecorder(st, db, nil)
+	if _, err := rec.UpdateByID(ctx, "demo", "meters", "M2", map[string]any{"$set": map[string]any{"measurements.p": map[string]any{"value": 6.0, "quality": 1, "timestamp": t0}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rec.Bulk(ctx, "demo", "meters", bulk, false); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := rec.ApplyBatch(ctx, b, store.ApplyOptions{}); err != nil || res.Applied != 1 {
+		t.Fatalf("ApplyBatch = %+v, %v; want applied", res, err)
+	}
+	got := collect(t, db, Query{Layer: "demo", Collection: "meters"})
+	want := map[string]string{
+		"M1 measurements.v": `[["2024-05-01T10:00:00.000Z",1,1]]`,
+		"M2 measurements.p": `[["2024-05-01T10:00:00.000Z",6,1]]`,
+		"M3 measurements.q": `[["2024-05-01T10:00:00.000Z",7,1]]`,
+	}
+	if len(got) != len(want) {
+		t.Errorf("history %v, want %v", got, want)
+	}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s: %s, want %s", k, got[k], w)
+		}
 	}
 }
 
