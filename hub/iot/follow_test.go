@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -261,5 +262,67 @@ func TestReplicasRefuseDuplicates(t *testing.T) {
 	b.must(200, "POST", PathJSON+"?k=k1&i=d2", `{"t":2}`, tok(token))
 	if v := h.value("smartcity", "Kit", "Kit:d2", "t"); v != 2.0 {
 		t.Fatalf("d2's t = %v, want 2 (the reading with the token)", v)
+	}
+}
+
+// TestReplicasConverge: two hubs provisioning devices and tokens at the
+// same time, each hearing the other's events while writing itself, end
+// with the same devices and tokens as the store.
+func TestReplicasConverge(t *testing.T) {
+	url := embeddedNATS(t)
+	h := newHarness(t, nil)
+	hubs := []*harness{h.replica(t, url, "a", time.Hour, true), h.replica(t, url, "b", time.Hour, true)}
+	hd := h.fiware("smartcity", "/")
+	hubs[0].must(200, "POST", PathServices, `{"services":[{"apikey":"k1","resource":"/iot/json","entity_type":"Kit"}]}`, hd)
+	const perHub = 20
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*perHub*2)
+	for i, r := range hubs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range perHub {
+				id := fmt.Sprintf("h%d-d%d", i, j)
+				if code, _ := r.raw("POST", PathDevices, fmt.Sprintf(`{"devices":[{"device_id":%q}]}`, id), hd); code != 200 {
+					errs <- fmt.Errorf("POST device %s on hub %d: %d", id, i, code)
+				}
+				// the other hub's device of the same number gets a token from this one
+				other := fmt.Sprintf("h%d-d%d", 1-i, j)
+				if code, _ := r.raw("POST", PathDevices+"/"+other+"/token", nil, hd); code != 201 && code != 404 {
+					errs <- fmt.Errorf("POST token of %s on hub %d: %d", other, i, code)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	want, err := h.st.Find(context.Background(), SystemLayer, DevicesCollection, store.FindOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) != 2*perHub {
+		t.Fatalf("%d devices in the store, want %d", len(want), 2*perHub)
+	}
+	for i, r := range hubs {
+		waitFor(t, fmt.Sprintf("hub %d to hold the store's devices and tokens", i), func() bool {
+			r.svc.reg.mu.RLock()
+			defer r.svc.reg.mu.RUnlock()
+			if len(r.svc.reg.devices) != len(want) {
+				return false
+			}
+			for _, doc := range want {
+				e, err := deviceOfDoc(doc)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := r.svc.reg.devices[deviceKey{e.dev.Service, e.dev.DeviceID}]; got == nil || got.tokenHash != e.tokenHash {
+					return false
+				}
+			}
+			return true
+		})
 	}
 }
