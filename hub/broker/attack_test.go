@@ -13,7 +13,7 @@ import (
 // leaf links only, client users cannot connect as leaf nodes, and an edge
 // can send to no inbox but its own and the replies it was asked for.
 func TestAttackAccountBoundaries(t *testing.T) {
-	b, err := Start(Options{Domain: "d", ServerName: "hub", ClientListen: "127.0.0.1:0", LeafListen: "127.0.0.1:0", StoreDir: t.TempDir(),
+	b, err := Start(Options{Domain: "d", ServerName: "hub", ClientListen: "127.0.0.1:-1", LeafListen: "127.0.0.1:0", StoreDir: t.TempDir(),
 		Edges: []EdgeCredential{{ID: "e1", Password: "secret-1-long"}, {ID: "e2", Password: "secret-2-long"}},
 		Users: []ClientUser{{User: "tool", Password: "tool-secret", Publish: []string{"d.>"}, Subscribe: []string{"d.>", subject.EdgeInbox("e1") + ".>"}}}, Logger: quiet})
 	if err != nil {

@@ -115,7 +115,7 @@ func TestStartRejectsBadEdges(t *testing.T) {
 }
 
 func TestClientUsersArePermissioned(t *testing.T) {
-	b, err := Start(Options{Domain: "d", ClientListen: "127.0.0.1:0", StoreDir: t.TempDir(), Logger: quiet,
+	b, err := Start(Options{Domain: "d", ClientListen: "127.0.0.1:-1", StoreDir: t.TempDir(), Logger: quiet,
 		Users: []ClientUser{{User: "tool", Password: "tool-secret", Publish: []string{"d.forecast.>"}, Subscribe: []string{"d.storage.changed.>"}}}})
 	if err != nil {
 		t.Fatal(err)

@@ -20,7 +20,7 @@ func TestAttackEdgeCannotReachAnotherEdgesControl(t *testing.T) {
 	for _, a := range subject.EdgeControlActions {
 		publish = append(publish, subject.EdgeControl("d", "*", a))
 	}
-	b, err := Start(Options{Domain: "d", ServerName: "hub", LeafListen: "127.0.0.1:0", ClientListen: "127.0.0.1:0", StoreDir: t.TempDir(),
+	b, err := Start(Options{Domain: "d", ServerName: "hub", LeafListen: "127.0.0.1:0", ClientListen: "127.0.0.1:-1", StoreDir: t.TempDir(),
 		Edges: []EdgeCredential{{ID: "e1", Password: "secret-1-long"}, {ID: "e2", Password: "secret-2-long"}},
 		Users: []ClientUser{{User: "ops", Password: "ops-secret", Publish: publish}}, Logger: quiet})
 	if err != nil {
