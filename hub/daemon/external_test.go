@@ -35,6 +35,9 @@ authorization {
     {user: e1, password: "e1-secret-long", allowed_connection_types: ["LEAFNODE"],
      permissions: {publish: {allow: ["gridedge.ingest.e1", "gridedge.edge.e1.>", "_INBOX_e1.>"]},
                    subscribe: {allow: ["gridedge.edge.e1.>", "_INBOX_e1.>"]}}}
+    # a tool (and the REST /gateway as that tool)
+    {user: tool, password: "tool-secret-long", allowed_connection_types: ["STANDARD"],
+     permissions: {publish: {allow: ["gridedge.fleet.>"]}, subscribe: {allow: ["_INBOX.>"]}}}
   ]
 }
 `
@@ -79,7 +82,9 @@ func startExternalNATS(t *testing.T) (clientURL, leafURL string, opts *server.Op
 // configured as docs/scaling.md shows (its edge user has exactly the
 // permissions the embedded server gives an edge): the hub opens no NATS
 // listener, creates the ingest streams there, and an edge's leaf node
-// attached to the external server delivers batches that reach the store.
+// attached to the external server delivers batches that reach the store;
+// the REST /gateway reaches the hub's services through the external server
+// as a tool user it defines.
 func TestExternalNATS(t *testing.T) {
 	clientURL, leafURL, opts := startExternalNATS(t)
 	want := broker.EdgePermissions("gridedge", "e1")
@@ -154,6 +159,23 @@ func TestExternalNATS(t *testing.T) {
 	}
 	if !strings.Contains(fmt.Sprint(doc["measurements"]), "power") {
 		t.Fatalf("M1 in the store: %v", doc)
+	}
+
+	// the REST /gateway dials the external server as the tool user
+	base := "http://" + h.HTTPAddr() + "/api/v2"
+	code, m := call(t, "POST", base+"/login", map[string]any{"user": "admin", "password": "external-admin-password"}, nil)
+	if code != 200 {
+		t.Fatalf("login: %d %v", code, m)
+	}
+	d := m["data"].(map[string]any)
+	hdr := map[string]string{"X-User-ID": d["userId"].(string), "X-Auth-Token": d["authToken"].(string)}
+	code, m = call(t, "POST", base+"/gateway", map[string]any{"natsCredentials": "tool:tool-secret-long", "subject": "fleet.list", "method": "request"}, hdr)
+	if data, _ := m["data"].(map[string]any); code != 200 || m["status"] != "success" || data == nil || data["edges"] == nil {
+		t.Fatalf("/gateway fleet.list as the external server's tool user: %d %v", code, m)
+	}
+	code, m = call(t, "POST", base+"/gateway", map[string]any{"natsCredentials": "tool:wrong-password", "subject": "fleet.list"}, hdr)
+	if code != 403 {
+		t.Fatalf("/gateway with a wrong password for the external server: %d %v, want 403", code, m)
 	}
 
 	// an edge that is not e1 can not attach to the external server with
