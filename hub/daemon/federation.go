@@ -71,7 +71,7 @@ func startFederation(ctx, runCtx context.Context, h *Hub) error {
 	}
 	svc, err := federation.New(ctx, federation.Options{
 		Domain: h.cfg.Domain, Config: h.cfg.Federation, NC: h.nc, Store: h.fedStore,
-		Changes: h.publishChange, LinkUp: h.br.LeafRemoteConnected, LeafInterest: h.br.LeafInterest, Logger: h.log,
+		Changes: h.publishChange, LinkUp: h.br.LeafRemoteConnected, LeafInterest: h.br.LeafInterest, History: h.hist, Logger: h.log,
 	})
 	if err != nil {
 		return err

@@ -48,6 +48,9 @@ type Peer struct {
 	Export []Grant `json:"export,omitempty"`
 	// Import lists the layers (and collections) taken from the peer.
 	Import []Import `json:"import,omitempty"`
+	// History configures the past history of the exported layers sent
+	// once to the peer (default: the last 168h).
+	History *HistoryExport `json:"history,omitempty"`
 }
 
 // Credentials authenticate a leaf-node link between deployments.
@@ -125,6 +128,9 @@ func (c Config) Validate(path, domain string, reserved func(string) bool) error 
 		}
 		if p.URL == "" && p.TLS != nil {
 			es.Add(config.Join(pp, "tls"), "applies to a link this hub opens: set url too")
+		}
+		if p.History != nil && len(p.Export) == 0 {
+			es.Add(config.Join(pp, "history"), "applies to the layers exported to the peer: list export too")
 		}
 		if len(p.Export) == 0 && len(p.Import) == 0 {
 			es.Add(pp, "peer %q neither exports nor imports a layer (deny by default: list export or import)", p.Name)

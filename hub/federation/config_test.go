@@ -36,6 +36,10 @@ func TestValidate(t *testing.T) {
 			{Name: "c", Credentials: creds, Import: []Import{{Grant: Grant{Layer: "x"}}}}}}, `layer "x" is imported twice`},
 		{"tls without url", Config{Peers: []Peer{{Name: "b", Credentials: creds, TLS: &TLS{CAFile: "ca.pem"},
 			Export: []Grant{{Layer: "x"}}}}}, "federation.peers[0].tls"},
+		{"history of an export", Config{Peers: []Peer{{Name: "b", Credentials: creds, Export: []Grant{{Layer: "x"}},
+			History: &HistoryExport{Off: true}}}}, ""},
+		{"history without export", Config{Peers: []Peer{{Name: "b", Credentials: creds, Import: []Import{{Grant: Grant{Layer: "x"}}},
+			History: &HistoryExport{}}}}, "federation.peers[0].history: applies to the layers exported"},
 		{"bad collection", Config{Peers: []Peer{{Name: "b", Credentials: creds, Export: []Grant{{Layer: "x", Collections: []string{"a b"}}}}}},
 			"federation.peers[0].export[0].collections[0]"},
 	}

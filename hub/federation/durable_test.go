@@ -2,6 +2,7 @@ package federation
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,13 +20,10 @@ import (
 // nor rewritten there.
 func TestExportSurvivesLostChangeEvents(t *testing.T) {
 	ctx := context.Background()
-	// B accepts the link and A opens it, so that A restarts at will
-	bCfg := Config{Peers: []Peer{{Name: "a", Credentials: linkAB, Import: []Import{{Grant: Grant{Layer: "dso"}, As: "city-dso"}}}}}
-	b := startDeployment(t, "b", bCfg, "")
-	aCfg := Config{Peers: []Peer{{Name: "b", URL: b.leaf, Credentials: linkAB,
+	aCfg := Config{Peers: []Peer{{Name: "b", Credentials: linkAB,
 		Export: []Grant{{Layer: "dso", Collections: []string{"substations"}}}}}}
 	aDir := t.TempDir()
-	a := startDeployment(t, "a", aCfg, aDir)
+	a, b, restartA := exporterRestarts(t, aCfg, aDir, "", []Import{{Grant: Grant{Layer: "dso"}, As: "city-dso"}})
 	a.layer(t, "dso", "substations", "feeders")
 	when := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	docs := []store.Document{
@@ -83,8 +81,7 @@ func TestExportSurvivesLostChangeEvents(t *testing.T) {
 	before, _ := b.svc.Status("a")
 	t.Logf("%s stopping A", time.Now().Format("15:04:05.000"))
 
-	a.stop()
-	a = startDeployment(t, "a", aCfg, aDir)
+	a = restartA(a)
 
 	t.Logf("%s A restarted", time.Now().Format("15:04:05.000"))
 	waitFor(t, "the missed changes at B", 30*time.Second, func() bool {
@@ -114,14 +111,28 @@ func TestExportSurvivesLostChangeEvents(t *testing.T) {
 
 	t.Logf("%s the missed changes reached B", time.Now().Format("15:04:05.000"))
 	// another restart with nothing missed exports nothing
-	a.stop()
-	a = startDeployment(t, "a", aCfg, aDir)
+	a = restartA(a)
 	if _, err := a.st.Insert(ctx, "dso", "substations", []store.Document{{"_id": "s5"}}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "s5 at B", 20*time.Second, func() bool { return b.doc("city-dso", "substations", "s5") != nil })
 	if st, _ := a.svc.Status("b"); st.Reconciled != 0 || st.Exported != 1 {
 		t.Fatalf("A's status after a clean restart %+v: want nothing reconciled, 1 exported", st)
+	}
+}
+
+// exporterRestarts starts A with aCfg (exporting to b) and B (in bDir)
+// importing imports from A over a link B opens through a proxy, so that A can
+// restart on another port: restartA stops a and starts A again.
+func exporterRestarts(t *testing.T, aCfg Config, aDir, bDir string, imports []Import) (a, b *deployment, restartA func(*deployment) *deployment) {
+	a = startDeployment(t, "a", aCfg, aDir)
+	px := newProxy(t, strings.TrimPrefix(a.leaf, "nats-leaf://"))
+	b = startDeployment(t, "b", Config{Peers: []Peer{{Name: "a", URL: "nats-leaf://" + px.addr, Credentials: linkAB, Import: imports}}}, bDir)
+	return a, b, func(a *deployment) *deployment {
+		a.stop()
+		a = startDeployment(t, "a", aCfg, aDir)
+		px.retarget(strings.TrimPrefix(a.leaf, "nats-leaf://"))
+		return a
 	}
 }
 

@@ -32,7 +32,7 @@ type work struct {
 // applies what came before it first). An error means "try the group again
 // later"; a change that can never be applied is counted and skipped.
 func (s *Service) applyGroup(ctx context.Context, p Peer, group []entry, cache map[string]bool) error {
-	var todo []work
+	var todo, hist []work
 	var looped, refused, failed uint64
 	for _, e := range group {
 		c, err := Unmarshal(e.data)
@@ -46,6 +46,10 @@ func (s *Service) applyGroup(ctx context.Context, p Peer, group []entry, cache m
 			im, ok := importOf(p.Import, c.Layer, c.Collection)
 			if !ok {
 				refused++ // deny by default: the peer sent what is not imported
+				continue
+			}
+			if c.Op == OpHistory {
+				hist = append(hist, work{Change: c, local: im.Local()})
 				continue
 			}
 			todo = append(todo, work{Change: c, local: im.Local()})
@@ -77,6 +81,9 @@ func (s *Service) applyGroup(ctx context.Context, p Peer, group []entry, cache m
 			n++
 		}
 		todo = todo[n:]
+	}
+	if err := s.appendHistory(ctx, p.Name, hist); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	ps := s.peer(p.Name)

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/gridedge/gridedge/hub/broker"
+	"github.com/gridedge/gridedge/hub/history"
 	"github.com/gridedge/gridedge/hub/store"
 	"github.com/gridedge/gridedge/hub/store/bolt"
 	"github.com/gridedge/gridedge/shared/subject"
@@ -27,6 +28,7 @@ type deployment struct {
 	br     *broker.Broker
 	nc     *nats.Conn
 	raw    store.Store // what the importer writes through
+	hist   *history.TSDB
 	st     store.Store // what local users write through (read-only imports)
 	svc    *Service
 	cancel context.CancelFunc
@@ -75,6 +77,9 @@ func startDeploymentB(t testing.TB, domain string, cfg Config, dir string) *depl
 		t.Fatal(err)
 	}
 	d.raw = bs
+	if d.hist, err = history.OpenTSDB(history.TSDBOptions{Dir: filepath.Join(dir, "history"), Logger: quiet}); err != nil {
+		t.Fatal(err)
+	}
 	publish := func(c store.Change) {
 		data, _ := json.Marshal(c)
 		_ = d.nc.Publish(subject.StorageChanged(domain, c.Layer, c.Collection), data)
@@ -83,7 +88,7 @@ func startDeploymentB(t testing.TB, domain string, cfg Config, dir string) *depl
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel, d.done = cancel, make(chan error, 1)
 	d.svc, err = New(ctx, Options{Domain: domain, Config: cfg, NC: d.nc, Store: bs, Changes: publish,
-		LinkUp: br.LeafRemoteConnected, LeafInterest: br.LeafInterest, Logger: quiet})
+		LinkUp: br.LeafRemoteConnected, LeafInterest: br.LeafInterest, History: d.hist, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,6 +108,7 @@ func (d *deployment) stop() {
 	d.nc.Close()
 	d.br.Shutdown()
 	d.raw.Close()
+	d.hist.Close()
 }
 
 // layer creates a layer with collections at d (through the user's store).

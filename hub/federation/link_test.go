@@ -48,7 +48,10 @@ func (p *proxy) serve(ln net.Listener) {
 			if err != nil {
 				return
 			}
-			u, err := net.Dial("tcp", p.target)
+			p.mu.Lock()
+			target := p.target
+			p.mu.Unlock()
+			u, err := net.Dial("tcp", target)
 			if err != nil {
 				c.Close()
 				continue
@@ -67,6 +70,13 @@ func (p *proxy) serve(ln net.Listener) {
 			go func() { _, _ = io.Copy(c, u); c.Close() }()
 		}
 	}()
+}
+
+// retarget forwards the next connections to target.
+func (p *proxy) retarget(target string) {
+	p.mu.Lock()
+	p.target = target
+	p.mu.Unlock()
 }
 
 // connections returns how many connections were forwarded.

@@ -19,6 +19,8 @@ const (
 	OpDelete = "delete"
 	// OpDrop removes every document of the collection.
 	OpDrop = "drop"
+	// OpHistory carries points of past history (History).
+	OpHistory = "history"
 )
 
 // Change is one document change sent to a peer: the document's content
@@ -39,6 +41,8 @@ type Change struct {
 	ID string `json:"id,omitempty"`
 	// Doc is the document (OpPut), dates as {"$date": RFC 3339}.
 	Doc map[string]any `json:"doc,omitempty"`
+	// History holds points of past history (OpHistory).
+	History []HistoryPoint `json:"history,omitempty"`
 	// At is when the exporting hub sent the change (for the lag figure).
 	At time.Time `json:"at"`
 }
@@ -111,6 +115,20 @@ func Unmarshal(data []byte) (*Change, error) {
 			return nil, fmt.Errorf("%w: delete without an id", errBadChange)
 		}
 	case OpDrop:
+	case OpHistory:
+		if len(c.History) == 0 {
+			return nil, fmt.Errorf("%w: history without points", errBadChange)
+		}
+		for _, p := range c.History {
+			if p.ID == "" || p.Field == "" {
+				return nil, fmt.Errorf("%w: a history point without an id or a field", errBadChange)
+			}
+			switch p.V.(type) {
+			case nil, float64, string:
+			default:
+				return nil, fmt.Errorf("%w: history point %s/%s has a value of type %T", errBadChange, p.ID, p.Field, p.V)
+			}
+		}
 	default:
 		return nil, fmt.Errorf("%w: unknown op %q", errBadChange, c.Op)
 	}

@@ -31,6 +31,9 @@ var (
 		"Time from the export at the peer to the apply here of the last change of an imported layer.", []string{"peer", "layer"}, nil)
 	descLastApplied = prometheus.NewDesc("gridedge_hub_federation_import_last_applied_timestamp_seconds",
 		"When the last change of an imported layer was applied (Unix time; absent before the first since the start).", []string{"peer", "layer"}, nil)
+	descHistory = prometheus.NewDesc("gridedge_hub_federation_history_points_total",
+		"Points of past history: sent to a peer, or received from it and imported or refused by the history (older than its out-of-order window).",
+		[]string{"peer", "direction"}, nil)
 	descErrorAge = prometheus.NewDesc("gridedge_hub_federation_last_error_age_seconds",
 		"Seconds since the last error of a peer's export or import (absent when none happened since the start).", []string{"peer"}, nil)
 )
@@ -44,7 +47,7 @@ func (s *Service) Collector() prometheus.Collector { return collector{s} }
 // Describe sends every descriptor.
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descLink, descExported, descReconciled, descNotSentBack, descImported, descDropped,
-		descExportPending, descImportPending, descLag, descLastApplied, descErrorAge} {
+		descExportPending, descImportPending, descLag, descLastApplied, descHistory, descErrorAge} {
 		ch <- d
 	}
 }
@@ -75,6 +78,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			counter(descReconciled, st.Reconciled, p.Name)
 			counter(descNotSentBack, st.NotSentBack, p.Name)
 			gauge(descExportPending, float64(st.ExportPending), p.Name)
+			counter(descHistory, st.HistorySent, p.Name, "sent")
 		}
 		if len(p.Import) > 0 {
 			counter(descImported, st.Applied, p.Name)
@@ -82,6 +86,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			counter(descDropped, st.Refused, p.Name, "policy")
 			counter(descDropped, st.Failed, p.Name, "failed")
 			gauge(descImportPending, float64(st.Pending), p.Name)
+			counter(descHistory, st.HistoryImported, p.Name, "imported")
+			counter(descHistory, st.HistoryRefused, p.Name, "refused")
 			layers := make([]string, 0, len(p.Import))
 			for _, im := range p.Import {
 				layers = append(layers, im.Local())

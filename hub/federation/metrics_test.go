@@ -110,6 +110,8 @@ func TestMetrics(t *testing.T) {
 		{"B's error age", bm, "gridedge_hub_federation_last_error_age_seconds", []string{"peer", "a"},
 			func(v float64) bool { return v >= 0 && v < 60 }},
 		{"A has had no error", am, "gridedge_hub_federation_last_error_age_seconds", nil, eq(-1)},
+		{"A sent no past history", am, "gridedge_hub_federation_history_points_total", []string{"peer", "b", "direction", "sent"}, eq(0)},
+		{"B imported no past history", bm, "gridedge_hub_federation_history_points_total", []string{"peer", "a", "direction", "imported"}, eq(0)},
 		{"B pending", bm, "gridedge_hub_federation_import_pending", []string{"peer", "a"}, eq(0)},
 	}
 	for _, c := range checks {
@@ -156,7 +158,7 @@ func TestMetricsAreDocumented(t *testing.T) {
 			t.Errorf("%s is not in docs/federation.md's metrics table", m[1])
 		}
 	}
-	if n != 11 {
-		t.Errorf("described %d families, want 11", n)
+	if n != 12 {
+		t.Errorf("described %d families, want 12", n)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gridedge/gridedge/hub/fleet"
+	"github.com/gridedge/gridedge/hub/history"
 	"github.com/gridedge/gridedge/hub/store"
 	"github.com/gridedge/gridedge/shared/subject"
 )
@@ -48,10 +49,20 @@ type Options struct {
 	// its delivery subject (sourcing consumers are not listed by the
 	// JetStream API).
 	LeafInterest func(prefix string) bool
+	// History, when set, is the hub's history: the exporter reads the
+	// past history of exported layers from it, the importer appends the
+	// past history it receives to it.
+	History HistoryStore
 	// MaxBytes bounds each FED_OUT and FED_IN stream (default 1 GiB).
 	MaxBytes int64
 	// Logger receives events.
 	Logger *slog.Logger
+}
+
+// HistoryStore is what federation uses of the hub's history.
+type HistoryStore interface {
+	history.Appender
+	history.Reader
 }
 
 // Service runs the exporters and importers of every peer.
@@ -88,6 +99,11 @@ type peerState struct {
 	lastErrAt  time.Time
 	perLayer   map[string]*LayerStatus
 	hwmLoaded  bool
+
+	history        map[string]historyMark // exported layer → past history sent
+	historySent    uint64                 // points of past history exported
+	historyWritten uint64                 // points of past history imported and stored
+	historyRefused uint64                 // points of past history imported and refused
 }
 
 // LayerStatus is the state of one imported layer.
@@ -137,6 +153,14 @@ type PeerStatus struct {
 	AppliedSeq uint64 `json:"applied_seq"`
 	// Imports are the imported layers by local name.
 	Imports map[string]LayerStatus `json:"imports,omitempty"`
+	// HistorySent counts the points of past history exported since the
+	// start; HistoryImported and HistoryRefused those received and stored,
+	// or refused by the history (older than its out-of-order window).
+	HistorySent uint64 `json:"history_sent_points"`
+	// HistoryImported: see HistorySent.
+	HistoryImported uint64 `json:"history_imported_points"`
+	// HistoryRefused: see HistorySent.
+	HistoryRefused uint64 `json:"history_refused_points"`
 	// LastError is the last error, and LastErrorAt when it happened.
 	LastError string `json:"last_error,omitempty"`
 	// LastErrorAt: see LastError.
@@ -158,7 +182,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	s := &Service{o: o, js: js, log: o.Logger, peers: map[string]*peerState{}, origins: map[string][]string{},
 		imported: o.Config.Imported()}
 	for _, p := range o.Config.Peers {
-		s.peers[p.Name] = &peerState{cfg: p, link: "unknown", perLayer: map[string]*LayerStatus{}}
+		s.peers[p.Name] = &peerState{cfg: p, link: "unknown", perLayer: map[string]*LayerStatus{}, history: map[string]historyMark{}}
 		if len(p.Export) > 0 {
 			_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 				Name:        StreamOut(p.Name),
@@ -221,6 +245,15 @@ func (s *Service) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	errc := make(chan error, 1+len(s.o.Config.Peers))
 	for _, p := range s.o.Config.Peers {
+		if len(p.Export) > 0 && s.o.History != nil {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := s.runHistory(ctx, p); err != nil {
+					s.fail(p.Name, err)
+				}
+			}()
+		}
 		if len(p.Import) > 0 {
 			wg.Add(1)
 			go func() {
@@ -294,7 +327,8 @@ func (s *Service) Status(peer string) (PeerStatus, bool) {
 	}
 	st := PeerStatus{Peer: peer, Link: p.link, Exported: p.exported, ExportPending: p.exportLag, NotSentBack: p.skipped,
 		Reconciled: p.reconciled, Applied: p.applied, Unchanged: p.unchanged, Pending: p.pending, Looped: p.looped, Refused: p.refused, Failed: p.failed,
-		AppliedSeq: p.hwm, LastError: p.lastErr, LastErrorAt: p.lastErrAt}
+		AppliedSeq: p.hwm, HistorySent: p.historySent, HistoryImported: p.historyWritten, HistoryRefused: p.historyRefused,
+		LastError: p.lastErr, LastErrorAt: p.lastErrAt}
 	if len(p.perLayer) > 0 {
 		st.Imports = map[string]LayerStatus{}
 		for k, v := range p.perLayer {
@@ -382,7 +416,9 @@ func (s *Service) writeStatus(ctx context.Context, name string, refresh bool) er
 		"reconciled": float64(st.Reconciled), "applied": float64(st.Applied), "unchanged": float64(st.Unchanged),
 		"pending": float64(st.Pending), "looped": float64(st.Looped),
 		"refused": float64(st.Refused), "failed": float64(st.Failed), "applied_seq": float64(st.AppliedSeq),
-		"last_error": st.LastError, "updated": time.Now().UTC(),
+		"history_sent_points": float64(st.HistorySent), "history_imported_points": float64(st.HistoryImported),
+		"history_refused_points": float64(st.HistoryRefused),
+		"last_error":             st.LastError, "updated": time.Now().UTC(),
 	}
 	if !st.LastErrorAt.IsZero() {
 		doc["last_error_at"] = st.LastErrorAt
