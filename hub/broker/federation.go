@@ -95,7 +95,12 @@ func configureFederation(opts *server.Options, o *Options) error {
 		if r.User != "" {
 			u.User = url.UserPassword(r.User, r.Password)
 		}
-		remote := &server.RemoteLeafOpts{URLs: []*url.URL{u}, LocalAccount: accountName}
+		// isolated both ways: neither side passes interest from its other
+		// leaf-node connections (edges, other peers) over a federation link,
+		// which federation never needs (peers source each other's streams
+		// directly) and which would make NATS' loop detection close one link
+		// of a ring of deployments (A→B→C→A)
+		remote := &server.RemoteLeafOpts{URLs: []*url.URL{u}, LocalAccount: accountName, LocalIsolation: true, RequestIsolation: true}
 		if u.Scheme == "tls" || r.CAFile != "" || r.CertFile != "" {
 			tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: u.Hostname()}
 			if r.CAFile != "" {
