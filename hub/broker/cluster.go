@@ -82,8 +82,9 @@ func (b *Broker) Clustered() bool { return b.ext == nil && b.srv.JetStreamIsClus
 // LeadsConsumer reports whether this server is the Raft leader of a
 // JetStream consumer: the node that delivers its messages. Outside a
 // cluster it is always true; with an external NATS too, since the hub is
-// then the only applier (docs/scaling.md#external-nats). It asks the local
-// server, without a request.
+// then no NATS server: hubs sharing one external NATS apply in turns, kept
+// in order by the applier (docs/scaling.md#external-nats). It asks the
+// local server, without a request.
 func (b *Broker) LeadsConsumer(stream, consumer string) bool {
 	if b.ext != nil || !b.srv.JetStreamIsClustered() {
 		return true
