@@ -45,3 +45,32 @@ func TestClusterConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestClusterIncidentsReplicas: on a cluster node the incidents' work
+// queue follows ingest.replicas unless services.incidents.replicas is set;
+// a single hub keeps 1.
+func TestClusterIncidentsReplicas(t *testing.T) {
+	const node = "nats:\n  serverName: hub1\n  cluster:\n    name: c\n    listen: 127.0.0.1:6222\n    routes: [nats://127.0.0.1:6222, nats://127.0.0.1:6223, nats://127.0.0.1:6224]\n" +
+		"store: {backend: mongo, mongoURI: 'mongodb://127.0.0.1:27017'}\nhistory: {backend: remote, remote: {writeURL: 'http://127.0.0.1:8428/api/v1/write', readURL: 'http://127.0.0.1:8428'}}\n"
+	cases := []struct {
+		name string
+		yaml string
+		want int
+	}{
+		{"cluster R3 follows ingest", node + "ingest: {replicas: 3}\nservices: {incidents: {enabled: true}}\n", 3},
+		{"cluster R3, set to 2", node + "ingest: {replicas: 3}\nservices: {incidents: {enabled: true, replicas: 2}}\n", 2},
+		{"cluster R1", node + "services: {incidents: {enabled: true}}\n", 1},
+		{"single hub", "services: {incidents: {enabled: true}}\n", 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := Load(writeConfig(t, c.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.Services.Incidents.Replicas; got != c.want {
+				t.Errorf("services.incidents.replicas = %d, want %d", got, c.want)
+			}
+		})
+	}
+}

@@ -222,6 +222,11 @@ func (c *Config) Defaults() {
 	}
 	c.History.Defaults()
 	c.Forecast.Defaults()
+	if c.Services.Incidents.Replicas == 0 && c.NATS.Cluster != nil {
+		// the incidents' work queue outlives a node like the ingest
+		// streams (and the lease buckets: leaseReplicas)
+		c.Services.Incidents.Replicas = c.Ingest.Replicas
+	}
 	c.Services.Defaults()
 	c.Metrics.Defaults()
 	c.IoT.Defaults()

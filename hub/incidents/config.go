@@ -50,7 +50,7 @@ type Config struct {
 	// Workers is how many incidents one hub handles at once (default 4).
 	Workers int `json:"workers,omitempty"`
 	// Replicas is the replica count of the work-queue stream (default 1;
-	// 3 in a cluster of three hubs).
+	// on a cluster node the hub daemon defaults it to ingest.replicas).
 	Replicas int `json:"replicas,omitempty"`
 	// Subscriptions send incident notifications by e-mail or webhook, per
 	// layer and type.
