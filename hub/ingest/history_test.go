@@ -113,54 +113,64 @@ func checkEveryReading(t *testing.T, vals []int, n int) {
 	}
 }
 
-// commitThenDie is the store of a hub killed right after a commit: the
-// first batch it commits is stored, then the call fails as if the process
-// had died (nothing after the commit runs: no acknowledgement, and the
-// recorder's code after the commit neither). The batch comes back, as
-// JetStream redelivers it to a restarted hub, and is a skipped replay.
-type commitThenDie struct {
+// dieOnce is the store of a hub killed once, right before or right after
+// committing a batch: the first batch with updates to apply fails as if
+// the process had died there (after: it is stored, and nothing after the
+// commit runs: no acknowledgement, and the old recorder's append neither).
+// The batch comes back, as JetStream redelivers it to a restarted hub:
+// applied (before) or a skipped replay (after).
+type dieOnce struct {
 	store.Store
-	died atomic.Bool
+	afterCommit bool
+	died        atomic.Bool
 }
 
-func (s *commitThenDie) ApplyBatch(ctx context.Context, b *model.Batch, o store.ApplyOptions) (store.ApplyResult, error) {
+func (s *dieOnce) ApplyBatch(ctx context.Context, b *model.Batch, o store.ApplyOptions) (store.ApplyResult, error) {
+	if !s.afterCommit && s.died.CompareAndSwap(false, true) {
+		return store.ApplyResult{}, fmt.Errorf("hub killed before committing batch %d-%d", b.SeqFirst, b.SeqLast)
+	}
 	res, err := s.Store.ApplyBatch(ctx, b, o)
-	if err == nil && res.Applied > 0 && s.died.CompareAndSwap(false, true) {
+	if s.afterCommit && err == nil && res.Applied > 0 && s.died.CompareAndSwap(false, true) {
 		return store.ApplyResult{}, fmt.Errorf("hub killed after committing batch %d-%d", b.SeqFirst, b.SeqLast)
 	}
 	return res, err
 }
 
-// A hub killed between the store's commit of a batch and anything after it
-// leaves no gap in the history: the readings were recorded before the
-// commit, and the batch's replay (skipped by the high-water mark) finds
-// them there. The recorder that appended after the commit lost them.
-func TestHistoryKeepsBatchCommittedAtACrash(t *testing.T) {
-	bs, err := bolt.Open(filepath.Join(t.TempDir(), "hub.db"))
-	if err != nil {
-		t.Fatal(err)
+// A hub killed right before or right after the store's commit of a batch
+// leaves no gap and no duplicate in the history: the readings were
+// recorded before the commit, and the batch's replay writes the same
+// points again (before) or is skipped by the high-water mark (after). The
+// recorder that appended after the commit lost the batch killed after it.
+func TestHistoryKeepsBatchAtACrash(t *testing.T) {
+	for _, after := range []bool{false, true} {
+		t.Run(map[bool]string{false: "before the commit", true: "after the commit"}[after], func(t *testing.T) {
+			bs, err := bolt.Open(filepath.Join(t.TempDir(), "hub.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { bs.Close() })
+			hist, err := history.OpenTSDB(history.TSDBOptions{Dir: t.TempDir(), OutOfOrderWindow: 48 * time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { hist.Close() })
+			crash := &dieOnce{afterCommit: after}
+			f, _ := startRecordedApplier(t, bs, func(s store.Store) store.Store { crash.Store = s; return crash }, hist)
+			base := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+			const batches, per = 5, 20
+			for i := range batches {
+				f.publish(t, "e1", readingsBatch("e1", uint64(i*per+1), per, base), "")
+			}
+			waitFor(t, 30*time.Second, "every batch applied", func() bool { return f.a.EdgeStats("e1").LastSeq == batches*per })
+			if !crash.died.Load() {
+				t.Fatal("the store never simulated the crash")
+			}
+			if got := f.a.Stats().Retries; got == 0 {
+				t.Errorf("Retries = 0, want the batch at the crash tried again")
+			}
+			checkEveryReading(t, historyValues(t, hist, base, base.Add(time.Minute)), batches*per)
+		})
 	}
-	t.Cleanup(func() { bs.Close() })
-	hist, err := history.OpenTSDB(history.TSDBOptions{Dir: t.TempDir(), OutOfOrderWindow: 48 * time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { hist.Close() })
-	crash := &commitThenDie{}
-	f, _ := startRecordedApplier(t, bs, func(s store.Store) store.Store { crash.Store = s; return crash }, hist)
-	base := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
-	const batches, per = 5, 20
-	for i := range batches {
-		f.publish(t, "e1", readingsBatch("e1", uint64(i*per+1), per, base), "")
-	}
-	waitFor(t, 30*time.Second, "every batch applied", func() bool { return f.a.EdgeStats("e1").LastSeq == batches*per })
-	if !crash.died.Load() {
-		t.Fatal("the store never simulated the crash")
-	}
-	if got := f.a.Stats().Retries; got == 0 {
-		t.Errorf("Retries = 0, want the batch committed at the crash tried again")
-	}
-	checkEveryReading(t, historyValues(t, hist, base, base.Add(time.Minute)), batches*per)
 }
 
 // victoriaMetrics is a VictoriaMetrics process (Debian's victoria-metrics)
