@@ -95,7 +95,7 @@ func (c *Config) validateExternal(es *config.Errors) {
 	}
 }
 
-// brokerOptions returns the broker options for nats.external: only the
+// externalBrokerOptions returns the broker options for nats.external: only the
 // connection, the domain and the edges' names.
 func (c *Config) externalBrokerOptions(log *slog.Logger) broker.Options {
 	x := c.NATS.External
