@@ -203,7 +203,7 @@ func Start(o Options) (*Broker, error) {
 		if o.Cluster != nil {
 			cluster = o.Cluster.Name
 		}
-		if err := configureGateway(opts, o.Gateway, cluster, o.Logger); err != nil {
+		if err := configureGateway(opts, o.Gateway, cluster, o.RequireTLS, o.Logger); err != nil {
 			return nil, err
 		}
 	}

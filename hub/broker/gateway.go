@@ -45,7 +45,7 @@ type RemoteGateway struct {
 
 // configureGateway sets the gateway options of opts from g; the cluster
 // (clusterName) must be configured already.
-func configureGateway(opts *server.Options, g *GatewayOptions, clusterName string, log *slog.Logger) error {
+func configureGateway(opts *server.Options, g *GatewayOptions, clusterName string, requireTLS bool, log *slog.Logger) error {
 	if clusterName == "" {
 		return errors.New("broker: gateway: a gateway joins a cluster to others: set the cluster too (a region of one node lists its own route)")
 	}
@@ -105,6 +105,8 @@ func configureGateway(opts *server.Options, g *GatewayOptions, clusterName strin
 		for _, rg := range opts.Gateway.Gateways {
 			rg.TLSConfig, rg.TLSTimeout = tc.Clone(), 5
 		}
+	} else if requireTLS {
+		return fmt.Errorf("%w: gateway %s (set nats.gateway.tls)", ErrPlaintext, g.Listen)
 	} else if !tlsconf.Loopback(g.Listen) {
 		log.Warn("WARNING: NATS gateways run in plaintext: batches and JetStream's replication cross regions in clear; set nats.gateway.tls",
 			"addr", g.Listen)

@@ -108,10 +108,12 @@ func TestGatewayOptions(t *testing.T) {
 		{"bad URL", cl, GatewayOptions{Listen: "127.0.0.1:0", Gateways: []RemoteGateway{{Name: "west", URLs: []string{"west:7222"}}}}, `"west:7222" is not a URL`},
 		{"no name", cl, GatewayOptions{Listen: "127.0.0.1:0", Gateways: []RemoteGateway{{URLs: west.URLs}}}, "needs the name of its cluster"},
 		{"bad listen", cl, GatewayOptions{Listen: "7222", Gateways: []RemoteGateway{west}}, `gateway listen address "7222"`},
+		{"plaintext with RequireTLS", cl, GatewayOptions{Listen: "127.0.0.1:0", Gateways: []RemoteGateway{west}}, "TLS is required but a listener has none: gateway 127.0.0.1:0"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			b, err := Start(Options{Domain: "d", ServerName: "n1", StoreDir: t.TempDir(), Logger: quiet, Cluster: c.cluster, Gateway: &c.gw})
+			b, err := Start(Options{Domain: "d", ServerName: "n1", StoreDir: t.TempDir(), Logger: quiet, Cluster: c.cluster, Gateway: &c.gw,
+				RequireTLS: strings.Contains(c.name, "RequireTLS")})
 			if err == nil {
 				b.Shutdown()
 				t.Fatalf("started; want an error with %q", c.want)

@@ -90,6 +90,9 @@ func (c *Config) validateGateway(es *config.Errors) {
 		if g.TLS != nil && (g.TLS.CertFile == "" || g.TLS.KeyFile == "") {
 			es.Add("nats.gateway.tls", "certFile and keyFile are both required")
 		}
+		if c.NATS.RequireTLS && g.TLS == nil {
+			es.Add("nats.requireTLS", "is set but nats.gateway.tls is not: gateways would carry batches between regions in plaintext")
+		}
 	}
 	for i, e := range c.Edges {
 		if e.Cluster == "" {

@@ -25,6 +25,7 @@ func TestGatewayConfig(t *testing.T) {
 		{"own cluster as a gateway", strings.Replace(node, "{name: west,", "{name: east,", 1), []string{"nats.gateway.gateways[0].name", `"east" is this cluster`}},
 		{"bad URL", strings.Replace(node, "nats://127.0.0.1:7322", "127.0.0.1:7322", 1), []string{"nats.gateway.gateways[0].urls[0]", "not a gateway URL"}},
 		{"bad advertise", strings.Replace(node, "    listen: 127.0.0.1:7222\n", "    listen: 127.0.0.1:7222\n    advertise: gw.example\n", 1), []string{"nats.gateway.advertise", `"gw.example" is not host:port`}},
+		{"requireTLS without gateway TLS", strings.Replace(node, "nats:\n", "nats:\n  requireTLS: true\n  listen: \"off\"\n  leafListen: \"off\"\n", 1), []string{"nats.requireTLS", "nats.gateway.tls is not"}},
 		{"no URLs", strings.Replace(node, ", urls: [nats://127.0.0.1:7322]", "", 1), []string{"nats.gateway.gateways[0].urls", "is required"}},
 		{"no listen, no gateways", strings.Replace(strings.Replace(node, "    listen: 127.0.0.1:7222\n", "", 1), "    gateways: [{name: west, urls: [nats://127.0.0.1:7322]}]\n", "    tls: {certFile: g.pem}\n", 1),
 			[]string{"nats.gateway.listen", "nats.gateway.gateways", "nats.gateway.tls"}},
