@@ -91,7 +91,7 @@ func (c *Config) validateGateway(es *config.Errors) {
 			es.Add("nats.gateway.tls", "certFile and keyFile are both required")
 		}
 		if c.NATS.RequireTLS && g.TLS == nil {
-			es.Add("nats.requireTLS", "is set but nats.gateway.tls is not: gateways would carry batches between regions in plaintext")
+			es.Add("nats.requireTLS", "is set but nats.gateway.tls is not: gateways would carry JetStream and control traffic between regions in plaintext")
 		}
 	}
 	for i, e := range c.Edges {
