@@ -5,17 +5,21 @@ import (
 	"path/filepath"
 
 	"github.com/gridedge/gridedge/hub/forecast"
+	"github.com/gridedge/gridedge/hub/store"
 )
 
 // startForecast starts the forecasting service when the config enables
 // it: REST under /api/v2/forecast on the hub's HTTP port, NATS on the
-// hub's in-process connection, models in <dataDir>/forecast/forecast.db.
+// hub's in-process connection, models in the hub's store (system/
+// forecastModels…, shared by the hubs of a cluster); the models of an older
+// <dataDir>/forecast/forecast.db are moved there once.
 func startForecast(h *Hub) error {
 	cfg := h.cfg
 	if !cfg.Forecast.On() {
 		return nil
 	}
-	opts := forecast.Options{Config: cfg.Forecast, DataDir: filepath.Join(cfg.DataDir, "forecast"), History: h.hist, Logger: h.log.With("service", "forecast")}
+	opts := forecast.Options{Config: cfg.Forecast, Store: store.WithChanges(h.st, h.publishChange), Instance: cfg.NATS.ServerName,
+		DataDir: filepath.Join(cfg.DataDir, "forecast"), History: h.hist, Logger: h.log.With("service", "forecast")}
 	if cfg.Store.Backend == "mongo" {
 		opts.MongoURI = cfg.Store.MongoURI
 	}

@@ -1,6 +1,8 @@
 package forecast
 
 import (
+	"time"
+
 	"github.com/gridedge/gridedge/shared/config"
 )
 
@@ -15,7 +17,20 @@ type Config struct {
 	Queue int `json:"queue,omitempty"`
 	// MaxRows caps the rows an input stage may return (default 1000000).
 	MaxRows int `json:"maxRows,omitempty"`
+	// TrainTimeout bounds one training (default 30m). A hub's claim on a
+	// training is taken over by another hub's train request once it is
+	// older than TrainTimeout plus a minute: its hub died or lost the
+	// store while training.
+	TrainTimeout config.Duration `json:"trainTimeout,omitempty"`
 }
+
+// DefaultTrainTimeout is Config.TrainTimeout's default.
+const DefaultTrainTimeout = 30 * time.Minute
+
+// staleAfter is the age of a training claim that another hub may take
+// over: the holder gave up at TrainTimeout, the minute covers the time
+// it needs to record the outcome and the clocks' skew.
+func (c *Config) staleAfter() time.Duration { return time.Duration(c.TrainTimeout) + time.Minute }
 
 // Defaults fills unset fields.
 func (c *Config) Defaults() {
@@ -32,6 +47,9 @@ func (c *Config) Defaults() {
 	if c.MaxRows == 0 {
 		c.MaxRows = 1_000_000
 	}
+	if c.TrainTimeout == 0 {
+		c.TrainTimeout = config.Duration(DefaultTrainTimeout)
+	}
 }
 
 // On reports whether the service is enabled.
@@ -46,5 +64,8 @@ func (c *Config) Validate(prefix string, es *config.Errors) {
 		if f.v < 0 {
 			es.Add(config.Join(prefix, f.name), "(%d) must be ≥ 1", f.v)
 		}
+	}
+	if c.TrainTimeout < 0 {
+		es.Add(config.Join(prefix, "trainTimeout"), "(%s) must be positive", time.Duration(c.TrainTimeout))
 	}
 }

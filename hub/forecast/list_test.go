@@ -46,7 +46,7 @@ func names(l ModelList) []string {
 // read grant; the NATS subject <domain>.forecast.model.list answers the same.
 func TestModelList(t *testing.T) {
 	as, tok := hubAuth(t)
-	s := newService(t, t.TempDir())
+	s := newService(t, testStore(t))
 	defer s.Close()
 	h := s.Handler(as)
 

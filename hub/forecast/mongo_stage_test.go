@@ -301,7 +301,7 @@ func TestMongoStageErrors(t *testing.T) {
 		}
 	})
 	t.Run("create and train refused without the mongo backend", func(t *testing.T) {
-		s, err := New(Options{DataDir: t.TempDir(), Logger: quiet})
+		s, err := New(Options{Store: testStore(t), Logger: quiet})
 		if err != nil {
 			t.Fatal(err)
 		}

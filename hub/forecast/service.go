@@ -15,17 +15,24 @@ import (
 	"sync"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/gridedge/gridedge/hub/forecast/prophet"
 	"github.com/gridedge/gridedge/hub/history"
+	"github.com/gridedge/gridedge/hub/store"
 )
 
 // Options are what the hub gives the service.
 type Options struct {
 	// Config is the forecast section (defaults applied by New).
 	Config Config
-	// DataDir holds forecast.db.
+	// Store is the hub's document store, which keeps the models
+	// (SystemLayer: ModelsCollection, FittedCollection,
+	// TrainingCollection); hubs sharing it share the models.
+	Store store.Store
+	// Instance names this hub in training claims (the NATS server name);
+	// at start, claims of this name are trainings a restart interrupted.
+	Instance string
+	// DataDir is where an older hub kept forecast.db: New moves its models
+	// into Store once and renames it forecast.db.migrated ("": none).
 	DataDir string
 	// History is the hub's history (nil: history stages fail).
 	History history.Reader
@@ -57,17 +64,29 @@ type Service struct {
 	onDone []func(ModelDescription)
 	closed bool
 
-	jobs chan string
-	// pending holds the input of queued trainings (TRAIN_PARAMS overrides).
-	pending sync.Map
-	ctx     context.Context
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	jobs   chan job
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
-// New opens the model store, marks trainings a restart interrupted as
-// failed, and starts the worker pool. Close stops it.
+// job is a queued training.
+type job struct {
+	id    string
+	token string // the training claim's
+	input []InputStage
+}
+
+// opTimeout bounds one store operation of a request.
+const opTimeout = 30 * time.Second
+
+// New creates the forecast collections, moves the models of an older
+// forecast.db into the store, marks the trainings a restart of this hub
+// interrupted as failed, and starts the worker pool. Close stops it.
 func New(opts Options) (*Service, error) {
+	if opts.Store == nil {
+		return nil, errors.New("start the forecast service: no store")
+	}
 	opts.Config.Defaults()
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -78,35 +97,31 @@ func New(opts Options) (*Service, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	st, err := openStore(opts.DataDir)
-	if err != nil {
-		return nil, err
+	if opts.Instance == "" {
+		opts.Instance = "hub"
 	}
+	st := &modelStore{st: opts.Store, instance: opts.Instance, now: opts.Now}
 	s := &Service{
 		opts: opts, log: opts.Logger, store: st,
 		runner: &stageRunner{history: opts.History, mongoURI: opts.MongoURI, client: opts.HTTPClient,
 			converters: opts.Converters, maxRows: opts.Config.MaxRows},
-		jobs: make(chan string, opts.Config.Queue),
+		jobs: make(chan job, opts.Config.Queue),
 	}
 	if opts.OnTrained != nil {
 		s.onDone = append(s.onDone, opts.OnTrained)
 	}
-	recs, err := st.all()
-	if err != nil {
-		_ = st.close()
-		return nil, fmt.Errorf("open forecast store: %w", err)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := st.ensure(ctx); err != nil {
+		return nil, err
 	}
-	for _, r := range recs {
-		if r.Desc.Status == StatusTraining {
-			r.Desc.Status, r.Desc.Error, r.Desc.Progress = StatusError, "training interrupted by a hub restart", "interrupted"
-			if r.Fitted != nil {
-				r.Desc.Status, r.Desc.Error = StatusTrained, ""
-			}
-			if err := st.put(r); err != nil {
-				_ = st.close()
-				return nil, err
-			}
-		}
+	if n, err := st.migrate(ctx, opts.DataDir); err != nil {
+		return nil, fmt.Errorf("start the forecast service: %w", err)
+	} else if n > 0 {
+		s.log.Info("forecast: models moved from forecast.db into the store", "models", n, "store", SystemLayer+"/"+ModelsCollection)
+	}
+	if err := s.resetInterrupted(ctx); err != nil {
+		return nil, fmt.Errorf("start the forecast service: %w", err)
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for range opts.Config.Workers {
@@ -116,7 +131,43 @@ func New(opts Options) (*Service, error) {
 	return s, nil
 }
 
-// Close stops the workers (cancelling running fits) and closes the store.
+// resetInterrupted marks the trainings this hub (by its instance name)
+// claimed before a restart as interrupted and releases their claims; the
+// other hubs' claims are theirs.
+func (s *Service) resetInterrupted(ctx context.Context) error {
+	claims, err := s.store.claims(ctx)
+	if err != nil {
+		return err
+	}
+	for id, c := range claims {
+		if c.Instance != s.opts.Instance {
+			continue
+		}
+		d, err := s.store.get(ctx, id)
+		if err == nil && d.Status == StatusTraining {
+			d.Status, d.Error, d.Progress = StatusError, "training interrupted by a restart of hub "+c.Instance, "interrupted"
+			if _, ferr := s.store.fitted(ctx, id); ferr == nil {
+				d.Status, d.Error = StatusTrained, "" // the previous training's model is still there
+			}
+			err = s.store.put(ctx, d)
+		}
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		if err := s.store.release(ctx, id, c.Token); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// opCtx is the context of one store operation of a request.
+func (s *Service) opCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(s.ctx, opTimeout)
+}
+
+// Close stops the workers (cancelling running fits and releasing their
+// claims). The store is the hub's: it stays open.
 func (s *Service) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -127,7 +178,36 @@ func (s *Service) Close() error {
 	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
-	return s.store.close()
+	// trainings queued but not started: give their models back
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	for {
+		select {
+		case j := <-s.jobs:
+			s.abandon(ctx, j, "training not started: the hub stopped")
+		default:
+			return nil
+		}
+	}
+}
+
+// abandon records that a claimed training will not run and releases its
+// claim.
+func (s *Service) abandon(ctx context.Context, j job, why string) {
+	d, err := s.store.get(ctx, j.id)
+	if err == nil && d.Status == StatusTraining {
+		d.Status, d.Error, d.Progress = StatusError, why, "interrupted"
+		if _, ferr := s.store.fitted(ctx, j.id); ferr == nil {
+			d.Status, d.Error = StatusTrained, ""
+		}
+		err = s.store.put(ctx, d)
+	}
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		s.log.Warn("forecast: record an abandoned training", "model", j.id, "err", err)
+	}
+	if err := s.store.release(ctx, j.id, j.token); err != nil {
+		s.log.Warn("forecast: release an abandoned training", "model", j.id, "err", err)
+	}
 }
 
 func newID() string {
@@ -151,20 +231,20 @@ func (s *Service) Create(p ModelParams) (ModelDescription, error) {
 			return ModelDescription{}, fmt.Errorf("%w: options: %w", ErrInvalid, err)
 		}
 	}
-	r := &record{Desc: ModelDescription{ID: newID(), Config: p, Regressors: []string{}, Status: StatusUntrained}}
-	if err := s.store.put(r); err != nil {
+	d := ModelDescription{ID: newID(), Config: p, Regressors: []string{}, Status: StatusUntrained}
+	ctx, cancel := s.opCtx()
+	defer cancel()
+	if err := s.store.create(ctx, d); err != nil {
 		return ModelDescription{}, err
 	}
-	return r.Desc, nil
+	return d, nil
 }
 
 // Get returns a model's description.
 func (s *Service) Get(id string) (ModelDescription, error) {
-	r, err := s.store.get(id)
-	if err != nil {
-		return ModelDescription{}, err
-	}
-	return r.Desc, nil
+	ctx, cancel := s.opCtx()
+	defer cancel()
+	return s.store.get(ctx, id)
 }
 
 // List paging defaults: a page holds DefaultListLimit models unless the
@@ -212,7 +292,9 @@ func (s *Service) List(p ListParams) (ModelList, error) {
 	if p.Limit == 0 {
 		p.Limit = DefaultListLimit
 	}
-	descs, err := s.store.descriptions()
+	ctx, cancel := s.opCtx()
+	defer cancel()
+	descs, err := s.store.descriptions(ctx)
 	if err != nil {
 		return ModelList{}, err
 	}
@@ -230,80 +312,74 @@ func (s *Service) List(p ListParams) (ModelList, error) {
 	return out, nil
 }
 
-// descriptions returns every model's description, without decoding the
-// fitted models.
-func (s *modelStore) descriptions() ([]ModelDescription, error) {
-	var out []ModelDescription
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketModels).ForEach(func(k, v []byte) error {
-			var r struct {
-				Desc ModelDescription `json:"desc"`
-			}
-			if err := json.Unmarshal(v, &r); err != nil {
-				return fmt.Errorf("decode model %s: %w", k, err)
-			}
-			out = append(out, r.Desc)
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list models: %w", err)
-	}
-	return out, nil
-}
-
-// Delete removes a model.
+// Delete removes a model (a training running meanwhile finds it gone).
 func (s *Service) Delete(id string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.store.delete(id)
+	ctx, cancel := s.opCtx()
+	defer cancel()
+	return s.store.delete(ctx, id)
 }
 
 // Train queues a training of the model (TRAIN_PARAMS' input, else the
-// model's). It is refused while the model trains, or when the queue is full.
+// model's). It is refused (ErrBusy) while the model trains on this hub or
+// another one sharing the store: the training is claimed in the store
+// first, so of several hubs asked at once one trains. A claim older than
+// Config.TrainTimeout plus a minute, left by a hub that died training, is
+// taken over. Train is also refused when the queue is full.
 func (s *Service) Train(id string, p TrainParams) (ModelDescription, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return ModelDescription{}, ErrClosed
 	}
-	r, err := s.store.get(id)
+	ctx, cancel := s.opCtx()
+	defer cancel()
+	d, err := s.store.get(ctx, id)
 	if err != nil {
 		return ModelDescription{}, err
 	}
-	if r.Desc.Status == StatusTraining {
-		return r.Desc, fmt.Errorf("train model %s: %w", id, ErrBusy)
-	}
 	input := p.Input
 	if len(input) == 0 {
-		input = r.Desc.Config.Input
+		input = d.Config.Input
 	}
 	if len(input) == 0 {
-		return r.Desc, fmt.Errorf("%w: model %s has no input stage: give input in TRAIN_PARAMS", ErrInvalid, id)
+		return d, fmt.Errorf("%w: model %s has no input stage: give input in TRAIN_PARAMS", ErrInvalid, id)
 	}
 	for i, st := range input {
 		if err := st.check(i); err != nil {
-			return r.Desc, err
+			return d, err
 		}
 	}
 	if err := s.runner.checkBackend(input); err != nil {
-		return r.Desc, err
+		return d, err
 	}
-	prev := r.Desc
-	r.Desc.Status, r.Desc.Progress, r.Desc.Error = StatusTraining, "queued", ""
-	if err := s.store.put(r); err != nil {
-		return prev, err
+	if len(s.jobs) == cap(s.jobs) {
+		return d, fmt.Errorf("train model %s: %w (%d waiting)", id, ErrQueueFull, cap(s.jobs))
 	}
-	s.pending.Store(id, input)
+	token, err := s.store.claimTraining(ctx, id, s.opts.Config.staleAfter())
+	if err != nil {
+		if cur, gerr := s.store.get(ctx, id); gerr == nil {
+			d = cur
+		}
+		return d, err
+	}
+	j := job{id: id, token: token, input: input}
+	// the description is read again: another hub's training may have
+	// ended between the read above and the claim
+	if d, err = s.store.get(ctx, id); err == nil {
+		d.Status, d.Progress, d.Error = StatusTraining, "queued", ""
+		err = s.store.put(ctx, d)
+	}
+	if err != nil {
+		_ = s.store.release(ctx, id, token)
+		return d, err
+	}
 	select {
-	case s.jobs <- id:
+	case s.jobs <- j: // the workers only take jobs: the check above holds under s.mu
 	default:
-		s.pending.Delete(id)
-		r.Desc = prev
-		_ = s.store.put(r)
-		return prev, fmt.Errorf("train model %s: %w (%d waiting)", id, ErrQueueFull, cap(s.jobs))
+		s.abandon(ctx, j, "training queue full")
+		return d, fmt.Errorf("train model %s: %w (%d waiting)", id, ErrQueueFull, cap(s.jobs))
 	}
-	return r.Desc, nil
+	return d, nil
 }
 
 func (s *Service) worker() {
@@ -312,45 +388,55 @@ func (s *Service) worker() {
 		select {
 		case <-s.ctx.Done():
 			return
-		case id := <-s.jobs:
-			v, _ := s.pending.LoadAndDelete(id)
-			input, _ := v.([]InputStage)
-			s.train(s.ctx, id, input)
+		case j := <-s.jobs:
+			s.train(j)
 		}
 	}
 }
 
-// update changes a stored model under the service's lock.
-func (s *Service) update(id string, fn func(r *record)) (ModelDescription, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, err := s.store.get(id)
-	if err != nil {
-		return ModelDescription{}, err
-	}
-	fn(r)
-	if err := s.store.put(r); err != nil {
-		return ModelDescription{}, err
-	}
-	return r.Desc, nil
-}
-
-// train runs one training and records its outcome.
-func (s *Service) train(ctx context.Context, id string, input []InputStage) {
+// train runs one training, bounded by Config.TrainTimeout, records its
+// outcome unless the claim was taken over meanwhile, and releases the
+// claim.
+func (s *Service) train(j job) {
+	id := j.id
 	start := s.opts.Now()
-	_, _ = s.update(id, func(r *record) { r.Desc.Progress = "loading input" })
-	fitted, desc, err := s.fit(ctx, id, input)
-	d, uerr := s.update(id, func(r *record) {
+	ctx, cancel := context.WithTimeout(s.ctx, time.Duration(s.opts.Config.TrainTimeout))
+	defer cancel()
+	// the outcome is recorded even when the hub is stopping
+	octx, ocancel := context.WithTimeout(context.WithoutCancel(s.ctx), opTimeout)
+	defer ocancel()
+	if err := s.store.progress(octx, id, "loading input"); err != nil {
+		s.log.Warn("forecast: record progress", "model", id, "err", err)
+	}
+	fitted, desc, err := s.fit(ctx, id, j.input)
+	if s.ctx.Err() != nil {
+		s.abandon(octx, j, "training interrupted: the hub stopped")
+		return
+	}
+	if held, herr := s.store.holds(octx, id, j.token); herr != nil || !held {
+		s.log.Warn("forecast: training outcome dropped: its claim was taken over or the store failed", "model", id, "err", herr)
+		return
+	}
+	defer func() {
+		if err := s.store.release(octx, id, j.token); err != nil {
+			s.log.Warn("forecast: release the training claim", "model", id, "err", err)
+		}
+	}()
+	if err == nil {
+		err = s.store.putFitted(octx, id, fitted)
+	}
+	d, uerr := s.store.get(octx, id)
+	if uerr == nil {
 		now := s.opts.Now().UTC()
 		if err != nil {
-			r.Desc.Status, r.Desc.Error, r.Desc.Progress = StatusError, err.Error(), "failed"
-			return
+			d.Status, d.Error, d.Progress = StatusError, err.Error(), "failed"
+		} else {
+			d.Status, d.Error, d.Progress = StatusTrained, "", "done"
+			d.Regressors, d.LastDataTimestamp, d.Rows = desc.Regressors, desc.LastDataTimestamp, desc.Rows
+			d.TrainedAt = &now
 		}
-		r.Desc.Status, r.Desc.Error, r.Desc.Progress = StatusTrained, "", "done"
-		r.Desc.Regressors, r.Desc.LastDataTimestamp, r.Desc.Rows = desc.Regressors, desc.LastDataTimestamp, desc.Rows
-		r.Desc.TrainedAt = &now
-		r.Fitted = fitted
-	})
+		uerr = s.store.put(octx, d)
+	}
 	if uerr != nil {
 		s.log.Warn("forecast: model gone after training", "model", id, "err", uerr)
 		return
@@ -370,7 +456,7 @@ func (s *Service) train(ctx context.Context, id string, input []InputStage) {
 
 // fit loads the input and fits a model.
 func (s *Service) fit(ctx context.Context, id string, input []InputStage) (json.RawMessage, ModelDescription, error) {
-	r, err := s.store.get(id)
+	d, err := s.store.get(ctx, id)
 	if err != nil {
 		return nil, ModelDescription{}, err
 	}
@@ -383,8 +469,8 @@ func (s *Service) fit(ctx context.Context, id string, input []InputStage) (json.
 		return nil, ModelDescription{}, fmt.Errorf("%w: the input has no y column", ErrInvalid)
 	}
 	var opts prophet.Options
-	if r.Desc.Config.Options != nil {
-		opts = *r.Desc.Config.Options
+	if d.Config.Options != nil {
+		opts = *d.Config.Options
 	}
 	f := &prophet.Frame{DS: tab.ds, Y: y, Regressors: map[string][]float64{}}
 	regs := []string{}
@@ -418,7 +504,9 @@ func (s *Service) fit(ctx context.Context, id string, input []InputStage) (json.
 	if err != nil {
 		return nil, ModelDescription{}, fmt.Errorf("%w: options: %w", ErrInvalid, err)
 	}
-	_, _ = s.update(id, func(r *record) { r.Desc.Progress = fmt.Sprintf("fitting %d rows", len(f.DS)) })
+	if err := s.store.progress(ctx, id, fmt.Sprintf("fitting %d rows", len(f.DS))); err != nil {
+		s.log.Warn("forecast: record progress", "model", id, "err", err)
+	}
 	if err := m.Fit(ctx, f); err != nil {
 		return nil, ModelDescription{}, fmt.Errorf("fit: %w", err)
 	}
@@ -440,16 +528,16 @@ func (s *Service) fit(ctx context.Context, id string, input []InputStage) (json.
 // timestamp; models with regressors need input stages giving their values
 // at those timestamps.
 func (s *Service) Forecast(ctx context.Context, id string, p ForecastParams) ([]ForecastRow, error) {
-	r, err := s.store.get(id)
+	d, err := s.store.get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	switch r.Desc.Status {
+	switch d.Status {
 	case StatusTrained:
 	case StatusTraining:
 		return nil, fmt.Errorf("forecast model %s: %w", id, ErrBusy)
 	default:
-		return nil, fmt.Errorf("forecast model %s: %w (status %s)", id, ErrNotTrained, r.Desc.Status)
+		return nil, fmt.Errorf("forecast model %s: %w (status %s)", id, ErrNotTrained, d.Status)
 	}
 	if p.Periods <= 0 || p.Periods > 100000 {
 		return nil, fmt.Errorf("%w: periods %d (want 1…100000)", ErrInvalid, p.Periods)
@@ -461,13 +549,17 @@ func (s *Service) Forecast(ctx context.Context, id string, p ForecastParams) ([]
 	if err != nil {
 		return nil, err
 	}
-	m, err := prophet.Load(r.Fitted)
+	fitted, err := s.store.fitted(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	m, err := prophet.Load(fitted)
 	if err != nil {
 		return nil, fmt.Errorf("load model %s: %w", id, err)
 	}
 	dates := fq.Dates(m.LastTimestamp().UTC(), p.Periods)
 	f := &prophet.Frame{DS: dates}
-	if regs := r.Desc.Regressors; len(regs) > 0 {
+	if regs := d.Regressors; len(regs) > 0 {
 		if len(p.Input) == 0 {
 			return nil, fmt.Errorf("%w: model %s uses regressors %v: give their future values in FORECAST_PARAMS.input", ErrInvalid, id, regs)
 		}

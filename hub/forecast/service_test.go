@@ -21,6 +21,7 @@ import (
 
 	"github.com/gridedge/gridedge/hub/auth"
 	"github.com/gridedge/gridedge/hub/history"
+	"github.com/gridedge/gridedge/hub/store"
 	"github.com/gridedge/gridedge/hub/store/bolt"
 	"github.com/gridedge/gridedge/shared/subject"
 )
@@ -87,9 +88,20 @@ func hubAuth(t *testing.T) (*auth.Service, map[string]string) {
 	return as, tokens
 }
 
-func newService(t *testing.T, dir string) *Service {
+// testStore is a bolt store, closed when the test ends.
+func testStore(t *testing.T) store.Store {
 	t.Helper()
-	s, err := New(Options{DataDir: dir, Logger: quiet, HTTPClient: http.DefaultClient})
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "hub.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func newService(t *testing.T, st store.Store) *Service {
+	t.Helper()
+	s, err := New(Options{Store: st, Logger: quiet, HTTPClient: http.DefaultClient})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,8 +154,8 @@ func waitStatus(t *testing.T, s *Service, id string, want string) ModelDescripti
 func TestRESTLifecycle(t *testing.T) {
 	data, last := dataServer(t)
 	as, tok := hubAuth(t)
-	dir := t.TempDir()
-	s := newService(t, dir)
+	st := testStore(t)
+	s := newService(t, st)
 	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) })
 	h := s.Mount(next, as)
 
@@ -208,7 +220,7 @@ func TestRESTLifecycle(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s2 := newService(t, dir)
+	s2 := newService(t, st)
 	defer s2.Close()
 	h2 := s2.Handler(as)
 	var rows2 []ForecastRow
@@ -224,7 +236,7 @@ func TestRESTLifecycle(t *testing.T) {
 }
 
 func TestTrainErrors(t *testing.T) {
-	s := newService(t, t.TempDir())
+	s := newService(t, testStore(t))
 	defer s.Close()
 	d, err := s.Create(ModelParams{Name: "no input"})
 	if err != nil {
@@ -264,7 +276,7 @@ func TestNATSInterface(t *testing.T) {
 	}
 	defer nc.Close()
 	data, _ := dataServer(t)
-	s := newService(t, t.TempDir())
+	s := newService(t, testStore(t))
 	defer s.Close()
 	n, err := s.ServeNATS(nc, "xflex")
 	if err != nil {
@@ -360,7 +372,7 @@ func TestHistoryStage(t *testing.T) {
 	if _, err := db.Append(context.Background(), samples); err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Options{DataDir: t.TempDir(), Logger: quiet, History: db})
+	s, err := New(Options{Store: testStore(t), Logger: quiet, History: db})
 	if err != nil {
 		t.Fatal(err)
 	}
