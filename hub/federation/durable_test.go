@@ -165,3 +165,58 @@ func TestExportedMarks(t *testing.T) {
 		t.Fatalf("mark of x4 %+v %s", m, m.doc)
 	}
 }
+
+// TestUntransformedSourceKept: an importer whose FED_IN was made before its
+// source had subject transforms keeps it as it is after a restart (see
+// keepUntransformed); a new one has them. Neither sources FED_OUT again.
+func TestUntransformedSourceKept(t *testing.T) {
+	ctx := context.Background()
+	bDir := t.TempDir()
+	a, b := pairAB(t, "", bDir)
+	source := func(d *deployment) (transforms int, msgs uint64) {
+		str, err := d.svc.js.Stream(ctx, StreamIn("a"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := str.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(info.Config.Sources[0].SubjectTransforms), info.State.Msgs
+	}
+	if n, _ := source(b); n != 3 {
+		t.Fatalf("a new FED_IN has %d subject transforms, want 3", n)
+	}
+	a.layer(t, "dso", "substations")
+	insert := func(ids ...string) {
+		for _, id := range ids {
+			if _, err := a.st.Insert(ctx, "dso", "substations", []store.Document{{"_id": id}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	insert("s1", "s2", "s3")
+	waitFor(t, "3 changes at B", 20*time.Second, func() bool { st, _ := b.svc.Status("a"); return st.Applied == 3 })
+	// FED_IN as it was made before the transforms
+	str, err := b.svc.js.Stream(ctx, StreamIn("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := str.CachedInfo().Config
+	cfg.Sources[0].SubjectTransforms = nil
+	if _, err := b.svc.js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	// (that change itself sources FED_OUT again: 3 more messages)
+	waitFor(t, "FED_IN to source FED_OUT again", 20*time.Second, func() bool { _, m := source(b); return m == 6 })
+
+	bCfg := b.cfg
+	b.stop()
+	b = startDeployment(t, "b", bCfg, bDir)
+	insert("s4", "s5")
+	waitFor(t, "s5 at B", 20*time.Second, func() bool { return b.doc("city-dso", "substations", "s5") != nil })
+	time.Sleep(time.Second) // a second sourcing would show here
+	if n, m := source(b); n != 0 || m != 8 {
+		t.Fatalf("after the restart FED_IN has %d transforms and %d messages, want 0 and 8 (6 + s4, s5)", n, m)
+	}
+}

@@ -197,6 +197,10 @@ func New(ctx context.Context, o Options) (*Service, error) {
 			}
 		}
 		if len(p.Import) > 0 {
+			transforms := inTransforms(subject.FederationOut(p.Name, o.Domain))
+			if keepUntransformed(ctx, js, StreamIn(p.Name)) {
+				transforms = nil
+			}
 			_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 				Name:        StreamIn(p.Name),
 				Description: "changes imported from deployment " + p.Name,
@@ -205,7 +209,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 				MaxAge:      7 * 24 * time.Hour,
 				Sources: []*jetstream.StreamSource{{
 					Name:              StreamOut(o.Domain),
-					SubjectTransforms: inTransforms(subject.FederationOut(p.Name, o.Domain)),
+					SubjectTransforms: transforms,
 					External: &jetstream.ExternalStream{
 						APIPrefix:     subject.JetStreamAPI(p.Name),
 						DeliverPrefix: subject.FederationDeliver(p.Name, o.Domain),
@@ -241,6 +245,23 @@ func inTransforms(out string) []jetstream.SubjectTransformConfig {
 		{Source: out + ".*.*.*", Destination: out + ".{{wildcard(1)}}.{{wildcard(2)}}.{{wildcard(3)}}"},
 		{Source: out + ".*.*", Destination: out + ".{{wildcard(1)}}.{{wildcard(2)}}"},
 	}
+}
+
+// keepUntransformed reports whether FED_IN_<peer> exists with a source
+// without subject transforms (made before they were added). Changing a
+// source's transforms while the stream runs made JetStream (nats-server
+// 2.15.2) source the peer's stream again from its start — every change of
+// the last 7 days applied again, in order, documents going back to older
+// states on the way; at a restart it did not, but that is not documented
+// behaviour — so such a stream keeps its source as it is, and its
+// per-document subjects.
+func keepUntransformed(ctx context.Context, js jetstream.JetStream, name string) bool {
+	str, err := js.Stream(ctx, name)
+	if err != nil {
+		return false
+	}
+	srcs := str.CachedInfo().Config.Sources
+	return len(srcs) == 1 && len(srcs[0].SubjectTransforms) == 0
 }
 
 // Imported returns the imported layers: local layer → peer.
