@@ -295,6 +295,10 @@ func (a *Agent) heartbeatLoop(ctx context.Context) {
 type Status struct {
 	// Edge is the edge id.
 	Edge string `json:"edge"`
+	// Time is when the snapshot was taken, to the millisecond: the hub
+	// stamps a heartbeat's history points with it, so that hubs recording
+	// the same heartbeat record the same points.
+	Time time.Time `json:"time"`
 	// Labels are the edge's labels (edge.labels).
 	Labels map[string]string `json:"labels,omitempty"`
 	// Version is the agent's version.
@@ -335,7 +339,7 @@ type Status struct {
 
 // Status returns the agent's health.
 func (a *Agent) Status() (Status, error) {
-	st := Status{Edge: a.cfg.Edge.ID, Labels: a.cfg.Edge.Labels, Version: version.String(), Uptime: time.Since(a.started).Seconds(),
+	st := Status{Edge: a.cfg.Edge.ID, Time: time.Now().UTC().Truncate(time.Millisecond), Labels: a.cfg.Edge.Labels, Version: version.String(), Uptime: time.Since(a.started).Seconds(),
 		HeartbeatInterval: a.cfg.Heartbeat.Interval.Std().Seconds(), HubConnected: a.leaf.HubConnected(), Forwarder: a.fwd.Stats()}
 	var err error
 	st.Buffer, err = a.buf.Stats()

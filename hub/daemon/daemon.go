@@ -184,6 +184,7 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Hub, err erro
 	fl := fleet.New(h.nc, h.st, cfg.Domain, h.edgeStats, log)
 	fl.History = h.hist // each heartbeat's figures under system/edges/<edge>
 	fl.Judges = cfg.judgesEdge()
+	fl.Instance = cfg.NATS.ServerName // its ingest counters in system/edges under hubs.<name>
 	h.wg.Add(2)
 	go func() {
 		defer h.wg.Done()

@@ -3,14 +3,14 @@ package fleet
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/gridedge/gridedge/hub/store"
+	"github.com/gridedge/gridedge/hub/store/query"
 	"github.com/gridedge/gridedge/shared/control"
 	"github.com/gridedge/gridedge/shared/subject"
 )
@@ -29,7 +29,12 @@ type edgeRecord struct {
 	interval  time.Duration
 	heartbeat json.RawMessage
 	hub       map[string]any
-	doc       store.Document // the record as last stored
+}
+
+// offlineAt is when the edge counts as offline unless another heartbeat
+// comes: OfflineAfter intervals after its last one.
+func (r *edgeRecord) offlineAt() time.Time {
+	return r.summary.LastSeen.Add(OfflineAfter * r.interval)
 }
 
 // heartbeatFields are the parts of an agent's heartbeat (edge/agent.Status)
@@ -122,77 +127,82 @@ func (r *edgeRecord) fill(doc store.Document) {
 	}
 }
 
-// load reads the edge records a previous run of the hub stored, so that
-// edges that went silent meanwhile are marked offline and listed.
-func (f *Fleet) load(ctx context.Context) error {
-	docs, err := f.st.Find(ctx, Layer, Collection, store.FindOptions{})
+// docRecord is the record an edge's document in system/edges holds (nil
+// for a document that is not one).
+func docRecord(d store.Document) *edgeRecord {
+	edge, _ := d["_id"].(string)
+	at, ok := d["receivedAt"].(time.Time)
+	if edge == "" || !ok {
+		return nil
+	}
+	hb, err := json.Marshal(d["heartbeat"])
 	if err != nil {
-		return fmt.Errorf("fleet: read %s_%s: %w", Layer, Collection, err)
+		return nil
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, d := range docs {
-		edge, _ := d["_id"].(string)
-		at, ok := d["receivedAt"].(time.Time)
-		if edge == "" || !ok {
-			continue
-		}
-		hb, err := json.Marshal(d["heartbeat"])
-		if err != nil {
-			continue
-		}
-		r := newRecord(edge, hb, at.UTC())
-		if state, _ := d["state"].(string); state == control.StateOffline {
-			r.summary.State = control.StateOffline
-		}
-		r.hub, _ = d["hub"].(map[string]any)
-		r.doc = d
-		f.edges[edge] = r
+	r := newRecord(edge, hb, at.UTC())
+	if state, _ := d["state"].(string); state == control.StateOffline {
+		r.summary.State = control.StateOffline
 	}
-	return nil
+	r.hub, _ = d["hub"].(map[string]any)
+	return r
 }
 
 // markOffline marks every online edge whose last heartbeat is older than
-// OfflineAfter of its intervals offline, in memory and in system/edges.
+// OfflineAfter of its intervals offline in system/edges, and records
+// online 0 in its history at the moment it became offline, so that hubs
+// doing it at once record the same point. Every hub of a cluster looks
+// (the store is the state): each edge is read again just before it is
+// marked, so a hub finding it marked already, or given a heartbeat
+// meanwhile, leaves it.
 func (f *Fleet) markOffline(ctx context.Context) {
-	now := f.now()
-	var gone []store.Document
-	var offline []control.EdgeSummary
-	f.mu.Lock()
-	for edge, r := range f.edges {
-		if r.summary.State != control.StateOnline || now.Sub(r.summary.LastSeen) <= OfflineAfter*r.interval ||
-			(f.Judges != nil && !f.Judges(edge)) {
+	now := f.now().UTC()
+	sel, err := query.CompileSelector(map[string]any{"state": map[string]any{"$ne": control.StateOffline},
+		"$or": []any{map[string]any{"offlineAt": map[string]any{"$lt": now}}, map[string]any{"offlineAt": map[string]any{"$exists": false}}}})
+	if err != nil {
+		f.log.Error("fleet: offline selector", "err", err)
+		return
+	}
+	docs, err := f.st.Find(ctx, Layer, Collection, store.FindOptions{Selector: sel})
+	if err != nil {
+		f.log.Warn("fleet: looking for offline edges", "err", err)
+		return
+	}
+	for _, d := range docs {
+		edge, _ := d["_id"].(string)
+		if f.Judges != nil && !f.Judges(edge) {
+			continue
+		}
+		d, err := f.st.Get(ctx, Layer, Collection, edge)
+		if err != nil {
+			continue
+		}
+		r := docRecord(d)
+		if r == nil || r.summary.State != control.StateOnline || !now.After(r.offlineAt()) {
 			continue
 		}
 		r.summary.State = control.StateOffline
-		doc := maps.Clone(r.doc)
-		r.fill(doc)
-		r.doc = doc
-		gone = append(gone, doc)
-		offline = append(offline, r.summary)
+		if _, err := f.st.UpdateByID(ctx, Layer, Collection, edge, map[string]any{"$set": map[string]any{"state": control.StateOffline}}); err != nil {
+			f.log.Error("fleet: storing an offline edge", "edge", edge, "err", err)
+			continue
+		}
 		f.log.Warn("fleet: edge offline", "edge", edge, "last_seen", r.summary.LastSeen, "interval", r.interval)
-	}
-	f.mu.Unlock()
-	if len(gone) == 0 {
-		return
-	}
-	if _, err := f.st.Bulk(ctx, Layer, Collection, gone, false); err != nil {
-		f.log.Error("fleet: storing offline edges", "edges", len(gone), "err", err)
-	}
-	for _, s := range offline {
-		f.appendHistory(ctx, s, now.UTC())
+		f.appendHistory(ctx, r.summary, r.offlineAt())
 	}
 }
 
-// Summaries returns the summary of every known edge, sorted by id.
-func (f *Fleet) Summaries() []control.EdgeSummary {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := make([]control.EdgeSummary, 0, len(f.edges))
-	for _, id := range slices.Sorted(maps.Keys(f.edges)) {
-		out = append(out, f.edges[id].summary)
+// Summaries returns the summary of every edge in system/edges, sorted by id.
+func (f *Fleet) Summaries(ctx context.Context) ([]control.EdgeSummary, error) {
+	docs, err := f.st.Find(ctx, Layer, Collection, store.FindOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("fleet: read %s/%s: %w", Layer, Collection, err)
 	}
-	return out
+	out := make([]control.EdgeSummary, 0, len(docs))
+	for _, d := range docs {
+		if r := docRecord(d); r != nil {
+			out = append(out, r.summary)
+		}
+	}
+	return out, nil
 }
 
 func (f *Fleet) respond(m *nats.Msg, v any) {
@@ -207,23 +217,33 @@ func (f *Fleet) respond(m *nats.Msg, v any) {
 }
 
 // answerList answers <domain>.fleet.list.
-func (f *Fleet) answerList(m *nats.Msg) {
-	f.respond(m, control.FleetListReply{Edges: f.Summaries()})
+func (f *Fleet) answerList(ctx context.Context, m *nats.Msg) {
+	edges, err := f.Summaries(ctx)
+	if err != nil {
+		f.respond(m, control.FleetListReply{Edges: []control.EdgeSummary{}, Error: control.Errorf(control.CodeInternal, "%v", err)})
+		return
+	}
+	f.respond(m, control.FleetListReply{Edges: edges})
 }
 
 // answerStatus answers <domain>.fleet.status.<edge>.
-func (f *Fleet) answerStatus(m *nats.Msg) {
+func (f *Fleet) answerStatus(ctx context.Context, m *nats.Msg) {
 	edge := subject.Token(m.Subject, 3)
-	f.mu.Lock()
-	r, ok := f.edges[edge]
 	var reply control.FleetStatusReply
-	if ok {
-		reply = control.FleetStatusReply{Edge: r.summary, Heartbeat: r.heartbeat, Hub: r.hub}
+	d, err := f.st.Get(ctx, Layer, Collection, edge)
+	var r *edgeRecord
+	if err == nil {
+		r = docRecord(d)
 	}
-	f.mu.Unlock()
-	if !ok {
+	switch {
+	case r != nil:
+		reply = control.FleetStatusReply{Edge: r.summary, Heartbeat: r.heartbeat, Hub: r.hub}
+	case err == nil || errors.Is(err, store.ErrNotFound):
 		reply.Edge.Edge = edge
 		reply.Error = control.Errorf(control.CodeNotFound, "the hub has no heartbeat of edge %q", edge)
+	default:
+		reply.Edge.Edge = edge
+		reply.Error = control.Errorf(control.CodeInternal, "fleet: read the record of edge %q: %v", edge, err)
 	}
 	f.respond(m, reply)
 }
