@@ -89,6 +89,9 @@ func (f *Fleet) Run(ctx context.Context) error {
 	if err := EnsureLayer(ctx, f.st, Collection); err != nil {
 		return err
 	}
+	if err := f.prepareOffline(ctx); err != nil {
+		return err
+	}
 	if f.Instance == "" {
 		f.Instance = "hub"
 	}

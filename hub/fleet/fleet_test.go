@@ -42,7 +42,7 @@ func startNATS(t *testing.T) *nats.Conn {
 	return nc
 }
 
-func openStore(t *testing.T) *bolt.Store {
+func openStore(t testing.TB) *bolt.Store {
 	t.Helper()
 	st, err := bolt.Open(filepath.Join(t.TempDir(), "hub.db"))
 	if err != nil {

@@ -147,17 +147,38 @@ func docRecord(d store.Document) *edgeRecord {
 	return r
 }
 
+// prepareOffline sets offlineAt on the online records that hubs before it
+// left without one, so that looking for silent edges finds them.
+func (f *Fleet) prepareOffline(ctx context.Context) error {
+	sel, err := query.CompileSelector(map[string]any{"offlineAt": map[string]any{"$exists": false},
+		"state": map[string]any{"$ne": control.StateOffline}})
+	if err != nil {
+		return fmt.Errorf("fleet: %w", err)
+	}
+	docs, err := f.st.Find(ctx, Layer, Collection, store.FindOptions{Selector: sel})
+	if err != nil {
+		return fmt.Errorf("fleet: read %s/%s: %w", Layer, Collection, err)
+	}
+	for _, d := range docs {
+		if r := docRecord(d); r != nil {
+			if _, err := f.st.UpdateByID(ctx, Layer, Collection, r.summary.Edge, map[string]any{"$set": map[string]any{"offlineAt": r.offlineAt()}}); err != nil {
+				return fmt.Errorf("fleet: set offlineAt of edge %s: %w", r.summary.Edge, err)
+			}
+		}
+	}
+	return nil
+}
+
 // markOffline marks every online edge whose last heartbeat is older than
-// OfflineAfter of its intervals offline in system/edges, and records
-// online 0 in its history at the moment it became offline, so that hubs
-// doing it at once record the same point. Every hub of a cluster looks
-// (the store is the state): each edge is read again just before it is
-// marked, so a hub finding it marked already, or given a heartbeat
-// meanwhile, leaves it.
+// OfflineAfter of its intervals (offlineAt passed) offline in
+// system/edges, and records online 0 in its history at the moment it
+// became offline, so that hubs doing it at once record the same point.
+// Every hub of a cluster looks (the store is the state): each edge is read
+// again just before it is marked, so a hub finding it marked already, or
+// given a heartbeat meanwhile, leaves it.
 func (f *Fleet) markOffline(ctx context.Context) {
 	now := f.now().UTC()
-	sel, err := query.CompileSelector(map[string]any{"state": map[string]any{"$ne": control.StateOffline},
-		"$or": []any{map[string]any{"offlineAt": map[string]any{"$lt": now}}, map[string]any{"offlineAt": map[string]any{"$exists": false}}}})
+	sel, err := query.CompileSelector(map[string]any{"offlineAt": map[string]any{"$lt": now}})
 	if err != nil {
 		f.log.Error("fleet: offline selector", "err", err)
 		return
@@ -181,7 +202,8 @@ func (f *Fleet) markOffline(ctx context.Context) {
 			continue
 		}
 		r.summary.State = control.StateOffline
-		if _, err := f.st.UpdateByID(ctx, Layer, Collection, edge, map[string]any{"$set": map[string]any{"state": control.StateOffline}}); err != nil {
+		if _, err := f.st.UpdateByID(ctx, Layer, Collection, edge, map[string]any{"$set": map[string]any{"state": control.StateOffline},
+			"$unset": map[string]any{"offlineAt": ""}}); err != nil {
 			f.log.Error("fleet: storing an offline edge", "edge", edge, "err", err)
 			continue
 		}
