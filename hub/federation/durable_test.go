@@ -220,3 +220,35 @@ func TestUntransformedSourceKept(t *testing.T) {
 		t.Fatalf("after the restart FED_IN has %d transforms and %d messages, want 0 and 8 (6 + s4, s5)", n, m)
 	}
 }
+
+// TestExportReconcilesAfterAGap: changes committed past the change feed
+// while the hub runs are exported once its connection was re-established
+// (the feed may have missed events meanwhile), without a restart.
+func TestExportReconcilesAfterAGap(t *testing.T) {
+	ctx := context.Background()
+	a, b := pairAB(t, "", "")
+	a.layer(t, "dso", "substations")
+	if _, err := a.st.Insert(ctx, "dso", "substations", []store.Document{{"_id": "s1", "kv": 20.0}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "s1 at B", 20*time.Second, func() bool { return b.doc("city-dso", "substations", "s1") != nil })
+	if _, err := a.raw.UpdateByID(ctx, "dso", "substations", "s1", map[string]any{"$set": map[string]any{"kv": 30.0}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.raw.Insert(ctx, "dso", "substations", []store.Document{{"_id": "s2"}}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * gapCheckEvery)
+	if b.doc("city-dso", "substations", "s2") != nil {
+		t.Fatal("s2 reached B before any gap (the test writes past the change feed)")
+	}
+	if err := a.nc.ForceReconnect(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the missed changes at B", 20*time.Second, func() bool {
+		return b.doc("city-dso", "substations", "s2") != nil && b.doc("city-dso", "substations", "s1")["kv"] == 30.0
+	})
+	if st, _ := a.svc.Status("b"); st.Reconciled != 2 || st.Exported != 3 {
+		t.Fatalf("A's status %+v: want 2 changes reconciled, 3 exported", st)
+	}
+}

@@ -45,10 +45,33 @@ func (s *Service) startExport(ctx context.Context) error {
 func (s *Service) runExport(ctx context.Context) error {
 	sub, js := s.feed, s.ejs
 	defer sub.Unsubscribe()
+	gaps, checked := s.feedGaps(sub), time.Now()
+	check := func() {
+		checked = time.Now()
+		if g := s.feedGaps(sub); g != gaps {
+			// the connection was re-established (events published
+			// meanwhile, by this hub or another replica, were not
+			// received) or events were dropped: compare again
+			s.log.Warn("federation: the change feed had a gap; reconciling the exported layers", "reconnects", g.reconnects, "dropped", g.dropped)
+			gaps = g
+			s.reconcile(ctx, js)
+		}
+	}
 	for {
-		msg, err := sub.NextMsgWithContext(ctx)
+		// an idle feed is a moment to look for a gap in it
+		wait := ctx
+		cancel := context.CancelFunc(func() {})
+		if n, _, _ := sub.Pending(); n == 0 {
+			wait, cancel = context.WithTimeout(ctx, gapCheckEvery)
+		}
+		msg, err := sub.NextMsgWithContext(wait)
+		cancel()
 		if ctx.Err() != nil {
 			return nil
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			check()
+			continue
 		}
 		if err != nil {
 			return fmt.Errorf("federation: read the change feed: %w", err)
@@ -59,6 +82,9 @@ func (s *Service) runExport(ctx context.Context) error {
 			continue
 		}
 		s.export(ctx, js, c)
+		if time.Since(checked) > gapCheckEvery {
+			check() // a busy feed is never idle
+		}
 		// bound the acknowledgements in flight; wait for them when the
 		// feed is idle, so an error is seen soon
 		if sub.IsValid() {
@@ -67,6 +93,22 @@ func (s *Service) runExport(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// gapCheckEvery is how long the change feed stays idle before the exporter
+// looks for a gap in it.
+const gapCheckEvery = time.Second
+
+// gapSignals are the counters whose change means the change feed may have
+// missed events.
+type gapSignals struct {
+	reconnects uint64 // of the hub's connection
+	dropped    int    // events dropped by the subscription
+}
+
+func (s *Service) feedGaps(sub *nats.Subscription) gapSignals {
+	d, _ := sub.Dropped()
+	return gapSignals{reconnects: s.o.NC.Stats().Reconnects, dropped: d}
 }
 
 func (s *Service) waitAcks(ctx context.Context, js jetstream.JetStream) {
