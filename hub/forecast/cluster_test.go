@@ -356,3 +356,30 @@ func writeLegacy(t *testing.T, path string, recs []legacyRecord) {
 		t.Fatal(err)
 	}
 }
+
+// TestModelConfigKeysKept: MODEL_PARAMS whose stages hold keys that are
+// awkward as field names (dots, a leading '$', which MongoDB restricts in
+// updates) are stored and read back as given, on both store backends.
+func TestModelConfigKeysKept(t *testing.T) {
+	for _, ss := range sharedStores {
+		t.Run(ss.name, func(t *testing.T) {
+			s := hubService(t, ss.open(t), "hub-a")
+			stage := InputStage{HTTP: &HTTPStage{
+				Request: HTTPRequest{URL: "http://127.0.0.1:1/x", Params: map[string]any{"a.b": 1.0, "$top": "5"}, Headers: map[string]string{"X.Key": "v"}},
+				Mapping: Mapping{Rows: "data", Columns: map[string]string{"ds": "d", "y": "v", "temp.max": "t"}}}}
+			d, err := s.Create(ModelParams{Name: "dotted", Input: []InputStage{stage}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.Get(d.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _ := json.Marshal(d.Config)
+			have, _ := json.Marshal(got.Config)
+			if string(want) != string(have) {
+				t.Errorf("config read back:\n got %s\nwant %s", have, want)
+			}
+		})
+	}
+}

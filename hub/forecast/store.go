@@ -69,8 +69,17 @@ func (m *modelStore) ensure(ctx context.Context) error {
 	return nil
 }
 
-// descDoc is d as a document of ModelsCollection.
+// descDoc is d as a document of ModelsCollection. The MODEL_PARAMS
+// (config) are kept as JSON text: their input stages hold the client's
+// own keys (query parameters, headers, column names), which may contain
+// characters awkward in field names ('.', a leading '$': MongoDB restricts
+// them in updates).
 func descDoc(d ModelDescription) (store.Document, error) {
+	cfg, err := json.Marshal(d.Config)
+	if err != nil {
+		return nil, fmt.Errorf("encode model %s: %w", d.ID, err)
+	}
+	d.Config = ModelParams{}
 	b, err := json.Marshal(d)
 	if err != nil {
 		return nil, fmt.Errorf("encode model %s: %w", d.ID, err)
@@ -81,6 +90,7 @@ func descDoc(d ModelDescription) (store.Document, error) {
 	}
 	delete(doc, "id")
 	doc["_id"] = d.ID
+	doc["config"] = string(cfg)
 	return doc, nil
 }
 
@@ -90,7 +100,7 @@ func docDesc(doc store.Document) (ModelDescription, error) {
 	clean := make(map[string]any, len(doc))
 	for k, v := range doc {
 		switch k {
-		case "_id", store.FieldUpdated, store.FieldExpired:
+		case "_id", "config", store.FieldUpdated, store.FieldExpired:
 		default:
 			clean[k] = v
 		}
@@ -99,6 +109,11 @@ func docDesc(doc store.Document) (ModelDescription, error) {
 	b, err := json.Marshal(clean)
 	if err == nil {
 		err = json.Unmarshal(b, &d)
+	}
+	if cfg, ok := doc["config"].(string); err == nil && ok {
+		err = json.Unmarshal([]byte(cfg), &d.Config)
+	} else if err == nil {
+		err = fmt.Errorf("config is %T, not JSON text", doc["config"])
 	}
 	if err != nil {
 		return ModelDescription{}, fmt.Errorf("decode model %s: %w", id, err)
