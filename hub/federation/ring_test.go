@@ -29,10 +29,11 @@ func TestRing(t *testing.T) {
 		{Name: "a", URL: "nats-leaf://" + pxA.addr, Credentials: linkAB, Import: []Import{{Grant: Grant{Layer: "ax"}}}},
 		{Name: "c", Credentials: linkBC, Export: []Grant{{Layer: "bx"}, {Layer: "ax"}}},
 	}}, "")
+	cDir := t.TempDir()
 	c := startDeployment(t, "c", Config{Peers: []Peer{
 		{Name: "b", URL: b.leaf, Credentials: linkBC, Import: []Import{{Grant: Grant{Layer: "bx"}}, {Grant: Grant{Layer: "ax"}}}},
 		{Name: "a", Credentials: linkCA, Export: []Grant{{Layer: "cx"}, {Layer: "ax"}}},
-	}}, "")
+	}}, cDir)
 	px.retarget(strings.TrimPrefix(c.leaf, "nats-leaf://"))
 	// A restarts with C there, rather than wait for JetStream's next try to
 	// source C's stream, which backs off after failures
@@ -82,5 +83,15 @@ func TestRing(t *testing.T) {
 	waitFor(t, "t2 at A", 20*time.Second, func() bool { return a.doc("cx", "things", "t2") != nil })
 	if st, _ := a.svc.Status("c"); st.Looped != 0 || st.Refused != 0 || st.Applied != 2 {
 		t.Fatalf("A's import from C %+v: want 2 applied (cx), nothing looped or refused", st)
+	}
+
+	// C restarts: its reconciliation knows ax came from A and sends it
+	// nothing of it either
+	cCfg := c.cfg
+	c.stop()
+	c = startDeployment(t, "c", cCfg, cDir)
+	px.retarget(strings.TrimPrefix(c.leaf, "nats-leaf://"))
+	if st, _ := c.svc.Status("a"); st.Reconciled != 0 {
+		t.Fatalf("C's reconciliation sent %d changes to A, want none (ax came from A, cx was sent)", st.Reconciled)
 	}
 }

@@ -197,6 +197,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 			}
 		}
 		if len(p.Import) > 0 {
+			s.awaitLink(ctx, p)
 			transforms := inTransforms(subject.FederationOut(p.Name, o.Domain))
 			if keepUntransformed(ctx, js, StreamIn(p.Name)) {
 				transforms = nil
@@ -225,6 +226,15 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		return nil, fmt.Errorf("federation: %w", err)
 	}
 	if s.exporting() {
+		// the origins of the imported layers, which the reconciliation
+		// needs to export their changes as the feed's would be
+		for _, p := range o.Config.Peers {
+			if len(p.Import) > 0 {
+				if err := s.loadStatus(ctx, p.Name); err != nil {
+					return nil, err
+				}
+			}
+		}
 		if err := s.startExport(ctx); err != nil {
 			return nil, err
 		}
@@ -244,6 +254,23 @@ func inTransforms(out string) []jetstream.SubjectTransformConfig {
 		{Source: out + ".*.*.d.*", Destination: out + ".{{wildcard(1)}}.{{wildcard(2)}}"},
 		{Source: out + ".*.*.*", Destination: out + ".{{wildcard(1)}}.{{wildcard(2)}}.{{wildcard(3)}}"},
 		{Source: out + ".*.*", Destination: out + ".{{wildcard(1)}}.{{wildcard(2)}}"},
+	}
+}
+
+// linkWait bounds how long New waits for a link it opens before sourcing
+// over it.
+const linkWait = 5 * time.Second
+
+// awaitLink waits (at most linkWait) for the link this hub opens to p to
+// be up: sourcing FED_IN over a link not up yet fails, and JetStream
+// retries a failed source only after 10 s (then 20 s, … up to 2 minutes).
+func (s *Service) awaitLink(ctx context.Context, p Peer) {
+	if p.URL == "" || s.o.LinkUp == nil {
+		return
+	}
+	deadline := time.Now().Add(linkWait)
+	for !s.o.LinkUp(p.URL) && time.Now().Before(deadline) && ctx.Err() == nil {
+		sleep(ctx, 20*time.Millisecond)
 	}
 }
 
