@@ -165,6 +165,16 @@ func TestMetricsMoveWhenReadingsFlow(t *testing.T) {
 	}
 	publishBatch(t, js, "e1", 1, 5, "")
 	publishBatch(t, js, "e1", 6, 3, "")
+	// the fleet subscribes to heartbeats before it answers fleet.list: once
+	// it answers, a heartbeat published now is recorded
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if _, err := nc.Request(subject.FleetList("gridedge"), nil, time.Second); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("the fleet never answered %s: %v", subject.FleetList("gridedge"), err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	hb, _ := json.Marshal(map[string]any{"edge": "e1", "version": "test"})
 	if err := nc.Publish(subject.Heartbeat("gridedge", "e1"), hb); err != nil {
 		t.Fatal(err)
@@ -174,7 +184,9 @@ func TestMetricsMoveWhenReadingsFlow(t *testing.T) {
 	for {
 		_, fams = scrape(t, h.HTTPAddr(), bearer)
 		if value(fams, "gridedge_hub_ingest_updates_applied_total", "edge", "e1") == 8 &&
-			value(fams, "gridedge_hub_edges", "state", "online") == 1 {
+			value(fams, "gridedge_hub_edges", "state", "online") == 1 &&
+			// the heartbeat's figures reach the history after its record
+			value(fams, "gridedge_hub_history_points_written_total") >= 8+6 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -195,7 +207,9 @@ func TestMetricsMoveWhenReadingsFlow(t *testing.T) {
 		{"gridedge_hub_edge_online", 1, []string{"edge", "e1"}},
 		{"gridedge_hub_edge_online", 0, []string{"edge", "e2"}},
 		{"gridedge_hub_edges", 1, []string{"state", "offline"}},
-		{"gridedge_hub_history_points_written_total", 8, nil},
+		// the 8 readings, and the heartbeat's 6 figures under system/edges/e1
+		// (online, buffer depth, oldest unsent, slaves up and total, uptime)
+		{"gridedge_hub_history_points_written_total", 8 + 6, nil},
 	} {
 		if got := value(fams, c.name, c.lbl...); got != c.want {
 			t.Errorf("after readings: %s%v = %v, want %v", c.name, c.lbl, got, c.want)
