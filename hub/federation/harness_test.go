@@ -38,14 +38,14 @@ type deployment struct {
 	dir    string
 }
 
-// startDeployment starts a deployment of domain with cfg; peers with a URL
-// of "@x" get deployment x's leaf URL.
-func startDeployment(t *testing.T, domain string, cfg Config, dir string) *deployment {
-	return startDeploymentB(t, domain, cfg, dir)
+// startDeployment starts a deployment of domain with cfg; opts change the
+// service's options.
+func startDeployment(t *testing.T, domain string, cfg Config, dir string, opts ...func(*Options)) *deployment {
+	return startDeploymentB(t, domain, cfg, dir, opts...)
 }
 
 // startDeploymentB is startDeployment for tests and benchmarks.
-func startDeploymentB(t testing.TB, domain string, cfg Config, dir string) *deployment {
+func startDeploymentB(t testing.TB, domain string, cfg Config, dir string, opts ...func(*Options)) *deployment {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
@@ -87,8 +87,12 @@ func startDeploymentB(t testing.TB, domain string, cfg Config, dir string) *depl
 	d.st = store.WithChanges(ReadOnly(bs, cfg.Imported()), publish)
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel, d.done = cancel, make(chan error, 1)
-	d.svc, err = New(ctx, Options{Domain: domain, Config: cfg, NC: d.nc, Store: bs, Changes: publish,
-		LinkUp: br.LeafRemoteConnected, LeafInterest: br.LeafInterest, History: d.hist, Logger: quiet})
+	o := Options{Domain: domain, Config: cfg, NC: d.nc, Store: bs, Changes: publish,
+		LinkUp: br.LeafRemoteConnected, LeafInterest: br.LeafInterest, History: d.hist, Logger: quiet}
+	for _, f := range opts {
+		f(&o)
+	}
+	d.svc, err = New(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}

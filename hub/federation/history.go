@@ -153,6 +153,9 @@ func (s *Service) sendHistory(ctx context.Context, js jetstream.JetStream, peer 
 			if err != nil {
 				return err
 			}
+			if err := s.historyRoom(ctx, peer, len(data)); err != nil {
+				return err
+			}
 			subj := subject.FederationOut(s.o.Domain, peer) + "." + g.Layer + "." + col + ".h"
 			f, err := js.PublishMsgAsync(&nats.Msg{Subject: subj, Data: data})
 			if err != nil {
@@ -210,6 +213,28 @@ func (s *Service) sendHistory(ctx context.Context, js jetstream.JetStream, peer 
 		m = historyMark{}
 	}
 	return s.saveHistoryMark(ctx, peer, g.Layer, historyMark{done: true})
+}
+
+// errHistoryBudget stops the past history before it fills FED_OUT.
+var errHistoryBudget = errors.New("past history stopped")
+
+// historyRoom checks that FED_OUT_<peer> keeps half of its MaxBytes for
+// changes with n more bytes of history: FED_OUT discards its oldest
+// messages when full, which could be changes the peer has not taken yet.
+func (s *Service) historyRoom(ctx context.Context, peer string, n int) error {
+	str, err := s.js.Stream(ctx, StreamOut(peer))
+	if err != nil {
+		return fmt.Errorf("read %s: %w", StreamOut(peer), err)
+	}
+	info, err := str.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", StreamOut(peer), err)
+	}
+	if limit := uint64(s.o.MaxBytes / 2); info.State.Bytes+uint64(n) > limit {
+		return fmt.Errorf("%w: %s would hold more than %d bytes, half of its limit, which is kept for changes (lower history.since; it resumes at the next start)",
+			errHistoryBudget, StreamOut(peer), limit)
+	}
+	return nil
 }
 
 // acks waits for JetStream's acknowledgement of every message published.

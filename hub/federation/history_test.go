@@ -170,3 +170,44 @@ func TestPastHistoryResumes(t *testing.T) {
 		return d["done"] == true
 	})
 }
+
+// TestPastHistoryLeavesRoomForChanges: the past history stops before it
+// fills more than half of FED_OUT (which discards its oldest messages when
+// full), says so, and the changes still flow.
+func TestPastHistoryLeavesRoomForChanges(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Minute)
+	aDir := t.TempDir()
+	var samples []history.Sample
+	for i := range 6000 {
+		samples = append(samples, history.Sample{Layer: "dso", Collection: "substations", ID: "s1", Field: "measurements.kv",
+			T: now.Add(-time.Duration(6000-i) * time.Minute), Value: float64(i), Quality: 1})
+	}
+	seedHistory(t, aDir, samples)
+	aCfg := Config{Peers: []Peer{{Name: "b", Credentials: linkAB, Export: []Grant{{Layer: "dso", Collections: []string{"substations"}}},
+		History: &HistoryExport{Since: config.Duration(10 * 24 * time.Hour)}}}}
+	a := startDeployment(t, "a", aCfg, aDir, func(o *Options) { o.MaxBytes = 512 << 10 })
+	b := startDeployment(t, "b", Config{Peers: []Peer{{Name: "a", URL: a.leaf, Credentials: linkAB,
+		Import: []Import{{Grant: Grant{Layer: "dso"}, As: "city-dso"}}}}}, "")
+	waitFor(t, "A to stop the past history", 20*time.Second, func() bool {
+		st, _ := a.svc.Status("b")
+		return strings.Contains(st.LastError, "past history stopped")
+	})
+	st, _ := a.svc.Status("b")
+	if st.HistorySent == 0 || st.HistorySent >= 6000 {
+		t.Fatalf("A sent %d points of 6000, want some, not all", st.HistorySent)
+	}
+	a.layer(t, "dso", "substations")
+	if _, err := a.st.Insert(ctx, "dso", "substations", []store.Document{{"_id": "s2"}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "s2 at B", 20*time.Second, func() bool { return b.doc("city-dso", "substations", "s2") != nil })
+	waitFor(t, "B to store the points sent", 20*time.Second, func() bool {
+		bs, _ := b.svc.Status("a")
+		return bs.HistoryImported == st.HistorySent
+	})
+	m, _ := a.doc(StatusLayer, StatusCollection, "b")["history_sent"].(map[string]any)
+	if d, _ := m["dso"].(map[string]any); d["done"] == true {
+		t.Fatal("the past history is recorded as sent although it stopped")
+	}
+}
