@@ -77,9 +77,7 @@ func runFederationLs(ctx context.Context, env Env, args []string) error {
 		return writeJSON(env.Stdout, peers)
 	}
 	n := now()
-	// (export_pending is left out: the exporting side cannot see the
-	// peer's sourcing consumer with current nats-server, so it reads 0)
-	t := newTable(env.Stdout, "PEER", "LINK", "EXPORTED", "IMPORTED", "PENDING", "DROPPED", "LAYER", "FROM", "LAG", "LAST APPLIED", "LAST ERROR")
+	t := newTable(env.Stdout, "PEER", "LINK", "EXPORTED", "EXPORT PENDING", "IMPORTED", "PENDING", "DROPPED", "LAYER", "FROM", "LAG", "LAST APPLIED", "LAST ERROR")
 	count := func(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 	for _, p := range peers {
 		lastErr := "-"
@@ -89,7 +87,7 @@ func runFederationLs(ctx context.Context, env Env, args []string) error {
 				lastErr = ago(n, *p.LastErrorAt) + ": " + lastErr
 			}
 		}
-		head := []string{p.Peer, p.Link, count(p.Exported), count(p.Applied), count(p.Pending),
+		head := []string{p.Peer, p.Link, count(p.Exported), count(p.ExportPending), count(p.Applied), count(p.Pending),
 			count(p.Looped + p.Refused + p.Failed)}
 		if len(p.Imports) == 0 {
 			t.row(append(head, "-", "-", "-", "-", lastErr)...)

@@ -177,3 +177,28 @@ func (b *Broker) LeafInterest(prefix string) bool {
 	}
 	return false
 }
+
+// DirectDelivered returns, for each direct consumer of stream (those
+// JetStream makes for another deployment sourcing it, which the JetStream
+// API does not list), the last stream sequence it delivered. ok is false
+// when the broker cannot tell (an external NATS, or monitoring failed).
+func (b *Broker) DirectDelivered(stream string) (delivered []uint64, ok bool) {
+	if b.ext != nil {
+		return nil, false
+	}
+	jsz, err := b.srv.Jsz(&server.JSzOptions{Account: accountName, Streams: true, Consumer: true, DirectConsumer: true})
+	if err != nil {
+		return nil, false
+	}
+	for _, ad := range jsz.AccountDetails {
+		for _, sd := range ad.Streams {
+			if sd.Name != stream {
+				continue
+			}
+			for _, ci := range sd.DirectConsumer {
+				delivered = append(delivered, ci.Delivered.Stream)
+			}
+		}
+	}
+	return delivered, true
+}

@@ -71,7 +71,8 @@ func startFederation(ctx, runCtx context.Context, h *Hub) error {
 	}
 	svc, err := federation.New(ctx, federation.Options{
 		Domain: h.cfg.Domain, Config: h.cfg.Federation, NC: h.nc, Store: h.fedStore,
-		Changes: h.publishChange, LinkUp: h.br.LeafRemoteConnected, LeafInterest: h.br.LeafInterest, History: h.hist, Logger: h.log,
+		Changes: h.publishChange, LinkUp: h.br.LeafRemoteConnected, LeafInterest: h.br.LeafInterest,
+		DirectDelivered: h.br.DirectDelivered, History: h.hist, Logger: h.log,
 	})
 	if err != nil {
 		return err

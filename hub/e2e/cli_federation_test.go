@@ -129,7 +129,7 @@ federation:
 	if code != 0 || len(lines) != 2 || !strings.HasPrefix(lines[0], "PEER") || !strings.Contains(lines[0], "LAG") {
 		t.Fatalf("federation ls at city: exit %d\n%s%s", code, out, errOut)
 	}
-	if f := strings.Fields(lines[1]); len(f) < 9 || f[0] != "dso" || f[1] != "up" || f[3] != "1" || f[6] != "dso-grid" || f[7] != "dso:grid" {
+	if f := strings.Fields(lines[1]); len(f) < 10 || f[0] != "dso" || f[1] != "up" || f[4] != "1" || f[7] != "dso-grid" || f[8] != "dso:grid" {
 		t.Errorf("federation ls row at city: %q", lines[1])
 	}
 

@@ -88,7 +88,7 @@ func startDeploymentB(t testing.TB, domain string, cfg Config, dir string, opts 
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel, d.done = cancel, make(chan error, 1)
 	o := Options{Domain: domain, Config: cfg, NC: d.nc, Store: bs, Changes: publish,
-		LinkUp: br.LeafRemoteConnected, LeafInterest: br.LeafInterest, History: d.hist, Logger: quiet}
+		LinkUp: br.LeafRemoteConnected, LeafInterest: br.LeafInterest, DirectDelivered: br.DirectDelivered, History: d.hist, Logger: quiet}
 	for _, f := range opts {
 		f(&o)
 	}

@@ -2,6 +2,7 @@ package federation
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -161,4 +162,38 @@ func TestMetricsAreDocumented(t *testing.T) {
 	if n != 12 {
 		t.Errorf("described %d families, want 12", n)
 	}
+}
+
+// TestExportPending: the exporting side counts the changes its peer has
+// not taken (from the peer's sourcing consumer, which the JetStream API
+// does not list): 5 while the link is cut after 5 writes, 0 once the peer
+// caught up.
+func TestExportPending(t *testing.T) {
+	ctx := context.Background()
+	a := startDeployment(t, "a", Config{Peers: []Peer{{Name: "b", Credentials: linkAB, Export: []Grant{{Layer: "dso"}}}}}, "")
+	px := newProxy(t, strings.TrimPrefix(a.leaf, "nats-leaf://"))
+	b := startDeployment(t, "b", Config{Peers: []Peer{{Name: "a", URL: "nats-leaf://" + px.addr, Credentials: linkAB,
+		Import: []Import{{Grant: Grant{Layer: "dso"}}}}}}, "")
+	a.layer(t, "dso", "meters")
+	insert := func(id string) {
+		if _, err := a.st.Insert(ctx, "dso", "meters", []store.Document{{"_id": id}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pending := func() uint64 {
+		a.svc.refreshLink(ctx, "b")
+		st, _ := a.svc.Status("b")
+		return st.ExportPending
+	}
+	insert("m0")
+	waitFor(t, "m0 at B", 20*time.Second, func() bool { return b.doc("dso", "meters", "m0") != nil })
+	waitFor(t, "nothing pending", 10*time.Second, func() bool { return pending() == 0 })
+	px.cut()
+	for i := 1; i <= 5; i++ {
+		insert(fmt.Sprintf("m%d", i))
+	}
+	waitFor(t, "5 pending while the link is cut", 10*time.Second, func() bool { return pending() == 5 })
+	px.restore()
+	waitFor(t, "m5 at B", 60*time.Second, func() bool { return b.doc("dso", "meters", "m5") != nil })
+	waitFor(t, "nothing pending once B caught up", 10*time.Second, func() bool { return pending() == 0 })
 }

@@ -49,6 +49,10 @@ type Options struct {
 	// its delivery subject (sourcing consumers are not listed by the
 	// JetStream API).
 	LeafInterest func(prefix string) bool
+	// DirectDelivered, when set, returns the last sequence delivered by
+	// each direct consumer of a stream (a peer's sourcing of FED_OUT,
+	// which the JetStream API does not list): the export backlog.
+	DirectDelivered func(stream string) ([]uint64, bool)
 	// History, when set, is the hub's history: the exporter reads the
 	// past history of exported layers from it, the importer appends the
 	// past history it receives to it.
@@ -428,6 +432,15 @@ func (s *Service) refreshLink(ctx context.Context, name string) {
 				}
 				if s.o.LeafInterest != nil && s.o.LeafInterest(subject.FederationDeliver(s.o.Domain, name)+".") {
 					link = "up"
+				}
+				if s.o.DirectDelivered != nil {
+					if ds, ok := s.o.DirectDelivered(StreamOut(name)); ok {
+						for _, d := range ds {
+							if info.State.LastSeq > d {
+								exportLag = max(exportLag, info.State.LastSeq-d)
+							}
+						}
+					}
 				}
 			}
 		}
