@@ -3,10 +3,13 @@ package federation
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/gridedge/gridedge/hub/history"
 	"github.com/gridedge/gridedge/hub/store"
+	"github.com/gridedge/gridedge/shared/config"
 )
 
 // BenchmarkReplicate writes b.N document changes at A (inserts in groups
@@ -132,4 +135,47 @@ func BenchmarkReconcile(b *testing.B) {
 		b.Fatalf("the reconciliation exported %d changes, want %d", n, b.N)
 	}
 	b.ReportMetric(float64(time.Since(start).Milliseconds()), "ms-all-missed")
+}
+
+// BenchmarkPastHistory sends b.N points of past history (100 series of one
+// collection, one point a minute each) from A's history to B's: ns/op is
+// per point, from A's start to B having stored them all.
+func BenchmarkPastHistory(b *testing.B) {
+	now := time.Now().UTC().Truncate(time.Minute)
+	aDir := b.TempDir()
+	h, err := history.OpenTSDB(history.TSDBOptions{Dir: filepath.Join(aDir, "history"), Logger: quiet})
+	if err != nil {
+		b.Fatal(err)
+	}
+	per := (b.N + 99) / 100
+	samples := make([]history.Sample, 0, 100*per)
+	for k := range per {
+		for s := range 100 {
+			samples = append(samples, history.Sample{Layer: "dso", Collection: "meters", ID: fmt.Sprintf("m%03d", s),
+				Field: "measurements.kw", T: now.Add(-time.Duration(per-k) * time.Minute), Value: float64(k), Quality: 1})
+		}
+	}
+	if _, err := h.Append(context.Background(), samples); err != nil {
+		b.Fatal(err)
+	}
+	h.Close()
+	b.ResetTimer()
+	a := startDeploymentB(b, "a", Config{Peers: []Peer{{Name: "b", Credentials: linkAB, Export: []Grant{{Layer: "dso", Collections: []string{"meters"}}},
+		History: &HistoryExport{Since: config.Duration(per*int(time.Minute) + int(time.Hour))}}}}, aDir)
+	bb := startDeploymentB(b, "b", Config{Peers: []Peer{{Name: "a", URL: a.leaf, Credentials: linkAB,
+		Import: []Import{{Grant: Grant{Layer: "dso"}}}}}}, "")
+	want := uint64(len(samples))
+	for deadline := time.Now().Add(10 * time.Minute); ; time.Sleep(5 * time.Millisecond) {
+		st, _ := bb.svc.Status("a")
+		if st.HistoryImported >= want {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("B stored %d points of %d", st.HistoryImported, want)
+		}
+	}
+	b.StopTimer()
+	if st, _ := bb.svc.Status("a"); st.HistoryImported != want || st.HistoryRefused != 0 {
+		b.Fatalf("B stored %d points (%d refused), want %d", st.HistoryImported, st.HistoryRefused, want)
+	}
 }
