@@ -173,9 +173,12 @@ func TestChainReExport(t *testing.T) {
 				return
 			}
 			waitFor(t, "x at C", 20*time.Second, func() bool { return c.doc("dso", "substations", "x") != nil })
-			if o := c.svc.origin("dso"); len(o) != 2 || o[0] != "a" || o[1] != "b" {
-				t.Fatalf("origin at C %v, want [a b]", o)
-			}
+			// the origin is recorded once the group is applied, just after
+			// the document is visible
+			waitFor(t, "C to record the origin of dso, [a b]", 10*time.Second, func() bool {
+				o := c.svc.origin("dso")
+				return len(o) == 2 && o[0] == "a" && o[1] == "b"
+			})
 			// C exports dso to A, but every change of it came from A
 			waitFor(t, "C not sending x back to A", 20*time.Second, func() bool {
 				st, _ := c.svc.Status("a")
