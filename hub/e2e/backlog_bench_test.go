@@ -241,6 +241,7 @@ logLevel: warn
 	var peakDisk int64
 	var peakLoad float64
 	lastLog := time.Now()
+	var fwdErrors []string // the forwarder's distinct errors seen in heartbeats (the first few)
 	for {
 		if s.hub.exited() || s.agent.exited() {
 			b.Fatal("a process exited during the replay")
@@ -249,6 +250,9 @@ logLevel: warn
 		if err == nil && r.Hub.LastSeq >= want.LastSeq {
 			fin = r
 			break
+		}
+		if e := s.forwarderError(); e != "" && len(fwdErrors) < 5 && (len(fwdErrors) == 0 || fwdErrors[len(fwdErrors)-1] != e) {
+			fwdErrors = append(fwdErrors, time.Now().UTC().Format(time.TimeOnly)+" "+e)
 		}
 		peakDisk = max(peakDisk, dirBytes(dir))
 		if l, err := strconv.ParseFloat(strings.Fields(loadAverage())[0], 64); err == nil {
@@ -346,6 +350,27 @@ logLevel: warn
 	for _, r := range rows {
 		fmt.Printf("%-44s %24s\n", r.name, r.value)
 	}
+	for _, e := range fwdErrors {
+		fmt.Printf("forwarder error seen in a heartbeat: %s\n", e)
+	}
+}
+
+// forwarderError returns the forwarder's last error in the edge's latest
+// heartbeat ("" when its last send succeeded or on failure to ask).
+func (s *scaleRun) forwarderError() string {
+	var resp struct {
+		Data struct {
+			Heartbeat struct {
+				Forwarder struct {
+					LastError string `json:"last_error"`
+				} `json:"forwarder"`
+			} `json:"heartbeat"`
+		} `json:"data"`
+	}
+	if code, err := s.get("/api/v2/system/edges/bench", &resp); err != nil || code != 200 {
+		return ""
+	}
+	return resp.Data.Heartbeat.Forwarder.LastError
 }
 
 // checkBacklogHistory asks the REST history of every device for the
