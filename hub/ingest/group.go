@@ -103,6 +103,16 @@ func (a *Applier) handleGroup(ctx context.Context, msgs []jetstream.Msg) {
 		a.handle(ctx, msgs[0])
 		return
 	}
+	// the whole group is kept in progress while it is handled, not only the
+	// run committing: a slow commit would otherwise let the batches waiting
+	// behind it pass the AckWait, to be delivered again and skipped by the
+	// high-water mark (work done twice)
+	all := make([]pendingMsg, len(msgs))
+	for i, m := range msgs {
+		all[i].msg = m
+	}
+	stop := keepInProgress(all)
+	defer stop()
 	var run []pendingMsg
 	n := 0 // updates in run
 	for _, msg := range msgs {
@@ -202,11 +212,11 @@ func (a *Applier) applyRun(ctx context.Context, run []pendingMsg) {
 		}
 		merged.SeqLast = run[len(run)-1].b.SeqLast
 	}
-	stop := keepInProgress(run)
 	err := a.commit(ctx, &merged, parts)
 	// a failure that is not the batches' fault (the store, or the history
 	// the readings are recorded in before the commit, unavailable) is
-	// retried as a run, its batches kept in progress meanwhile
+	// retried as a run, its batches kept in progress meanwhile (with the
+	// rest of their group, by handleGroup)
 	var perm permanentError
 	for attempt := 1; err != nil && !errors.As(err, &perm) && ctx.Err() == nil; attempt++ {
 		a.retryWait(ctx, merged.Edge, attempt, err)
@@ -214,7 +224,6 @@ func (a *Applier) applyRun(ctx context.Context, run []pendingMsg) {
 			err = a.commit(ctx, &merged, parts)
 		}
 	}
-	stop()
 	if err != nil && ctx.Err() != nil {
 		for _, p := range run {
 			_ = p.msg.Nak()
