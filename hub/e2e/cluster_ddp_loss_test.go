@@ -426,45 +426,12 @@ func TestClusterDDPHubKilled(t *testing.T) {
 	db := mongotest.DatabaseName()
 	t.Logf("store: %s (%s), database %s; history: VictoriaMetrics at %s", mongoURI, kind, db, vm)
 
-	nodes := make([]*hubNode, 3)
-	var routes []string
-	for i := range nodes {
-		nodes[i] = &hubNode{name: fmt.Sprintf("hub%d", i+1), httpPort: freePort(t), natsPort: freePort(t), leafPort: freePort(t), routePort: freePort(t)}
-		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", nodes[i].routePort))
-	}
-	for _, n := range nodes {
-		cfg := writeFile(t, dir, n.name+".yaml", fmt.Sprintf(`
-domain: e2e
-dataDir: %s
-http: {listen: "127.0.0.1:%d"}
-nats:
-  listen: "127.0.0.1:%d"
-  leafListen: "127.0.0.1:%d"
-  serverName: %s
-  users: [{user: ops, password: e2e-ops-secret, publish: ["$JS.API.>"]}]
-  cluster: {name: e2e, listen: "127.0.0.1:%d", routes: [%s]}
-store: {backend: mongo, mongoURI: %q, database: %s}
-history: {backend: remote, remote: {writeURL: "%s/api/v1/write", readURL: %q}}
+	nodes := startHubCluster(t, dir, 3, mongoURI, db, vm, `
 ingest: {replicas: 3}
 edges: [{id: edge1, password: e2e-secret-1}, {id: edge2, password: e2e-secret-2}]
-layers:
-  - _id: site
-    collections: [{name: meters}]
 services: {alerts: {enabled: true, tick: 500ms, lease: 3s}}
 iot: {enabled: true}
-`, filepath.Join(dir, n.name), n.httpPort, n.natsPort, n.leafPort, n.name, n.routePort, strings.Join(routes, ", "), mongoURI, db, vm, vm))
-		n.proc = startEnv(t, []string{adminPasswordEnv}, "gridedge-hub", "--config", cfg)
-	}
-	for _, n := range nodes {
-		eventually(t, 150*time.Second, 100*time.Millisecond, n.name+"'s REST API", func() bool {
-			if n.proc.exited() {
-				t.Fatalf("%s exited", n.name)
-			}
-			var v map[string]any
-			code, err := getJSON(n.url("/api/v2/health"), &v)
-			return err == nil && code == 200
-		})
-	}
+`)
 	// the alert rules' lease bucket has the ingest streams' 3 replicas
 	ops := opsJetStream(t, nodes[1].natsPort)
 	var leaseStream *jetstream.StreamInfo

@@ -110,6 +110,57 @@ func (n *hubNode) url(path string) string {
 	return fmt.Sprintf("http://127.0.0.1:%d%s", n.httpPort, path)
 }
 
+// startHubCluster starts count hub nodes forming the NATS cluster e2e, on
+// the mongo store and the remote history (VictoriaMetrics at vm), with a
+// layer site/meters and an ops NATS user, their config followed by extra
+// (top-level YAML); it returns once every node's REST API answers.
+func startHubCluster(t *testing.T, dir string, count int, mongoURI, db, vm, extra string) []*hubNode {
+	t.Helper()
+	nodes := make([]*hubNode, count)
+	var routes []string
+	for i := range nodes {
+		nodes[i] = &hubNode{name: fmt.Sprintf("hub%d", i+1), httpPort: freePort(t), natsPort: freePort(t), leafPort: freePort(t), routePort: freePort(t)}
+		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", nodes[i].routePort))
+	}
+	for _, n := range nodes {
+		cfg := writeFile(t, dir, n.name+".yaml", fmt.Sprintf(`
+domain: e2e
+dataDir: %s
+http: {listen: "127.0.0.1:%d"}
+nats:
+  listen: "127.0.0.1:%d"
+  leafListen: "127.0.0.1:%d"
+  serverName: %s
+  users: [{user: ops, password: e2e-ops-secret, publish: ["$JS.API.>"]}]
+  cluster: {name: e2e, listen: "127.0.0.1:%d", routes: [%s]}
+store: {backend: mongo, mongoURI: %q, database: %s}
+history: {backend: remote, remote: {writeURL: "%s/api/v1/write", readURL: %q}}
+layers:
+  - _id: site
+    collections: [{name: meters}]
+`, filepath.Join(dir, n.name), n.httpPort, n.natsPort, n.leafPort, n.name, n.routePort, strings.Join(routes, ", "), mongoURI, db, vm, vm)+extra)
+		n.proc = startEnv(t, []string{adminPasswordEnv}, "gridedge-hub", "--config", cfg)
+	}
+	waitHubsUp(t, nodes, 150*time.Second)
+	return nodes
+}
+
+// waitHubsUp waits up to limit for each node's REST API to answer its
+// health check, failing at once when a node exits.
+func waitHubsUp(t *testing.T, nodes []*hubNode, limit time.Duration) {
+	t.Helper()
+	for _, n := range nodes {
+		eventually(t, limit, 100*time.Millisecond, n.name+"'s REST API", func() bool {
+			if n.proc.exited() {
+				t.Fatalf("%s exited", n.name)
+			}
+			var v map[string]any
+			code, err := getJSON(n.url("/api/v2/health"), &v)
+			return err == nil && code == 200
+		})
+	}
+}
+
 // clusterEdge is an agent with its simulated meter.
 type clusterEdge struct {
 	id, doc    string
@@ -127,47 +178,13 @@ func TestClusterHubNodeKilledUnderLoad(t *testing.T) {
 	db := mongotest.DatabaseName()
 	t.Logf("store: %s (%s), database %s; history: VictoriaMetrics at %s", mongoURI, kind, db, vm)
 
-	nodes := make([]*hubNode, 3)
-	var routes, leafURLs []string
-	for i := range nodes {
-		nodes[i] = &hubNode{name: fmt.Sprintf("hub%d", i+1), httpPort: freePort(t), natsPort: freePort(t), leafPort: freePort(t), routePort: freePort(t)}
-		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", nodes[i].routePort))
-		leafURLs = append(leafURLs, fmt.Sprintf("nats-leaf://127.0.0.1:%d", nodes[i].leafPort))
-	}
 	edges := []*clusterEdge{{id: "edge1", doc: "M1"}, {id: "edge2", doc: "M2"}}
-	for _, n := range nodes {
-		cfg := writeFile(t, dir, n.name+".yaml", fmt.Sprintf(`
-domain: e2e
-dataDir: %s
-http: {listen: "127.0.0.1:%d"}
-nats:
-  listen: "127.0.0.1:%d"
-  leafListen: "127.0.0.1:%d"
-  serverName: %s
-  users: [{user: ops, password: e2e-ops-secret, publish: ["$JS.API.>"]}]
-  cluster: {name: e2e, listen: "127.0.0.1:%d", routes: [%s]}
-store: {backend: mongo, mongoURI: %q, database: %s}
-history: {backend: remote, remote: {writeURL: "%s/api/v1/write", readURL: %q}}
-ingest: {replicas: 3}
-edges: [{id: edge1, password: e2e-secret-1}, {id: edge2, password: e2e-secret-2}]
-layers:
-  - _id: site
-    collections: [{name: meters}]
-`, filepath.Join(dir, n.name), n.httpPort, n.natsPort, n.leafPort, n.name, n.routePort, strings.Join(routes, ", "), mongoURI, db, vm, vm))
-		n.proc = startEnv(t, []string{adminPasswordEnv}, "gridedge-hub", "--config", cfg)
-	}
 	// the nodes start together: each waits for the others to form the
 	// cluster and create the replicated streams
-	for _, n := range nodes {
-		eventually(t, 150*time.Second, 100*time.Millisecond, n.name+"'s REST API", func() bool {
-			if n.proc.exited() {
-				t.Fatalf("%s exited", n.name)
-			}
-			var v map[string]any
-			code, err := getJSON(n.url("/api/v2/health"), &v)
-			return err == nil && code == 200
-		})
-	}
+	nodes := startHubCluster(t, dir, 3, mongoURI, db, vm, `
+ingest: {replicas: 3}
+edges: [{id: edge1, password: e2e-secret-1}, {id: edge2, password: e2e-secret-2}]
+`)
 
 	// a token from a login on hub 1 works on the others
 	s := &stack{httpPort: nodes[0].httpPort}
@@ -191,7 +208,7 @@ layers:
 	if nodes[0].name != leader {
 		t.Fatalf("edge1's consumer is led by %q, not a hub node", leader)
 	}
-	leafURLs = leafURLs[:0]
+	var leafURLs []string
 	for _, n := range nodes {
 		leafURLs = append(leafURLs, fmt.Sprintf("nats-leaf://127.0.0.1:%d", n.leafPort))
 	}

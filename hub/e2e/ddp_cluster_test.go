@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -29,41 +27,9 @@ func TestClusterDDPLiveDataAcrossHubs(t *testing.T) {
 	db := mongotest.DatabaseName()
 	t.Logf("store: %s (%s), database %s; history: VictoriaMetrics at %s", mongoURI, kind, db, vm)
 
-	nodes := make([]*hubNode, 2)
-	var routes []string
-	for i := range nodes {
-		nodes[i] = &hubNode{name: fmt.Sprintf("hub%d", i+1), httpPort: freePort(t), natsPort: freePort(t), leafPort: freePort(t), routePort: freePort(t)}
-		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", nodes[i].routePort))
-	}
-	for _, n := range nodes {
-		cfg := writeFile(t, dir, n.name+".yaml", fmt.Sprintf(`
-domain: e2e
-dataDir: %s
-http: {listen: "127.0.0.1:%d"}
-nats:
-  listen: "127.0.0.1:%d"
-  leafListen: "127.0.0.1:%d"
-  serverName: %s
-  cluster: {name: e2e, listen: "127.0.0.1:%d", routes: [%s]}
-store: {backend: mongo, mongoURI: %q, database: %s}
-history: {backend: remote, remote: {writeURL: "%s/api/v1/write", readURL: %q}}
+	nodes := startHubCluster(t, dir, 2, mongoURI, db, vm, `
 ingest: {replicas: 1}
-layers:
-  - _id: site
-    collections: [{name: meters}]
-`, filepath.Join(dir, n.name), n.httpPort, n.natsPort, n.leafPort, n.name, n.routePort, strings.Join(routes, ", "), mongoURI, db, vm, vm))
-		n.proc = startEnv(t, []string{adminPasswordEnv}, "gridedge-hub", "--config", cfg)
-	}
-	for _, n := range nodes {
-		eventually(t, 150*time.Second, 100*time.Millisecond, n.name+"'s REST API", func() bool {
-			if n.proc.exited() {
-				t.Fatalf("%s exited", n.name)
-			}
-			var v map[string]any
-			code, err := getJSON(n.url("/api/v2/health"), &v)
-			return err == nil && code == 200
-		})
-	}
+`)
 	a, b := nodes[0], nodes[1]
 	s := &stack{httpPort: a.httpPort}
 	s.login(t)

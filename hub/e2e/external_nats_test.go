@@ -194,16 +194,7 @@ layers:
 		n.proc = startEnv(t, []string{adminPasswordEnv}, "gridedge-hub", "--config", cfg)
 		hubs[i] = n
 	}
-	for _, n := range hubs {
-		eventually(t, 90*time.Second, 100*time.Millisecond, n.name+"'s REST API", func() bool {
-			if n.proc.exited() {
-				t.Fatalf("%s exited", n.name)
-			}
-			var v map[string]any
-			code, err := getJSON(n.url("/api/v2/health"), &v)
-			return err == nil && code == 200
-		})
-	}
+	waitHubsUp(t, hubs, 90*time.Second)
 	s := &stack{httpPort: hubs[1].httpPort}
 	s.login(t)
 

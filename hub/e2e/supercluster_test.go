@@ -89,14 +89,7 @@ layers:
 		n.proc = startEnv(t, []string{adminPasswordEnv}, "gridedge-hub", "--config", cfg)
 	}
 	for _, n := range nodes {
-		eventually(t, 150*time.Second, 100*time.Millisecond, n.name+"'s REST API", func() bool {
-			if n.proc.exited() {
-				t.Fatalf("%s exited", n.name)
-			}
-			var v map[string]any
-			code, err := getJSON(n.url("/api/v2/health"), &v)
-			return err == nil && code == 200
-		})
+		waitHubsUp(t, []*hubNode{&n.hubNode}, 150*time.Second)
 	}
 	east, west := nodes[0], nodes[2]
 	// each edge's stream lives in its own cluster, asked across the gateway
