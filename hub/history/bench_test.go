@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"io/fs"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
@@ -21,19 +20,6 @@ func waveform(d, k, s int, rng *rand.Rand) float64 {
 	base := 100 + float64(k)*10
 	v := base*(1+0.05*math.Sin(2*math.Pi*float64(s)/86400+float64(d))) + rng.NormFloat64()*0.5
 	return math.Round(v*10) / 10
-}
-
-func dirSize(t testing.TB, dir string) int64 {
-	var n int64
-	_ = filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
-		if err == nil && !e.IsDir() {
-			if fi, err := e.Info(); err == nil {
-				n += fi.Size()
-			}
-		}
-		return nil
-	})
-	return n
 }
 
 // BenchmarkBytesPerReading writes devices × 30 tags for a span at an
@@ -79,8 +65,8 @@ func BenchmarkBytesPerReading(b *testing.B) {
 				var blocks, index int64
 				var covered time.Duration
 				for _, bl := range db.DB().Blocks() {
-					blocks += dirSize(b, bl.Dir())
-					index += dirSize(b, filepath.Join(bl.Dir(), "index"))
+					blocks += dirSize(bl.Dir())
+					index += dirSize(filepath.Join(bl.Dir(), "index"))
 					covered += time.Duration(bl.MaxTime()-bl.MinTime()) * time.Millisecond
 				}
 				inBlocks := float64(c.devices*30) * float64(covered/c.interval)
@@ -89,7 +75,7 @@ func BenchmarkBytesPerReading(b *testing.B) {
 				}
 				b.ReportMetric(float64(blocks)/inBlocks, "block-bytes/reading")
 				b.ReportMetric(float64(index)/inBlocks, "index-bytes/reading")
-				b.ReportMetric(float64(dirSize(b, dir))/readings, "dir-bytes/reading")
+				b.ReportMetric(float64(dirSize(dir))/readings, "dir-bytes/reading")
 				t0 := time.Now()
 				err = db.Select(context.Background(), Query{Layer: "demo", Collection: "meters", IDs: []string{"D001"}, Fields: []string{"measurements.t05"},
 					From: start, To: start.Add(c.span)}, func(s Series) error {

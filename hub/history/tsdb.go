@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb"
+	"github.com/prometheus/prometheus/util/compression"
 
 	"github.com/gridedge/gridedge/shared/model"
 )
@@ -43,6 +44,12 @@ type TSDBOptions struct {
 	// periods (0: the finest resolution, at most 10 minutes; negative:
 	// never, the caller runs Downsample).
 	DownsampleEvery time.Duration
+	// OOOCompactBytes compacts the out-of-order samples into blocks when
+	// their write-behind log reaches this size (0: DefaultOOOCompactBytes;
+	// negative: only when the engine compacts its head), see ooo.go.
+	OOOCompactBytes int64
+	// OOOCheckEvery is how often that size is looked at (0: 10 s).
+	OOOCheckEvery time.Duration
 }
 
 // TSDB is the embedded history store: Prometheus' TSDB.
@@ -59,7 +66,10 @@ type TSDB struct {
 	oooWindow time.Duration
 	ds        *downsampler // nil: no downsampling
 
-	written, unchanged, refused atomic.Uint64
+	oooCancel context.CancelFunc // stops bindOutOfOrder (nil: not running)
+	oooDone   chan struct{}
+
+	written, unchanged, refused, oooCompactions atomic.Uint64
 }
 
 var _ Store = (*TSDB)(nil)
@@ -104,6 +114,9 @@ func OpenTSDB(o TSDBOptions) (*TSDB, error) {
 	// blocks of 2 h compact up to 1/10 of the retention (at most 31 days)
 	opts.MaxBlockDuration = min(o.Retention.Milliseconds()/10, (31 * 24 * time.Hour).Milliseconds())
 	opts.StripeSize = headStripeSize
+	// what Prometheus itself ships with: the WAL and the write-behind log
+	// of a backlog replay take about half the disk
+	opts.WALCompression = compression.Snappy
 	db, err := tsdb.Open(o.Dir, o.Logger.With("component", "history"), nil, opts, nil)
 	if err != nil {
 		return nil, fmt.Errorf("history: open the tsdb in %s: %w", o.Dir, err)
@@ -116,6 +129,15 @@ func OpenTSDB(o TSDBOptions) (*TSDB, error) {
 	if err := t.openDownsampler(o.Dir, o.Downsample, o.DownsampleEvery); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if o.OOOCompactBytes >= 0 {
+		if o.OOOCompactBytes == 0 {
+			o.OOOCompactBytes = DefaultOOOCompactBytes
+		}
+		if o.OOOCheckEvery <= 0 {
+			o.OOOCheckEvery = oooCheckEvery
+		}
+		t.bindOutOfOrder(o.OOOCompactBytes, o.OOOCheckEvery)
 	}
 	return t, nil
 }
@@ -160,6 +182,10 @@ func (s *TSDB) Close() error {
 		return nil
 	}
 	s.closed = true
+	if s.oooCancel != nil {
+		s.oooCancel()
+		<-s.oooDone
+	}
 	if s.ds != nil {
 		if err := s.ds.close(); err != nil {
 			s.db.Close()
