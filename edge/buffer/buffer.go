@@ -90,6 +90,13 @@ type Options struct {
 	// bbolt's 16 MiB growth step, so that preallocation alone never
 	// triggers a compaction).
 	CompactSlack uint64
+	// CompactMaxLive is the most live data Compact copies (default 64 MiB,
+	// well under a second's work). Appends, reads and acknowledgements
+	// wait while it runs, so while more than this is queued (a backlog
+	// draining) the file keeps its size: compacting half a day's backlog
+	// mid-drain held the agent's appends and heartbeats for minutes, and
+	// doubled the disk the buffer took meanwhile.
+	CompactMaxLive uint64
 	// Logger receives overflow episodes; default slog.Default().
 	Logger *slog.Logger
 }
@@ -258,6 +265,9 @@ func Open(path string, opts Options) (*Buffer, error) {
 	}
 	if opts.CompactSlack == 0 {
 		opts.CompactSlack = 32 << 20
+	}
+	if opts.CompactMaxLive == 0 {
+		opts.CompactMaxLive = 64 << 20
 	}
 	if opts.Overflow == "" {
 		opts.Overflow = DropOldest

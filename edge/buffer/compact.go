@@ -15,8 +15,9 @@ import (
 // file is compacted when it holds more than CompactSlack bytes beyond
 // twice its live pages, so after Compact its size is at most twice the
 // live data plus CompactSlack. Appends, reads and acknowledgements wait
-// while it runs; it copies only the live data, which is small after a
-// backlog has drained. The agent calls it once a minute.
+// while it runs, so it copies at most CompactMaxLive bytes of live data:
+// with more queued (a backlog still draining) it waits. The agent calls it
+// once a minute.
 func (b *Buffer) Compact() (bool, error) {
 	b.dbmu.RLock()
 	size, live, err := b.sizes()
@@ -24,7 +25,7 @@ func (b *Buffer) Compact() (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if size <= 2*live+int64(b.opts.CompactSlack) {
+	if size <= 2*live+int64(b.opts.CompactSlack) || live > int64(b.opts.CompactMaxLive) {
 		return false, nil
 	}
 	return true, b.compact()

@@ -90,3 +90,45 @@ func TestCompactShrinksADrainedFile(t *testing.T) {
 		t.Fatalf("append after a restart: %d, %v", first, err)
 	}
 }
+
+// While a backlog drains, Compact leaves the file alone until what is
+// still queued is at most CompactMaxLive: copying it would hold appends
+// and the heartbeat for as long as the copy takes.
+func TestCompactWaitsForTheBacklogToDrain(t *testing.T) {
+	const backlog = 4000 // ~2 kB each: ~8 MB
+	tests := []struct {
+		name    string
+		acked   uint64
+		maxLive uint64
+		want    bool
+	}{
+		{"a quarter queued, above the bound", 3000, 1 << 20, false},
+		{"a quarter queued, under a larger bound", 3000, 4 << 20, true},
+		{"drained", backlog - 10, 1 << 20, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := open(t, filepath.Join(t.TempDir(), "buffer.db"), Options{NoSync: true, CompactSlack: 256 << 10, CompactMaxLive: tt.maxLive})
+			for i := 0; i < backlog; i += 100 {
+				us := make([]model.Update, 100)
+				for j := range us {
+					us[j] = bigUpd(i + j)
+				}
+				if _, err := b.Append(us...); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := b.Ack(tt.acked); err != nil {
+				t.Fatal(err)
+			}
+			before, _ := b.Stats()
+			did, err := b.Compact()
+			if err != nil || did != tt.want {
+				t.Fatalf("Compact with %d of %d bytes queued, bound %d: %v, %v; want %v", before.Bytes, before.FileBytes, tt.maxLive, did, err, tt.want)
+			}
+			if after, _ := b.Stats(); after.Depth != backlog-tt.acked || after.FirstSeq != tt.acked+1 {
+				t.Fatalf("after Compact: %+v; want %d queued from %d", after, backlog-tt.acked, tt.acked+1)
+			}
+		})
+	}
+}
