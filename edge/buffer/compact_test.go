@@ -16,15 +16,7 @@ func TestCompactShrinksADrainedFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "buffer.db")
 	b := open(t, path, Options{NoSync: true, CompactSlack: 256 << 10})
 	const backlog = 4000
-	for i := 0; i < backlog; i += 100 {
-		us := make([]model.Update, 100)
-		for j := range us {
-			us[j] = bigUpd(i + j)
-		}
-		if _, err := b.Append(us...); err != nil {
-			t.Fatal(err)
-		}
-	}
+	appendBig(t, b, backlog)
 	if did, err := b.Compact(); err != nil || did {
 		t.Fatalf("Compact of a full backlog: %v, %v; want nothing to do", did, err)
 	}
@@ -109,15 +101,7 @@ func TestCompactWaitsForTheBacklogToDrain(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := open(t, filepath.Join(t.TempDir(), "buffer.db"), Options{NoSync: true, CompactSlack: 256 << 10, CompactMaxLive: tt.maxLive})
-			for i := 0; i < backlog; i += 100 {
-				us := make([]model.Update, 100)
-				for j := range us {
-					us[j] = bigUpd(i + j)
-				}
-				if _, err := b.Append(us...); err != nil {
-					t.Fatal(err)
-				}
-			}
+			appendBig(t, b, backlog)
 			if err := b.Ack(tt.acked); err != nil {
 				t.Fatal(err)
 			}
@@ -130,5 +114,19 @@ func TestCompactWaitsForTheBacklogToDrain(t *testing.T) {
 				t.Fatalf("after Compact: %+v; want %d queued from %d", after, backlog-tt.acked, tt.acked+1)
 			}
 		})
+	}
+}
+
+// appendBig appends n updates of ~2 kB (bigUpd) in appends of 100.
+func appendBig(t *testing.T, b *Buffer, n int) {
+	t.Helper()
+	for i := 0; i < n; i += 100 {
+		us := make([]model.Update, min(100, n-i))
+		for j := range us {
+			us[j] = bigUpd(i + j)
+		}
+		if _, err := b.Append(us...); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
