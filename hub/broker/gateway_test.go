@@ -299,9 +299,18 @@ func TestSupercluster(t *testing.T) {
 	if errWest == nil {
 		t.Fatal("west created a stream without the majority of the supercluster's nodes")
 	}
-	mctx, mcancel = context.WithTimeout(ctx, 10*time.Second)
-	_, errEast := jsEast.CreateStream(mctx, jetstream.StreamConfig{Name: "CUT_EAST", Subjects: []string{"cut.east"}, Placement: &jetstream.Placement{Cluster: "east"}})
-	mcancel()
+	// when the meta leader was west's node, east elects another first:
+	// seconds, more on a loaded machine, so east gets 45 s of attempts
+	var errEast error
+	for deadline := time.Now().Add(45 * time.Second); ; {
+		mctx, mcancel = context.WithTimeout(ctx, 5*time.Second)
+		_, errEast = jsEast.CreateStream(mctx, jetstream.StreamConfig{Name: "CUT_EAST", Subjects: []string{"cut.east"}, Placement: &jetstream.Placement{Cluster: "east"}})
+		mcancel()
+		if errEast == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	if errEast != nil {
 		t.Fatalf("east (2 of 3 nodes) could not create a stream with the gateway cut: %v", errEast)
 	}
