@@ -367,21 +367,29 @@ func (r *registry) addGroups(ctx context.Context, gs []*Group) error {
 // groupByKey returns the group of an apikey for resource, else the only
 // group with that apikey.
 func (r *registry) groupByKey(resource, apikey string) *Group {
+	g, _ := r.lookupGroup(resource, apikey)
+	return g
+}
+
+// lookupGroup is groupByKey, with the generation of memory it was read
+// at: a mapping compiled from the group may be kept by resolve only while
+// memory is still at that generation.
+func (r *registry) lookupGroup(resource, apikey string) (*Group, uint64) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if g := r.groups[groupKey{resource, apikey}]; g != nil {
-		return g
+		return g, r.gen
 	}
 	var found *Group
 	for k, g := range r.groups {
 		if k.apikey == apikey {
 			if found != nil {
-				return nil
+				return nil, r.gen
 			}
 			found = g
 		}
 	}
-	return found
+	return found, r.gen
 }
 
 // updateGroup applies a partial update to a group of the scope.
@@ -590,8 +598,12 @@ func (r *registry) setToken(ctx context.Context, service, sub, id, hash string, 
 
 // resolve returns what a reading of device id in group g needs: the
 // device (nil when not provisioned), its token hash and its compiled
-// mapping.
-func (r *registry) resolve(g *Group, id string) (*Device, string, *compiled, error) {
+// mapping. g was read at generation gen (lookupGroup): a mapping compiled
+// here is kept for the next readings only when nothing changed since, for
+// a group changed meanwhile (by this hub, or by another one whose change
+// event came in between) would otherwise leave the old mapping in place
+// after the change had dropped it.
+func (r *registry) resolve(g *Group, gen uint64, id string) (*Device, string, *compiled, error) {
 	k := deviceKey{g.Service, id}
 	r.mu.RLock()
 	e := r.devices[k]
@@ -609,7 +621,7 @@ func (r *registry) resolve(g *Group, id string) (*Device, string, *compiled, err
 			return nil, "", nil, err
 		}
 		r.mu.Lock()
-		if r.devices[k] == e {
+		if r.gen == gen && r.devices[k] == e {
 			e.compiled = c
 		}
 		r.mu.Unlock()

@@ -251,11 +251,11 @@ func (s *Service) admit(ctx context.Context, in Reading, now time.Time) (*Device
 	if int64(len(in.Payload)) > s.cfg.MaxPayload {
 		return nil, nil, payloadTooLarge(s.cfg.MaxPayload)
 	}
-	g := s.reg.groupByKey(in.Resource, in.APIKey)
+	g, gen := s.reg.lookupGroup(in.Resource, in.APIKey)
 	if g == nil {
 		return nil, nil, groupNotFound(in.Resource, in.APIKey)
 	}
-	dev, hash, c, err := s.reg.resolve(g, in.DeviceID)
+	dev, hash, c, err := s.reg.resolve(g, gen, in.DeviceID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -269,7 +269,7 @@ func (s *Service) admit(ctx context.Context, in Reading, now time.Time) (*Device
 		if err := s.autoprovision(ctx, g, in); err != nil {
 			return nil, nil, err
 		}
-		if dev, hash, c, err = s.reg.resolve(g, in.DeviceID); err != nil {
+		if dev, hash, c, err = s.reg.resolve(g, gen, in.DeviceID); err != nil {
 			return nil, nil, err
 		}
 		if dev == nil {
