@@ -274,6 +274,11 @@ func TestReplicasConverge(t *testing.T) {
 	hubs := []*harness{h.replica(t, url, "a", time.Hour, true), h.replica(t, url, "b", time.Hour, true)}
 	hd := h.fiware("smartcity", "/")
 	hubs[0].must(200, "POST", PathServices, `{"services":[{"apikey":"k1","resource":"/iot/json","entity_type":"Kit"}]}`, hd)
+	// b provisions devices of the group's entity type: it must know the group first
+	waitFor(t, "b to see the group", func() bool {
+		n, _ := hubs[1].must(200, "GET", PathServices, nil, hd)["count"].(float64)
+		return n == 1
+	})
 	const perHub = 20
 	var wg sync.WaitGroup
 	errs := make(chan error, 2*perHub*2)
@@ -283,8 +288,8 @@ func TestReplicasConverge(t *testing.T) {
 			defer wg.Done()
 			for j := range perHub {
 				id := fmt.Sprintf("h%d-d%d", i, j)
-				if code, _ := r.raw("POST", PathDevices, fmt.Sprintf(`{"devices":[{"device_id":%q}]}`, id), hd); code != 200 {
-					errs <- fmt.Errorf("POST device %s on hub %d: %d", id, i, code)
+				if code, body := r.raw("POST", PathDevices, fmt.Sprintf(`{"devices":[{"device_id":%q}]}`, id), hd); code != 200 {
+					errs <- fmt.Errorf("POST device %s on hub %d: %d %s", id, i, code, body)
 				}
 				// the other hub's device of the same number gets a token from this one
 				other := fmt.Sprintf("h%d-d%d", 1-i, j)
@@ -324,5 +329,32 @@ func TestReplicasConverge(t *testing.T) {
 			}
 			return true
 		})
+	}
+}
+
+// TestGroupChangeDuringAReading: a reading that read its group before a
+// change of the group's mapping, and compiled the device's mapping after
+// the change had dropped the compiled ones, is written with the mapping it
+// read, but does not leave that old mapping for the readings after it
+// (it did: the old mapping stayed until the next change, and a replica
+// kept applying a group's old expression).
+func TestGroupChangeDuringAReading(t *testing.T) {
+	h := newHarness(t, nil)
+	hd := h.fiware("smartcity", "/")
+	h.must(200, "POST", PathServices, `{"services":[{"apikey":"k1","resource":"/iot/json","entity_type":"Kit",
+	 "attributes":[{"object_id":"t","name":"temperature","type":"Number"}]}]}`, hd)
+	h.must(200, "POST", PathJSON+"?k=k1&i=kit0", `{"t":1}`, nil)
+
+	g, gen := h.svc.reg.lookupGroup("/iot/json", "k1") // the reading in flight reads its group
+	h.must(200, "PUT", PathServices+"?resource=/iot/json&apikey=k1",
+		`{"attributes":[{"object_id":"t","name":"temperature","type":"Number","expression":"t * 10"}]}`, hd)
+	if _, _, c, err := h.svc.reg.resolve(g, gen, "kit0"); err != nil || c == nil {
+		t.Fatalf("resolve of the reading in flight: %v, %v", c, err)
+	}
+
+	h.clock.Add(time.Second)
+	h.must(200, "POST", PathJSON+"?k=k1&i=kit0", `{"t":3}`, nil)
+	if v := h.value("smartcity", "Kit", "Kit:kit0", "temperature"); v != 30.0 {
+		t.Fatalf("temperature after the group's change = %v, want 30 (t * 10)", v)
 	}
 }
