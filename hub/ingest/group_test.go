@@ -197,3 +197,45 @@ func TestChangesPerBatch(t *testing.T) {
 		})
 	}
 }
+
+// A run ends before the fields its updates set pass maxRunFields, so
+// that an edge with large updates does not make the hub hold a huge run.
+func TestRunsAreBoundedByFields(t *testing.T) {
+	ctx := context.Background()
+	defer func(n int) { maxRunFields = n }(maxRunFields)
+	maxRunFields = 6 // 3 of batchJSON's updates (a measurement and measurementsTimestamp each)
+	nc := startNATS(t)
+	bs, err := bolt.Open(filepath.Join(t.TempDir(), "hub.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bs.Close() })
+	if err := bs.PutLayer(ctx, storeLayer("site", "meters")); err != nil {
+		t.Fatal(err)
+	}
+	st := &applyCalls{Store: bs}
+	f := &fixture{nc: nc, st: st}
+	f.a, err = New(ctx, nc, st, Options{Domain: "d", Edges: []string{"e1"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.js = f.a.js
+	f.publish(t, "e1", batchJSON("e1", 1, 2, "meters"), "") // 4 fields
+	f.publish(t, "e1", batchJSON("e1", 3, 2, "meters"), "") // 8 with the one before: a run of its own…
+	f.publish(t, "e1", batchJSON("e1", 5, 1, "meters"), "") // …which this one joins (6)
+	f.publish(t, "e1", batchJSON("e1", 6, 4, "meters"), "") // more than the bound alone: a run all the same
+
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = f.a.Run(runCtx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	wait(t, "the backlog", func() bool { return f.a.EdgeStats("e1").LastSeq == 9 })
+	if got, want := f.a.EdgeStats("e1"), (EdgeStats{Batches: 4, Applied: 9, LastSeq: 9}); !sameCounts(got, want) {
+		t.Errorf("e1 stats = %+v, want %+v", got, want)
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if want := []string{"e1:1-2", "e1:3-5", "e1:6-9"}; !slices.Equal(st.calls, want) {
+		t.Errorf("ApplyBatch calls %v, want %v", st.calls, want)
+	}
+}
