@@ -30,7 +30,8 @@ const (
 	backlogE2EDirEnv = "GRIDEDGE_BENCH_BACKLOG_E2E_DIR"
 	// backlogE2EProfileEnv names a file: the hub is then built with
 	// net/http/pprof and its CPU profile of the replay's first minute
-	// (or all of it, when shorter) is written there.
+	// (or all of it, when shorter) is written there, and its heap profile
+	// at the replay's end beside it (the name with ".heap").
 	backlogE2EProfileEnv = "GRIDEDGE_BENCH_BACKLOG_E2E_HUB_PROFILE"
 )
 
@@ -273,6 +274,15 @@ logLevel: warn
 	rate := float64(want.Readings) / took.Seconds()
 	hubAfter := dirBytes(hubDir)
 	historyBytes := dirBytes(filepath.Join(hubDir, "history"))
+	if profile != "" {
+		// the heap at the replay's end: what the hub holds after taking it all
+		u := fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/heap", s.hubPprof)
+		if err := fetchPprof(u, time.Minute, profile+".heap"); err != nil {
+			b.Error(err)
+		} else {
+			fmt.Printf("hub heap profile at the replay's end: %s.heap (go tool pprof -sample_index=inuse_space -top %s.heap)\n", profile, profile)
+		}
+	}
 
 	if profile != "" {
 		if err := <-profDone; err != nil {
