@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,7 +17,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gridedge/gridedge/hub/store"
-	"github.com/gridedge/gridedge/hub/store/bolt"
 	"github.com/gridedge/gridedge/shared/subject"
 )
 
@@ -98,15 +96,8 @@ func TestClusterReplicasApplyEachBatchOnceAcrossAFailover(t *testing.T) {
 		t.Skip("starts a three-node JetStream cluster; skipped with -short")
 	}
 	srvs := startCluster(t, 3)
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "hub.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openBolt(t, storeLayer("site", "meters"))
 	ctx := context.Background()
-	if err := st.PutLayer(ctx, storeLayer("site", "meters")); err != nil {
-		t.Fatal(err)
-	}
 	edges := []string{"e1", "e2"}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	var reps []*replica

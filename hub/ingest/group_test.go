@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"sync"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/gridedge/gridedge/hub/store"
-	"github.com/gridedge/gridedge/hub/store/bolt"
 	"github.com/gridedge/gridedge/shared/model"
 )
 
@@ -40,14 +38,7 @@ func (s *applyCalls) ApplyBatch(ctx context.Context, b *model.Batch, o store.App
 func TestGroupAppliesBacklogAsOneByOne(t *testing.T) {
 	ctx := context.Background()
 	nc := startNATS(t)
-	bs, err := bolt.Open(filepath.Join(t.TempDir(), "hub.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { bs.Close() })
-	if err := bs.PutLayer(ctx, storeLayer("site", "meters", "other")); err != nil {
-		t.Fatal(err)
-	}
+	bs := openBolt(t, storeLayer("site", "meters", "other"))
 	st := &applyCalls{Store: bs}
 	f := &fixture{nc: nc, st: st}
 	changes := func(c store.Change) {
@@ -55,6 +46,7 @@ func TestGroupAppliesBacklogAsOneByOne(t *testing.T) {
 		defer f.mu.Unlock()
 		f.changes = append(f.changes, c)
 	}
+	var err error
 	f.a, err = New(ctx, nc, st, Options{Domain: "d", Edges: []string{"e1", "e2"}, Changes: changes,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
@@ -205,16 +197,10 @@ func TestRunsAreBoundedByFields(t *testing.T) {
 	defer func(n int) { maxRunFields = n }(maxRunFields)
 	maxRunFields = 6 // 3 of batchJSON's updates (a measurement and measurementsTimestamp each)
 	nc := startNATS(t)
-	bs, err := bolt.Open(filepath.Join(t.TempDir(), "hub.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { bs.Close() })
-	if err := bs.PutLayer(ctx, storeLayer("site", "meters")); err != nil {
-		t.Fatal(err)
-	}
+	bs := openBolt(t, storeLayer("site", "meters"))
 	st := &applyCalls{Store: bs}
 	f := &fixture{nc: nc, st: st}
+	var err error
 	f.a, err = New(ctx, nc, st, Options{Domain: "d", Edges: []string{"e1"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,7 +20,6 @@ import (
 
 	"github.com/gridedge/gridedge/hub/history"
 	"github.com/gridedge/gridedge/hub/store"
-	"github.com/gridedge/gridedge/hub/store/bolt"
 	"github.com/gridedge/gridedge/shared/model"
 )
 
@@ -145,16 +143,8 @@ func (s *dieOnce) ApplyBatch(ctx context.Context, b *model.Batch, o store.ApplyO
 func TestHistoryKeepsBatchAtACrash(t *testing.T) {
 	for _, after := range []bool{false, true} {
 		t.Run(map[bool]string{false: "before the commit", true: "after the commit"}[after], func(t *testing.T) {
-			bs, err := bolt.Open(filepath.Join(t.TempDir(), "hub.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { bs.Close() })
-			hist, err := history.OpenTSDB(history.TSDBOptions{Dir: t.TempDir(), OutOfOrderWindow: 48 * time.Hour})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { hist.Close() })
+			bs := openBolt(t)
+			hist := openTSDB(t)
 			crash := &dieOnce{afterCommit: after}
 			f, _ := startRecordedApplier(t, bs, func(s store.Store) store.Store { crash.Store = s; return crash }, hist)
 			base := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
@@ -251,11 +241,7 @@ func (vm *victoriaMetrics) stop() {
 // is in the documents and in the history, once.
 func TestHistoryOutageHoldsBatches(t *testing.T) {
 	vm := startVictoriaMetrics(t)
-	bs, err := bolt.Open(filepath.Join(t.TempDir(), "hub.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { bs.Close() })
+	bs := openBolt(t)
 	remote, err := history.OpenRemote(history.RemoteOptions{WriteURL: vm.url() + "/api/v1/write", ReadURL: vm.url(),
 		Client: &http.Client{Timeout: 5 * time.Second}})
 	if err != nil {
@@ -326,11 +312,7 @@ func TestHistoryFailureIsNotPermanent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bs, err := bolt.Open(filepath.Join(t.TempDir(), "hub.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { bs.Close() })
+	bs := openBolt(t)
 	f, _ := startRecordedApplier(t, bs, nil, remote)
 	f.publish(t, "e1", readingsBatch("e1", 1, 3, time.Now().UTC()), "")
 	waitFor(t, 10*time.Second, "retries", func() bool { return f.a.Stats().Retries >= 2 })
@@ -350,19 +332,8 @@ func TestHistoryFailureIsNotPermanent(t *testing.T) {
 func TestRestartKeepsBatchPendingAtTheStop(t *testing.T) {
 	ctx := context.Background()
 	nc := startNATS(t)
-	bs, err := bolt.Open(filepath.Join(t.TempDir(), "hub.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { bs.Close() })
-	if err := bs.PutLayer(ctx, storeLayer("site", "meters")); err != nil {
-		t.Fatal(err)
-	}
-	hist, err := history.OpenTSDB(history.TSDBOptions{Dir: t.TempDir(), OutOfOrderWindow: 48 * time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { hist.Close() })
+	bs := openBolt(t, storeLayer("site", "meters"))
+	hist := openTSDB(t)
 	rec := history.NewRecorder(bs, hist, nil)
 	a, err := New(ctx, nc, rec, Options{Domain: "d", Edges: []string{"e1"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
@@ -443,16 +414,8 @@ func (s *slowBigCommit) ApplyBatch(ctx context.Context, b *model.Batch, o store.
 // updates of an 8 h backlog replay under load were received twice). A
 // pull of the test's own, past the AckWait, must find nothing.
 func TestSlowCommitKeepsGroupInProgress(t *testing.T) {
-	bs, err := bolt.Open(filepath.Join(t.TempDir(), "hub.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { bs.Close() })
-	hist, err := history.OpenTSDB(history.TSDBOptions{Dir: t.TempDir(), OutOfOrderWindow: 48 * time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { hist.Close() })
+	bs := openBolt(t)
+	hist := openTSDB(t)
 	slow := &slowBigCommit{gate: make(chan struct{})}
 	f, _ := startRecordedApplier(t, bs, func(s store.Store) store.Store { slow.Store = s; return slow }, hist)
 	var redelivered atomic.Int64

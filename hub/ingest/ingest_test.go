@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/gridedge/gridedge/hub/history"
 	"github.com/gridedge/gridedge/hub/store"
 	"github.com/gridedge/gridedge/hub/store/bolt"
 	"github.com/gridedge/gridedge/shared/model"
@@ -71,16 +72,9 @@ func storeLayer(id string, collections ...string) store.Layer {
 func setupWith(t *testing.T, edges []string, opt func(*Options)) *fixture {
 	t.Helper()
 	f := &fixture{nc: startNATS(t)}
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "hub.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openBolt(t, storeLayer("site", "meters"))
 	f.st = st
 	ctx := context.Background()
-	if err := st.PutLayer(ctx, store.Layer{ID: "site", Collections: []store.Collection{{Name: "meters"}}}); err != nil {
-		t.Fatal(err)
-	}
 	changes := func(c store.Change) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
@@ -91,6 +85,7 @@ func setupWith(t *testing.T, edges []string, opt func(*Options)) *fixture {
 	if opt != nil {
 		opt(&o)
 	}
+	var err error
 	f.a, err = New(ctx, f.nc, st, o)
 	if err != nil {
 		t.Fatal(err)
@@ -334,4 +329,33 @@ func TestDrainsTheSharedStreamOfAnOlderHub(t *testing.T) {
 			t.Errorf("stream of %s: %v", e, err)
 		}
 	}
+}
+
+// openBolt opens a bolt store in a temporary directory, closed when the
+// test ends, holding layers.
+func openBolt(t testing.TB, layers ...store.Layer) *bolt.Store {
+	t.Helper()
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "hub.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	for _, l := range layers {
+		if err := st.PutLayer(context.Background(), l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return st
+}
+
+// openTSDB opens an embedded history in a temporary directory (48 h
+// out-of-order window), closed when the test ends.
+func openTSDB(t testing.TB) *history.TSDB {
+	t.Helper()
+	hist, err := history.OpenTSDB(history.TSDBOptions{Dir: t.TempDir(), OutOfOrderWindow: 48 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hist.Close() })
+	return hist
 }
