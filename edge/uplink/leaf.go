@@ -56,7 +56,8 @@ type LeafOptions struct {
 	// compressed or not; "off" saves them and sends ~1.6× the bytes
 	// (binary batches compress to ~60% with S2).
 	Compression string
-	// LocalListen is host:port for local apps ("" = in-process only).
+	// LocalListen is host:port for local apps ("" = in-process only;
+	// port 0 = any free port, see Leaf.ClientURL).
 	LocalListen string
 	// LocalTLS, when set, makes the local listener require TLS with this
 	// certificate (re-read when its files change) and, with a CA file,
@@ -182,6 +183,11 @@ func StartLeaf(o LeafOptions) (*Leaf, error) {
 		port, err := strconv.Atoi(p)
 		if err != nil {
 			return nil, fmt.Errorf("leaf: local listen port %q: %w", p, err)
+		}
+		if port == 0 {
+			// nats-server takes port 0 for its default, 4222 (the hub's
+			// port); ":0" means any free port, as for net.Listen
+			port = server.RANDOM_PORT
 		}
 		opts.Host, opts.Port = host, port
 		if o.LocalTLS != nil {

@@ -114,3 +114,27 @@ func TestLiveInterestOnlyFromLocalSubscribers(t *testing.T) {
 		t.Fatalf("interest in %s after the local subscriber left", live)
 	}
 }
+
+// A local listener on port 0 takes any free port, as net.Listen does:
+// nats-server alone takes 0 for its default, 4222, which the hub (or
+// another leaf) on the same machine may hold. Two leaves on ":0" both
+// start, each on a port of its own, reached through ClientURL.
+func TestLocalListenPortZeroIsAnyFreePort(t *testing.T) {
+	var urls []string
+	for _, edge := range []string{"e1", "e2"} {
+		leaf, err := StartLeaf(LeafOptions{Edge: edge, Domain: "d", LocalListen: "127.0.0.1:0", AnonymousRead: true, Logger: quiet})
+		if err != nil {
+			t.Fatalf("leaf %s: %v", edge, err)
+		}
+		defer leaf.Shutdown()
+		nc, err := nats.Connect(leaf.ClientURL())
+		if err != nil {
+			t.Fatalf("connect to leaf %s at %s: %v", edge, leaf.ClientURL(), err)
+		}
+		nc.Close()
+		urls = append(urls, leaf.ClientURL())
+	}
+	if urls[0] == urls[1] || urls[0] == "nats://127.0.0.1:4222" {
+		t.Errorf("leaves listen at %v: want two free ports", urls)
+	}
+}
