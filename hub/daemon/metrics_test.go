@@ -179,7 +179,9 @@ func TestMetricsMoveWhenReadingsFlow(t *testing.T) {
 	if err := nc.Publish(subject.Heartbeat("gridedge", "e1"), hb); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	// generous: under CI's load (-race, every package at once) the
+	// record's and the history's fsyncs have taken seconds
+	deadline := time.Now().Add(30 * time.Second)
 	var fams map[string]*dto.MetricFamily
 	for {
 		_, fams = scrape(t, h.HTTPAddr(), bearer)
@@ -190,8 +192,9 @@ func TestMetricsMoveWhenReadingsFlow(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after 8 updates and a heartbeat of e1: applied %v, online %v",
-				value(fams, "gridedge_hub_ingest_updates_applied_total", "edge", "e1"), value(fams, "gridedge_hub_edges", "state", "online"))
+			t.Fatalf("after 8 updates and a heartbeat of e1: applied %v, online %v, history points %v (want 8, 1, 14)",
+				value(fams, "gridedge_hub_ingest_updates_applied_total", "edge", "e1"), value(fams, "gridedge_hub_edges", "state", "online"),
+				value(fams, "gridedge_hub_history_points_written_total"))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
