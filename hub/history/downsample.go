@@ -436,10 +436,22 @@ const headAppendSlack = time.Hour
 // accepted: the newest sample (not after now) minus the out-of-order
 // window (at least headAppendSlack); math.MinInt64 when the raw store is
 // empty.
+//
+// The newest sample is the engine's own bound: its head's newest in-order
+// sample, or the end of its newest in-order block. A block compacted from
+// out-of-order samples does not count: its end is that of its 2 h range,
+// up to 2 h after its newest sample and possibly after now, so it would
+// close periods in which the engine still takes late samples (Append
+// would then refuse them under the watermark, and the aggregates would
+// never see them).
 func (s *TSDB) closedBefore(now time.Time) int64 {
 	newest := s.db.Head().MaxTime()
 	for _, b := range s.db.Blocks() {
-		newest = max(newest, b.Meta().MaxTime-1)
+		m := b.Meta()
+		if m.Compaction.FromOutOfOrder() || m.Compaction.FromStaleSeries() || m.Compaction.FromSelectedSeries() {
+			continue
+		}
+		newest = max(newest, m.MaxTime-1)
 	}
 	if newest == math.MinInt64 || newest < math.MinInt64/2 {
 		return math.MinInt64

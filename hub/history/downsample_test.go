@@ -359,3 +359,73 @@ func TestDownsampleConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestDownsampleLeavesLatePeriodsOpenAfterOutOfOrderCompaction: an edge
+// replays readings that end hours ago, with late ones among them. The
+// engine compacts the late readings into a block whose end is that of its
+// 2 h range, after the newest reading. Periods are closed from the newest
+// reading, not from that end: a late reading the engine still takes must
+// be stored and counted, not refused under the watermark.
+func TestDownsampleLeavesLatePeriodsOpenAfterOutOfOrderCompaction(t *testing.T) {
+	const window = time.Hour
+	db, err := OpenTSDB(TSDBOptions{Dir: t.TempDir(), OutOfOrderWindow: window, Downsample: dsLevels, DownsampleEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ctx := context.Background()
+	const rng = 2 * time.Hour // the engine's block range
+	// the newest reading is 10 min into a 2 h range, that range ended
+	// at least an hour ago
+	newest := time.Now().UTC().Add(-4 * time.Hour).Truncate(rng).Add(10 * time.Minute)
+	sample := func(ts time.Time, v float64) Sample {
+		return Sample{Layer: "demo", Collection: "meters", ID: "M1", Field: "measurements.voltage", T: ts, Value: v, Quality: 1}
+	}
+	var batch, late []Sample
+	for ts := newest.Add(-8 * time.Hour); !ts.After(newest); ts = ts.Add(time.Minute) {
+		batch = append(batch, sample(ts, 230))
+		if d := newest.Sub(ts); d > 0 && d < 50*time.Minute {
+			late = append(late, sample(ts.Add(30*time.Second), 231))
+		}
+	}
+	for _, b := range [][]Sample{batch, late} {
+		if r, err := db.Append(ctx, b); err != nil || r.Refused != 0 {
+			t.Fatalf("append: %+v, %v", r, err)
+		}
+	}
+	if err := db.db.Compact(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.db.CompactOOOHead(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ooo := false
+	for _, b := range db.db.Blocks() {
+		if m := b.Meta(); m.Compaction.FromOutOfOrder() && m.MaxTime > newest.UnixMilli()+1 {
+			ooo = true
+		}
+	}
+	if !ooo {
+		t.Fatal("the engine made no out-of-order block ending after the newest reading: the test does not test anything")
+	}
+	if got, want := db.closedBefore(time.Now()), newest.Add(-window).UnixMilli(); got != want {
+		t.Errorf("closed before %v, want %v (the newest reading minus the window)", time.UnixMilli(got).UTC(), time.UnixMilli(want).UTC())
+	}
+	if _, err := db.Downsample(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// a late reading the engine's window still takes
+	lateTS := newest.Add(-window + 7*time.Minute + 15*time.Second)
+	r, err := db.Append(ctx, []Sample{sample(lateTS, 229)})
+	if err != nil || r.Written != 1 || r.Refused != 0 {
+		t.Fatalf("a reading %v before the newest was not stored: %+v, %v", newest.Sub(lateTS), r, err)
+	}
+	q := Query{Layer: "demo", Collection: "meters", From: newest.Add(-2 * time.Hour), To: newest, Step: 5 * time.Minute, Agg: AggCount}
+	cq := q
+	if err := CheckQuery(&cq); err != nil {
+		t.Fatal(err)
+	}
+	if d := samePoints(pointsOf(t, db.Select, q), pointsOf(t, db.selectRaw, cq)); d != "" {
+		t.Error(d)
+	}
+}
