@@ -115,6 +115,11 @@ type Broker struct {
 // has no TLS.
 var ErrPlaintext = errors.New("broker: TLS is required but a listener has none")
 
+// splitHostPort splits a listen address for nats-server. Port 0 (and
+// nats-server's own -1) means any free port, as with net.Listen: it is
+// server.RANDOM_PORT, since nats-server reads 0 as its default port
+// (4222 for clients, the hub's own) or as no listener at all (routes,
+// gateways).
 func splitHostPort(hp string) (string, int, error) {
 	host, p, err := net.SplitHostPort(hp)
 	if err != nil {
@@ -123,6 +128,12 @@ func splitHostPort(hp string) (string, int, error) {
 	port, err := strconv.Atoi(p)
 	if err != nil {
 		return "", 0, fmt.Errorf("port %q: %w", p, err)
+	}
+	switch {
+	case port == 0 || port == server.RANDOM_PORT:
+		port = server.RANDOM_PORT
+	case port < 0 || port > 65535:
+		return "", 0, fmt.Errorf("port %d is out of range (1 to 65535, or 0 for any free port)", port)
 	}
 	if host == "" {
 		host = "0.0.0.0"
@@ -242,7 +253,7 @@ func Start(o Options) (*Broker, error) {
 		if err != nil {
 			return nil, fmt.Errorf("broker: leaf listen address %q: %w", o.LeafListen, err)
 		}
-		if port == 0 {
+		if port == server.RANDOM_PORT {
 			// nats-server has no accessor for a random leaf port: pick one.
 			if port, err = freePort(host); err != nil {
 				return nil, fmt.Errorf("broker: pick a leaf-node port: %w", err)

@@ -4,6 +4,8 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -148,5 +150,47 @@ func TestClientUsersArePermissioned(t *testing.T) {
 	if _, err := Start(Options{Domain: "d", StoreDir: t.TempDir(), Logger: quiet, LeafListen: "127.0.0.1:0",
 		Edges: []EdgeCredential{{ID: "x", Password: "p"}}, Users: []ClientUser{{User: "x", Password: "q"}}}); err == nil {
 		t.Fatal("a user named like an edge was accepted")
+	}
+}
+
+// Port 0 in a listen address is any free port, for every listener, as
+// with net.Listen; nats-server alone reads 0 as 4222 for clients (the
+// hub's default port: two such hubs could not start at once), as no
+// route listener (a cluster node nobody can reach) and as a gateway
+// without a port (refused).
+func TestListenPortZeroIsAnyFreePort(t *testing.T) {
+	clientPorts := map[int]bool{}
+	for _, name := range []string{"n1", "n2"} {
+		b, err := Start(Options{Domain: "d", ServerName: name, StoreDir: t.TempDir(), Logger: quiet,
+			ClientListen: "127.0.0.1:0", LeafListen: "127.0.0.1:0",
+			Cluster: &ClusterOptions{Name: "east", Listen: "127.0.0.1:0", Routes: []string{"nats://127.0.0.1:1"}},
+			Gateway: &GatewayOptions{Listen: "127.0.0.1:0", Gateways: []RemoteGateway{{Name: "west", URLs: []string{"nats://127.0.0.1:1"}}}}})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		t.Cleanup(b.Shutdown)
+		u, err := url.Parse(b.ClientURL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := strconv.Atoi(u.Port())
+		if err != nil || p == 0 || p == 4222 || clientPorts[p] {
+			t.Errorf("%s: client URL %s, want a free port of its own", name, b.ClientURL())
+		}
+		clientPorts[p] = true
+		if a := b.srv.ClusterAddr(); a == nil || a.Port == 0 {
+			t.Errorf("%s: no route listener (%v)", name, a)
+		}
+		if a := b.srv.GatewayAddr(); a == nil || a.Port == 0 {
+			t.Errorf("%s: no gateway listener (%v)", name, a)
+		}
+	}
+	for _, hp := range []string{"127.0.0.1:-2", "127.0.0.1:65536"} {
+		if b, err := Start(Options{Domain: "d", StoreDir: t.TempDir(), Logger: quiet, ClientListen: hp}); err == nil {
+			b.Shutdown()
+			t.Errorf("client listen %s: started", hp)
+		} else if !strings.Contains(err.Error(), "out of range") {
+			t.Errorf("client listen %s: %v, want it to say the port is out of range", hp, err)
+		}
 	}
 }
