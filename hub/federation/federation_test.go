@@ -94,6 +94,10 @@ func TestBCannotWriteIntoTheImportedLayer(t *testing.T) {
 			_, err := b.st.UpdateByID(ctx, "city-dso", "substations", "s1", map[string]any{"kv": 1.0})
 			return err
 		}},
+		{"conditional update", func() error {
+			_, err := b.st.UpdateIf(ctx, "city-dso", "substations", "s1", nil, map[string]any{"kv": 1.0})
+			return err
+		}},
 		{"delete", func() error { return b.st.DeleteByID(ctx, "city-dso", "substations", "s1") }},
 		{"bulk", func() error {
 			_, err := b.st.Bulk(ctx, "city-dso", "substations", []store.Document{{"_id": "s1", "kv": 1.0}}, false)

@@ -68,6 +68,13 @@ func (r *readOnly) UpdateByID(ctx context.Context, layer, col, id string, update
 	return r.Store.UpdateByID(ctx, layer, col, id, update)
 }
 
+func (r *readOnly) UpdateIf(ctx context.Context, layer, col, id string, sel *query.Selector, update map[string]any) ([]string, error) {
+	if err := r.check(layer); err != nil {
+		return nil, err
+	}
+	return r.Store.UpdateIf(ctx, layer, col, id, sel, update)
+}
+
 func (r *readOnly) UpdateMany(ctx context.Context, layer, col string, docs []store.Document) (store.WriteResult, error) {
 	if err := r.check(layer); err != nil {
 		return store.NewWriteResult(), err

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gridedge/gridedge/hub/store"
+	"github.com/gridedge/gridedge/hub/store/query"
 	"github.com/gridedge/gridedge/shared/model"
 )
 
@@ -188,6 +189,21 @@ func (r *Recorder) UpdateByID(ctx context.Context, layer, col, id string, update
 	if err != nil {
 		return changed, err
 	}
+	return changed, r.recordUpdate(ctx, layer, col, id, update, changed)
+}
+
+// UpdateIf updates if the document matches sel, then records as
+// UpdateByID.
+func (r *Recorder) UpdateIf(ctx context.Context, layer, col, id string, sel *query.Selector, update map[string]any) ([]string, error) {
+	changed, err := r.Store.UpdateIf(ctx, layer, col, id, sel, update)
+	if err != nil {
+		return changed, err
+	}
+	return changed, r.recordUpdate(ctx, layer, col, id, update, changed)
+}
+
+// recordUpdate records the measurements an update of id set.
+func (r *Recorder) recordUpdate(ctx context.Context, layer, col, id string, update map[string]any, changed []string) error {
 	var set []string
 	for k, v := range update {
 		if k == "$set" {
@@ -199,7 +215,7 @@ func (r *Recorder) UpdateByID(ctx context.Context, layer, col, id string, update
 		}
 	}
 	fields := store.MergeFields(changed, set)
-	return changed, r.recordChanges(ctx, layer, col, []store.Change{{Op: store.OpUpdate, ID: id, Fields: fields}})
+	return r.recordChanges(ctx, layer, col, []store.Change{{Op: store.OpUpdate, ID: id, Fields: fields}})
 }
 
 // UpdateMany updates, then records the measurements it set (changed or

@@ -2,12 +2,14 @@ package history
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/gridedge/gridedge/hub/store"
 	"github.com/gridedge/gridedge/hub/store/bolt"
+	"github.com/gridedge/gridedge/hub/store/query"
 	"github.com/gridedge/gridedge/shared/model"
 )
 
@@ -52,10 +54,23 @@ func TestRecorder(t *testing.T) {
 	if _, err := rec.UpdateByID(ctx, "demo", "meters", "M2", map[string]any{"name": "y"}); err != nil {
 		t.Fatal(err)
 	}
+	named := func(n string) *query.Selector {
+		s, err := query.CompileSelector(map[string]any{"name": n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if _, err := rec.UpdateIf(ctx, "demo", "meters", "M2", named("y"), map[string]any{"measurements.power": map[string]any{"value": 7.0, "quality": 1, "timestamp": t0.Add(4 * time.Second)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rec.UpdateIf(ctx, "demo", "meters", "M2", named("x"), map[string]any{"measurements.power": map[string]any{"value": 8.0, "quality": 1, "timestamp": t0.Add(5 * time.Second)}}); !errors.Is(err, store.ErrUnmatched) {
+		t.Fatalf("an unmatched conditional update: %v", err)
+	}
 	got := collect(t, db, Query{Layer: "demo", Collection: "meters"})
 	want := map[string]string{
 		"M1 measurements.voltage": `[["2024-05-01T10:00:00.000Z",230,1],["2024-05-01T10:00:01.000Z",231,1]]`,
-		"M2 measurements.power":   `[["2024-05-01T10:00:02.000Z",5,1],["2024-05-01T10:00:03.000Z",6,2]]`,
+		"M2 measurements.power":   `[["2024-05-01T10:00:02.000Z",5,1],["2024-05-01T10:00:03.000Z",6,2],["2024-05-01T10:00:04.000Z",7,1]]`,
 	}
 	if len(got) != len(want) {
 		t.Errorf("got series %v, want %v", got, want)
@@ -65,8 +80,8 @@ func TestRecorder(t *testing.T) {
 			t.Errorf("%s: got %s, want %s", k, got[k], w)
 		}
 	}
-	if got := db.Stats().Written; got != 4 {
-		t.Errorf("written %d samples, want 4", got)
+	if got := db.Stats().Written; got != 5 {
+		t.Errorf("written %d samples, want 5", got)
 	}
 }
 

@@ -59,7 +59,7 @@ func MergeFields(a, b []string) []string {
 }
 
 // WithChanges returns s with every committed write reported to publish,
-// after the write returned: Insert, UpdateByID, UpdateMany, DeleteByID,
+// after the write returned: Insert, UpdateByID, UpdateIf, UpdateMany, DeleteByID,
 // DeleteMany, Bulk and DeleteLayer (one OpDrop per collection). The hub
 // publishes them on <domain>.storage.changed.<layer>.<collection>
 // (shared/subject.StorageChanged). A write that fails as a whole reports
@@ -97,6 +97,14 @@ func (c *changeStore) Insert(ctx context.Context, layer, col string, docs []Docu
 
 func (c *changeStore) UpdateByID(ctx context.Context, layer, col, id string, update map[string]any) ([]string, error) {
 	changed, err := c.Store.UpdateByID(ctx, layer, col, id, update)
+	if err == nil && len(changed) > 0 {
+		c.publish(Change{Op: OpUpdate, Layer: layer, Collection: col, ID: id, Fields: changed})
+	}
+	return changed, err
+}
+
+func (c *changeStore) UpdateIf(ctx context.Context, layer, col, id string, sel *query.Selector, update map[string]any) ([]string, error) {
+	changed, err := c.Store.UpdateIf(ctx, layer, col, id, sel, update)
 	if err == nil && len(changed) > 0 {
 		c.publish(Change{Op: OpUpdate, Layer: layer, Collection: col, ID: id, Fields: changed})
 	}

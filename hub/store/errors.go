@@ -10,6 +10,9 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrInvalid: the request is malformed (bad name, bad document).
 	ErrInvalid = errors.New("invalid")
+	// ErrUnmatched: a conditional update found the document no longer
+	// matching its condition (another write changed it first).
+	ErrUnmatched = errors.New("document no longer matches the update's condition")
 )
 
 // IsDocumentError reports whether err fails only one document of a

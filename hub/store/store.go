@@ -146,6 +146,12 @@ type Store interface {
 	// changed paths. A missing document is ErrNotFound; a bad update is
 	// ErrInvalid (wrapping query.ErrBadUpdate).
 	UpdateByID(ctx context.Context, layer, collection, id string, update map[string]any) (changed []string, err error)
+	// UpdateIf is UpdateByID done only while the document matches sel, in
+	// one step: no other write lands between the check and the update (a
+	// read-then-write without it can undo a concurrent write, e.g. mark
+	// offline an edge whose heartbeat has just been stored). A document
+	// that does not match is ErrUnmatched and is left as it is.
+	UpdateIf(ctx context.Context, layer, collection, id string, sel *query.Selector, update map[string]any) (changed []string, err error)
 	// UpdateMany applies, for each document, its fields other than _id as a
 	// $set to the document with that _id (seed PATCH /:layer/:col); a missing
 	// _id or document fails that document only.

@@ -299,6 +299,11 @@ func (s *Store) Insert(ctx context.Context, layer, col string, docs []store.Docu
 
 // updateDoc applies update to the document id inside a transaction.
 func (c *coll) updateDoc(id string, update map[string]any, now time.Time) ([]string, error) {
+	return c.updateDocIf(id, nil, update, now)
+}
+
+// updateDocIf is updateDoc when the document matches sel (nil: any).
+func (c *coll) updateDocIf(id string, sel *query.Selector, update map[string]any, now time.Time) ([]string, error) {
 	if err := store.CheckUpdate(update); err != nil {
 		return nil, fmt.Errorf("document %q in %s: %w", id, c.name, err)
 	}
@@ -318,6 +323,9 @@ func (c *coll) updateDoc(id string, update map[string]any, now time.Time) ([]str
 		return nil, err
 	}
 	d := doc.(map[string]any)
+	if sel != nil && !sel.Match(d) {
+		return nil, fmt.Errorf("document %q in %s: %w", id, c.name, store.ErrUnmatched)
+	}
 	changed, err := query.ApplyUpdateAt(d, norm.(map[string]any), now)
 	if err != nil {
 		return nil, fmt.Errorf("document %q in %s: %w: %w", id, c.name, store.ErrInvalid, err)
@@ -346,6 +354,28 @@ func (s *Store) UpdateByID(ctx context.Context, layer, col, id string, update ma
 			return err
 		}
 		changed, err = c.updateDoc(id, update, now)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return nonNil(changed), nil
+}
+
+// UpdateIf applies a MongoDB update to one document if it matches sel, in
+// the same transaction as the check.
+func (s *Store) UpdateIf(ctx context.Context, layer, col, id string, sel *query.Selector, update map[string]any) ([]string, error) {
+	if err := store.CheckSelector(sel); err != nil {
+		return nil, fmt.Errorf("update %q in %s: %w", id, store.StoreName(layer, col), err)
+	}
+	var changed []string
+	now := s.clock()
+	err := s.update(ctx, "update", func(tx *bbolt.Tx) error {
+		c, err := collection(tx, layer, col)
+		if err != nil {
+			return err
+		}
+		changed, err = c.updateDocIf(id, sel, update, now)
 		return err
 	})
 	if err != nil {

@@ -314,7 +314,29 @@ func (s *Store) UpdateByID(ctx context.Context, layer, col, id string, update ma
 	return changed, nil
 }
 
+// UpdateIf applies a MongoDB update to one document if it matches sel: the
+// server checks sel and updates in one findAndModify.
+func (s *Store) UpdateIf(ctx context.Context, layer, col, id string, sel *query.Selector, update map[string]any) ([]string, error) {
+	c, err := s.collection(ctx, layer, col)
+	if err != nil {
+		return nil, fmt.Errorf("store: update: %w", err)
+	}
+	if err := store.CheckSelector(sel); err != nil {
+		return nil, fmt.Errorf("store: update %q in %s: %w", id, c.Name(), err)
+	}
+	changed, _, err := s.updateOneIf(ctx, c, id, sel, update, s.clock())
+	if err != nil {
+		return nil, fmt.Errorf("store: update: %w", err)
+	}
+	return changed, nil
+}
+
 func (s *Store) updateOne(ctx context.Context, c *mongo.Collection, id string, update map[string]any, now time.Time) ([]string, store.Document, error) {
+	return s.updateOneIf(ctx, c, id, nil, update, now)
+}
+
+// updateOneIf is updateOne when the document matches sel (nil: any).
+func (s *Store) updateOneIf(ctx context.Context, c *mongo.Collection, id string, sel *query.Selector, update map[string]any, now time.Time) ([]string, store.Document, error) {
 	norm, err := prepareUpdate(update)
 	if err != nil {
 		return nil, nil, fmt.Errorf("document %q in %s: %w", id, c.Name(), err)
@@ -330,9 +352,18 @@ func (s *Store) updateOne(ctx context.Context, c *mongo.Collection, id string, u
 	if _, err := query.ApplyUpdateAt(toDoc(r), norm, now); err != nil {
 		return nil, nil, fmt.Errorf("document %q in %s: %w: %w", id, c.Name(), store.ErrInvalid, err)
 	}
-	err = c.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}}, serverUpdate(norm, now),
+	var match any = bson.D{{Key: "_id", Value: id}}
+	if sel != nil {
+		match = bson.M{"$and": bson.A{match, filter(sel)}}
+	}
+	err = c.FindOneAndUpdate(ctx, match, serverUpdate(norm, now),
 		options.FindOneAndUpdate().SetReturnDocument(options.Before).SetMaxTime(s.maxTime(ctx))).Decode(&r)
 	if errors.Is(err, mongo.ErrNoDocuments) {
+		if sel != nil {
+			if n, cerr := c.CountDocuments(ctx, bson.D{{Key: "_id", Value: id}}); cerr == nil && n > 0 {
+				return nil, nil, fmt.Errorf("document %q in %s: %w", id, c.Name(), store.ErrUnmatched)
+			}
+		}
 		return nil, nil, fmt.Errorf("document %q in %s: %w", id, c.Name(), store.ErrNotFound)
 	}
 	if isDuplicate(err) {
