@@ -183,6 +183,13 @@ func (f *Fleet) markOffline(ctx context.Context) {
 		f.log.Error("fleet: offline selector", "err", err)
 		return
 	}
+	// the write's own condition: a heartbeat another replica stores after
+	// the read below moves offlineAt on, and the edge stays online
+	stillDue, err := query.CompileSelector(map[string]any{"state": control.StateOnline, "offlineAt": map[string]any{"$lt": now}})
+	if err != nil {
+		f.log.Error("fleet: offline selector", "err", err)
+		return
+	}
 	docs, err := f.st.Find(ctx, Layer, Collection, store.FindOptions{Selector: sel})
 	if err != nil {
 		f.log.Warn("fleet: looking for offline edges", "err", err)
@@ -202,8 +209,10 @@ func (f *Fleet) markOffline(ctx context.Context) {
 			continue
 		}
 		r.summary.State = control.StateOffline
-		if _, err := f.st.UpdateByID(ctx, Layer, Collection, edge, map[string]any{"$set": map[string]any{"state": control.StateOffline},
-			"$unset": map[string]any{"offlineAt": ""}}); err != nil {
+		if _, err := f.st.UpdateIf(ctx, Layer, Collection, edge, stillDue, map[string]any{"$set": map[string]any{"state": control.StateOffline},
+			"$unset": map[string]any{"offlineAt": ""}}); errors.Is(err, store.ErrUnmatched) || errors.Is(err, store.ErrNotFound) {
+			continue // a heartbeat came in meanwhile, or the edge was removed
+		} else if err != nil {
 			f.log.Error("fleet: storing an offline edge", "edge", edge, "err", err)
 			continue
 		}

@@ -192,3 +192,60 @@ func TestFleetRestartKeepsEdges(t *testing.T) {
 	clock.Add(2 * time.Second)
 	waitState(t, nc, "e9", control.StateOffline)
 }
+
+// beatOnRead is a store on which another replica records a heartbeat of
+// edge right after the offline check reads the edge's record: the
+// interleaving of two hubs sharing one store.
+type beatOnRead struct {
+	store.Store
+	edge string
+	beat func()
+}
+
+func (s *beatOnRead) Get(ctx context.Context, layer, col, id string) (store.Document, error) {
+	d, err := s.Store.Get(ctx, layer, col, id)
+	if beat := s.beat; beat != nil && layer == Layer && col == Collection && id == s.edge {
+		s.beat = nil
+		beat()
+	}
+	return d, err
+}
+
+// A heartbeat stored by another replica between the offline check's read
+// and its write keeps the edge online: the write is conditional on the
+// deadline the read saw. Without a heartbeat the edge goes offline.
+func TestHeartbeatDuringTheOfflineCheck(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	if err := EnsureLayer(ctx, st, Collection); err != nil {
+		t.Fatal(err)
+	}
+	clock := &fakeClock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
+	quiet := slog.New(slog.DiscardHandler)
+	other := New(nil, st, domain, nil, quiet)
+	other.now = clock.Now
+	hb := &nats.Msg{Subject: subject.Heartbeat(domain, "e1"), Data: []byte(agentHeartbeat)}
+	if err := other.record(ctx, hb); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(3500 * time.Millisecond) // past 3 intervals of 1 s
+	race := &beatOnRead{Store: st, edge: "e1", beat: func() {
+		if err := other.record(ctx, hb); err != nil {
+			t.Error(err)
+		}
+	}}
+	f := New(nil, race, domain, nil, quiet)
+	f.now = clock.Now
+	f.markOffline(ctx)
+	if race.beat != nil {
+		t.Fatal("the offline check did not read the edge's record")
+	}
+	if d, err := st.Get(ctx, Layer, Collection, "e1"); err != nil || d["state"] != control.StateOnline || d["offlineAt"] == nil {
+		t.Fatalf("after a heartbeat during the offline check: %v, %v; want online with its deadline", d, err)
+	}
+	clock.Add(3500 * time.Millisecond)
+	f.markOffline(ctx)
+	if d, err := st.Get(ctx, Layer, Collection, "e1"); err != nil || d["state"] != control.StateOffline {
+		t.Fatalf("silent past its deadline: %v, %v; want offline", d, err)
+	}
+}
