@@ -215,43 +215,66 @@ func NextStatus(from, to string) error {
 }
 
 // SetStatus acknowledges or resolves incident id, recording when, by whom
-// and the note; a repeated request returns the document unchanged.
+// and the note; a repeated request returns the document unchanged. The
+// write applies only to the status it was decided from: when another
+// operator (or hub) changes the status in between, the request is decided
+// again on the new status (resolved then cannot become acknowledged).
 func (s *Service) SetStatus(ctx context.Context, id, to, by, note string) (store.Document, error) {
-	doc, err := s.opts.Store.Get(ctx, s.cfg.Layer, s.cfg.Collection, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("no incident %q in %s/%s", id, s.cfg.Layer, s.cfg.Collection)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read incident %s: %w", id, err)
-	}
-	from := StatusOf(doc)
-	if err := NextStatus(from, to); err != nil {
-		return nil, fmt.Errorf("incident %s: %w", id, err)
-	}
-	if from == to {
+	for range setStatusTries {
+		doc, err := s.opts.Store.Get(ctx, s.cfg.Layer, s.cfg.Collection, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("no incident %q in %s/%s", id, s.cfg.Layer, s.cfg.Collection)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read incident %s: %w", id, err)
+		}
+		from := StatusOf(doc)
+		if err := NextStatus(from, to); err != nil {
+			return nil, fmt.Errorf("incident %s: %w", id, err)
+		}
+		if from == to {
+			return doc, nil
+		}
+		set := map[string]any{FieldStatus: to}
+		at, who := FieldAcknowledgedAt, FieldAcknowledgedBy
+		if to == StatusResolved {
+			at, who = FieldResolvedAt, FieldResolvedBy
+		}
+		set[at] = s.opts.Now().UTC().Truncate(time.Millisecond)
+		if by != "" {
+			set[who] = by
+		}
+		if note != "" {
+			set[FieldNote] = note
+		}
+		// the status exactly as read: absent counts as open
+		var cond any = map[string]any{"$exists": false}
+		if v, ok := doc[FieldStatus]; ok {
+			cond = v
+		}
+		still, err := query.CompileSelector(map[string]any{FieldStatus: cond})
+		if err != nil {
+			return nil, fmt.Errorf("set the status of incident %s: %w", id, err)
+		}
+		_, err = s.opts.Store.UpdateIf(ctx, s.cfg.Layer, s.cfg.Collection, id, still, map[string]any{"$set": set})
+		if errors.Is(err, store.ErrUnmatched) {
+			continue // changed meanwhile: decide again
+		}
+		if err != nil {
+			return nil, fmt.Errorf("set the status of incident %s to %s: %w", id, to, err)
+		}
+		doc, err = s.opts.Store.Get(ctx, s.cfg.Layer, s.cfg.Collection, id)
+		if err != nil {
+			return nil, fmt.Errorf("read incident %s: %w", id, err)
+		}
 		return doc, nil
 	}
-	set := map[string]any{FieldStatus: to}
-	at, who := FieldAcknowledgedAt, FieldAcknowledgedBy
-	if to == StatusResolved {
-		at, who = FieldResolvedAt, FieldResolvedBy
-	}
-	set[at] = s.opts.Now().UTC().Truncate(time.Millisecond)
-	if by != "" {
-		set[who] = by
-	}
-	if note != "" {
-		set[FieldNote] = note
-	}
-	if _, err := s.opts.Store.UpdateByID(ctx, s.cfg.Layer, s.cfg.Collection, id, map[string]any{"$set": set}); err != nil {
-		return nil, fmt.Errorf("set the status of incident %s to %s: %w", id, to, err)
-	}
-	doc, err = s.opts.Store.Get(ctx, s.cfg.Layer, s.cfg.Collection, id)
-	if err != nil {
-		return nil, fmt.Errorf("read incident %s: %w", id, err)
-	}
-	return doc, nil
+	return nil, fmt.Errorf("set the status of incident %s to %s: its status kept changing meanwhile (%d tries); try again", id, to, setStatusTries)
 }
+
+// setStatusTries bounds how often SetStatus decides again after the
+// status changed under it.
+const setStatusTries = 5
 
 // RetryResult is the answer of a retry.
 type RetryResult struct {

@@ -1,7 +1,9 @@
 package incidents
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -191,5 +193,58 @@ func TestRetryOverNATS(t *testing.T) {
 	}
 	if rep := e.request(ActionRetry, Request{ID: "I1"}); rep.Status != "error" || !strings.Contains(rep.Message, "no dead target") {
 		t.Errorf("second retry: %+v", rep)
+	}
+}
+
+// onRead is a store on which something else happens right after the first
+// read of a document: another operator's write landing between a status
+// change's read and its write.
+type onRead struct {
+	store.Store
+	then func()
+}
+
+func (s *onRead) Get(ctx context.Context, layer, col, id string) (store.Document, error) {
+	d, err := s.Store.Get(ctx, layer, col, id)
+	if then := s.then; then != nil {
+		s.then = nil
+		then()
+	}
+	return d, err
+}
+
+// Two operators at once: bo resolves incident A while ana's acknowledgement
+// is between its read (A open) and its write. Ana's request is decided
+// again on the status bo left, and refused: A stays resolved by bo, not
+// acknowledged after its resolution.
+func TestStatusChangedDuringAnAcknowledgement(t *testing.T) {
+	e := newEnv(t)
+	e.layer(map[string]any{})
+	bo, err := New(Options{Config: fast(), Store: e.st, NC: e.nc, Domain: domain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ id, status string }{{"A", "open"}, {"B", ""}} {
+		d := store.Document{"_id": c.id, "type": "ALERT"}
+		if c.status != "" {
+			d["status"] = c.status
+		}
+		e.insert(d)
+		race := &onRead{Store: e.st, then: func() {
+			if _, err := bo.SetStatus(context.Background(), c.id, StatusResolved, "bo", "fuse replaced"); err != nil {
+				t.Error(err)
+			}
+		}}
+		ana, err := New(Options{Config: fast(), Store: race, NC: e.nc, Domain: domain})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = ana.SetStatus(context.Background(), c.id, StatusAcknowledged, "ana", "looking")
+		if !errors.Is(err, ErrTransition) || !strings.Contains(err.Error(), "resolved cannot become acknowledged") {
+			t.Errorf("%s: ana's acknowledgement after bo's resolution: %v", c.id, err)
+		}
+		if d := e.get(c.id); d[FieldStatus] != StatusResolved || d[FieldResolvedBy] != "bo" || d[FieldAcknowledgedBy] != nil || d[FieldNote] != "fuse replaced" {
+			t.Errorf("%s after both: %v", c.id, d)
+		}
 	}
 }
