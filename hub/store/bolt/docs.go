@@ -346,20 +346,7 @@ func nonNil(s []string) []string {
 
 // UpdateByID applies a MongoDB update to one document.
 func (s *Store) UpdateByID(ctx context.Context, layer, col, id string, update map[string]any) ([]string, error) {
-	var changed []string
-	now := s.clock()
-	err := s.update(ctx, "update", func(tx *bbolt.Tx) error {
-		c, err := collection(tx, layer, col)
-		if err != nil {
-			return err
-		}
-		changed, err = c.updateDoc(id, update, now)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return nonNil(changed), nil
+	return s.updateIf(ctx, layer, col, id, nil, update)
 }
 
 // UpdateIf applies a MongoDB update to one document if it matches sel, in
@@ -368,6 +355,11 @@ func (s *Store) UpdateIf(ctx context.Context, layer, col, id string, sel *query.
 	if err := store.CheckSelector(sel); err != nil {
 		return nil, fmt.Errorf("update %q in %s: %w", id, store.StoreName(layer, col), err)
 	}
+	return s.updateIf(ctx, layer, col, id, sel, update)
+}
+
+// updateIf updates document id if it matches sel (nil: any).
+func (s *Store) updateIf(ctx context.Context, layer, col, id string, sel *query.Selector, update map[string]any) ([]string, error) {
 	var changed []string
 	now := s.clock()
 	err := s.update(ctx, "update", func(tx *bbolt.Tx) error {
