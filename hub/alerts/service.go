@@ -522,12 +522,14 @@ func (s *Service) evaluate(ctx context.Context, r *rule, now time.Time) {
 		s.log.Info("alert fired", "rule", r.ID, "incident", id)
 	case open != "":
 		set := map[string]any{FieldStatus: StatusResolved, FieldResolvedAt: now.UTC(), "details.resolvedValues": values}
-		// an operator who resolved it already (hub/incidents) keeps
-		// their resolvedAt; the clearing is recorded in details
-		if cur, err := s.opts.Store.Get(ctx, s.cfg.Layer, s.cfg.Collection, open); err == nil && cur[FieldStatus] == StatusResolved {
+		_, err := s.opts.Store.UpdateIf(ctx, s.cfg.Layer, s.cfg.Collection, open, notResolved, map[string]any{"$set": set})
+		if errors.Is(err, store.ErrUnmatched) {
+			// an operator who resolved it already (hub/incidents), even
+			// a moment ago, keeps their resolvedAt; the clearing is
+			// recorded in details
 			set = map[string]any{"details.clearedAt": now.UTC(), "details.resolvedValues": values}
+			_, err = s.opts.Store.UpdateByID(ctx, s.cfg.Layer, s.cfg.Collection, open, map[string]any{"$set": set})
 		}
-		_, err := s.opts.Store.UpdateByID(ctx, s.cfg.Layer, s.cfg.Collection, open, map[string]any{"$set": set})
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			s.count(func(st *Stats) { st.WriteErrors++ })
 			s.fail("resolve the incident of rule "+r.ID, err)
@@ -540,6 +542,15 @@ func (s *Service) evaluate(ctx context.Context, r *rule, now time.Time) {
 		s.log.Info("alert resolved", "rule", r.ID, "incident", open)
 	}
 }
+
+// notResolved matches an incident no operator has resolved.
+var notResolved = func() *query.Selector {
+	s, err := query.CompileSelector(map[string]any{FieldStatus: map[string]any{"$ne": StatusResolved}})
+	if err != nil {
+		panic(err)
+	}
+	return s
+}()
 
 // incident is the document of a firing rule (seed 3.2.4's shape: type,
 // details, description).
