@@ -175,7 +175,9 @@ func (f *Fleet) prepareOffline(ctx context.Context) error {
 // became offline, so that hubs doing it at once record the same point.
 // Every hub of a cluster looks (the store is the state): each edge is read
 // again just before it is marked, so a hub finding it marked already, or
-// given a heartbeat meanwhile, leaves it.
+// given a heartbeat meanwhile, leaves it; the write itself applies only
+// while the edge is still due, so a heartbeat stored between that read and
+// the write is never undone.
 func (f *Fleet) markOffline(ctx context.Context) {
 	now := f.now().UTC()
 	sel, err := query.CompileSelector(map[string]any{"offlineAt": map[string]any{"$lt": now}})
@@ -185,7 +187,8 @@ func (f *Fleet) markOffline(ctx context.Context) {
 	}
 	// the write's own condition: a heartbeat another replica stores after
 	// the read below moves offlineAt on, and the edge stays online
-	stillDue, err := query.CompileSelector(map[string]any{"state": control.StateOnline, "offlineAt": map[string]any{"$lt": now}})
+	// (online is any state but offline: records of older hubs have none)
+	stillDue, err := query.CompileSelector(map[string]any{"state": map[string]any{"$ne": control.StateOffline}, "offlineAt": map[string]any{"$lt": now}})
 	if err != nil {
 		f.log.Error("fleet: offline selector", "err", err)
 		return
